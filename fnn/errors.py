@@ -1,0 +1,47 @@
+"""Exceptions raised for user errors.
+
+Every error fnn raises on bad input is an :class:`FnnError`, and also the
+built-in exception a Python user would expect (``ValueError``, ``TypeError``,
+``FloatingPointError``), so ``except ValueError`` keeps working. Messages say
+what was expected, what was given, and where (the layer, argument or tree path).
+
+>>> import fnn
+>>> try:
+...     fnn.Dropout(1.5)
+... except fnn.errors.ConfigError as e:
+...     print(type(e).__mro__[1:3])
+(<class 'fnn.errors.FnnError'>, <class 'ValueError'>)
+"""
+
+__all__ = [
+    "FnnError",
+    "ShapeError",
+    "ConfigError",
+    "DtypeError",
+    "FormatError",
+    "NonFiniteError",
+]
+
+
+class FnnError(Exception):
+    """Base class of every error fnn raises for bad input."""
+
+
+class ShapeError(FnnError, ValueError):
+    """An array has the wrong number of dimensions or the wrong size."""
+
+
+class ConfigError(FnnError, ValueError):
+    """A setting is invalid: an unknown name, a value out of range, a wrong type of option."""
+
+
+class DtypeError(FnnError, TypeError):
+    """An array or tree has a dtype fnn cannot use here (e.g. mixed float dtypes in one tree)."""
+
+
+class FormatError(FnnError, ValueError):
+    """A file is not a valid fnn file (truncated, corrupted, foreign or too new)."""
+
+
+class NonFiniteError(FnnError, FloatingPointError):
+    """A NaN or infinity appeared where finite numbers are required."""
