@@ -1,0 +1,157 @@
+"""Gradients by reverse-mode backpropagation: ``grad`` and ``value_and_grad``.
+
+One pass forward keeps each layer's residual; the loss gives d loss / d output
+(or, fused, d loss / d logits); one pass backward runs each layer's ``backward``
+in reverse order, writing parameter gradients straight into their slices of
+one flat gradient buffer laid out like the params' own. So the grads tree has
+the params' structure, dtype and flat layout, and ``fnn.tree.ravel(grads)`` is free.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from fnn import random, tree
+from fnn.errors import ConfigError, ShapeError
+from fnn.layers import Activation, SequentialParams, backward, forward, weight_leaves
+from fnn.losses import Loss, get as get_loss
+from fnn.network import check_inputs
+
+__all__ = ["grad", "value_and_grad", "l2_penalty"]
+
+
+def value_and_grad(
+    params: SequentialParams,
+    batch: tuple[Any, Any],
+    *,
+    loss: Loss | Callable | str,
+    l2: float = 0.0,
+    key: random.Key | None = None,
+) -> tuple[np.floating, SequentialParams]:
+    """The loss of ``params`` on ``batch`` and its gradient with respect to every leaf.
+
+    Args:
+        params: from :func:`fnn.init`.
+        batch: ``(x, y)``; ``x`` of shape (n, features), ``y`` as the loss expects.
+        loss: an ``fnn.losses`` loss, its name, or a callable ``(y_hat, y) -> (value, d/dy_hat)``.
+        l2: adds ``0.5 * l2 * Σ w²`` over weight matrices (not biases) to the value.
+        key: dropout is active if and only if a key is given.
+
+    Returns:
+        ``(value, grads)``: a scalar of the params' dtype, and a tree shaped like ``params``
+        whose read-only leaves are views into one flat buffer.
+
+    >>> import numpy as np, fnn
+    >>> params = fnn.init(fnn.random.key(0), fnn.mlp([3, 4, 2], dtype=np.float64))
+    >>> x, y = np.ones((5, 3)), np.array([0, 1, 1, 0, 1])
+    >>> value, g = fnn.value_and_grad(params, (x, y), loss=fnn.losses.cross_entropy)
+    >>> fnn.tree.structure(g) == fnn.tree.structure(params), g.layers[0].w.dtype
+    (True, dtype('float64'))
+    """
+    x, y = _check_batch(params, batch, "value_and_grad")
+    loss = get_loss(loss)
+    l2 = _check_l2(l2)
+    if key is not None and not isinstance(key, random.Key):
+        raise ConfigError(f"value_and_grad: key must be an fnn.random.Key or None, got {type(key).__name__}")
+    return value_and_grad_unchecked(params, x, y, loss, l2, key, check_targets=True)
+
+
+def grad(params: SequentialParams, batch: tuple[Any, Any], *, loss: Loss | Callable | str, l2: float = 0.0,
+         key: random.Key | None = None) -> SequentialParams:
+    """The gradient of the loss with respect to ``params`` (see :func:`value_and_grad`).
+
+    >>> import numpy as np, fnn
+    >>> params = fnn.init(fnn.random.key(0), fnn.mlp([2, 1], output="sigmoid"))
+    >>> g = fnn.grad(params, (np.array([[1.0, 2.0]]), np.array([1.0])), loss="binary_cross_entropy")
+    >>> g.layers[0].w.shape
+    (2, 1)
+    """
+    return value_and_grad(params, batch, loss=loss, l2=l2, key=key)[1]
+
+
+def _check_batch(params: Any, batch: Any, where: str) -> tuple[np.ndarray, Any]:
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        raise ShapeError(f"{where}: batch must be a pair (x, y), got {type(batch).__name__}")
+    x = check_inputs(params, batch[0], where)
+    return x, batch[1]
+
+
+def _check_l2(l2: Any) -> float:
+    if isinstance(l2, bool) or not isinstance(l2, (int, float, np.floating, np.integer)) or not l2 >= 0 or l2 == np.inf:
+        raise ConfigError(f"l2 must be a finite number ≥ 0, got {l2!r}")
+    return float(l2)
+
+
+def _fused_loss(params: SequentialParams, loss: Any) -> Callable | None:
+    if isinstance(loss, Loss) and params.layers and isinstance(params.layers[-1], Activation):
+        return loss.fused(params.layers[-1].name)
+    return None
+
+
+def _loss_value_and_grad(loss: Any, out: np.ndarray, y: Any, check_targets: bool) -> tuple[np.floating, np.ndarray]:
+    if isinstance(loss, Loss):
+        if check_targets:
+            y = loss.targets(y, out.shape, out.dtype)
+        return loss._value_and_grad(out, y)
+    value, g = loss(out, y)
+    g = np.array(g, dtype=out.dtype)  # a copy: layers may overwrite the gradient they are given
+    if g.shape != out.shape:
+        raise ShapeError(f"custom loss returned a gradient of shape {g.shape}; the output has shape {out.shape}")
+    return out.dtype.type(value), g
+
+
+def value_and_grad_unchecked(
+    params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float, key: random.Key | None,
+    *, check_targets: bool = False, unravel: Callable | None = None,
+) -> tuple[np.floating, SequentialParams]:
+    """:func:`value_and_grad` without input checks, for loops that checked their data once.
+
+    ``x`` must already be 2-D of the params' dtype; ``unravel`` (from ``ravel(params)``)
+    may be passed to skip recomputing it.
+    """
+    train = key is not None
+    fused = _fused_loss(params, loss)
+    layers = params.layers[:-1] if fused is not None else params.layers
+    residuals = []
+    h = x
+    for i, layer in enumerate(layers):
+        h, r = forward(layer, h, random.fold_in(key, i) if train else None, train)
+        residuals.append(r)
+    if fused is not None:
+        if check_targets:
+            y = loss.targets(y, h.shape, h.dtype)
+        value, g = fused(h, y)
+    else:
+        value, g = _loss_value_and_grad(loss, h, y, check_targets)
+
+    if unravel is None:
+        unravel = tree.ravel(params)[1]
+    gflat = np.zeros(unravel.size, params.dtype)
+    gtree = unravel(gflat)
+    for i in range(len(layers) - 1, -1, -1):
+        g = backward(layers[i], residuals[i], g, gtree.layers[i], i > 0)
+    if l2:
+        value = value + l2_penalty(params, l2, gtree)
+    gflat.flags.writeable = False
+    return params.dtype.type(value), unravel(gflat)
+
+
+def l2_penalty(params: Any, l2: float, grads: Any | None = None) -> np.floating:
+    """``0.5 * l2 * Σ w²`` over the weight fields of ``params``; adds ``l2 * w`` to ``grads`` in place if given.
+
+    >>> import numpy as np, fnn
+    >>> p = fnn.init(fnn.random.key(0), fnn.mlp([2, 2], dtype=np.float64))
+    >>> bool(np.isclose(fnn.l2_penalty(p, 2.0), np.sum(p.layers[0].w ** 2)))
+    True
+    """
+    total = 0.0
+    if grads is None:
+        for (w,) in weight_leaves(params):
+            total += float(np.vdot(w, w))
+    else:
+        for w, gw in weight_leaves(params, grads):
+            total += float(np.vdot(w, w))
+            gw += gw.dtype.type(l2) * w
+    return 0.5 * l2 * total

@@ -1,0 +1,74 @@
+"""Inverted dropout: at training time zero a fraction ``rate`` of units and scale the rest by 1/(1 − rate)."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+from fnn import random, tree
+from fnn.errors import ConfigError
+from fnn.layers.base import backward, forward, init_layer, out_dim
+
+__all__ = ["Dropout"]
+
+
+def _check_rate(rate: object) -> float:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating, np.integer)):
+        raise ConfigError(f"Dropout rate must be a number in [0, 1), got {rate!r}")
+    if not 0.0 <= float(rate) < 1.0:
+        raise ConfigError(f"Dropout rate is the fraction of units DROPPED and must be in [0, 1), got {rate}")
+    return float(rate)
+
+
+@tree.register
+@attrs.frozen
+class Dropout:
+    """Dropout layer; ``rate`` is the fraction of units dropped (not kept), in [0, 1).
+
+    Active only when training with a key (``fnn.apply(..., train=True, key=k)``,
+    ``fnn.grad(..., key=k)``); the identity otherwise. Kept units are scaled by
+    1/(1 − rate) so that inference needs no rescaling.
+
+    >>> import numpy as np, fnn
+    >>> p = fnn.init(fnn.random.key(0), fnn.Sequential([fnn.Dropout(0.5)], in_dim=4))
+    >>> fnn.apply(p, np.ones((1, 4)), train=True, key=fnn.random.key(3)).tolist()
+    [[0.0, 2.0, 2.0, 2.0]]
+    """
+
+    rate: float = tree.static_field(converter=_check_rate)
+
+    def describe(self) -> str:
+        return f"Dropout({self.rate:g})"
+
+
+@out_dim.register
+def _(spec: Dropout, in_dim: int) -> int:
+    return in_dim
+
+
+@init_layer.register
+def _(spec: Dropout, key, in_dim, dtype):
+    return spec
+
+
+def mask(key: random.Key, rate: float, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """The scaled keep-mask: 1/(1 − rate) where kept, 0 where dropped."""
+    keep = random.uniform(key, shape, dtype=np.float64) >= rate
+    return keep.astype(dtype) * dtype.type(1.0 / (1.0 - rate))
+
+
+@forward.register
+def _(node: Dropout, x, key, train):
+    if not train or node.rate == 0.0:
+        return x, None
+    if key is None:
+        raise ConfigError("Dropout in training mode needs a key: pass key=fnn.random.key(...)")
+    m = mask(key, node.rate, x.shape, x.dtype)
+    return x * m, m
+
+
+@backward.register
+def _(node: Dropout, m, g, out, need_input_grad):
+    if not need_input_grad:
+        return None
+    return g if m is None else np.multiply(g, m, out=g)

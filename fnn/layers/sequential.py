@@ -1,0 +1,117 @@
+"""``Sequential``: layers applied one after the other; the top-level spec of a network."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+from fnn import random, tree
+from fnn.errors import ConfigError
+from fnn.layers.base import backward, check_size, forward, init_layer, layer_name, out_dim
+
+__all__ = ["Sequential", "SequentialParams"]
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def float_dtype(dtype: object) -> np.dtype:
+    """float32 or float64 as a NumPy dtype; a ConfigError for anything else."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in FLOAT_DTYPES:
+        raise ConfigError(f"dtype must be float32 or float64, got {dtype!r}")
+    return dt
+
+
+def _layers(value: object) -> tuple:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ConfigError(f"Sequential expects a list of layer specs, got {type(value).__name__}")
+    layers = tuple(value)
+    for i, layer in enumerate(layers):
+        if isinstance(layer, (str, int, float)) or layer is None:
+            raise ConfigError(
+                f"Sequential layer {i} must be a layer spec such as fnn.Dense(64) or fnn.Activation('relu'), "
+                f"got {layer!r}"
+            )
+    return layers
+
+
+def _in_dim(value: object) -> int | None:
+    return None if value is None else check_size(value, "Sequential in_dim")
+
+
+@attrs.frozen
+class Sequential:
+    """Spec of layers applied in order to inputs of width ``in_dim``.
+
+    Args:
+        layers: layer specs (``Dense``, ``Activation``, ``Dropout``, nested ``Sequential``, or a user's).
+        in_dim: input width; required at the top level (what :func:`fnn.init` builds).
+        dtype: float dtype of the parameters (float32 by default, float64 on request).
+
+    >>> import fnn
+    >>> spec = fnn.Sequential([fnn.Dense(3), fnn.Activation("relu"), fnn.Dense(2)], in_dim=4)
+    >>> fnn.layers.out_dim(spec, 4)
+    2
+    """
+
+    layers: tuple = attrs.field(converter=_layers)
+    in_dim: int | None = attrs.field(default=None, converter=_in_dim)
+    dtype: np.dtype = attrs.field(default=np.float32, converter=float_dtype)
+
+    def describe(self) -> str:
+        return f"Sequential({len(self.layers)} layers)"
+
+
+@tree.register
+@attrs.frozen
+class SequentialParams:
+    """Parameters of a :class:`Sequential`: one node per layer; the input width and dtype are static."""
+
+    layers: tuple
+    in_dim: int = tree.static_field()
+    dtype: np.dtype = tree.static_field()
+
+    def describe(self) -> str:
+        return f"Sequential({len(self.layers)} layers)"
+
+
+@out_dim.register
+def _(spec: Sequential, in_dim: int) -> int:
+    if spec.in_dim is not None and spec.in_dim != in_dim:
+        raise ConfigError(f"Sequential declares in_dim={spec.in_dim} but receives inputs of width {in_dim}")
+    for layer in spec.layers:
+        in_dim = out_dim(layer, in_dim)
+    return in_dim
+
+
+@init_layer.register
+def _(spec: Sequential, key, in_dim, dtype):
+    out_dim(spec, in_dim)  # validates the chain of widths before any drawing
+    first_width, nodes = in_dim, []
+    for i, (layer, k) in enumerate(zip(spec.layers, random.split(key, len(spec.layers)), strict=True)):
+        try:
+            nodes.append(init_layer(layer, k, in_dim, dtype))
+        except ConfigError as e:
+            raise ConfigError(f"layer {i} ({layer_name(layer)}): {e}") from None
+        in_dim = out_dim(layer, in_dim)
+    return SequentialParams(tuple(nodes), in_dim=first_width, dtype=np.dtype(dtype))
+
+
+@forward.register
+def _(node: SequentialParams, x, key, train):
+    residuals = []
+    for i, layer in enumerate(node.layers):
+        x, r = forward(layer, x, None if key is None else random.fold_in(key, i), train)
+        residuals.append(r)
+    return x, residuals
+
+
+@backward.register
+def _(node: SequentialParams, residuals, g, out, need_input_grad):
+    last = len(node.layers) - 1
+    for i in range(last, -1, -1):
+        g = backward(node.layers[i], residuals[i], g, out.layers[i], need_input_grad or i > 0)
+    return g

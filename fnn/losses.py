@@ -1,0 +1,222 @@
+"""Losses: scalar values of the network's output and their gradients.
+
+A loss takes ``y_hat`` (the network's output, after its last activation) and
+the targets ``y``. The built-ins are :class:`Loss` objects:
+
+- ``mse``: mean over all elements of (ŷ − y)².
+- ``binary_cross_entropy``: mean over all elements of −[y log p + (1 − y) log(1 − p)].
+- ``cross_entropy``: mean over the batch of each row's −Σ_k y_k log p_k. ``y`` may be
+  integer class labels of shape (n,) or targets of shape (n, k).
+
+``loss(y_hat, y)`` returns the scalar. When the network ends in a softmax (with
+``cross_entropy``) or a sigmoid (with ``binary_cross_entropy``), :func:`fnn.grad`
+computes value and gradient from the logits z as one fused, stable piece:
+log-sum-exp and ``softmax(z) − y``; ``logaddexp(0, z) − y·z`` and ``σ(z) − y``.
+Probabilities are never divided by on that path. Applied to probabilities
+directly, the cross-entropies clip them to [eps, 1 − eps] (eps of the dtype)
+so that the logarithm and the gradient stay finite.
+
+A custom loss is any callable ``(y_hat, y) -> (value, d value / d y_hat)``.
+
+>>> import numpy as np, fnn
+>>> p = np.array([[0.25, 0.75], [0.5, 0.5]])
+>>> ce = fnn.losses.cross_entropy(p, np.array([1, 0]))
+>>> bool(np.isclose(ce, -(np.log(0.75) + np.log(0.5)) / 2))
+True
+>>> float(fnn.losses.mse(np.array([1.0, 3.0]), np.array([0.0, 0.0])))
+5.0
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import attrs
+import numpy as np
+
+from fnn.errors import ConfigError, NonFiniteError, ShapeError
+from fnn.layers.activations import sigmoid
+
+__all__ = ["Loss", "MSE", "BinaryCrossEntropy", "CrossEntropy", "mse", "binary_cross_entropy", "cross_entropy", "get", "LOSSES"]
+
+
+def _finite(a: np.ndarray, what: str) -> None:
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        bad = np.argwhere(~np.isfinite(a))[0]
+        raise NonFiniteError(f"{what} contains NaN or infinity (first at index {tuple(int(i) for i in bad)})")
+
+
+def _as_2d_like(y: Any, shape: tuple, dtype: np.dtype, what: str) -> np.ndarray:
+    """Targets shaped like ``y_hat`` (n, k); (n,) is accepted when k == 1."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "biuf":
+        raise ShapeError(f"{what}: targets must be numeric, got dtype {y.dtype}")
+    if y.ndim == len(shape) - 1 and shape[-1] == 1:
+        y = y[..., None]
+    if y.shape != shape:
+        raise ShapeError(f"{what}: targets of shape {shape} expected (like the network's output), got {y.shape}")
+    y = y.astype(dtype, copy=False)
+    _finite(y, f"{what} targets")
+    return y
+
+
+@attrs.frozen
+class Loss:
+    """Base of the built-in losses: ``loss(y_hat, y)`` is the scalar value.
+
+    Subclasses implement ``_targets`` (validation of ``y``), ``_value_and_grad`` (on
+    outputs) and, where a fused form exists, ``_fused`` for one activation name.
+    """
+
+    def __call__(self, y_hat: Any, y: Any) -> np.floating:
+        return self.value_and_grad(y_hat, y)[0]
+
+    def value_and_grad(self, y_hat: Any, y: Any) -> tuple[np.floating, np.ndarray]:
+        """(value, d value / d y_hat), with ``y`` validated against ``y_hat``."""
+        y_hat = np.asarray(y_hat)
+        if y_hat.dtype.kind != "f":
+            y_hat = y_hat.astype(np.float64)
+        if y_hat.ndim == 1:
+            y_hat = y_hat[:, None]
+        _finite(y_hat, f"{self.name}: y_hat")
+        return self._value_and_grad(y_hat, self.targets(y, y_hat.shape, y_hat.dtype))
+
+    def targets(self, y: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
+        """``y`` checked and converted for outputs of ``shape`` and ``dtype`` (raises ShapeError/ConfigError)."""
+        return _as_2d_like(y, shape, dtype, self.name)
+
+    def fused(self, activation: str) -> Callable | None:
+        """The fused ``(logits, y) -> (value, d value / d logits)`` for a last activation, or None."""
+        return None
+
+    @property
+    def name(self) -> str:
+        return _NAMES[type(self)]
+
+
+@attrs.frozen
+class MSE(Loss):
+    """Mean squared error over all elements: mean((ŷ − y)²); gradient 2(ŷ − y)/N."""
+
+    def _value_and_grad(self, y_hat, y):
+        d = y_hat - y
+        value = np.mean(d * d)
+        d *= 2.0 / d.size
+        return value, d
+
+
+def _clip(p: np.ndarray) -> np.ndarray:
+    eps = np.finfo(p.dtype).eps
+    return np.clip(p, eps, 1 - eps)
+
+
+@attrs.frozen
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy, mean over all elements; fused with a sigmoid output."""
+
+    def targets(self, y, shape, dtype):
+        y = _as_2d_like(y, shape, dtype, self.name)
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise ConfigError(f"{self.name}: targets must lie in [0, 1], got values in [{y.min()}, {y.max()}]")
+        return y
+
+    def _value_and_grad(self, p, y):
+        p = _clip(p)
+        value = -np.mean(y * np.log(p) + (1 - y) * np.log1p(-p))
+        return value, (p - y) / (p * (1 - p)) / p.size
+
+    def fused(self, activation):
+        return _bce_from_logits if activation == "sigmoid" else None
+
+
+def _bce_from_logits(z: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarray]:
+    # −[y log σ(z) + (1 − y) log(1 − σ(z))] = log(1 + e^z) − y·z
+    value = np.mean(np.logaddexp(0, z) - y * z)
+    g = sigmoid(z)
+    g -= y
+    g /= g.dtype.type(g.size)
+    return value, g
+
+
+def _labels(y: np.ndarray, n: int, k: int, where: str) -> np.ndarray:
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all() or not np.array_equal(y, np.round(y)):
+            raise ConfigError(f"{where}: 1-D targets are class labels and must be integers, got non-integer values")
+    elif y.dtype.kind not in "iub":
+        raise ConfigError(f"{where}: class labels must be integers, got dtype {y.dtype}")
+    if y.shape != (n,):
+        raise ShapeError(f"{where}: {n} class labels of shape ({n},) expected, got shape {y.shape}")
+    if n and (y.min() < 0 or y.max() >= k):
+        raise ConfigError(f"{where}: class labels must lie in [0, {k - 1}] for {k} outputs, got values in [{y.min()}, {y.max()}]")
+    return y.astype(np.intp, copy=False)
+
+
+@attrs.frozen
+class CrossEntropy(Loss):
+    """Categorical cross-entropy, mean over the batch; labels (n,) or targets (n, k); fused with softmax."""
+
+    def targets(self, y, shape, dtype):
+        y = np.asarray(y)
+        if y.ndim == 1 and len(shape) == 2:
+            return _labels(y, shape[0], shape[1], self.name)
+        return _as_2d_like(y, shape, dtype, self.name)
+
+    def _value_and_grad(self, p, y):
+        n = p.shape[0]
+        p = _clip(p)
+        if y.ndim == 1:
+            rows = np.arange(n)
+            value = -np.mean(np.log(p[rows, y]))
+            g = np.zeros_like(p)
+            g[rows, y] = -1.0 / (p[rows, y] * n)
+            return value, g
+        value = -np.sum(y * np.log(p)) / n
+        return value, -y / p / n
+
+    def fused(self, activation):
+        return _ce_from_logits if activation == "softmax" else None
+
+
+def _ce_from_logits(z: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarray]:
+    # −Σ y log softmax(z) = Σ y·(lse(z) − z); gradient Σy·softmax(z) − y.
+    n = z.shape[0]
+    shifted = z - z.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    s = e.sum(axis=1, keepdims=True)
+    lse = np.log(s)
+    e /= s  # e is now softmax(z)
+    scale = z.dtype.type(1.0 / n)
+    if y.ndim == 1:
+        rows = np.arange(n)
+        value = np.mean(lse[:, 0] - shifted[rows, y])
+        e[rows, y] -= 1
+    else:
+        total = y.sum(axis=1, keepdims=True)
+        value = (np.sum(total * lse) - np.sum(y * shifted)) / n
+        e *= total
+        e -= y
+    e *= scale
+    return z.dtype.type(value), e
+
+
+mse = MSE()
+binary_cross_entropy = BinaryCrossEntropy()
+cross_entropy = CrossEntropy()
+_NAMES = {MSE: "mse", BinaryCrossEntropy: "binary_cross_entropy", CrossEntropy: "cross_entropy"}
+LOSSES = {"mse": mse, "binary_cross_entropy": binary_cross_entropy, "cross_entropy": cross_entropy}
+
+
+def get(loss: str | Loss | Callable) -> Loss | Callable:
+    """A loss from a name, a :class:`Loss` or a custom callable; ConfigError listing the names otherwise.
+
+    >>> import fnn
+    >>> fnn.losses.get("mse") is fnn.losses.mse
+    True
+    """
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ConfigError(f"unknown loss {loss!r}; valid names: {', '.join(LOSSES)}")
+        return LOSSES[loss]
+    if not callable(loss):
+        raise ConfigError(f"loss must be a name, an fnn.losses.Loss or a callable (y_hat, y) -> (value, grad), got {loss!r}")
+    return loss

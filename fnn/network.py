@@ -1,0 +1,153 @@
+"""Building and running networks: ``mlp``, ``init``, ``apply`` and the input checks they share."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from fnn import random, tree
+from fnn.errors import ConfigError, NonFiniteError, ShapeError
+from fnn.initializers import Initializer
+from fnn.layers import Activation, Dense, Dropout, Sequential, SequentialParams, forward, init_layer, layer_name, out_dim
+from fnn.layers.activations import canonical as _activation_name
+from fnn.layers.base import check_size
+
+__all__ = ["mlp", "init", "apply", "output_shape", "check_inputs"]
+
+_HE_ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu")
+
+
+def mlp(
+    sizes: Sequence[int],
+    *,
+    hidden: str = "relu",
+    output: str | None = "softmax",
+    dropout: float = 0.0,
+    init: str | Initializer | None = None,
+    use_bias: bool = True,
+    dtype: object = np.float32,
+) -> Sequential:
+    """Spec of a multi-layer perceptron: the tutorials' ``layers=[784, 100, 10]``.
+
+    Args:
+        sizes: input width, hidden widths..., output width (at least two integers ≥ 1).
+        hidden: activation after every hidden Dense layer.
+        output: activation after the last Dense layer (``None`` or ``"identity"`` for none).
+        dropout: fraction of units dropped after each hidden activation (0 for no Dropout layers).
+        init: weight initializer for every Dense layer; by default ``he_uniform`` for
+            relu-like hidden activations and ``glorot_uniform`` otherwise (the output
+            layer is always ``glorot_uniform`` by default).
+        use_bias: whether the Dense layers have biases.
+        dtype: float32 (default) or float64 parameters.
+
+    >>> import fnn
+    >>> spec = fnn.mlp([4, 8, 3], hidden="tanh", output="softmax")
+    >>> [fnn.layers.layer_name(l) for l in spec.layers]
+    ['Dense(8)', 'Activation(tanh)', 'Dense(3)', 'Activation(softmax)']
+    """
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
+        raise ConfigError(f"mlp sizes must list at least an input and an output width, got {sizes!r}")
+    widths = [check_size(s, f"mlp sizes[{i}]") for i, s in enumerate(sizes)]
+    dropout = Dropout(dropout).rate  # validated even when there is no hidden layer to drop from
+    hidden = _activation_name(hidden)
+    output = "identity" if output is None else _activation_name(output)
+    hidden_init = init if init is not None else ("he_uniform" if hidden in _HE_ACTIVATIONS else "glorot_uniform")
+    output_init = init if init is not None else "glorot_uniform"
+    layers: list = []
+    for units in widths[1:-1]:
+        layers += [Dense(units, use_bias=use_bias, init=hidden_init), Activation(hidden)]
+        if dropout:
+            layers.append(Dropout(dropout))
+    layers.append(Dense(widths[-1], use_bias=use_bias, init=output_init))
+    if output != "identity":
+        layers.append(Activation(output))
+    return Sequential(layers, in_dim=widths[0], dtype=dtype)
+
+
+def init(key: random.Key, spec: Sequential) -> SequentialParams:
+    """Parameters of ``spec``: a frozen tree whose leaves are read-only views into one flat buffer.
+
+    Each layer draws from its own subkey of ``key``; the same key gives the same bits.
+
+    Args:
+        key: from :func:`fnn.random.key`.
+        spec: a :class:`fnn.Sequential` with ``in_dim`` (e.g. from :func:`fnn.mlp`).
+
+    Raises:
+        ConfigError: the spec is not a Sequential with ``in_dim``, or a layer rejects its input width.
+
+    >>> import fnn
+    >>> params = fnn.init(fnn.random.key(0), fnn.mlp([3, 4, 2]))
+    >>> params.layers[0].w.shape, params.layers[0].w.dtype, params.layers[0].w.flags.writeable
+    ((3, 4), dtype('float32'), False)
+    """
+    if not isinstance(key, random.Key):
+        raise ConfigError(f"init(key, spec) expects an fnn.random.Key first, got {type(key).__name__}")
+    if not isinstance(spec, Sequential) or spec.in_dim is None:
+        raise ConfigError(
+            "init expects a Sequential spec with in_dim, e.g. fnn.mlp([784, 128, 10]) or "
+            f"fnn.Sequential([...], in_dim=784), got {spec!r}"
+        )
+    return tree.pack(init_layer(spec, key, spec.in_dim, spec.dtype))
+
+
+def output_shape(spec: Sequential, batch: int = 1) -> tuple[int, int]:
+    """The shape ``apply`` returns for ``batch`` rows, predicted from the spec alone.
+
+    >>> import fnn
+    >>> fnn.output_shape(fnn.mlp([5, 7, 3]), batch=10)
+    (10, 3)
+    """
+    if not isinstance(spec, Sequential) or spec.in_dim is None:
+        raise ConfigError(f"output_shape expects a Sequential spec with in_dim, got {spec!r}")
+    return (batch, out_dim(spec, spec.in_dim))
+
+
+def check_inputs(params: Any, x: Any, where: str) -> np.ndarray:
+    """``x`` as a 2-D array of the params' dtype, after checking its shape and values.
+
+    Raises:
+        ShapeError: ``x`` is not 2-D, is empty, or its width differs from the first layer's.
+        NonFiniteError: ``x`` holds NaN or infinity.
+    """
+    if not isinstance(params, SequentialParams):
+        raise ConfigError(f"{where} expects params from fnn.init (a SequentialParams), got {type(params).__name__}")
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise ShapeError(f"{where}: x must be a numeric array, got dtype {x.dtype}")
+    if x.ndim != 2:
+        hint = " (for one sample use x[None, :])" if x.ndim == 1 else ""
+        raise ShapeError(f"{where}: x must be 2-D (batch, features), got shape {x.shape}{hint}")
+    if x.shape[0] == 0:
+        raise ShapeError(f"{where}: x is an empty batch (shape {x.shape}); at least one row is needed")
+    if x.shape[1] != params.in_dim:
+        first = layer_name(params.layers[0]) if params.layers else "Sequential"
+        raise ShapeError(f"{where}: x has {x.shape[1]} features but layer 0 ({first}) expects {params.in_dim}")
+    x = x.astype(params.dtype, copy=False)
+    if not np.isfinite(x).all():
+        row, col = (int(i) for i in np.argwhere(~np.isfinite(x))[0])
+        raise NonFiniteError(f"{where}: x contains NaN or infinity (first at row {row}, column {col})")
+    return x
+
+
+def apply(params: SequentialParams, x: Any, *, key: random.Key | None = None, train: bool = False) -> np.ndarray:
+    """The network's output for inputs ``x`` of shape (batch, features).
+
+    Dropout is active only with ``train=True``, and then needs ``key``. Inputs are cast
+    to the params' dtype; nothing the caller passed is modified.
+
+    Raises:
+        ShapeError, NonFiniteError: see :func:`check_inputs`.
+        ConfigError: ``train=True`` without a key when the network has dropout.
+
+    >>> import numpy as np, fnn
+    >>> params = fnn.init(fnn.random.key(0), fnn.mlp([3, 4, 2]))
+    >>> y = fnn.apply(params, np.ones((5, 3)))
+    >>> y.shape, y.dtype, np.allclose(y.sum(axis=1), 1)
+    ((5, 2), dtype('float32'), True)
+    """
+    x = check_inputs(params, x, "apply")
+    if key is not None and not isinstance(key, random.Key):
+        raise ConfigError(f"apply: key must be an fnn.random.Key or None, got {type(key).__name__}")
+    return forward(params, x, key, bool(train))[0]

@@ -1,0 +1,489 @@
+"""Pytrees: nested containers of arrays, and the flat view of their leaves.
+
+The protocol, stated once: a *pytree* is a leaf or a node. Nodes are tuples,
+lists, dicts (children in sorted-key order), ``None`` (a node with no
+children, so ``None`` is never a leaf), and frozen attrs classes registered
+with :func:`register`. A registered class's fields are its children, except
+fields declared static with :func:`static_field`; static fields hold settings
+(an activation name, a rate) that are part of the tree's *structure*, and an
+array in a static field is an error. Everything else (arrays, scalars) is a
+leaf.
+
+:func:`ravel` turns a tree into one 1-D array and a function that turns such
+an array back into the tree. When the tree's leaves already sit, in order, in
+one contiguous buffer (as params from :func:`fnn.init` do), ravel returns that
+buffer without copying, and ``unravel`` returns views, never copies.
+
+>>> import numpy as np, fnn
+>>> t = {"a": np.zeros(2), "b": (np.ones((2, 2)), None)}
+>>> fnn.tree.leaves(t)
+[array([0., 0.]), array([[1., 1.],
+       [1., 1.]])]
+>>> flat, unravel = fnn.tree.ravel(t)
+>>> flat.shape
+(6,)
+>>> fnn.tree.equal(unravel(flat), t)
+True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import attrs
+import numpy as np
+
+from fnn.errors import DtypeError, ShapeError
+
+__all__ = [
+    "register",
+    "static_field",
+    "is_registered",
+    "flatten",
+    "unflatten",
+    "leaves",
+    "structure",
+    "map",
+    "leaves_with_path",
+    "equal",
+    "assert_equal",
+    "ravel",
+    "pack",
+    "Structure",
+]
+
+_STATIC = "fnn.static"
+_REGISTRY: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+# (children field names, static field names) per registered class. Filled at import
+# time of the modules that define node classes; never changed afterwards.
+
+
+def static_field(**kwargs: Any) -> Any:
+    """An attrs field that is part of a node's structure, not one of its leaves.
+
+    Args:
+        **kwargs: passed to :func:`attrs.field` (``default``, ``validator``, ...).
+
+    >>> import attrs, fnn
+    >>> @fnn.tree.register
+    ... @attrs.frozen
+    ... class Scaled:
+    ...     w: object
+    ...     name: str = fnn.tree.static_field(default="s")
+    >>> fnn.tree.leaves(Scaled(1.0))
+    [1.0]
+    """
+    metadata = dict(kwargs.pop("metadata", None) or {})
+    metadata[_STATIC] = True
+    return attrs.field(metadata=metadata, **kwargs)
+
+
+def register(cls: type) -> type:
+    """Register a frozen attrs class as a pytree node; usable as a class decorator.
+
+    Fields made with :func:`static_field` are static; all others are children.
+
+    Raises:
+        TypeError: if ``cls`` is not a frozen attrs class.
+
+    >>> import attrs, fnn
+    >>> @fnn.tree.register
+    ... @attrs.frozen
+    ... class Pair:
+    ...     a: object
+    ...     b: object
+    >>> fnn.tree.map(lambda x: x * 2, Pair(1, 2))
+    Pair(a=2, b=4)
+    """
+    if not attrs.has(cls):
+        raise TypeError(f"fnn.tree.register expects an attrs class, got {cls!r}")
+    if cls.__setattr__ is object.__setattr__:
+        raise TypeError(f"fnn.tree.register expects a frozen attrs class (attrs.frozen), got {cls.__name__}")
+    fields = attrs.fields(cls)
+    children = tuple(f.name for f in fields if not f.metadata.get(_STATIC))
+    static = tuple(f.name for f in fields if f.metadata.get(_STATIC))
+    _REGISTRY[cls] = (children, static)
+    return cls
+
+
+def is_registered(cls: type) -> bool:
+    """Whether ``cls`` is a registered pytree node class."""
+    return cls in _REGISTRY
+
+
+@attrs.frozen(eq=True, hash=True)
+class Structure:
+    """The shape of a pytree without its leaves: hashable, comparable.
+
+    ``kind`` is ``"leaf"``, ``"none"``, ``"tuple"``, ``"list"``, ``"dict"`` or a
+    registered class; ``aux`` holds dict keys or a node's static values.
+    """
+
+    kind: Any
+    aux: tuple
+    children: tuple
+
+    @property
+    def num_leaves(self) -> int:
+        if self.kind == "leaf":
+            return 1
+        return sum(c.num_leaves for c in self.children)
+
+    def unflatten(self, leaves: Any) -> Any:
+        """Build a tree of this structure from an iterable of leaves (in order)."""
+        it = iter(leaves)
+        tree = _build(self, it)
+        if next(it, _SENTINEL) is not _SENTINEL:
+            raise ShapeError(f"too many leaves for a structure with {self.num_leaves}")
+        return tree
+
+    def __repr__(self) -> str:
+        return f"Structure({_describe(self)})"
+
+
+_SENTINEL = object()
+_LEAF = Structure("leaf", (), ())
+_NONE = Structure("none", (), ())
+
+
+def _describe(s: Structure) -> str:
+    if s.kind == "leaf":
+        return "*"
+    if s.kind == "none":
+        return "None"
+    inner = ", ".join(_describe(c) for c in s.children)
+    if s.kind == "tuple":
+        return f"({inner}{',' if len(s.children) == 1 else ''})"
+    if s.kind == "list":
+        return f"[{inner}]"
+    if s.kind == "dict":
+        return "{" + ", ".join(f"{k!r}: {_describe(c)}" for k, c in zip(s.aux, s.children, strict=True)) + "}"
+    return f"{s.kind.__name__}({inner})"
+
+
+def _children(node: Any) -> tuple[Any, tuple, tuple] | None:
+    """(kind, aux, children) of a node, or None for a leaf."""
+    t = type(node)
+    if t is tuple:
+        return "tuple", (), node
+    if node is None:
+        return "none", (), ()
+    if t is list:
+        return "list", (), tuple(node)
+    if t is dict:
+        keys = tuple(sorted(node))
+        return "dict", keys, tuple(node[k] for k in keys)
+    spec = _REGISTRY.get(t)
+    if spec is not None:
+        names, static = spec
+        return t, tuple(getattr(node, n) for n in static), tuple(getattr(node, n) for n in names)
+    return None
+
+
+def _flatten(node: Any, out: list) -> Structure:
+    parts = _children(node)
+    if parts is None:
+        out.append(node)
+        return _LEAF
+    kind, aux, kids = parts
+    if kind == "none":
+        return _NONE
+    if isinstance(kind, type) and any(isinstance(a, np.ndarray) for a in aux):
+        raise TypeError(f"{kind.__name__} has an array in a static field; arrays must be children (leaves)")
+    return Structure(kind, aux, tuple(_flatten(k, out) for k in kids))
+
+
+def flatten(tree: Any) -> tuple[list, Structure]:
+    """(leaves, structure) of a tree; :meth:`Structure.unflatten` inverts it.
+
+    >>> import fnn
+    >>> leaves, s = fnn.tree.flatten((1, [2, None], {"b": 3, "a": 4}))
+    >>> leaves
+    [1, 2, 4, 3]
+    >>> s.unflatten([10, 20, 40, 30])
+    (10, [20, None], {'a': 40, 'b': 30})
+    """
+    out: list = []
+    return out, _flatten(tree, out)
+
+
+def unflatten(structure: Structure, leaves: Any) -> Any:
+    """Inverse of :func:`flatten`: build a tree from a structure and leaves in order."""
+    return structure.unflatten(leaves)
+
+
+def _build(s: Structure, it: Any) -> Any:
+    kind = s.kind
+    if kind == "leaf":
+        leaf = next(it, _SENTINEL)
+        if leaf is _SENTINEL:
+            raise ShapeError("too few leaves for the structure")
+        return leaf
+    if kind == "none":
+        return None
+    kids = [_build(c, it) for c in s.children]
+    if kind == "tuple":
+        return tuple(kids)
+    if kind == "list":
+        return kids
+    if kind == "dict":
+        return dict(zip(s.aux, kids, strict=True))
+    names, static = _REGISTRY[kind]
+    values = dict(zip(names, kids, strict=True))
+    values.update(zip(static, s.aux, strict=True))
+    # Bypass __init__ validators and converters: the values come from a node that
+    # already passed them, or are leaves of the same roles (e.g. gradients).
+    obj = object.__new__(kind)
+    for name, value in values.items():
+        object.__setattr__(obj, name, value)
+    return obj
+
+
+def leaves(tree: Any) -> list:
+    """The leaves of a tree, in order (dict keys sorted; attrs fields in declaration order).
+
+    >>> import fnn
+    >>> fnn.tree.leaves({"b": 1, "a": (2, None)})
+    [2, 1]
+    """
+    return flatten(tree)[0]
+
+
+def structure(tree: Any) -> Structure:
+    """The structure of a tree: equal for trees of equal shape, hashable.
+
+    >>> import fnn
+    >>> fnn.tree.structure((1, 2)) == fnn.tree.structure((3.0, 4.0))
+    True
+    """
+    return flatten(tree)[1]
+
+
+def map(f: Callable, tree: Any, *rest: Any) -> Any:  # noqa: A001 - the name pytree users expect
+    """Apply ``f`` leaf-wise to ``tree`` and the trees in ``rest`` (which must share its structure).
+
+    Raises:
+        ShapeError: a tree in ``rest`` has another structure (the message gives the path).
+
+    >>> import fnn
+    >>> fnn.tree.map(lambda a, b: a + b, (1, {"x": 2}), (10, {"x": 20}))
+    (11, {'x': 22})
+    """
+    ls, s = flatten(tree)
+    others = []
+    for i, r in enumerate(rest):
+        rl, rs = flatten(r)
+        if rs != s:
+            raise ShapeError(f"fnn.tree.map: tree {i + 1} differs in structure from tree 0: {_first_difference(tree, r)}")
+        others.append(rl)
+    return s.unflatten(f(*args) for args in zip(ls, *others, strict=True))
+
+
+def _path_children(node: Any) -> list[tuple[str, Any]] | None:
+    parts = _children(node)
+    if parts is None:
+        return None
+    kind, aux, kids = parts
+    if kind in ("tuple", "list"):
+        return [(f"[{i}]", k) for i, k in enumerate(kids)]
+    if kind == "dict":
+        return [(f"[{k!r}]", c) for k, c in zip(aux, kids, strict=True)]
+    if kind == "none":
+        return []
+    return [(f".{n}", c) for n, c in zip(_REGISTRY[kind][0], kids, strict=True)]
+
+
+def leaves_with_path(tree: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """(path, leaf) pairs, paths written as Python accessors (``.layers[0].w``).
+
+    >>> import fnn
+    >>> fnn.tree.leaves_with_path({"a": (1, 2)})
+    [("['a'][0]", 1), ("['a'][1]", 2)]
+    """
+    kids = _path_children(tree)
+    if kids is None:
+        return [(prefix, tree)]
+    out: list = []
+    for p, k in kids:
+        out.extend(leaves_with_path(k, prefix + p))
+    return out
+
+
+def _first_difference(a: Any, b: Any, path: str = "", exact: bool = False) -> str | None:
+    """A message naming the first path where two trees differ, or None if equal."""
+    pa, pb = _children(a), _children(b)
+    where = path or "<root>"
+    if pa is None or pb is None:
+        if (pa is None) != (pb is None):
+            return f"at {where}: one is a leaf, the other a {type(b if pa is None else a).__name__} node"
+        if not exact:
+            return None
+        xa, xb = np.asarray(a), np.asarray(b)
+        if xa.shape != xb.shape:
+            return f"at {where}: shapes {xa.shape} and {xb.shape} differ"
+        if xa.dtype != xb.dtype:
+            return f"at {where}: dtypes {xa.dtype} and {xb.dtype} differ"
+        if not np.array_equal(xa, xb, equal_nan=xa.dtype.kind in "fc"):
+            diff = np.argwhere(xa != xb)
+            first = tuple(int(i) for i in diff[0]) if diff.size else ()
+            return f"at {where}: values differ first at index {first}"
+        return None
+    if pa[0] != pb[0]:
+        name = lambda k: k if isinstance(k, str) else k.__name__  # noqa: E731
+        return f"at {where}: node types {name(pa[0])} and {name(pb[0])} differ"
+    if pa[1] != pb[1]:
+        return f"at {where}: {'keys' if pa[0] == 'dict' else 'static fields'} {pa[1]!r} and {pb[1]!r} differ"
+    ka, kb = _path_children(a), _path_children(b)
+    if len(ka) != len(kb):
+        return f"at {where}: {len(ka)} and {len(kb)} children"
+    for (p, x), (_, y) in zip(ka, kb, strict=True):
+        msg = _first_difference(x, y, path + p, exact)
+        if msg:
+            return msg
+    return None
+
+
+def equal(a: Any, b: Any) -> bool:
+    """Whether two trees have the same structure and bitwise-equal leaves (same dtypes and shapes).
+
+    >>> import numpy as np, fnn
+    >>> fnn.tree.equal((np.zeros(2),), (np.zeros(2),)), fnn.tree.equal((np.zeros(2),), (np.ones(2),))
+    (True, False)
+    """
+    return _first_difference(a, b, exact=True) is None
+
+
+def assert_equal(a: Any, b: Any) -> None:
+    """Raise ``AssertionError`` naming the first path where ``a`` and ``b`` differ (a test helper).
+
+    >>> import numpy as np, fnn
+    >>> fnn.tree.assert_equal({"w": np.zeros(2)}, {"w": np.array([0.0, 1.0])})
+    Traceback (most recent call last):
+    AssertionError: at ['w']: values differ first at index (1,)
+    """
+    msg = _first_difference(a, b, exact=True)
+    if msg:
+        raise AssertionError(msg)
+
+
+# ---------------------------------------------------------------- flat view
+
+
+def _as_array_leaves(ls: list) -> list[np.ndarray]:
+    return [x if isinstance(x, np.ndarray) else np.asarray(x) for x in ls]
+
+
+def _common_dtype(arrays: list[np.ndarray], tree_paths: Callable[[], list[str]]) -> np.dtype:
+    if not arrays:
+        return np.dtype(np.float64)
+    dtypes = {a.dtype for a in arrays}
+    if len(dtypes) > 1:
+        paths = tree_paths()
+        found = ", ".join(f"{p or '<root>'}: {a.dtype}" for p, a in zip(paths, arrays, strict=True))
+        raise DtypeError(f"fnn.tree.ravel needs one dtype for every leaf, got {found}")
+    return dtypes.pop()
+
+
+def _buffer_of(arrays: list[np.ndarray], total: int) -> np.ndarray | None:
+    """The 1-D array the leaves are consecutive views into, or None if they are not."""
+    first = arrays[0]
+    owner = first.base
+    if not isinstance(owner, np.ndarray) or not owner.flags.c_contiguous:
+        return None
+    itemsize = first.itemsize
+    start = first.__array_interface__["data"][0]
+    pos = start
+    for a in arrays:
+        if a.base is not owner or not a.flags.c_contiguous or a.__array_interface__["data"][0] != pos:
+            return None
+        pos += a.size * itemsize
+    offset = (start - owner.__array_interface__["data"][0]) // itemsize
+    flat = owner.reshape(-1)
+    if offset == 0 and total == flat.size:
+        return flat
+    return flat[offset : offset + total]
+
+
+def ravel(tree: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
+    """One 1-D array of all leaves, and the function that turns such an array back into the tree.
+
+    If the leaves are consecutive views into one buffer (params from :func:`fnn.init`,
+    grads from :func:`fnn.grad`, the result of :func:`pack`), the returned array is a
+    view of that buffer: nothing is copied. Otherwise the leaves are copied into a new
+    array. ``unravel(flat)`` always returns views into ``flat``.
+
+    Args:
+        tree: a pytree whose leaves are arrays or scalars of one dtype.
+
+    Returns:
+        ``(flat, unravel)``; an empty tree gives ``flat.shape == (0,)``.
+
+    Raises:
+        DtypeError: leaves of different dtypes (the message lists them with their paths).
+
+    >>> import numpy as np, fnn
+    >>> params = fnn.init(fnn.random.key(0), fnn.mlp([3, 4, 2]))
+    >>> flat, unravel = fnn.tree.ravel(params)
+    >>> flat.size, np.shares_memory(flat, params.layers[0].w)
+    (26, True)
+    >>> back = unravel(flat * 0)
+    >>> float(back.layers[0].w.sum())
+    0.0
+    """
+    raw, s = flatten(tree)
+    arrays = _as_array_leaves(raw)
+    dtype = _common_dtype(arrays, lambda: [p for p, _ in leaves_with_path(tree)])
+    shapes = tuple(a.shape for a in arrays)
+    sizes = [math.prod(sh) for sh in shapes]
+    total = sum(sizes)
+    flat = _buffer_of(arrays, total) if arrays else None
+    if flat is None:
+        flat = np.empty(total, dtype)
+        pos = 0
+        for a, n in zip(arrays, sizes, strict=True):
+            flat[pos : pos + n] = a.reshape(-1)
+            pos += n
+    return flat, _Unravel(s, shapes, tuple(sizes), dtype, total)
+
+
+@attrs.frozen
+class _Unravel:
+    """Turns a flat vector back into a tree of views (see :func:`ravel`)."""
+
+    structure: Structure
+    shapes: tuple
+    sizes: tuple
+    dtype: np.dtype
+    size: int
+
+    def __call__(self, flat: np.ndarray) -> Any:
+        if not isinstance(flat, np.ndarray) or flat.ndim != 1 or flat.shape[0] != self.size:
+            got = getattr(flat, "shape", type(flat).__name__)
+            raise ShapeError(f"unravel expects a 1-D array of {self.size} elements, got {got}")
+        if flat.dtype != self.dtype:
+            raise DtypeError(f"unravel expects dtype {self.dtype}, got {flat.dtype}")
+        views = []
+        pos = 0
+        for shape, n in zip(self.shapes, self.sizes, strict=True):
+            views.append(flat[pos : pos + n].reshape(shape))
+            pos += n
+        return self.structure.unflatten(views)
+
+
+def pack(tree: Any, *, writeable: bool = False) -> Any:
+    """A copy of ``tree`` whose leaves are views into one new contiguous buffer.
+
+    Leaves become arrays of the tree's one dtype, read-only unless ``writeable``.
+    :func:`ravel` of the result is free.
+
+    >>> import numpy as np, fnn
+    >>> t = fnn.tree.pack((np.zeros(2), np.ones(3)))
+    >>> flat, _ = fnn.tree.ravel(t)
+    >>> np.shares_memory(flat, t[1]), t[0].flags.writeable
+    (True, False)
+    """
+    flat, unravel = ravel(tree)
+    flat = flat.copy()
+    flat.flags.writeable = writeable
+    return unravel(flat)
