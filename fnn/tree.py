@@ -387,14 +387,17 @@ def _common_dtype(arrays: list[np.ndarray], tree_paths: Callable[[], list[str]])
 
 def _buffer_of(arrays: list[np.ndarray], total: int) -> np.ndarray | None:
     """The 1-D array the leaves are consecutive views into, or None if they are not."""
-    first = arrays[0]
+    filled = [a for a in arrays if a.size]  # empty leaves occupy no memory: any pointer will do
+    if not filled:
+        return None
+    first = filled[0]
     owner = first.base
     if not isinstance(owner, np.ndarray) or not owner.flags.c_contiguous:
         return None
     itemsize = first.itemsize
     start = first.__array_interface__["data"][0]
     pos = start
-    for a in arrays:
+    for a in filled:
         if a.base is not owner or not a.flags.c_contiguous or a.__array_interface__["data"][0] != pos:
             return None
         pos += a.size * itemsize
