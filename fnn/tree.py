@@ -28,6 +28,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, Callable
 
@@ -112,39 +113,77 @@ def is_registered(cls: type) -> bool:
     return cls in _REGISTRY
 
 
-@attrs.frozen(eq=True, hash=True)
-class Structure:
+class Structure(tuple):
     """The shape of a pytree without its leaves: hashable, comparable.
 
     ``kind`` is ``"leaf"``, ``"none"``, ``"tuple"``, ``"list"``, ``"dict"`` or a
-    registered class; ``aux`` holds dict keys or a node's static values.
+    registered class; ``aux`` holds dict keys or a node's static values. (A tuple
+    underneath, so equality and hashing run in C.)
     """
 
-    kind: Any
-    aux: tuple
-    children: tuple
+    __slots__ = ()
+
+    def __new__(cls, kind: Any, aux: tuple, children: tuple) -> "Structure":
+        return tuple.__new__(cls, (kind, aux, children))
+
+    kind = property(lambda self: self[0])
+    aux = property(lambda self: self[1])
+    children = property(lambda self: self[2])
 
     @property
     def num_leaves(self) -> int:
-        if self.kind == "leaf":
+        if self[0] == "leaf":
             return 1
-        return sum(c.num_leaves for c in self.children)
+        return sum(c.num_leaves for c in self[2])
 
     def unflatten(self, leaves: Any) -> Any:
-        """Build a tree of this structure from an iterable of leaves (in order)."""
-        it = iter(leaves)
-        tree = _build(self, it)
-        if next(it, _SENTINEL) is not _SENTINEL:
-            raise ShapeError(f"too many leaves for a structure with {self.num_leaves}")
-        return tree
+        """Build a tree of this structure from a sequence of leaves (in order)."""
+        leaves = list(leaves)
+        if len(leaves) != self.num_leaves:
+            raise ShapeError(f"{self!r} has {self.num_leaves} leaves, got {len(leaves)}")
+        return _builder(self)(iter(leaves).__next__)
 
     def __repr__(self) -> str:
         return f"Structure({_describe(self)})"
 
+    def __reduce__(self) -> tuple:
+        return (Structure, tuple(self))
 
-_SENTINEL = object()
+
 _LEAF = Structure("leaf", (), ())
 _NONE = Structure("none", (), ())
+
+
+def _builder(s: Structure) -> Callable[[Callable[[], Any]], Any]:
+    """A function that builds a tree of structure ``s`` from a ``next_leaf`` callable (compiled once)."""
+    kind = s[0]
+    if kind == "leaf":
+        return lambda nxt: nxt()
+    if kind == "none":
+        return lambda nxt: None
+    kids = [_builder(c) for c in s[2]]
+    if kind == "tuple":
+        return lambda nxt: tuple([k(nxt) for k in kids])
+    if kind == "list":
+        return lambda nxt: [k(nxt) for k in kids]
+    if kind == "dict":
+        keys = s[1]
+        return lambda nxt: dict(zip(keys, [k(nxt) for k in kids], strict=True))
+    names, static = _REGISTRY[kind]
+    fixed = tuple(zip(static, s[1], strict=True))
+    new, setattr_ = object.__new__, object.__setattr__
+
+    def build(nxt: Callable[[], Any]) -> Any:
+        # Bypass __init__ validators and converters: the values come from a node that
+        # already passed them, or are leaves of the same roles (e.g. gradients).
+        obj = new(kind)
+        for name, k in zip(names, kids):
+            setattr_(obj, name, k(nxt))
+        for name, value in fixed:
+            setattr_(obj, name, value)
+        return obj
+
+    return build
 
 
 def _describe(s: Structure) -> str:
@@ -177,21 +216,28 @@ def _children(node: Any) -> tuple[Any, tuple, tuple] | None:
     spec = _REGISTRY.get(t)
     if spec is not None:
         names, static = spec
-        return t, tuple(getattr(node, n) for n in static), tuple(getattr(node, n) for n in names)
+        return t, tuple([getattr(node, n) for n in static]), tuple([getattr(node, n) for n in names])
     return None
 
 
 def _flatten(node: Any, out: list) -> Structure:
-    parts = _children(node)
-    if parts is None:
+    t = type(node)
+    if t is tuple or t is list:
+        return Structure("tuple" if t is tuple else "list", (), tuple([_flatten(k, out) for k in node]))
+    if node is None:
+        return _NONE
+    if t is dict:
+        keys = tuple(sorted(node))
+        return Structure("dict", keys, tuple([_flatten(node[k], out) for k in keys]))
+    spec = _REGISTRY.get(t)
+    if spec is None:
         out.append(node)
         return _LEAF
-    kind, aux, kids = parts
-    if kind == "none":
-        return _NONE
-    if isinstance(kind, type) and any(isinstance(a, np.ndarray) for a in aux):
-        raise TypeError(f"{kind.__name__} has an array in a static field; arrays must be children (leaves)")
-    return Structure(kind, aux, tuple(_flatten(k, out) for k in kids))
+    names, static = spec
+    aux = tuple([getattr(node, n) for n in static])
+    if aux and any(isinstance(a, np.ndarray) for a in aux):
+        raise TypeError(f"{t.__name__} has an array in a static field; arrays must be children (leaves)")
+    return Structure(t, aux, tuple([_flatten(getattr(node, n), out) for n in names]))
 
 
 def flatten(tree: Any) -> tuple[list, Structure]:
@@ -211,33 +257,6 @@ def flatten(tree: Any) -> tuple[list, Structure]:
 def unflatten(structure: Structure, leaves: Any) -> Any:
     """Inverse of :func:`flatten`: build a tree from a structure and leaves in order."""
     return structure.unflatten(leaves)
-
-
-def _build(s: Structure, it: Any) -> Any:
-    kind = s.kind
-    if kind == "leaf":
-        leaf = next(it, _SENTINEL)
-        if leaf is _SENTINEL:
-            raise ShapeError("too few leaves for the structure")
-        return leaf
-    if kind == "none":
-        return None
-    kids = [_build(c, it) for c in s.children]
-    if kind == "tuple":
-        return tuple(kids)
-    if kind == "list":
-        return kids
-    if kind == "dict":
-        return dict(zip(s.aux, kids, strict=True))
-    names, static = _REGISTRY[kind]
-    values = dict(zip(names, kids, strict=True))
-    values.update(zip(static, s.aux, strict=True))
-    # Bypass __init__ validators and converters: the values come from a node that
-    # already passed them, or are leaves of the same roles (e.g. gradients).
-    obj = object.__new__(kind)
-    for name, value in values.items():
-        object.__setattr__(obj, name, value)
-    return obj
 
 
 def leaves(tree: Any) -> list:
@@ -450,28 +469,30 @@ def ravel(tree: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
     return flat, _Unravel(s, shapes, tuple(sizes), dtype, total)
 
 
-@attrs.frozen
 class _Unravel:
     """Turns a flat vector back into a tree of views (see :func:`ravel`)."""
 
-    structure: Structure
-    shapes: tuple
-    sizes: tuple
-    dtype: np.dtype
-    size: int
+    __slots__ = ("structure", "shapes", "sizes", "dtype", "size", "_slices", "_build")
+
+    def __init__(self, structure: Structure, shapes: tuple, sizes: tuple, dtype: np.dtype, size: int) -> None:
+        self.structure, self.shapes, self.sizes, self.dtype, self.size = structure, shapes, sizes, dtype, size
+        bounds = [0, *itertools.accumulate(sizes)]
+        self._slices = tuple(zip([slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])], shapes, strict=True))
+        self._build = None
 
     def __call__(self, flat: np.ndarray) -> Any:
-        if not isinstance(flat, np.ndarray) or flat.ndim != 1 or flat.shape[0] != self.size:
+        if type(flat) is not np.ndarray or flat.ndim != 1 or flat.shape[0] != self.size:
             got = getattr(flat, "shape", type(flat).__name__)
             raise ShapeError(f"unravel expects a 1-D array of {self.size} elements, got {got}")
         if flat.dtype != self.dtype:
             raise DtypeError(f"unravel expects dtype {self.dtype}, got {flat.dtype}")
-        views = []
-        pos = 0
-        for shape, n in zip(self.shapes, self.sizes, strict=True):
-            views.append(flat[pos : pos + n].reshape(shape))
-            pos += n
-        return self.structure.unflatten(views)
+        if self._build is None:
+            self._build = _builder(self.structure)
+        views = [flat[sl].reshape(shape) for sl, shape in self._slices]
+        return self._build(iter(views).__next__)
+
+    def __repr__(self) -> str:
+        return f"<unravel to {self.structure!r}>"
 
 
 def pack(tree: Any, *, writeable: bool = False) -> Any:
