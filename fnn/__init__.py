@@ -10,10 +10,12 @@ without a key.
 (2, 3)
 """
 
-from fnn import errors, initializers, layers, losses, random, tree
+from fnn import data, errors, initializers, layers, losses, metrics, optim, random, tree
 from fnn.backprop import grad, l2_penalty, value_and_grad
+from fnn.fit import EarlyStopping, fit
 from fnn.layers import Activation, Dense, Dropout, Sequential
-from fnn.network import apply, init, mlp, output_shape
+from fnn.network import apply, init, mlp, output_shape, predict, predict_proba
+from fnn.train import TrainState, batches, opt_step, train_epoch
 
 __version__ = "0.1.0"
 
@@ -21,8 +23,18 @@ __all__ = [
     "Activation",
     "Dense",
     "Dropout",
+    "EarlyStopping",
     "Sequential",
+    "TrainState",
     "apply",
+    "batches",
+    "data",
+    "fit",
+    "opt_step",
+    "optim",
+    "predict",
+    "predict_proba",
+    "train_epoch",
     "errors",
     "grad",
     "init",
@@ -30,6 +42,7 @@ __all__ = [
     "l2_penalty",
     "layers",
     "losses",
+    "metrics",
     "mlp",
     "output_shape",
     "random",

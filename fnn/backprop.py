@@ -19,7 +19,7 @@ from fnn.layers import Activation, SequentialParams, backward, forward, weight_l
 from fnn.losses import Loss, get as get_loss
 from fnn.network import check_inputs
 
-__all__ = ["grad", "value_and_grad", "l2_penalty"]
+__all__ = ["grad", "value_and_grad", "l2_penalty", "loss_value"]
 
 
 def value_and_grad(
@@ -136,6 +136,22 @@ def value_and_grad_unchecked(
         value = value + l2_penalty(params, l2, gtree)
     gflat.flags.writeable = False
     return params.dtype.type(value), unravel(gflat)
+
+
+def loss_value(params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float = 0.0) -> np.floating:
+    """The value :func:`value_and_grad` reports (fused from logits where it fuses), without gradients or dropout.
+
+    ``x`` must already be checked (2-D, the params' dtype) and ``y`` converted by the loss.
+    """
+    fused = _fused_loss(params, loss)
+    layers = params.layers[:-1] if fused is not None else params.layers
+    h = x
+    for layer in layers:
+        h = forward(layer, h, None, False)[0]
+    value = fused(h, y)[0] if fused is not None else _loss_value_and_grad(loss, h, y, False)[0]
+    if l2:
+        value = value + l2_penalty(params, l2)
+    return params.dtype.type(value)
 
 
 def l2_penalty(params: Any, l2: float, grads: Any | None = None) -> np.floating:

@@ -12,8 +12,9 @@ from fnn.initializers import Initializer
 from fnn.layers import Activation, Dense, Dropout, Sequential, SequentialParams, forward, init_layer, layer_name, out_dim
 from fnn.layers.activations import canonical as _activation_name
 from fnn.layers.base import check_size
+from fnn.metrics import predict_labels
 
-__all__ = ["mlp", "init", "apply", "output_shape", "check_inputs"]
+__all__ = ["mlp", "init", "apply", "predict", "predict_proba", "output_shape", "check_inputs"]
 
 _HE_ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu")
 
@@ -151,3 +152,25 @@ def apply(params: SequentialParams, x: Any, *, key: random.Key | None = None, tr
     if key is not None and not isinstance(key, random.Key):
         raise ConfigError(f"apply: key must be an fnn.random.Key or None, got {type(key).__name__}")
     return forward(params, x, key, bool(train))[0]
+
+
+def predict_proba(params: SequentialParams, x: Any) -> np.ndarray:
+    """The network's output (class probabilities for a softmax or sigmoid network); same as :func:`apply`.
+
+    >>> import numpy as np, fnn
+    >>> p = fnn.init(fnn.random.key(0), fnn.mlp([2, 3]))
+    >>> fnn.predict_proba(p, np.ones((1, 2))).shape
+    (1, 3)
+    """
+    return apply(params, x)
+
+
+def predict(params: SequentialParams, x: Any) -> np.ndarray:
+    """Predicted class labels: argmax of the output, or output ≥ 0.5 for a single output.
+
+    >>> import numpy as np, fnn
+    >>> p = fnn.init(fnn.random.key(0), fnn.mlp([2, 3]))
+    >>> fnn.predict(p, np.ones((4, 2))).shape
+    (4,)
+    """
+    return predict_labels(apply(params, x))

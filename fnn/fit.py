@@ -1,0 +1,293 @@
+"""``fit``: epochs of :func:`fnn.train_epoch`, validation, metrics, early stopping, callbacks, progress.
+
+History is data: a dict of 1-D arrays with one entry per epoch run by the call —
+``loss`` (the mean batch loss during the epoch), ``val_loss``, each metric and
+``val_<metric>`` (measured on the whole set after the epoch, in inference mode),
+and ``time`` (seconds). Early stopping is state kept by the loop, not a callback:
+its best params are restored however the loop ends (patience, a callback, the
+last epoch, or an error, whose ``.state`` then carries them).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any, Callable, Sequence
+
+import attrs
+import numpy as np
+
+from fnn import metrics as metrics_module, random
+from fnn.backprop import loss_value
+from fnn.data import split_indices
+from fnn.errors import ConfigError, ShapeError
+from fnn.layers import forward
+from fnn.losses import BinaryCrossEntropy, CrossEntropy, Loss
+from fnn.network import check_inputs
+from fnn.train import TrainState, _check_batch_size, _output_width, _prepare, _Problem, _run_epoch
+
+__all__ = ["fit", "EarlyStopping"]
+
+
+def _check_patience(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ConfigError(f"EarlyStopping patience must be an integer ≥ 0, got {value!r}")
+    return int(value)
+
+
+def _check_min_delta(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+        raise ConfigError(f"EarlyStopping min_delta must be a finite number ≥ 0, got {value!r}")
+    return float(value)
+
+
+def _check_mode(value: Any) -> str:
+    if value not in ("auto", "min", "max"):
+        raise ConfigError(f"EarlyStopping mode must be 'auto', 'min' or 'max', got {value!r}")
+    return value
+
+
+@attrs.frozen
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
+
+    Args:
+        monitor: a history key, e.g. ``"val_loss"`` or ``"val_accuracy"``.
+        patience: epochs without improvement tolerated before stopping.
+        min_delta: the smallest change that counts as an improvement.
+        mode: ``"min"``, ``"max"``, or ``"auto"`` (max for accuracy-like names, min otherwise).
+        restore_best: return the params of the best epoch, however training ends.
+
+    >>> import fnn
+    >>> fnn.EarlyStopping("val_accuracy", patience=3).direction
+    'max'
+    """
+
+    monitor: str = "val_loss"
+    patience: int = attrs.field(default=5, converter=_check_patience)
+    min_delta: float = attrs.field(default=0.0, converter=_check_min_delta)
+    mode: str = attrs.field(default="auto", converter=_check_mode)
+    restore_best: bool = True
+
+    @property
+    def direction(self) -> str:
+        if self.mode != "auto":
+            return self.mode
+        return "max" if "acc" in self.monitor else "min"
+
+    def improved(self, value: float, best: float | None) -> bool:
+        if best is None:
+            return math.isfinite(value)
+        if self.direction == "min":
+            return value < best - self.min_delta
+        return value > best + self.min_delta
+
+
+@attrs.frozen
+class _Watch:
+    """Early-stopping state: the best value and epoch, the state then, and epochs since."""
+
+    best: float | None = None
+    best_epoch: int = -1
+    best_state: TrainState | None = None
+    wait: int = 0
+
+    def update(self, rule: EarlyStopping, value: float, epoch: int, state: TrainState) -> "_Watch":
+        if rule.improved(value, self.best):
+            return _Watch(value, epoch, state, 0)
+        return attrs.evolve(self, wait=self.wait + 1)
+
+
+def _metric_functions(metrics: Sequence[str] | None, loss: Any) -> dict[str, Callable]:
+    if metrics is None:
+        metrics = ("accuracy",) if isinstance(loss, (CrossEntropy, BinaryCrossEntropy)) else ()
+    if isinstance(metrics, str):
+        raise ConfigError(f"metrics must be a sequence of names, e.g. ('accuracy',), got the string {metrics!r}")
+    return {name: metrics_module.get(name) for name in metrics}
+
+
+def _validation_split(
+    validation: Any, problem: _Problem, params: Any, split_key: random.Key, where: str
+) -> tuple[_Problem, tuple[np.ndarray, Any] | None]:
+    """The training problem restricted to its training rows, and the validation (x, y) or None."""
+    if validation is None:
+        return problem, None
+    if isinstance(validation, (tuple, list)):
+        if len(validation) != 2:
+            raise ShapeError(f"{where}: validation must be a fraction or a pair (x_val, y_val), got {len(validation)} items")
+        x_val = check_inputs(params, validation[0], f"{where} (validation x)")
+        y_val = validation[1]
+        if len(y_val) != x_val.shape[0]:
+            raise ShapeError(f"{where}: x_val and y_val must have the same number of rows, got {x_val.shape[0]} and {len(y_val)}")
+        if isinstance(problem.loss, Loss):
+            y_val = problem.loss.targets(y_val, (x_val.shape[0], _output_width(params)), x_val.dtype)
+            if np.ndim(y_val) != np.ndim(problem.y):
+                raise ShapeError(f"{where}: y_val has shape {np.shape(validation[1])}, unlike the training targets {np.shape(problem.y)}")
+        return problem, (x_val, y_val)
+    if isinstance(validation, bool) or not isinstance(validation, (float, int)) or not 0 < validation < 1:
+        raise ConfigError(f"{where}: validation must be None, a fraction in (0, 1) or (x_val, y_val), got {validation!r}")
+    y = problem.y  # integer labels and one-hot targets stratify; anything else splits plainly
+    train_idx, val_idx = split_indices(split_key, problem.x.shape[0], float(validation), labels=y)
+    train = attrs.evolve(problem, x=problem.x[train_idx], y=np.take(y, train_idx, axis=0))
+    return train, (problem.x[val_idx], np.take(y, val_idx, axis=0))
+
+
+def _evaluate(state: TrainState, x: np.ndarray, y: Any, problem: _Problem, metric_fns: dict, prefix: str) -> dict:
+    logs = {}
+    if prefix:
+        logs[prefix + "loss"] = float(loss_value(state.params, x, y, problem.loss, problem.l2))
+    if metric_fns:
+        y_hat = forward(state.params, x, None, False)[0]
+        for name, fn in metric_fns.items():
+            logs[prefix + name] = float(fn(y, y_hat))
+    return logs
+
+
+def _progress(verbose: int, steps: int, epoch: int, epochs: int) -> Any:
+    if verbose != 1 or not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch")
+
+
+def _line(epoch: int, epochs: int, logs: dict) -> str:
+    parts = [f"epoch {epoch}/{epochs}"]
+    parts += [f"{k} {v:.4f}" for k, v in logs.items() if k != "time"]
+    parts.append(f"{logs['time']:.2f}s")
+    return "  ".join(parts)
+
+
+def _check_callback_result(result: Any, callback: Callable) -> bool:
+    if result is None or isinstance(result, (bool, np.bool_)):
+        return bool(result)
+    raise ConfigError(f"callback {callback!r} returned {result!r}; return True to stop training, or None/False")
+
+
+def fit(
+    state: TrainState,
+    data: tuple[Any, Any],
+    *,
+    epochs: int,
+    batch_size: int,
+    loss: Any,
+    l2: float = 0.0,
+    validation: Any = None,
+    metrics: Sequence[str] | None = None,
+    early_stopping: EarlyStopping | None = None,
+    callbacks: Sequence[Callable] = (),
+    verbose: int = 1,
+    split_key: random.Key = random.key(0),
+    shuffle: bool = True,
+    drop_last: bool = False,
+) -> tuple[TrainState, dict[str, np.ndarray]]:
+    """Train for ``epochs`` epochs of :func:`fnn.train_epoch`; return the state and the history.
+
+    Args:
+        state: from :meth:`fnn.TrainState.create` (or a previous ``fit``: training continues).
+        data: ``(x, y)``.
+        epochs: how many epochs this call runs.
+        batch_size: rows per mini-batch (1 ≤ batch_size ≤ training rows).
+        loss: a loss name, ``fnn.losses`` object or custom callable.
+        l2: weight penalty (see :func:`fnn.value_and_grad`).
+        validation: None; a fraction in (0, 1) held out from ``data`` with ``split_key``
+            (stratified by class for integer labels; the same rows in every call); or ``(x_val, y_val)``.
+        metrics: metric names (see :mod:`fnn.metrics`); by default ``("accuracy",)`` for the
+            cross-entropy losses and none otherwise.
+        early_stopping: an :class:`EarlyStopping`, or None.
+        callbacks: functions ``(epoch, state, logs) -> None | bool`` called after each epoch;
+            returning True stops training.
+        verbose: 0 silent; 1 one line per epoch plus a progress bar on a terminal (if tqdm is
+            installed); 2 one line per epoch.
+        split_key: the key of the validation split (never the training key).
+        shuffle, drop_last: as in :func:`fnn.batches`.
+
+    Returns:
+        ``(state, history)``; history maps ``loss``, ``val_loss``, metric names, ``val_``
+        metric names and ``time`` to arrays of one value per epoch.
+
+    Raises:
+        NonFiniteError: the loss became NaN or infinite. Its ``.state`` is the last state with
+            finite params (the best one, with early stopping and ``restore_best``) and its
+            ``.history`` the epochs completed. Any other error raised inside the loop
+            (a KeyboardInterrupt too) carries the same two attributes.
+
+    >>> import numpy as np, fnn
+    >>> x = fnn.random.normal(fnn.random.key(0), (200, 2)).astype(np.float32)
+    >>> y = (x[:, 0] * x[:, 1] > 0).astype(int)
+    >>> s = fnn.TrainState.create(fnn.init(fnn.random.key(1), fnn.mlp([2, 16, 2])), fnn.optim.adam(0.01), key=fnn.random.key(2))
+    >>> s, h = fnn.fit(s, (x, y), epochs=5, batch_size=32, loss="cross_entropy", validation=0.2, verbose=0)
+    >>> sorted(h), h["loss"].shape
+    (['accuracy', 'loss', 'time', 'val_accuracy', 'val_loss'], (5,))
+    """
+    where = "fit"
+    problem = _prepare(state, data, loss, l2, where)
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ConfigError(f"fit: epochs must be an integer ≥ 0, got {epochs!r}")
+    if verbose not in (0, 1, 2):
+        raise ConfigError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
+    if not isinstance(split_key, random.Key):
+        raise ConfigError(f"fit: split_key must be an fnn.random.Key, got {type(split_key).__name__}")
+    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+        raise ConfigError(f"fit: early_stopping must be an fnn.EarlyStopping or None, got {early_stopping!r}")
+    callbacks = tuple(callbacks)
+    for cb in callbacks:
+        if not callable(cb):
+            raise ConfigError(f"fit: callbacks must be callables (epoch, state, logs), got {cb!r}")
+    metric_fns = _metric_functions(metrics, problem.loss)
+    problem, val = _validation_split(validation, problem, state.params, split_key, where)
+    batch_size = _check_batch_size(batch_size, problem.x.shape[0])
+    if early_stopping is not None and early_stopping.monitor.startswith("val_") and val is None:
+        raise ConfigError(f"fit: early stopping monitors {early_stopping.monitor!r} but no validation data was given")
+
+    history: dict[str, list] = {}
+    watch = _Watch()
+    try:
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            steps = math.ceil(problem.x.shape[0] / batch_size)
+            bar = _progress(verbose, steps, epoch, epochs)
+            try:
+                state, m = _run_epoch(state, problem, batch_size, bool(shuffle), bool(drop_last), bar)
+            finally:
+                if bar is not None:
+                    bar.close()
+            logs = {"loss": m["loss"]}
+            logs.update(_evaluate(state, problem.x, problem.y, problem, metric_fns, ""))
+            if val is not None:
+                logs.update(_evaluate(state, val[0], val[1], problem, metric_fns, "val_"))
+            logs["time"] = time.perf_counter() - start
+            for k, v in logs.items():
+                history.setdefault(k, []).append(v)
+            if verbose:
+                print(_line(epoch, epochs, logs), flush=True)
+            stop = False
+            if early_stopping is not None:
+                if early_stopping.monitor not in logs:
+                    raise ConfigError(f"fit: early stopping monitors {early_stopping.monitor!r}; history has {sorted(logs)}")
+                watch = watch.update(early_stopping, logs[early_stopping.monitor], epoch, state)
+                stop = watch.wait > 0 and watch.wait >= early_stopping.patience
+            for cb in callbacks:
+                stop = _check_callback_result(cb(epoch, state, dict(logs)), cb) or stop
+            if stop:
+                break
+    except BaseException as error:
+        good = getattr(error, "state", None) or state
+        error.state = _restore(early_stopping, watch, good)
+        error.history = _as_arrays(history)
+        raise
+    return _restore(early_stopping, watch, state), _as_arrays(history)
+
+
+def _restore(rule: EarlyStopping | None, watch: _Watch, state: TrainState) -> TrainState:
+    if rule is None or not rule.restore_best or watch.best_state is None:
+        return state
+    return watch.best_state
+
+
+def _as_arrays(history: dict[str, list]) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
+

@@ -1,0 +1,431 @@
+"""The Adam family: Adam (with AMSGrad), AdamW, Adamax and NAdam, as in ``torch.optim``.
+
+Each ``update`` returns the new params, not an update to add; the protocol is in
+:mod:`fnn.optim`. Bias corrections and other per-step scalars are computed in
+Python floats, so float32 params stay float32.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+import numpy as np
+
+from fnn.optim.base import check_params, check_step, coupled_decay, flag, lr_at, lr_field, real, zeros
+from fnn.tree import register
+
+__all__ = [
+    "adam",
+    "adamw",
+    "adamax",
+    "nadam",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "NAdam",
+    "AdamState",
+    "AdamaxState",
+    "NAdamState",
+]
+
+
+def _moments(mu: np.ndarray, nu: np.ndarray, g: np.ndarray, b1: float, b2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """New ``b1 * mu + (1 - b1) * g`` and ``b2 * nu + (1 - b2) * g**2``, and a free scratch buffer."""
+    mu = np.multiply(mu, b1)
+    tmp = np.multiply(g, 1.0 - b1)
+    mu += tmp
+    nu = np.multiply(nu, b2)
+    np.multiply(g, g, out=tmp)
+    tmp *= 1.0 - b2
+    nu += tmp
+    return mu, nu, tmp
+
+
+# ------------------------------------------------------------ Adam and AdamW
+
+
+@register
+@attrs.frozen
+class AdamState:
+    """State of :func:`adam` and :func:`adamw`: the count, the first and second moments
+    ``mu`` and ``nu``, and ``nu_max`` (the running maximum of ``nu``) under AMSGrad, else ``None``."""
+
+    count: int
+    mu: np.ndarray
+    nu: np.ndarray
+    nu_max: np.ndarray | None = None
+
+
+def _adam_init(name: str, flat: np.ndarray, amsgrad: bool) -> AdamState:
+    check_params(name, flat)
+    return AdamState(0, zeros(flat), zeros(flat), zeros(flat) if amsgrad else None)
+
+
+def _adam_step(
+    p: np.ndarray, g: np.ndarray, state: AdamState, lr: float, b1: float, b2: float, eps: float, amsgrad: bool
+) -> tuple[np.ndarray, AdamState]:
+    """The Adam kernel, once, for Adam and AdamW: new params and state from params ``p`` and gradient ``g``."""
+    t = state.count + 1
+    mu, nu, tmp = _moments(state.mu, state.nu, g, b1, b2)
+    nu_max = None
+    if amsgrad:
+        nu_max = np.maximum(state.nu_max, nu)  # torch: max of the raw nu, corrected by the current bc2
+    # lr / bc1 * mu / (sqrt(n) / sqrt(bc2) + eps), computed as (lr * sqrt(bc2) / bc1) * mu /
+    # (sqrt(n) + eps * sqrt(bc2)): the same number up to rounding, one pass fewer (Kingma & Ba, sec. 2).
+    sqrt_bc2 = math.sqrt(1.0 - b2**t)
+    np.sqrt(nu_max if amsgrad else nu, out=tmp)
+    tmp += eps * sqrt_bc2
+    np.divide(mu, tmp, out=tmp)
+    tmp *= -(lr * sqrt_bc2 / (1.0 - b1**t))
+    tmp += p
+    return tmp, AdamState(t, mu, nu, nu_max)
+
+
+@attrs.frozen
+class Adam:
+    """Adam; built by :func:`adam`, which documents it."""
+
+    lr: Any = lr_field(1e-3)
+    b1: float = real(0.9, hi=1.0, hi_open=True)
+    b2: float = real(0.999, hi=1.0, hi_open=True)
+    eps: float = real(1e-8, lo_open=True)
+    amsgrad: bool = flag(False)
+    weight_decay: float = real(0.0, kw_only=True)
+    _name = "adam"
+
+    def init(self, flat: np.ndarray) -> AdamState:
+        """The state before the first update: count 0, zero moments (and ``nu_max`` under AMSGrad)."""
+        return _adam_init(self._name, flat, self.amsgrad)
+
+    def update(self, old: np.ndarray, grad: np.ndarray, state: AdamState) -> tuple[np.ndarray, AdamState]:
+        """Return the NEW PARAMS (not an update to add) and the next state; the rule is in :func:`adam`."""
+        check_step(self._name, old, grad)
+        lr = lr_at(self._name, self.lr, state.count)
+        g = coupled_decay(grad, old, self.weight_decay)
+        return _adam_step(old, g, state, lr, self.b1, self.b2, self.eps, self.amsgrad)
+
+
+@attrs.frozen
+class AdamW:
+    """AdamW; built by :func:`adamw`, which documents it."""
+
+    lr: Any = lr_field(1e-3)
+    b1: float = real(0.9, hi=1.0, hi_open=True)
+    b2: float = real(0.999, hi=1.0, hi_open=True)
+    eps: float = real(1e-8, lo_open=True)
+    weight_decay: float = real(1e-2)
+    amsgrad: bool = flag(False, kw_only=True)
+    _name = "adamw"
+
+    def init(self, flat: np.ndarray) -> AdamState:
+        """The state before the first update: count 0, zero moments (and ``nu_max`` under AMSGrad)."""
+        return _adam_init(self._name, flat, self.amsgrad)
+
+    def update(self, old: np.ndarray, grad: np.ndarray, state: AdamState) -> tuple[np.ndarray, AdamState]:
+        """Return the NEW PARAMS (not an update to add) and the next state; the rule is in :func:`adamw`."""
+        check_step(self._name, old, grad)
+        lr = lr_at(self._name, self.lr, state.count)
+        decayed = np.multiply(old, 1.0 - lr * self.weight_decay)  # torch: param.mul_(1 - lr * wd)
+        new, state = _adam_step(decayed, grad, state, lr, self.b1, self.b2, self.eps, self.amsgrad)
+        return new, state
+
+
+def adam(
+    lr: Any = 1e-3,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    amsgrad: bool = False,
+    *,
+    weight_decay: float = 0.0,
+) -> Adam:
+    """Adam (Kingma & Ba 2015), optionally AMSGrad (Reddi et al. 2018): ``update`` returns the NEW PARAMS.
+
+    Update rule (``torch.optim.Adam``), at step t = count + 1::
+
+        g  <- g + weight_decay * p       (only if weight_decay != 0; coupled L2)
+        mu <- b1 * mu + (1 - b1) * g
+        nu <- b2 * nu + (1 - b2) * g**2
+        if amsgrad:  nu_max <- max(nu_max, nu);  n = nu_max     (max of the raw nu, as torch)
+        else:        n = nu
+        p  <- p - lr_t / (1 - b1**t) * mu / (sqrt(n) / sqrt(1 - b2**t) + eps)
+
+    Args:
+        lr: learning rate >= 0, or a schedule ``lr(count)``.
+        b1: decay of the first moment, in [0, 1) (torch's ``betas[0]``).
+        b2: decay of the second moment, in [0, 1) (torch's ``betas[1]``).
+        eps: added to the denominator, > 0.
+        amsgrad: use the AMSGrad variant.
+        weight_decay: coupled L2 coefficient, >= 0 (for decoupled decay use :func:`adamw`).
+
+    Returns:
+        A frozen :class:`Adam`; its state is :class:`AdamState` ``(count, mu, nu, nu_max)``.
+
+    Raises:
+        ConfigError: a hyperparameter out of range.
+
+    See Also:
+        :func:`adamw`, :func:`adamax`, :func:`nadam`.
+
+    >>> import numpy as np
+    >>> from fnn import optim
+    >>> opt = optim.adam(0.1)
+    >>> p = np.array([1.0, -2.0]); state = opt.init(p)
+    >>> for _ in range(2):
+    ...     p, state = opt.update(p, 2 * p, state)
+    >>> p.round(4), state.count
+    (array([ 0.8, -1.8]), 2)
+    """
+    return Adam(lr, b1, b2, eps, amsgrad, weight_decay=weight_decay)
+
+
+def adamw(
+    lr: Any = 1e-3,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 1e-2,
+    *,
+    amsgrad: bool = False,
+) -> AdamW:
+    """AdamW, Adam with decoupled weight decay (Loshchilov & Hutter 2019): ``update`` returns the NEW PARAMS.
+
+    Update rule (``torch.optim.AdamW``): first decay the old params, then take an
+    Adam step (without coupled decay) from them::
+
+        p <- p * (1 - lr_t * weight_decay)
+        p <- adam_step(p, g)             (the rule of :func:`adam`)
+
+    It equals ``decoupled_weight_decay(adam(lr, b1, b2, eps), weight_decay)``
+    bit for bit.
+
+    Args:
+        lr: learning rate >= 0, or a schedule ``lr(count)``; the decay uses the same ``lr_t``.
+        b1: decay of the first moment, in [0, 1).
+        b2: decay of the second moment, in [0, 1).
+        eps: added to the denominator, > 0.
+        weight_decay: decoupled decay coefficient, >= 0.
+        amsgrad: use the AMSGrad variant.
+
+    Returns:
+        A frozen :class:`AdamW`; its state is :class:`AdamState`.
+
+    Raises:
+        ConfigError: a hyperparameter out of range.
+
+    See Also:
+        :func:`adam`, :func:`fnn.optim.decoupled_weight_decay`.
+
+    >>> import numpy as np
+    >>> from fnn import optim
+    >>> opt = optim.adamw(0.1, weight_decay=0.5)
+    >>> p = np.array([1.0, -2.0]); state = opt.init(p)
+    >>> for _ in range(2):
+    ...     p, state = opt.update(p, 2 * p, state)
+    >>> p.round(4)
+    array([ 0.7082, -1.6104])
+    """
+    return AdamW(lr, b1, b2, eps, weight_decay, amsgrad=amsgrad)
+
+
+# ------------------------------------------------------------ Adamax
+
+
+@register
+@attrs.frozen
+class AdamaxState:
+    """State of :func:`adamax`: the count, the first moment ``mu`` and the
+    exponentially weighted infinity norm ``nu`` (the paper's ``u``)."""
+
+    count: int
+    mu: np.ndarray
+    nu: np.ndarray
+
+
+@attrs.frozen
+class Adamax:
+    """Adamax; built by :func:`adamax`, which documents it."""
+
+    lr: Any = lr_field(2e-3)
+    b1: float = real(0.9, hi=1.0, hi_open=True)
+    b2: float = real(0.999, hi=1.0, hi_open=True)
+    eps: float = real(1e-8, lo_open=True)
+    weight_decay: float = real(0.0, kw_only=True)
+    _name = "adamax"
+
+    def init(self, flat: np.ndarray) -> AdamaxState:
+        """The state before the first update: count 0 and zero moments."""
+        check_params(self._name, flat)
+        return AdamaxState(0, zeros(flat), zeros(flat))
+
+    def update(self, old: np.ndarray, grad: np.ndarray, state: AdamaxState) -> tuple[np.ndarray, AdamaxState]:
+        """Return the NEW PARAMS (not an update to add) and the next state; the rule is in :func:`adamax`."""
+        check_step(self._name, old, grad)
+        lr = lr_at(self._name, self.lr, state.count)
+        t = state.count + 1
+        b1 = self.b1
+        g = coupled_decay(grad, old, self.weight_decay)
+        mu = np.multiply(state.mu, b1)
+        tmp = np.multiply(g, 1.0 - b1)
+        mu += tmp
+        np.abs(g, out=tmp)
+        tmp += self.eps
+        nu = np.multiply(state.nu, self.b2)
+        np.maximum(nu, tmp, out=nu)  # u = max(b2 * u, |g| + eps)
+        np.divide(mu, nu, out=tmp)
+        tmp *= -(lr / (1.0 - b1**t))
+        tmp += old
+        return tmp, AdamaxState(t, mu, nu)
+
+
+def adamax(
+    lr: Any = 2e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, *, weight_decay: float = 0.0
+) -> Adamax:
+    """Adamax, Adam with the infinity norm (Kingma & Ba 2015, sec. 7.1): ``update`` returns the NEW PARAMS.
+
+    Update rule (``torch.optim.Adamax``), at step t = count + 1::
+
+        g  <- g + weight_decay * p       (only if weight_decay != 0)
+        mu <- b1 * mu + (1 - b1) * g
+        u  <- max(b2 * u, |g| + eps)
+        p  <- p - lr_t / (1 - b1**t) * mu / u
+
+    Args:
+        lr: learning rate >= 0, or a schedule ``lr(count)``.
+        b1: decay of the first moment, in [0, 1).
+        b2: decay of the infinity norm, in [0, 1).
+        eps: added to ``|g|``, > 0.
+        weight_decay: coupled L2 coefficient, >= 0.
+
+    Returns:
+        A frozen :class:`Adamax`; its state is :class:`AdamaxState` ``(count, mu, nu)``.
+
+    Raises:
+        ConfigError: a hyperparameter out of range.
+
+    See Also:
+        :func:`adam`.
+
+    >>> import numpy as np
+    >>> from fnn import optim
+    >>> opt = optim.adamax(0.1)
+    >>> p = np.array([1.0, -2.0]); state = opt.init(p)
+    >>> for _ in range(2):
+    ...     p, state = opt.update(p, 2 * p, state)
+    >>> p.round(4)
+    array([ 0.8, -1.8])
+    """
+    return Adamax(lr, b1, b2, eps, weight_decay=weight_decay)
+
+
+# ------------------------------------------------------------ NAdam
+
+
+@register
+@attrs.frozen
+class NAdamState:
+    """State of :func:`nadam`: the count, ``mu_product`` (the product of the momentum
+    schedule ``mu_1 ... mu_t``, a Python float), and the moments ``mu`` and ``nu``."""
+
+    count: int
+    mu_product: float
+    mu: np.ndarray
+    nu: np.ndarray
+
+
+@attrs.frozen
+class NAdam:
+    """NAdam; built by :func:`nadam`, which documents it."""
+
+    lr: Any = lr_field(2e-3)
+    b1: float = real(0.9, hi=1.0, hi_open=True)
+    b2: float = real(0.999, hi=1.0, hi_open=True)
+    eps: float = real(1e-8, lo_open=True)
+    momentum_decay: float = real(4e-3)
+    weight_decay: float = real(0.0, kw_only=True)
+    _name = "nadam"
+
+    def init(self, flat: np.ndarray) -> NAdamState:
+        """The state before the first update: count 0, ``mu_product`` 1.0 and zero moments."""
+        check_params(self._name, flat)
+        return NAdamState(0, 1.0, zeros(flat), zeros(flat))
+
+    def _momentum_at(self, t: int) -> float:
+        return self.b1 * (1.0 - 0.5 * 0.96 ** (t * self.momentum_decay))
+
+    def update(self, old: np.ndarray, grad: np.ndarray, state: NAdamState) -> tuple[np.ndarray, NAdamState]:
+        """Return the NEW PARAMS (not an update to add) and the next state; the rule is in :func:`nadam`."""
+        check_step(self._name, old, grad)
+        lr = lr_at(self._name, self.lr, state.count)
+        t = state.count + 1
+        g = coupled_decay(grad, old, self.weight_decay)
+        mu_t, mu_next = self._momentum_at(t), self._momentum_at(t + 1)
+        mu_product = state.mu_product * mu_t
+        mu, nu, tmp = _moments(state.mu, state.nu, g, self.b1, self.b2)
+        # d = sqrt(nu / bc2) + eps = (sqrt(nu) + eps * sqrt(bc2)) / sqrt(bc2): fold sqrt(bc2)
+        # into the two scalar coefficients (equal up to rounding, one pass fewer).
+        sqrt_bc2 = math.sqrt(1.0 - self.b2**t)
+        np.sqrt(nu, out=tmp)
+        tmp += self.eps * sqrt_bc2
+        grad_part = np.divide(g, tmp)
+        grad_part *= -lr * sqrt_bc2 * (1.0 - mu_t) / (1.0 - mu_product)
+        grad_part += old
+        np.divide(mu, tmp, out=tmp)
+        tmp *= -lr * sqrt_bc2 * mu_next / (1.0 - mu_product * mu_next)
+        tmp += grad_part
+        return tmp, NAdamState(t, mu_product, mu, nu)
+
+
+def nadam(
+    lr: Any = 2e-3,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    momentum_decay: float = 4e-3,
+    *,
+    weight_decay: float = 0.0,
+) -> NAdam:
+    """NAdam, Adam with Nesterov momentum (Dozat 2016): ``update`` returns the NEW PARAMS.
+
+    Update rule (``torch.optim.NAdam``, with its momentum schedule ``mu_t`` and
+    running product), at step t = count + 1::
+
+        g    <- g + weight_decay * p     (only if weight_decay != 0)
+        mu_t  = b1 * (1 - 0.5 * 0.96**(t * momentum_decay))
+        mu_t1 = b1 * (1 - 0.5 * 0.96**((t + 1) * momentum_decay))
+        P_t   = mu_1 * ... * mu_t        (kept in the state as mu_product)
+        mu   <- b1 * mu + (1 - b1) * g
+        nu   <- b2 * nu + (1 - b2) * g**2
+        d     = sqrt(nu / (1 - b2**t)) + eps
+        p    <- p - lr_t * (1 - mu_t) / (1 - P_t) * g / d
+                  - lr_t * mu_t1 / (1 - P_t * mu_t1) * mu / d
+
+    Args:
+        lr: learning rate >= 0, or a schedule ``lr(count)``.
+        b1: decay of the first moment, in [0, 1).
+        b2: decay of the second moment, in [0, 1).
+        eps: added to the denominator, > 0.
+        momentum_decay: ``psi`` of the momentum schedule, >= 0.
+        weight_decay: coupled L2 coefficient, >= 0.
+
+    Returns:
+        A frozen :class:`NAdam`; its state is :class:`NAdamState` ``(count, mu_product, mu, nu)``.
+
+    Raises:
+        ConfigError: a hyperparameter out of range.
+
+    See Also:
+        :func:`adam`, :func:`nesterov`.
+
+    >>> import numpy as np
+    >>> from fnn import optim
+    >>> opt = optim.nadam(0.1)
+    >>> p = np.array([1.0, -2.0]); state = opt.init(p)
+    >>> for _ in range(2):
+    ...     p, state = opt.update(p, 2 * p, state)
+    >>> p.round(4)
+    array([ 0.82  , -1.8179])
+    """
+    return NAdam(lr, b1, b2, eps, momentum_decay, weight_decay=weight_decay)

@@ -1,0 +1,274 @@
+"""Training as a fold: ``TrainState``, ``opt_step``, ``batches``, ``train_epoch`` and ``fit``.
+
+One step is ``grad`` then ``opt_step``; an epoch is ``toolz.reduce`` of that step
+over the epoch's mini-batches; ``fit`` runs epochs and records history.
+
+Randomness comes from the state's key, which never changes: the permutation of
+an epoch is drawn from ``fold_in(fold_in(key, SHUFFLE), step)`` with the step at
+which the epoch starts, and the dropout masks of a step from
+``fold_in(fold_in(key, DROPOUT), step)``. So a state alone fixes the rest of a
+run: fitting 2 epochs and then 2 more from the returned state gives, bit for
+bit, what fitting 4 epochs gives.
+
+>>> import numpy as np, fnn
+>>> x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+>>> y = np.array([0, 1, 1, 0])
+>>> params = fnn.init(fnn.random.key(0), fnn.mlp([2, 8, 2], hidden="tanh"))
+>>> state = fnn.TrainState.create(params, fnn.optim.adam(0.05), key=fnn.random.key(1))
+>>> state, history = fnn.fit(state, (x, y), epochs=200, batch_size=4, loss="cross_entropy", verbose=0)
+>>> fnn.predict(state.params, x).tolist()
+[0, 1, 1, 0]
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import Any, Callable, Iterator
+
+import attrs
+import numpy as np
+import toolz
+
+from fnn import optim as _optim, random, tree
+from fnn.backprop import _check_l2, value_and_grad_unchecked
+from fnn.errors import ConfigError, NonFiniteError, ShapeError
+from fnn.layers import SequentialParams, forward
+from fnn.losses import Loss, get as get_loss
+from fnn.network import check_inputs
+
+__all__ = ["TrainState", "opt_step", "batches", "train_epoch", "SHUFFLE", "DROPOUT"]
+
+SHUFFLE, DROPOUT = 0, 1  # fold_in tags: the two uses of a state's key
+
+
+@tree.register
+@attrs.frozen
+class TrainState:
+    """Everything training needs to continue: params, optimizer state, key, step count and optimizer.
+
+    Build it with :meth:`create`. ``params`` and ``opt_state`` are the pytree children;
+    ``key``, ``step`` and ``optimizer`` are static.
+    """
+
+    params: Any
+    opt_state: Any
+    key: random.Key = tree.static_field()
+    step: int = tree.static_field(default=0)
+    optimizer: Any = tree.static_field(default=None)
+
+    @classmethod
+    def create(cls, params: Any, optimizer: Any, *, key: random.Key) -> "TrainState":
+        """A state at step 0: ``optimizer.init`` on the flat params.
+
+        Args:
+            params: from :func:`fnn.init`.
+            optimizer: an ``fnn.optim`` optimizer, or any object with ``update(old, grad) -> new``
+                (the tutorials' interface), adapted by :func:`fnn.optim.from_update`.
+            key: the key all training randomness (shuffling, dropout) derives from.
+
+        >>> import fnn
+        >>> p = fnn.init(fnn.random.key(0), fnn.mlp([2, 2]))
+        >>> fnn.TrainState.create(p, fnn.optim.sgd(0.1), key=fnn.random.key(1)).step
+        0
+        """
+        if not isinstance(key, random.Key):
+            raise ConfigError(f"TrainState.create: key must be an fnn.random.Key, got {type(key).__name__}")
+        optimizer = _optim.from_update(optimizer)
+        flat, _ = tree.ravel(params)
+        return cls(params, optimizer.init(flat), key=key, step=0, optimizer=optimizer)
+
+
+def opt_step(state: TrainState, grads: Any) -> TrainState:
+    """The state after one optimizer update with ``grads``: ravel (free), update, unravel (views).
+
+    Pure: ``state`` and ``grads`` are unchanged; the new params live in a new, read-only buffer.
+
+    Raises:
+        ShapeError: ``grads`` does not match the params' flat size or dtype.
+
+    >>> import numpy as np, fnn
+    >>> p = fnn.init(fnn.random.key(0), fnn.mlp([2, 1], output=None))
+    >>> s = fnn.TrainState.create(p, fnn.optim.sgd(0.5), key=fnn.random.key(0))
+    >>> g = fnn.grad(p, (np.ones((1, 2)), np.zeros((1, 1))), loss="mse")
+    >>> s2 = fnn.opt_step(s, g)
+    >>> s2.step, bool(np.allclose(s2.params.layers[0].b, p.layers[0].b - 0.5 * g.layers[0].b))
+    (1, True)
+    """
+    flat, unravel = tree.ravel(state.params)
+    gflat, _ = tree.ravel(grads)
+    if gflat.shape != flat.shape or gflat.dtype != flat.dtype:
+        raise ShapeError(
+            f"opt_step: grads ravel to {gflat.shape} {gflat.dtype} but params to {flat.shape} {flat.dtype}"
+        )
+    return _apply_update(state, flat, gflat, unravel)
+
+
+def _apply_update(state: TrainState, flat: np.ndarray, gflat: np.ndarray, unravel: Callable) -> TrainState:
+    new, opt_state = state.optimizer.update(flat, gflat, state.opt_state)
+    if new.flags.writeable:
+        new.flags.writeable = False
+    return attrs.evolve(state, params=unravel(new), opt_state=opt_state, step=state.step + 1)
+
+
+# ------------------------------------------------------------------ batches
+
+
+def _check_batch_size(batch_size: Any, n: int) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise ConfigError(f"batch_size must be an integer in [1, {n}], got {batch_size!r}")
+    if not 1 <= batch_size <= n:
+        raise ConfigError(f"batch_size must be in [1, {n}] (the number of training rows), got {batch_size}")
+    return int(batch_size)
+
+
+def _rows(data: Any) -> int:
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise ShapeError(f"data must be a pair (x, y), got {type(data).__name__}")
+    x, y = data
+    n = len(x)
+    if len(y) != n:
+        raise ShapeError(f"x and y must have the same number of rows, got {n} and {len(y)}")
+    return n
+
+
+def _order(key: random.Key | None, n: int, shuffle: bool) -> np.ndarray:
+    return random.permutation(key, n) if shuffle else np.arange(n)
+
+
+def batches(
+    key: random.Key | None, data: tuple[Any, Any], batch_size: int, *, shuffle: bool = True, drop_last: bool = False
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """A lazy iterator of ``(x, y)`` mini-batches in a random order drawn with ``key``.
+
+    Every row is visited exactly once; the last, shorter batch is kept unless ``drop_last``.
+    With ``shuffle=False`` the order is the data's own and ``key`` may be None.
+
+    >>> import numpy as np, fnn
+    >>> x, y = np.arange(10).reshape(5, 2), np.arange(5)
+    >>> [b[1].tolist() for b in fnn.batches(fnn.random.key(0), (x, y), 2)]
+    [[0, 3], [4, 2], [1]]
+    """
+    n = _rows(data)
+    batch_size = _check_batch_size(batch_size, n)
+    if shuffle and not isinstance(key, random.Key):
+        raise ConfigError(f"batches: shuffling needs an fnn.random.Key, got {type(key).__name__}")
+    x, y = (np.asarray(a) for a in data)
+    order = _order(key, n, shuffle)
+    return (
+        (np.take(x, idx, axis=0), np.take(y, idx, axis=0))
+        for idx in _index_chunks(order, batch_size, drop_last)
+    )
+
+
+def _index_chunks(order: np.ndarray, batch_size: int, drop_last: bool) -> list[np.ndarray]:
+    n = order.size
+    stop = n - n % batch_size if drop_last else n
+    return [order[i : i + batch_size] for i in range(0, stop, batch_size)]
+
+
+# --------------------------------------------------------------- the fold
+
+
+@attrs.frozen
+class _Problem:
+    """What a step needs besides the state: checked data, loss, penalty, flat layout."""
+
+    x: np.ndarray
+    y: Any
+    loss: Any
+    l2: float
+    unravel: Callable
+    dropout: bool
+
+
+def _output_width(params: SequentialParams) -> int:
+    return forward(params, np.zeros((1, params.in_dim), params.dtype), None, False)[0].shape[1]
+
+
+def _prepare(state: TrainState, data: Any, loss: Any, l2: float, where: str) -> _Problem:
+    if not isinstance(state, TrainState):
+        raise ConfigError(f"{where} expects a TrainState (fnn.TrainState.create(params, opt, key=...)), got {type(state).__name__}")
+    _rows(data)
+    params = state.params
+    x = check_inputs(params, data[0], where)
+    loss = get_loss(loss)
+    y = data[1]
+    if isinstance(loss, Loss):
+        y = loss.targets(y, (x.shape[0], _output_width(params)), params.dtype)
+    has_dropout = any(type(layer).__name__ == "Dropout" and layer.rate > 0 for layer in params.layers)
+    return _Problem(x, y, loss, _check_l2(l2), tree.ravel(params)[1], has_dropout)
+
+
+def _step(problem: _Problem, carry: tuple, idx: np.ndarray) -> tuple:
+    """One mini-batch: gradient at the current params, then the optimizer update."""
+    state, previous, losses = carry
+    key = random.fold_in(random.fold_in(state.key, DROPOUT), state.step) if problem.dropout else None
+    xb = np.take(problem.x, idx, axis=0)
+    yb = np.take(problem.y, idx, axis=0)
+    value, grads = value_and_grad_unchecked(state.params, xb, yb, problem.loss, problem.l2, key, unravel=problem.unravel)
+    flat, _ = tree.ravel(state.params)
+    if not math.isfinite(value):
+        good = state if np.isfinite(flat).all() or previous is None else previous
+        error = NonFiniteError(
+            f"the loss became {value} at step {state.step}; the last state with finite params "
+            f"(step {good.step}) is attached as .state"
+        )
+        error.state = good
+        raise error
+    gflat, _ = tree.ravel(grads)
+    losses.append((float(value), idx.size))
+    return _apply_update(state, flat, gflat, problem.unravel), state, losses
+
+
+def _step_with_progress(problem: _Problem, bar: Any, carry: tuple, idx: np.ndarray) -> tuple:
+    carry = _step(problem, carry, idx)
+    bar.update(1)
+    bar.set_postfix(loss=f"{carry[2][-1][0]:.4f}", refresh=False)
+    return carry
+
+
+def _run_epoch(
+    state: TrainState, problem: _Problem, batch_size: int, shuffle: bool, drop_last: bool, progress: Any = None
+) -> tuple[TrainState, dict]:
+    order = _order(random.fold_in(random.fold_in(state.key, SHUFFLE), state.step), problem.x.shape[0], shuffle)
+    chunks = _index_chunks(order, batch_size, drop_last)
+    step = partial(_step, problem) if progress is None else partial(_step_with_progress, problem, progress)
+    state, _, losses = toolz.reduce(step, chunks, (state, None, []))
+    values = np.array([v for v, _ in losses])
+    sizes = np.array([n for _, n in losses])
+    mean = float(np.dot(values, sizes) / sizes.sum()) if losses else float("nan")
+    return state, {"loss": mean, "step_loss": values, "steps": len(losses)}
+
+
+def train_epoch(
+    state: TrainState,
+    data: tuple[Any, Any],
+    *,
+    batch_size: int,
+    loss: Any,
+    l2: float = 0.0,
+    shuffle: bool = True,
+    drop_last: bool = False,
+) -> tuple[TrainState, dict]:
+    """One pass over ``data`` in mini-batches: ``toolz.reduce`` of (grad, opt_step) over the batches.
+
+    Returns:
+        ``(state, metrics)`` with ``metrics["loss"]`` the mean of the batch losses weighted by
+        batch size (each measured before its update), ``metrics["step_loss"]`` the per-step
+        losses and ``metrics["steps"]`` their count.
+
+    Raises:
+        NonFiniteError: the loss became NaN or infinite; the exception's ``.state`` is the last
+            state with finite parameters (the one that step started from).
+
+    >>> import numpy as np, fnn
+    >>> p = fnn.init(fnn.random.key(0), fnn.mlp([2, 2]))
+    >>> s = fnn.TrainState.create(p, fnn.optim.sgd(0.1), key=fnn.random.key(1))
+    >>> s, m = fnn.train_epoch(s, (np.ones((10, 2)), np.zeros(10, int)), batch_size=4, loss="cross_entropy")
+    >>> s.step, m["steps"], m["step_loss"].shape
+    (3, 3, (3,))
+    """
+    problem = _prepare(state, data, loss, l2, "train_epoch")
+    batch_size = _check_batch_size(batch_size, problem.x.shape[0])
+    return _run_epoch(state, problem, batch_size, bool(shuffle), bool(drop_last))
