@@ -14,6 +14,7 @@ from fnn import data, errors, initializers, layers, losses, metrics, optim, rand
 from fnn.backprop import grad, l2_penalty, value_and_grad
 from fnn.fit import EarlyStopping, fit
 from fnn.layers import Activation, Dense, Dropout, Sequential
+from fnn.minimize import MinimizeResult, minimize
 from fnn.network import apply, init, mlp, output_shape, predict, predict_proba
 from fnn.train import TrainState, batches, opt_step, train_epoch
 
@@ -43,6 +44,7 @@ __all__ = [
     "layers",
     "losses",
     "metrics",
+    "minimize",
     "mlp",
     "output_shape",
     "random",

@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
@@ -45,8 +46,13 @@ __all__ = [
 
 GRAD_RTOL = 1e-6
 """Largest accepted relative error between analytic and finite-difference directional derivatives."""
-FD_STEP = 1e-4
-"""Step of the five-point central difference (truncation error O(h⁴), rounding O(ε/h))."""
+FD_STEPS = (1e-4, 1e-5, 1e-6)
+"""Steps of the five-point central difference (truncation error O(h⁴), rounding O(ε/h)).
+
+Each direction is tried with these steps in turn until one agrees. A wrong gradient
+disagrees at every step; a kink of relu-like activations within reach of a step (a
+pre-activation within ~2h of 0) spoils only the larger steps.
+"""
 FD_FLOOR = 1e-5
 """Directional derivatives smaller than ``FD_FLOOR * (1 + |f|)`` are compared against that scale.
 
@@ -96,11 +102,15 @@ def grad_error(
     for k in random.split(random.key(seed), directions):
         v = random.normal(k, flat.shape)
         v /= np.linalg.norm(v)
-        h = FD_STEP
-        numeric = (-value(flat + 2 * h * v) + 8 * value(flat + h * v) - 8 * value(flat - h * v) + value(flat - 2 * h * v)) / (12 * h)
         analytic = float(gflat @ v)
-        scale = max(abs(numeric), abs(analytic), FD_FLOOR * (1 + abs(float(f0))))
-        worst = max(worst, abs(numeric - analytic) / scale)
+        best = math.inf
+        for h in FD_STEPS:
+            numeric = (-value(flat + 2 * h * v) + 8 * value(flat + h * v) - 8 * value(flat - h * v) + value(flat - 2 * h * v)) / (12 * h)
+            scale = max(abs(numeric), abs(analytic), FD_FLOOR * (1 + abs(float(f0))))
+            best = min(best, abs(numeric - analytic) / scale)
+            if best <= GRAD_RTOL:
+                break
+        worst = max(worst, best)
     return worst
 
 
