@@ -9,7 +9,8 @@ on 1-D arrays (the flat view of a params tree, see :func:`fnn.tree.ravel`)::
 ``update`` returns the NEW PARAMS, not an update to add to them (the interface
 of the from-scratch tutorials; Optax's ``update`` returns an update, and mixing
 the two up is the classic mistake). It never changes ``old``, ``grad`` or the
-arrays in ``state`` (they may be read-only); the arrays it returns are new.
+arrays in ``state`` (they may be read-only); the arrays it returns are new
+(for :func:`from_update`, whatever the wrapped object returns).
 ``state`` is a frozen, named pytree node (``AdamState(count, mu, nu, nu_max)``,
 ``SgdState(count)``, ...) holding ``count``, the number of updates already
 applied (a Python int), and arrays of the params' dtype. float32 in gives
@@ -30,6 +31,9 @@ an optimizer sees it::
 
     tstate = t.init(flat)
     grad2, tstate = t.update(grad, tstate, params)
+
+It is pure like an optimizer, but may return ``grad`` itself when it has
+nothing to change (nothing downstream writes into a gradient).
 
 :func:`chain` ``(t1, ..., tk, opt)`` is an optimizer: it passes the gradient
 through the transforms in order and returns ``opt.update(old, grad_k, ...)``,

@@ -141,7 +141,12 @@ def flag(default: bool, *, kw_only: bool = False) -> Any:
         if not isinstance(value, (bool, np.bool_)):
             raise ConfigError(f"{_owner(instance)}: {attribute.name} must be True or False, got {value!r}")
 
-    return attrs.field(default=default, converter=lambda v: bool(v) if isinstance(v, np.bool_) else v, validator=check, kw_only=kw_only)
+    return attrs.field(
+        default=default,
+        converter=lambda v: bool(v) if isinstance(v, np.bool_) else v,
+        validator=check,
+        kw_only=kw_only,
+    )
 
 
 def _check_lr(instance: Any, attribute: attrs.Attribute, value: Any) -> None:

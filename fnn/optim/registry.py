@@ -49,7 +49,8 @@ def get(name: str, **hyper: Any) -> Any:
     True
     >>> optim.get("adamm")
     Traceback (most recent call last):
-    fnn.errors.ConfigError: unknown optimizer 'adamm'; expected one of: adadelta, adagrad, adam, adamax, adamw, momentum, nadam, nesterov, rmsprop, sgd
+    fnn.errors.ConfigError: unknown optimizer 'adamm'; expected one of: adadelta, adagrad, adam,
+    adamax, adamw, momentum, nadam, nesterov, rmsprop, sgd
     """
     key = name.lower() if isinstance(name, str) else name
     factory = OPTIMIZERS.get(key) if isinstance(key, str) else None

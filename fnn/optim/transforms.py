@@ -415,4 +415,6 @@ def decoupled_weight_decay(opt: Any, weight_decay: float, *, mask: Any = None) -
 # fnn's own transforms and optimizers share method names, so chain tells them apart by type
 # (Nesterov subclasses Momentum); foreign objects are taken at their word.
 _FNN_TRANSFORMS = (ClipByGlobalNorm, ClipByValue, AddWeightDecay)
-_FNN_OPTIMIZERS = (Sgd, Momentum, Adagrad, RMSprop, Adadelta, Adam, AdamW, Adamax, NAdam, FromUpdate, Chain, DecoupledWeightDecay)
+_FNN_OPTIMIZERS = (
+    Sgd, Momentum, Adagrad, RMSprop, Adadelta, Adam, AdamW, Adamax, NAdam, FromUpdate, Chain, DecoupledWeightDecay
+)
