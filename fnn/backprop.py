@@ -111,6 +111,23 @@ def value_and_grad_unchecked(
     ``x`` must already be 2-D of the params' dtype; ``unravel`` (from ``ravel(params)``)
     may be passed to skip recomputing it.
     """
+    if unravel is None:
+        unravel = tree.ravel(params)[1]
+    gflat = np.zeros(unravel.size, params.dtype)
+    value = value_and_grad_into(params, x, y, loss, l2, key, unravel(gflat), check_targets=check_targets)
+    gflat.flags.writeable = False
+    return value, unravel(gflat)
+
+
+def value_and_grad_into(
+    params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float, key: random.Key | None,
+    gtree: SequentialParams, *, check_targets: bool = False,
+) -> np.floating:
+    """The loss value; its gradient is written into ``gtree``, writable views laid out like ``params``.
+
+    Every built-in layer writes every element of its gradient; a buffer holding layers of
+    other types must arrive zero-filled (see :mod:`fnn.layers.base`).
+    """
     train = key is not None
     fused = _fused_loss(params, loss)
     layers = params.layers[:-1] if fused is not None else params.layers
@@ -125,17 +142,11 @@ def value_and_grad_unchecked(
         value, g = fused(h, y)
     else:
         value, g = _loss_value_and_grad(loss, h, y, check_targets)
-
-    if unravel is None:
-        unravel = tree.ravel(params)[1]
-    gflat = np.zeros(unravel.size, params.dtype)
-    gtree = unravel(gflat)
     for i in range(len(layers) - 1, -1, -1):
         g = backward(layers[i], residuals[i], g, gtree.layers[i], i > 0)
     if l2:
         value = value + l2_penalty(params, l2, gtree)
-    gflat.flags.writeable = False
-    return params.dtype.type(value), unravel(gflat)
+    return params.dtype.type(value)
 
 
 def loss_value(params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float = 0.0) -> np.floating:

@@ -46,12 +46,14 @@ __all__ = [
 
 GRAD_RTOL = 1e-6
 """Largest accepted relative error between analytic and finite-difference directional derivatives."""
-FD_STEPS = (1e-4, 1e-5, 1e-6)
+FD_STEPS = (1e-4, 1e-3, 1e-5, 1e-6)
 """Steps of the five-point central difference (truncation error O(h⁴), rounding O(ε/h)).
 
 Each direction is tried with these steps in turn until one agrees. A wrong gradient
-disagrees at every step; a kink of relu-like activations within reach of a step (a
-pre-activation within ~2h of 0) spoils only the larger steps.
+disagrees at every step. A kink of relu-like activations within reach of a step (a
+pre-activation within ~2h of 0) spoils only the larger steps; a loss computed with
+little relative precision (e.g. log(1 − p) of a saturated probability) spoils only the
+smaller ones.
 """
 FD_FLOOR = 1e-5
 """Directional derivatives smaller than ``FD_FLOOR * (1 + |f|)`` are compared against that scale.

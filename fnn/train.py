@@ -31,9 +31,9 @@ import numpy as np
 import toolz
 
 from fnn import optim as _optim, random, tree
-from fnn.backprop import _check_l2, value_and_grad_unchecked
+from fnn.backprop import _check_l2, value_and_grad_into
 from fnn.errors import ConfigError, NonFiniteError, ShapeError
-from fnn.layers import SequentialParams, forward
+from fnn.layers import DenseParams, SequentialParams, forward
 from fnn.losses import Loss, get as get_loss
 from fnn.network import check_inputs
 
@@ -101,14 +101,17 @@ def opt_step(state: TrainState, grads: Any) -> TrainState:
         raise ShapeError(
             f"opt_step: grads ravel to {gflat.shape} {gflat.dtype} but params to {flat.shape} {flat.dtype}"
         )
-    return _apply_update(state, flat, gflat, unravel)
+    return _apply_update(state, flat, gflat, unravel)[0]
 
 
-def _apply_update(state: TrainState, flat: np.ndarray, gflat: np.ndarray, unravel: Callable) -> TrainState:
+def _apply_update(
+    state: TrainState, flat: np.ndarray, gflat: np.ndarray, unravel: Callable
+) -> tuple[TrainState, np.ndarray]:
+    """The next state and its flat params (read-only)."""
     new, opt_state = state.optimizer.update(flat, gflat, state.opt_state)
     if new.flags.writeable:
         new.flags.writeable = False
-    return attrs.evolve(state, params=unravel(new), opt_state=opt_state, step=state.step + 1)
+    return attrs.evolve(state, params=unravel(new), opt_state=opt_state, step=state.step + 1), new
 
 
 # ------------------------------------------------------------------ batches
@@ -200,14 +203,48 @@ def _prepare(state: TrainState, data: Any, loss: Any, l2: float, where: str) -> 
     return _Problem(x, y, loss, _check_l2(l2), tree.ravel(params)[1], has_dropout)
 
 
-def _step(problem: _Problem, carry: tuple, idx: np.ndarray) -> tuple:
+_FILLS_EVERY_GRADIENT = (DenseParams,)  # built-in nodes whose backward writes all of ``out``
+
+
+def _fills_every_gradient(node: Any) -> bool:
+    if isinstance(node, SequentialParams):
+        return all(_fills_every_gradient(layer) for layer in node.layers)
+    return isinstance(node, _FILLS_EVERY_GRADIENT) or not tree.leaves(node)
+
+
+@attrs.frozen
+class _GradBuffer:
+    """A gradient buffer owned by one epoch, reused by its steps (never seen by the caller)."""
+
+    tree: Any  # writable views, laid out like the params
+    view: np.ndarray  # the same memory, read-only, for the optimizer
+    zero: bool  # whether a step must clear it first (layers that may write only part of it)
+
+    @classmethod
+    def for_epoch(cls, state: TrainState, problem: _Problem) -> "_GradBuffer | None":
+        # An adapted tutorial object might keep the gradient it is given: it gets a fresh one.
+        if isinstance(state.optimizer, _optim.FromUpdate):
+            return None
+        flat = np.zeros(problem.unravel.size, state.params.dtype)
+        view = flat.view()
+        view.flags.writeable = False
+        return cls(problem.unravel(flat), view, not _fills_every_gradient(state.params))
+
+
+def _step(problem: _Problem, buffer: _GradBuffer | None, carry: tuple, idx: np.ndarray) -> tuple:
     """One mini-batch: gradient at the current params, then the optimizer update."""
-    state, previous, losses = carry
+    state, flat, previous, losses = carry
     key = random.fold_in(random.fold_in(state.key, DROPOUT), state.step) if problem.dropout else None
     xb = np.take(problem.x, idx, axis=0)
     yb = np.take(problem.y, idx, axis=0)
-    value, grads = value_and_grad_unchecked(state.params, xb, yb, problem.loss, problem.l2, key, unravel=problem.unravel)
-    flat, _ = tree.ravel(state.params)
+    if buffer is None:
+        gflat = np.zeros(problem.unravel.size, flat.dtype)
+        gtree = problem.unravel(gflat)
+    else:
+        gflat, gtree = buffer.view, buffer.tree
+        if buffer.zero:
+            gflat.base.fill(0)
+    value = value_and_grad_into(state.params, xb, yb, problem.loss, problem.l2, key, gtree)
     if not math.isfinite(value):
         good = state if np.isfinite(flat).all() or previous is None else previous
         error = NonFiniteError(
@@ -216,15 +253,15 @@ def _step(problem: _Problem, carry: tuple, idx: np.ndarray) -> tuple:
         )
         error.state = good
         raise error
-    gflat, _ = tree.ravel(grads)
     losses.append((float(value), idx.size))
-    return _apply_update(state, flat, gflat, problem.unravel), state, losses
+    new_state, new_flat = _apply_update(state, flat, gflat, problem.unravel)
+    return new_state, new_flat, state, losses
 
 
-def _step_with_progress(problem: _Problem, bar: Any, carry: tuple, idx: np.ndarray) -> tuple:
-    carry = _step(problem, carry, idx)
+def _step_with_progress(problem: _Problem, buffer: _GradBuffer | None, bar: Any, carry: tuple, idx: np.ndarray) -> tuple:
+    carry = _step(problem, buffer, carry, idx)
     bar.update(1)
-    bar.set_postfix(loss=f"{carry[2][-1][0]:.4f}", refresh=False)
+    bar.set_postfix(loss=f"{carry[3][-1][0]:.4f}", refresh=False)
     return carry
 
 
@@ -233,8 +270,12 @@ def _run_epoch(
 ) -> tuple[TrainState, dict]:
     order = _order(random.fold_in(random.fold_in(state.key, SHUFFLE), state.step), problem.x.shape[0], shuffle)
     chunks = _index_chunks(order, batch_size, drop_last)
-    step = partial(_step, problem) if progress is None else partial(_step_with_progress, problem, progress)
-    state, _, losses = toolz.reduce(step, chunks, (state, None, []))
+    buffer = _GradBuffer.for_epoch(state, problem)
+    if progress is None:
+        step = partial(_step, problem, buffer)
+    else:
+        step = partial(_step_with_progress, problem, buffer, progress)
+    state, _, _, losses = toolz.reduce(step, chunks, (state, tree.ravel(state.params)[0], None, []))
     values = np.array([v for v, _ in losses])
     sizes = np.array([n for _, n in losses])
     mean = float(np.dot(values, sizes) / sizes.sum()) if losses else float("nan")
