@@ -153,8 +153,18 @@ def test_digits_reaches_97_percent_on_a_stratified_holdout():
     assert acc >= 0.97, acc
 
 
-@pytest.mark.parametrize("opt", OPTIMIZERS, ids=lambda o: type(o).__name__)
-def test_every_optimizer_decreases_the_loss_of_a_small_mlp(opt):
+# a learning rate for each optimizer in the registry (adadelta's lr scales its own step size)
+SMALL_MLP_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05, "rmsprop": 0.003,
+                "adadelta": 1.0, "adam": 0.005, "adamax": 0.01, "nadam": 0.005, "adamw": 0.005}
+
+
+def test_the_small_mlp_table_covers_every_optimizer():
+    assert sorted(SMALL_MLP_LR) == sorted(fnn.optim.OPTIMIZERS)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL_MLP_LR))
+def test_every_optimizer_decreases_the_loss_of_a_small_mlp(name):
+    opt = fnn.optim.get(name, lr=SMALL_MLP_LR[name])
     params, x, y = problem(n=200)
     state = fnn.TrainState.create(params, opt, key=fnn.random.key(0))
     _, h = fnn.fit(state, (x, y), epochs=20, batch_size=20, loss="cross_entropy", verbose=0)
@@ -235,3 +245,27 @@ def test_grads_of_the_wrong_shape_are_rejected():
     state = fnn.TrainState.create(params, fnn.optim.sgd(0.1), key=fnn.random.key(0))
     with pytest.raises(ShapeError, match="opt_step"):
         fnn.opt_step(state, (np.zeros(3, np.float32),))
+
+
+def test_progress_bar_on_a_terminal_shows_batches_and_loss(monkeypatch):
+    pytest.importorskip("tqdm")
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    import tqdm.auto
+
+    class EveryUpdate(tqdm.auto.tqdm):  # a real tqdm that redraws on every update (no 0.1 s throttle)
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, mininterval=0, **kwargs)
+
+    err = Terminal()
+    monkeypatch.setattr("sys.stderr", err)
+    monkeypatch.setattr(tqdm.auto, "tqdm", EveryUpdate)
+    params, x, y = problem()
+    fnn.fit(fnn.TrainState.create(params, fnn.optim.sgd(0.1), key=fnn.random.key(0)), (x, y),
+            epochs=2, batch_size=10, loss="cross_entropy", verbose=1)
+    shown = err.getvalue()
+    assert "epoch 2/2" in shown and "5/5" in shown and "loss=" in shown
