@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import attrs
 import numpy as np
 
 from fnn import random, tree
@@ -90,6 +91,25 @@ def _fused_loss(params: SequentialParams, loss: Any) -> Callable | None:
     return None
 
 
+@attrs.frozen
+class Plan:
+    """How to run a params structure: each layer's forward and backward implementation, resolved once.
+
+    Dispatch on node types happens here instead of at every call of a training loop.
+    """
+
+    forwards: tuple
+    backwards: tuple
+    fused: Callable | None  # the fused loss from logits, when the last activation allows it
+
+    @classmethod
+    def of(cls, params: SequentialParams, loss: Any) -> "Plan":
+        fused = _fused_loss(params, loss)
+        layers = params.layers[:-1] if fused is not None else params.layers
+        kinds = [type(layer) for layer in layers]
+        return cls(tuple(forward.dispatch(k) for k in kinds), tuple(backward.dispatch(k) for k in kinds), fused)
+
+
 def _loss_value_and_grad(loss: Any, out: np.ndarray, y: Any, check_targets: bool) -> tuple[np.floating, np.ndarray]:
     if isinstance(loss, Loss):
         if check_targets:
@@ -121,29 +141,32 @@ def value_and_grad_unchecked(
 
 def value_and_grad_into(
     params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float, key: random.Key | None,
-    gtree: SequentialParams, *, check_targets: bool = False,
+    gtree: SequentialParams, *, check_targets: bool = False, plan: Plan | None = None,
 ) -> np.floating:
     """The loss value; its gradient is written into ``gtree``, writable views laid out like ``params``.
 
     Every built-in layer writes every element of its gradient; a buffer holding layers of
-    other types must arrive zero-filled (see :mod:`fnn.layers.base`).
+    other types must arrive zero-filled (see :mod:`fnn.layers.base`). ``plan`` (from
+    :meth:`Plan.of` for these params and loss) may be passed to skip resolving it.
     """
+    if plan is None:
+        plan = Plan.of(params, loss)
     train = key is not None
-    fused = _fused_loss(params, loss)
-    layers = params.layers[:-1] if fused is not None else params.layers
+    layers = params.layers
     residuals = []
     h = x
-    for i, layer in enumerate(layers):
-        h, r = forward(layer, h, random.fold_in(key, i) if train else None, train)
+    for i, run in enumerate(plan.forwards):
+        h, r = run(layers[i], h, random.fold_in(key, i) if train else None, train)
         residuals.append(r)
-    if fused is not None:
+    if plan.fused is not None:
         if check_targets:
             y = loss.targets(y, h.shape, h.dtype)
-        value, g = fused(h, y)
+        value, g = plan.fused(h, y)
     else:
         value, g = _loss_value_and_grad(loss, h, y, check_targets)
-    for i in range(len(layers) - 1, -1, -1):
-        g = backward(layers[i], residuals[i], g, gtree.layers[i], i > 0)
+    grads = gtree.layers
+    for i in range(len(plan.backwards) - 1, -1, -1):
+        g = plan.backwards[i](layers[i], residuals[i], g, grads[i], i > 0)
     if l2:
         value = value + l2_penalty(params, l2, gtree)
     return params.dtype.type(value)

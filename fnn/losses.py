@@ -131,11 +131,11 @@ class BinaryCrossEntropy(Loss):
 
 def _bce_from_logits(z: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarray]:
     # −[y log σ(z) + (1 − y) log(1 − σ(z))] = log(1 + e^z) − y·z
-    value = np.mean(np.logaddexp(0, z) - y * z)
+    value = float((np.logaddexp(0, z) - y * z).sum()) / z.size
     g = sigmoid(z)
     g -= y
     g /= g.dtype.type(g.size)
-    return value, g
+    return z.dtype.type(value), g
 
 
 def _labels(y: np.ndarray, n: int, k: int, where: str) -> np.ndarray:
@@ -179,23 +179,24 @@ class CrossEntropy(Loss):
 
 def _ce_from_logits(z: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarray]:
     # −Σ y log softmax(z) = Σ y·(lse(z) − z); gradient Σy·softmax(z) − y.
+    # (Written with array methods and scalar arithmetic: on small batches the per-call
+    # overhead of np.mean and friends is most of the cost.)
     n = z.shape[0]
     shifted = z - z.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     s = e.sum(axis=1, keepdims=True)
-    lse = np.log(s)
+    log_s = np.log(s)
     e /= s  # e is now softmax(z)
-    scale = z.dtype.type(1.0 / n)
     if y.ndim == 1:
         rows = np.arange(n)
-        value = np.mean(lse[:, 0] - shifted[rows, y])
+        value = (float(log_s.sum()) - float(shifted[rows, y].sum())) / n
         e[rows, y] -= 1
     else:
         total = y.sum(axis=1, keepdims=True)
-        value = (np.sum(total * lse) - np.sum(y * shifted)) / n
+        value = (float((total * log_s).sum()) - float((y * shifted).sum())) / n
         e *= total
         e -= y
-    e *= scale
+    e *= z.dtype.type(1.0 / n)
     return z.dtype.type(value), e
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import toolz
 
 from fnn import optim as _optim, random, tree
-from fnn.backprop import _check_l2, value_and_grad_into
+from fnn.backprop import Plan, _check_l2, value_and_grad_into
 from fnn.errors import ConfigError, NonFiniteError, ShapeError
 from fnn.layers import DenseParams, SequentialParams, forward
 from fnn.losses import Loss, get as get_loss
@@ -111,7 +111,7 @@ def _apply_update(
     new, opt_state = state.optimizer.update(flat, gflat, state.opt_state)
     if new.flags.writeable:
         new.flags.writeable = False
-    return attrs.evolve(state, params=unravel(new), opt_state=opt_state, step=state.step + 1), new
+    return TrainState(unravel(new), opt_state, key=state.key, step=state.step + 1, optimizer=state.optimizer), new
 
 
 # ------------------------------------------------------------------ batches
@@ -183,6 +183,7 @@ class _Problem:
     l2: float
     unravel: Callable
     dropout: bool
+    plan: Plan
 
 
 def _output_width(params: SequentialParams) -> int:
@@ -200,7 +201,7 @@ def _prepare(state: TrainState, data: Any, loss: Any, l2: float, where: str) -> 
     if isinstance(loss, Loss):
         y = loss.targets(y, (x.shape[0], _output_width(params)), params.dtype)
     has_dropout = any(type(layer).__name__ == "Dropout" and layer.rate > 0 for layer in params.layers)
-    return _Problem(x, y, loss, _check_l2(l2), tree.ravel(params)[1], has_dropout)
+    return _Problem(x, y, loss, _check_l2(l2), tree.ravel(params)[1], has_dropout, Plan.of(params, loss))
 
 
 _FILLS_EVERY_GRADIENT = (DenseParams,)  # built-in nodes whose backward writes all of ``out``
@@ -244,7 +245,7 @@ def _step(problem: _Problem, buffer: _GradBuffer | None, carry: tuple, idx: np.n
         gflat, gtree = buffer.view, buffer.tree
         if buffer.zero:
             gflat.base.fill(0)
-    value = value_and_grad_into(state.params, xb, yb, problem.loss, problem.l2, key, gtree)
+    value = value_and_grad_into(state.params, xb, yb, problem.loss, problem.l2, key, gtree, plan=problem.plan)
     if not math.isfinite(value):
         good = state if np.isfinite(flat).all() or previous is None else previous
         error = NonFiniteError(

@@ -155,35 +155,52 @@ _NONE = Structure("none", (), ())
 
 
 def _builder(s: Structure) -> Callable[[Callable[[], Any]], Any]:
-    """A function that builds a tree of structure ``s`` from a ``next_leaf`` callable (compiled once)."""
+    """A function that builds a tree of structure ``s`` from a ``next_leaf`` callable (compiled once).
+
+    Leaves are taken inline rather than through a function per leaf, and registered slotted
+    classes are filled through their slot descriptors: unravel runs once per training step.
+    """
     kind = s[0]
     if kind == "leaf":
         return lambda nxt: nxt()
     if kind == "none":
         return lambda nxt: None
-    kids = [_builder(c) for c in s[2]]
+    kids = [None if c[0] == "leaf" else _builder(c) for c in s[2]]  # None: a leaf, taken inline
+
+    def values(nxt: Callable[[], Any]) -> list:
+        return [nxt() if k is None else k(nxt) for k in kids]
+
     if kind == "tuple":
-        return lambda nxt: tuple([k(nxt) for k in kids])
+        return lambda nxt: tuple(values(nxt))
     if kind == "list":
-        return lambda nxt: [k(nxt) for k in kids]
+        return values
     if kind == "dict":
         keys = s[1]
-        return lambda nxt: dict(zip(keys, [k(nxt) for k in kids], strict=True))
+        return lambda nxt: dict(zip(keys, values(nxt), strict=True))
     names, static = _REGISTRY[kind]
-    fixed = tuple(zip(static, s[1], strict=True))
-    new, setattr_ = object.__new__, object.__setattr__
+    setters = [_setter(kind, name) for name in names]
+    fixed = [(_setter(kind, name), value) for name, value in zip(static, s[1], strict=True)]
+    new = object.__new__
 
     def build(nxt: Callable[[], Any]) -> Any:
         # Bypass __init__ validators and converters: the values come from a node that
         # already passed them, or are leaves of the same roles (e.g. gradients).
         obj = new(kind)
-        for name, k in zip(names, kids):
-            setattr_(obj, name, k(nxt))
-        for name, value in fixed:
-            setattr_(obj, name, value)
+        for put, value in zip(setters, values(nxt)):
+            put(obj, value)
+        for put, value in fixed:
+            put(obj, value)
         return obj
 
     return build
+
+
+def _setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    """The fastest way to set field ``name`` on a frozen instance: its slot descriptor if slotted."""
+    descriptor = cls.__dict__.get(name)
+    if descriptor is not None and hasattr(descriptor, "__set__") and type(descriptor).__name__ == "member_descriptor":
+        return descriptor.__set__
+    return lambda obj, value: object.__setattr__(obj, name, value)
 
 
 def _describe(s: Structure) -> str:
