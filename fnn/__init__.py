@@ -10,12 +10,14 @@ without a key.
 (2, 3)
 """
 
-from fnn import data, errors, initializers, layers, losses, metrics, optim, random, tree
+from fnn import data, errors, initializers, io, layers, losses, metrics, optim, random, tree
 from fnn.backprop import grad, l2_penalty, value_and_grad
 from fnn.fit import EarlyStopping, fit
+from fnn.io import load, save
 from fnn.layers import Activation, Dense, Dropout, Sequential
 from fnn.minimize import MinimizeResult, minimize
 from fnn.network import apply, init, mlp, output_shape, predict, predict_proba
+from fnn.summary import summary
 from fnn.train import TrainState, batches, opt_step, train_epoch
 
 __version__ = "0.1.0"
@@ -40,14 +42,18 @@ __all__ = [
     "grad",
     "init",
     "initializers",
+    "io",
     "l2_penalty",
     "layers",
+    "load",
     "losses",
     "metrics",
     "minimize",
     "mlp",
     "output_shape",
     "random",
+    "save",
+    "summary",
     "tree",
     "value_and_grad",
 ]

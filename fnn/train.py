@@ -33,7 +33,7 @@ import toolz
 from fnn import optim as _optim, random, tree
 from fnn.backprop import Plan, _check_l2, value_and_grad_into
 from fnn.errors import ConfigError, NonFiniteError, ShapeError
-from fnn.layers import DenseParams, SequentialParams, forward
+from fnn.layers import Activation, DenseParams, Dropout, SequentialParams, forward
 from fnn.losses import Loss, get as get_loss
 from fnn.network import check_inputs
 
@@ -200,8 +200,17 @@ def _prepare(state: TrainState, data: Any, loss: Any, l2: float, where: str) -> 
     y = data[1]
     if isinstance(loss, Loss):
         y = loss.targets(y, (x.shape[0], _output_width(params)), params.dtype)
-    has_dropout = any(type(layer).__name__ == "Dropout" and layer.rate > 0 for layer in params.layers)
-    return _Problem(x, y, loss, _check_l2(l2), tree.ravel(params)[1], has_dropout, Plan.of(params, loss))
+    return _Problem(x, y, loss, _check_l2(l2), tree.ravel(params)[1], _uses_randomness(params), Plan.of(params, loss))
+
+
+def _uses_randomness(node: Any) -> bool:
+    """Whether training must pass a key: a Dropout with rate > 0 at any depth, or a layer type
+    fnn does not know (a user's layer may draw from its key)."""
+    if isinstance(node, SequentialParams):
+        return any(_uses_randomness(layer) for layer in node.layers)
+    if isinstance(node, Dropout):
+        return node.rate > 0
+    return not isinstance(node, (DenseParams, Activation))
 
 
 _FILLS_EVERY_GRADIENT = (DenseParams,)  # built-in nodes whose backward writes all of ``out``

@@ -51,6 +51,9 @@ __all__ = [
     "assert_equal",
     "ravel",
     "pack",
+    "leaves_are_packed",
+    "node_fields",
+    "registered_classes",
     "Structure",
 ]
 
@@ -111,6 +114,23 @@ def register(cls: type) -> type:
 def is_registered(cls: type) -> bool:
     """Whether ``cls`` is a registered pytree node class."""
     return cls in _REGISTRY
+
+
+def node_fields(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(children, static) field names of a registered node class, in declaration order.
+
+    >>> import fnn
+    >>> fnn.tree.node_fields(fnn.layers.DenseParams)
+    (('w', 'b'), ())
+    """
+    if cls not in _REGISTRY:
+        raise TypeError(f"{cls!r} is not a registered pytree node class (see fnn.tree.register)")
+    return _REGISTRY[cls]
+
+
+def registered_classes() -> tuple[type, ...]:
+    """Every class registered as a pytree node in this process, in registration order."""
+    return tuple(_REGISTRY)
 
 
 class Structure(tuple):
@@ -421,8 +441,10 @@ def _common_dtype(arrays: list[np.ndarray], tree_paths: Callable[[], list[str]])
     return dtypes.pop()
 
 
-def _buffer_of(arrays: list[np.ndarray], total: int) -> np.ndarray | None:
-    """The 1-D array the leaves are consecutive views into, or None if they are not."""
+def _consecutive_owner(arrays: list) -> np.ndarray | None:
+    """The array owning the memory the arrays are consecutive, in-order views into; else None."""
+    if not all(type(a) is np.ndarray for a in arrays):
+        return None
     filled = [a for a in arrays if a.size]  # empty leaves occupy no memory: any pointer will do
     if not filled:
         return None
@@ -430,14 +452,31 @@ def _buffer_of(arrays: list[np.ndarray], total: int) -> np.ndarray | None:
     owner = first.base
     if not isinstance(owner, np.ndarray) or not owner.flags.c_contiguous:
         return None
-    itemsize = first.itemsize
-    start = first.__array_interface__["data"][0]
-    pos = start
+    pos = first.__array_interface__["data"][0]
     for a in filled:
-        if a.base is not owner or not a.flags.c_contiguous or a.__array_interface__["data"][0] != pos:
+        if a.base is not owner or a.dtype != first.dtype or not a.flags.c_contiguous or a.__array_interface__["data"][0] != pos:
             return None
-        pos += a.size * itemsize
-    offset = (start - owner.__array_interface__["data"][0]) // itemsize
+        pos += a.nbytes
+    return owner
+
+
+def leaves_are_packed(leaves: list) -> bool:
+    """Whether arrays are consecutive views, in order, into one buffer (as :func:`pack` and :func:`fnn.init` make).
+
+    >>> import numpy as np, fnn
+    >>> fnn.tree.leaves_are_packed(fnn.tree.leaves(fnn.tree.pack((np.zeros(2), np.ones(3)))))
+    True
+    """
+    return _consecutive_owner(leaves) is not None
+
+
+def _buffer_of(arrays: list[np.ndarray], total: int) -> np.ndarray | None:
+    """The 1-D array the leaves are consecutive views into, or None if they are not."""
+    owner = _consecutive_owner(arrays)
+    if owner is None:
+        return None
+    first = next(a for a in arrays if a.size)
+    offset = (first.__array_interface__["data"][0] - owner.__array_interface__["data"][0]) // first.itemsize
     flat = owner.reshape(-1)
     if offset == 0 and total == flat.size:
         return flat

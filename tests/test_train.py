@@ -62,6 +62,19 @@ def test_fit_4_equals_fit_2_then_2(seed, opt):
             assert np.array_equal(h4[k], np.concatenate([h2[k], h22[k]])), k
 
 
+def test_dropout_inside_a_nested_sequential_is_active_in_training():
+    inner = fnn.Sequential([fnn.Dense(16), fnn.Activation("relu"), fnn.Dropout(0.5)])
+    spec = fnn.Sequential([inner, fnn.Dense(3), fnn.Activation("softmax")], in_dim=5)
+    _, x, y = problem()
+    state = fnn.TrainState.create(fnn.init(fnn.random.key(0), spec), fnn.optim.sgd(0.1), key=fnn.random.key(1))
+    folded, _ = fnn.train_epoch(state, (x, y), batch_size=50, loss="cross_entropy", shuffle=False)
+    key = fnn.random.fold_in(fnn.random.fold_in(state.key, DROPOUT), 0)
+    with_masks = fnn.opt_step(state, fnn.grad(state.params, (x, y), loss="cross_entropy", key=key))
+    without = fnn.opt_step(state, fnn.grad(state.params, (x, y), loss="cross_entropy"))
+    fnn.tree.assert_equal(folded, with_masks)
+    assert not fnn.tree.equal(folded.params, without.params)
+
+
 def test_opt_step_and_train_epoch_are_pure():
     params, x, y = problem(dropout=0.3)
     state = fnn.TrainState.create(params, fnn.optim.adam(0.01), key=fnn.random.key(0))
