@@ -169,7 +169,7 @@ def value_and_grad_into(
         g = plan.backwards[i](layers[i], residuals[i], g, grads[i], i > 0)
     if l2:
         value = value + l2_penalty(params, l2, gtree)
-    return params.dtype.type(value)
+    return x.dtype.type(value)  # x has the params' dtype (checked by the caller)
 
 
 def loss_value(params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float = 0.0) -> np.floating:

@@ -1116,7 +1116,7 @@ class _JsonImporter:
         for i, child in enumerate(layer["layers"]):
             node, width = self.layer(child, width, dt, f"{at}.layers[{i}]")
             nodes.append(node)
-        return SequentialParams(tuple(nodes), in_dim=in_dim, dtype=dt)
+        return SequentialParams(tuple(nodes), in_dim=in_dim)
 
     def layer(self, layer: Any, width: int, dtype: np.dtype, at: str) -> tuple[Any, int]:
         kind = layer.get("type") if type(layer) is dict else None

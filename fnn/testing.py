@@ -66,10 +66,7 @@ in float64, so a relative error of 1e-6 is only measurable for derivatives well 
 
 def to_float64(params: Any) -> Any:
     """A float64 copy of a params tree, packed into one read-only buffer."""
-    out = tree.pack(tree.map(lambda a: np.asarray(a, np.float64), params))
-    if isinstance(out, SequentialParams):
-        object.__setattr__(out, "dtype", np.dtype(np.float64))  # a fresh copy we own
-    return out
+    return tree.pack(tree.map(lambda a: np.asarray(a, np.float64), params))
 
 
 def grad_error(

@@ -706,7 +706,7 @@ def test_export_refuses_non_finite_weights_and_unknown_layers(tmp_path):
     class Odd:
         s: np.ndarray
 
-    odd = fnn.layers.SequentialParams((Odd(np.ones(2, np.float32)),), in_dim=2, dtype=np.dtype(np.float32))
+    odd = fnn.layers.SequentialParams((Odd(np.ones(2, np.float32)),), in_dim=2)
     with pytest.raises(ConfigError, match="Odd.*fnn.save"):
         io.export_json(tmp_path / "m.json", odd)
     with pytest.raises(ConfigError, match="SequentialParams"):

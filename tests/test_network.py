@@ -155,3 +155,13 @@ def test_unregistered_layer_type_says_how_to_register():
 
     with pytest.raises(ConfigError, match="register"):
         fnn.init(fnn.random.key(0), fnn.Sequential([Mystery()], in_dim=2))
+
+
+def test_dtype_is_the_leaves_dtype_so_a_cast_tree_works_everywhere():
+    p32 = fnn.init(fnn.random.key(0), fnn.mlp([3, 4, 2]))
+    p64 = fnn.tree.map(lambda a: a.astype(np.float64), p32)  # one truth: the leaves
+    assert (p32.dtype, p64.dtype) == (np.float32, np.float64)
+    batch = (np.ones((2, 3)), np.array([0, 1]))
+    assert fnn.apply(p64, batch[0]).dtype == np.float64
+    value, g = fnn.value_and_grad(p64, batch, loss="cross_entropy")
+    assert value.dtype == np.float64 and fnn.tree.ravel(g)[0].dtype == np.float64

@@ -68,11 +68,20 @@ class Sequential:
 @tree.register
 @attrs.frozen
 class SequentialParams:
-    """Parameters of a :class:`Sequential`: one node per layer; the input width and dtype are static."""
+    """Parameters of a :class:`Sequential`: one node per layer; the input width is static."""
 
     layers: tuple
     in_dim: int = tree.static_field()
-    dtype: np.dtype = tree.static_field()
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the leaves (the one truth: a ``tree.map`` that casts them changes it too);
+        float32 for a network without parameters."""
+        for layer in self.layers:
+            found = tree.leaves(layer)
+            if found:
+                return np.asarray(found[0]).dtype
+        return np.dtype(np.float32)
 
     def describe(self) -> str:
         return f"Sequential({len(self.layers)} layers)"
@@ -97,7 +106,7 @@ def _(spec: Sequential, key, in_dim, dtype):
         except ConfigError as e:
             raise ConfigError(f"layer {i} ({layer_name(layer)}): {e}") from None
         in_dim = out_dim(layer, in_dim)
-    return SequentialParams(tuple(nodes), in_dim=first_width, dtype=np.dtype(dtype))
+    return SequentialParams(tuple(nodes), in_dim=first_width)
 
 
 @forward.register
