@@ -18,6 +18,7 @@ from fnn.layers import Activation, Dense, Dropout, Sequential
 from fnn.minimize import MinimizeResult, minimize
 from fnn.network import apply, init, mlp, output_shape, predict, predict_proba
 from fnn.summary import summary
+from fnn.sweep import SerialExecutor, sweep, sweep_summary
 from fnn.train import TrainState, batches, opt_step, train_epoch
 
 __version__ = "0.1.0"
@@ -27,6 +28,7 @@ __all__ = [
     "Dense",
     "Dropout",
     "EarlyStopping",
+    "SerialExecutor",
     "Sequential",
     "TrainState",
     "apply",
@@ -54,6 +56,8 @@ __all__ = [
     "random",
     "save",
     "summary",
+    "sweep",
+    "sweep_summary",
     "tree",
     "value_and_grad",
 ]

@@ -20,6 +20,7 @@ __all__ = [
     "DtypeError",
     "FormatError",
     "NonFiniteError",
+    "SweepError",
 ]
 
 
@@ -45,3 +46,10 @@ class FormatError(FnnError, ValueError):
 
 class NonFiniteError(FnnError, FloatingPointError):
     """A NaN or infinity appeared where finite numbers are required."""
+
+
+class SweepError(FnnError, RuntimeError):
+    """A sweep's ``run`` raised for one (config, seed): ``.config`` and ``.seed`` say which.
+
+    The original exception is the ``__cause__``.
+    """

@@ -1,0 +1,95 @@
+"""Run functions for the sweep tests, in a module of their own so that worker processes can import them.
+
+A process pool's workers get the test process's ``sys.path`` (spawn and forkserver send it
+along), and so do a Dask LocalCluster's worker processes (its nannies start them the same
+way); test_sweep.py checks that they really import this module rather than receive code.
+"""
+
+import os
+import time
+
+import numpy as np
+
+import fnn
+import fnn.data
+
+
+def train_digits(config, key):
+    """A few epochs of a small MLP on (a slice of) the embedded digits: a real fnn training run."""
+    k_split, k_init, k_train = fnn.random.split(key, 3)
+    x, y = fnn.data.load_digits(dtype=config.get("dtype", "float32"))
+    x_train, x_test, y_train, y_test = fnn.data.train_test_split(k_split, x[:600], y[:600], test_size=0.25)
+    params = fnn.init(k_init, fnn.mlp([64, config.get("hidden", 16), 10], dropout=config.get("dropout", 0.0),
+                                      dtype=config.get("dtype", "float32")))
+    state = fnn.TrainState.create(params, fnn.optim.adam(lr=config["lr"]), key=k_train)
+    state, history = fnn.fit(state, (x_train, y_train), epochs=config.get("epochs", 2), batch_size=32,
+                             loss="cross_entropy", validation=0.2, verbose=0)
+    flat, _ = fnn.tree.ravel(state.params)
+    return {
+        "loss": float(history["loss"][-1]),
+        "val_loss": history["val_loss"],
+        "test_accuracy": fnn.metrics.accuracy(y_test, fnn.apply(state.params, x_test)),
+        "params": flat.copy(),
+    }
+
+
+def draw(config, key):
+    """Cheap: a few draws from the key, scaled by the config."""
+    x = fnn.random.normal(key, (3,), std=config["scale"])
+    return {"total": float(x.sum()), "draws": x}
+
+
+def draw_slowly(config, key):
+    """``draw`` after sleeping longer for smaller seeds, so that later tasks tend to finish first.
+
+    ``finished`` (CLOCK_MONOTONIC, shared by every process on the machine) lets the test see
+    the order the work finished in; it is the one result that differs between runs.
+    """
+    time.sleep(config["delay"] * (config["slowest"] - key.seed))
+    return {**draw(config, key), "finished": time.monotonic_ns()}
+
+
+def where(config, key):
+    """Which process ran the task, and where this module came from there."""
+    return {"pid": os.getpid(), "module_file": __file__, "module_name": __name__}
+
+
+def pid_after(seconds):
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def fail_on_seed(config, key):
+    if key.seed == config["bad_seed"]:
+        raise ValueError(f"boom at seed {key.seed}")
+    return {"ok": 1}
+
+
+def returns_list(config, key):
+    return [1, 2]
+
+
+def returns_clash(config, key):
+    return {"value": 1, config["clash"]: 2}
+
+
+def mutates_config(config, key):
+    config["scale"] = -1.0
+    return {"value": float(np.float64(key.seed))}
+
+
+def nested_run_factory():
+    def nested(config, key):
+        return {"value": config["scale"]}
+
+    return nested
+
+
+class Scaled:
+    """A callable object: pickled as its class (by reference) and its fields."""
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    def __call__(self, config, key):
+        return {"value": self.factor * config["scale"]}
