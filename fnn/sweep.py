@@ -2,14 +2,17 @@
 
 :func:`sweep` runs ``run(config, key)`` for every setting of a grid and every seed and
 returns one row per pair: the config, its ``seed`` and what ``run`` returned. The key is
-``fnn.random.key(seed)`` and nothing else reaches ``run``, so a row is a pure function of
-(run, config, seed): the rows are the same, bit for bit, whichever executor runs them, with
-however many workers, in whatever order the work finishes.
+``fnn.random.key(seed)`` and nothing else reaches ``run``, so for a ``run`` that depends on
+its arguments only, a row is a function of (config, seed): the rows are the same, bit for
+bit, whichever executor runs them, with however many workers, in whatever order the work
+finishes. (Across machines, that also takes the same NumPy build and CPU kernels: BLAS
+libraries pick their summation order by CPU.)
 
 Work leaves this process as three plain values: ``run`` by reference (its module and
 qualified name, which the worker imports: no code travels), the config and the seed; the
 worker builds the key itself. A lambda or a function defined inside another function has
-no name to import by, so it is refused whenever the work leaves this process.
+no name to import by, so it is refused whenever the work leaves this process. A
+``functools.partial`` or a callable object travels pickled, its function or class by name.
 
 Executors:
 
