@@ -236,7 +236,9 @@ def _run(path: str) -> tuple[dict, dict]:
     run = Path(path)
     if not (run / MODEL).exists():
         if fnn.io.list_checkpoints(run / CHECKPOINTS):
-            raise FileNotFoundError(f"{run} holds a run that has not finished: continue it with `fnn train ... --resume {run}`")
+            raise FileNotFoundError(
+                f"{run} holds a run that has not finished: continue it with `fnn train ... --resume {run}`"
+            )
         raise FileNotFoundError(f"{run} is not a run directory: {MODEL} is missing (write one with `fnn train`)")
     return fnn.load(run / MODEL), json.loads((run / CONFIG).read_text())
 

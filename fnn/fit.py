@@ -271,7 +271,7 @@ def fit(
     for cb in callbacks:
         if not callable(cb):
             raise ConfigError(f"fit: callbacks must be callables (epoch, state, logs), got {cb!r}")
-    directory, resuming, every = resume_module.directory_of(checkpoint, resume, checkpoint_every, where)
+    directory, resuming, every = resume_module._directory_of(checkpoint, resume, checkpoint_every, where)
     metric_fns = _metric_functions(metrics, problem.loss)
     whole = problem
     problem, val = _validation_split(validation, problem, state.params, split_key, where)
@@ -288,12 +288,14 @@ def fit(
             batch_size=batch_size, shuffle=bool(shuffle), drop_last=bool(drop_last), loss=problem.loss,
             l2=problem.l2, metrics=tuple(metric_fns), early_stopping=early_stopping,
         )
-        saver = resume_module.Saver(directory, every, settings)
-        found = resume_module.newest(directory) if resuming else resume_module.refuse_to_mix(directory, where)
+        saver = resume_module._Saver(directory, every, settings)
+        if not resuming:
+            resume_module._refuse_to_mix(directory, where)
+        found = resume_module._newest(directory) if resuming else None
         if found is None:
             saver.save(state, history, watch, 0)  # at once: an unsaveable state fails before any training
         else:
-            resume_module.check_same_run(found, state, settings, epochs, where, directory)
+            resume_module._check_same_run(found, state, settings, epochs, where, directory)
             state, watch, done, losses, stop = found.state, found.watch, found.epoch, found.losses(), found.stopped
             history = {k: list(v) for k, v in found.history.items()}
     try:

@@ -875,6 +875,11 @@ def list_checkpoints(directory: str | os.PathLike) -> list[tuple[int, pathlib.Pa
     ...     [s for s, _ in io.list_checkpoints(d)]
     [2, 10]
     """
+    return sorted((int(match.group(1)), path) for match, path in _files_named(directory, _CHECKPOINT))
+
+
+def _files_named(directory: str | os.PathLike, pattern: re.Pattern) -> list[tuple[re.Match, pathlib.Path]]:
+    """The regular files in ``directory`` whose whole name matches ``pattern`` (none if it is missing)."""
     directory = pathlib.Path(directory)
     try:
         entries = list(os.scandir(directory))
@@ -882,10 +887,10 @@ def list_checkpoints(directory: str | os.PathLike) -> list[tuple[int, pathlib.Pa
         return []
     found = []
     for entry in entries:
-        match = _CHECKPOINT.fullmatch(entry.name)
+        match = pattern.fullmatch(entry.name)
         if match and entry.is_file():
-            found.append((int(match.group(1)), directory / entry.name))
-    return sorted(found)
+            found.append((match, directory / entry.name))
+    return found
 
 
 def _remove_partial_writes(directory: str | os.PathLike) -> list[pathlib.Path]:
@@ -893,19 +898,13 @@ def _remove_partial_writes(directory: str | os.PathLike) -> list[pathlib.Path]:
 
     Only for a directory no other process is writing into (a resume's own run directory).
     """
-    directory = pathlib.Path(directory)
-    try:
-        entries = list(os.scandir(directory))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
     removed = []
-    for entry in entries:
-        if _PARTIAL_CHECKPOINT.fullmatch(entry.name) and entry.is_file():
-            try:
-                os.unlink(entry.path)
-            except FileNotFoundError:
-                continue
-            removed.append(directory / entry.name)
+    for _, path in _files_named(directory, _PARTIAL_CHECKPOINT):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        removed.append(path)
     return sorted(removed)
 
 

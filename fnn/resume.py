@@ -56,7 +56,7 @@ from fnn import io, random, tree
 from fnn.errors import ConfigError, FormatError
 from fnn.train import TrainState
 
-__all__ = ["Checkpoint", "settings", "KEEP"]
+__all__ = ["Checkpoint", "settings", "digest", "KEEP"]
 
 KEEP = 2
 """How many checkpoints a run keeps: the newest and the one before it."""
@@ -93,6 +93,15 @@ class Checkpoint:
 
     Loading checks that the parts agree (lengths, types), so a tampered file is a
     :class:`~fnn.errors.FormatError`, not a wrong run.
+
+    >>> import tempfile, numpy as np, fnn
+    >>> s = fnn.TrainState.create(fnn.init(fnn.random.key(0), fnn.mlp([2, 2])), fnn.optim.sgd(0.1), key=fnn.random.key(1))
+    >>> x, y = np.eye(2, dtype=np.float32).repeat(5, axis=0), np.arange(2).repeat(5)
+    >>> with tempfile.TemporaryDirectory() as d:    # 10 rows, batches of 4: 3 steps an epoch
+    ...     _ = fnn.fit(s, (x, y), epochs=2, batch_size=4, loss="cross_entropy", verbose=0, checkpoint=d, checkpoint_every=2)
+    ...     c = fnn.io.load_checkpoint(d, step=4)
+    >>> c.epoch, c.position, c.step_rows.tolist(), list(c.history), c.state.step
+    (1, 1, [4], ['loss', 'accuracy', 'time'], 4)
     """
 
     state: TrainState = attrs.field(validator=_check_state)
@@ -206,7 +215,7 @@ def settings(
 # ------------------------------------------------------------------ directories
 
 
-def directory_of(checkpoint: Any, resume: Any, every: Any, where: str) -> tuple[pathlib.Path | None, bool, int]:
+def _directory_of(checkpoint: Any, resume: Any, every: Any, where: str) -> tuple[pathlib.Path | None, bool, int]:
     """(directory or None, resuming, steps between checkpoints: 0 for every epoch), checked."""
     for name, value in (("checkpoint", checkpoint), ("resume", resume)):
         if value is not None and not isinstance(value, (str, os.PathLike)):
@@ -230,7 +239,7 @@ def directory_of(checkpoint: Any, resume: Any, every: Any, where: str) -> tuple[
     return pathlib.Path(directory), resume is not None, steps
 
 
-def newest(directory: pathlib.Path) -> Checkpoint | None:
+def _newest(directory: pathlib.Path) -> Checkpoint | None:
     """The newest checkpoint in ``directory`` (after deleting partial writes), or None."""
     io._remove_partial_writes(directory)
     found = io.list_checkpoints(directory)
@@ -240,14 +249,18 @@ def newest(directory: pathlib.Path) -> Checkpoint | None:
     try:
         value = io.load(path)
     except FormatError as error:
-        older = f"; the one before it, {found[-2][1].name}, is untouched: delete {path.name} to resume from it" if len(found) > 1 else ""
-        raise FormatError(f"{error}{older}") from error
+        if len(found) < 2:
+            raise
+        older = found[-2][1].name
+        raise FormatError(f"{error}; the one before it, {older}, is untouched: delete {path.name} to resume from it") from error
     if not isinstance(value, Checkpoint):
-        raise FormatError(f"cannot resume from {path}: it holds a {type(value).__name__}, not a checkpoint written by fnn.fit")
+        raise FormatError(
+            f"cannot resume from {path}: it holds a {type(value).__name__}, not a checkpoint written by fnn.fit"
+        )
     return value
 
 
-def refuse_to_mix(directory: pathlib.Path, where: str) -> None:
+def _refuse_to_mix(directory: pathlib.Path, where: str) -> None:
     """A new run must not write into a directory holding another run's checkpoints."""
     if io.list_checkpoints(directory):
         raise ConfigError(
@@ -256,7 +269,9 @@ def refuse_to_mix(directory: pathlib.Path, where: str) -> None:
         )
 
 
-def check_same_run(found: Checkpoint, state: TrainState, current: dict, epochs: int, where: str, directory: pathlib.Path) -> None:
+def _check_same_run(
+    found: Checkpoint, state: TrainState, current: dict, epochs: int, where: str, directory: pathlib.Path
+) -> None:
     """ConfigError naming the first difference between the run in ``directory`` and this call."""
     place = f"{where}(resume={os.fspath(directory)!r})"
     for name, value in current.items():
@@ -275,11 +290,12 @@ def check_same_run(found: Checkpoint, state: TrainState, current: dict, epochs: 
         raise ConfigError(f"{place}: the given params have another structure, shapes or dtype than the run's")
     if found.epoch > epochs or (found.epoch == epochs and found.position > 0):
         done = f"{found.epoch} epochs" + (f" and {found.position} batches of the next" if found.position else "")
-        raise ConfigError(f"{place}: the run has done {done}; epochs={epochs} (the run's total) must be at least {found.epoch + (found.position > 0)}")
+        least = found.epoch + (found.position > 0)
+        raise ConfigError(f"{place}: the run has done {done}; epochs={epochs} (the run's total) must be at least {least}")
 
 
 @attrs.frozen
-class Saver:
+class _Saver:
     """Writes a run's checkpoints into ``directory``; ``every`` steps apart (0: at epoch ends)."""
 
     directory: pathlib.Path

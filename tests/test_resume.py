@@ -349,7 +349,7 @@ def test_sigkill_at_random_moments_then_resume_equals_the_uninterrupted_run(tmp_
     # never needed for the run to come out right.
     delays = rng.uniform(0.0, 0.25, KILLS)
     run, out = tmp_path / "run", tmp_path / "out.npz"
-    landed = dict.fromkeys(["in a write", "between writes, mid-epoch", "between writes, at an epoch end",
+    landed = dict.fromkeys(["in a write", "between writes, mid-epoch", "between writes, at an epoch boundary",
                             "before its first write", "finished first"], 0)
     for delay in delays:
         temporaries, newest = partial_writes(run), io.latest_checkpoint(run)
@@ -368,7 +368,7 @@ def test_sigkill_at_random_moments_then_resume_equals_the_uninterrupted_run(tmp_
         elif io.latest_checkpoint(run) == newest:
             landed["before its first write"] += 1
         else:
-            landed[f"between writes, {'mid-epoch' if io.load_checkpoint(run).position else 'at an epoch end'}"] += 1
+            landed[f"between writes, {'mid-epoch' if io.load_checkpoint(run).position else 'at an epoch boundary'}"] += 1
     if not out.exists():
         with child(run, out, STEPS) as proc:
             _, err = proc.communicate(timeout=300)
