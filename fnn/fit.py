@@ -214,7 +214,8 @@ def fit(
             cross-entropy losses and none otherwise.
         early_stopping: an :class:`EarlyStopping`, or None.
         callbacks: functions ``(epoch, state, logs) -> None | bool`` called after each epoch
-            (``epoch`` counts from 1 over the whole run); returning True stops training.
+            (``epoch`` counts from 1 over the whole run; an epoch whose checkpoint a kill
+            prevented is run again on resume, callbacks included); returning True stops training.
         verbose: 0 silent; 1 one line per epoch plus a progress bar on a terminal (if tqdm is
             installed); 2 one line per epoch.
         split_key: the key of the validation split (never the training key).
