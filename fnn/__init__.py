@@ -10,7 +10,7 @@ without a key.
 (2, 3)
 """
 
-from fnn import data, errors, initializers, io, layers, losses, metrics, optim, random, tree
+from fnn import data, errors, initializers, io, layers, losses, metrics, optim, random, resume, tree
 from fnn.backprop import grad, l2_penalty, value_and_grad
 from fnn.fit import EarlyStopping, fit
 from fnn.io import load, save
@@ -54,6 +54,7 @@ __all__ = [
     "mlp",
     "output_shape",
     "random",
+    "resume",
     "save",
     "summary",
     "sweep",

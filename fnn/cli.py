@@ -4,11 +4,17 @@
     fnn evaluate runs/digits --data digits
     fnn summary runs/digits
 
-A run directory holds ``model.npz`` (the TrainState, history, data split and scaling,
-rewritten atomically after every epoch), ``config.json`` (the command's settings),
-``history.json``, ``history.csv`` and ``history.png`` (with the plot extra). ``train
---resume`` continues an interrupted run from its last completed epoch, bit for bit as
-if it had never stopped. Bad arguments print one line and exit with code 2.
+A run directory holds ``config.json`` (the command's settings), ``checkpoints/``
+(written by :func:`fnn.fit` during training: after every epoch, or every N steps with
+``--checkpoint-every N``) and, once training ends, ``model.npz`` (the TrainState,
+history and scaling), ``history.json``, ``history.csv`` and ``history.png`` (with the
+plot extra).
+
+``fnn train ... --resume RUN_DIR`` (or ``--out RUN_DIR --resume``) continues the run in
+RUN_DIR from its newest checkpoint, bit for bit as if it had never stopped, even after
+a kill in the middle of an epoch; when RUN_DIR holds no run yet it starts one, so the
+same command line serves the first start and every restart. ``--epochs`` is the run's
+total. Bad arguments print one line and exit with code 2.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from fnn.errors import FnnError
 
 __all__ = ["main"]
 
-MODEL, CONFIG = "model.npz", "config.json"
+MODEL, CONFIG, CHECKPOINTS = "model.npz", "config.json", "checkpoints"
 DATA_HELP = "digits | iris | wine | breast_cancer | mnist:DIR | FILE.csv"
 
 
@@ -62,8 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--target", default="-1", help="CSV target column: index or header name (default -1)")
     t.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
     t.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    t.add_argument("--out", required=True, help="run directory to write")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    t.add_argument("--out", default=None, help="run directory to write (may be given by --resume instead)")
+    t.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR (default: --out) from its newest checkpoint, or start it")
+    t.add_argument("--checkpoint-every", default="epoch", metavar="N|epoch",
+                   help="checkpoint after every N optimizer steps, or every epoch (the default)")
     t.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
 
     e = sub.add_parser("evaluate", help="accuracy and loss of a trained run on a data set")
@@ -138,61 +147,75 @@ def _atomic_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _concat(a: dict, b: dict) -> dict:
-    return {k: np.concatenate([a[k], b[k]]) for k in b} if a else dict(b)
+_SAME_RUN = ("data", "layers", "activation", "dropout", "optimizer", "lr", "l2", "batch_size", "validation", "patience",
+             "test_size", "target", "seed", "dtype")
+
+
+def _run_dir(args: argparse.Namespace) -> tuple[Path, bool]:
+    """(the run directory, whether --resume was given), from --out and --resume."""
+    named = args.resume if isinstance(args.resume, str) else None
+    if args.out is None and named is None:
+        raise _UsageError("train needs --out RUN_DIR (or --resume RUN_DIR)")
+    if args.out is not None and named is not None and Path(args.out) != Path(named):
+        raise _UsageError(f"--out {args.out} and --resume {named} name different run directories")
+    return Path(named or args.out), args.resume is not None
+
+
+def _checkpoint_every(text: str) -> int | str:
+    if text == "epoch":
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise _UsageError(f"--checkpoint-every must be a number of steps ≥ 1 or 'epoch', got {text!r}")
+    return int(text)
+
+
+def _check_resumable(out: Path, resume: bool, config: dict) -> None:
+    """A usage error unless --out is fresh, or --resume continues a run of the same settings."""
+    started = (out / CONFIG).exists() or (out / MODEL).exists() or bool(fnn.io.list_checkpoints(out / CHECKPOINTS))
+    if not started:
+        return
+    if not resume:
+        raise _UsageError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
+    if (out / MODEL).exists() and not fnn.io.list_checkpoints(out / CHECKPOINTS):
+        raise _UsageError(f"{out} holds a run without {CHECKPOINTS}/ (written by an older fnn), which cannot be resumed")
+    saved = json.loads((out / CONFIG).read_text())
+    for k in _SAME_RUN:
+        if saved.get(k) != config[k]:
+            raise _UsageError(f"--resume with --{k.replace('_', '-')} {config[k]!r}, but the run used {saved.get(k)!r}")
 
 
 def _train(args: argparse.Namespace) -> int:
-    out = Path(args.out)
+    out, resume = _run_dir(args)
     config = {k: getattr(args, k) for k in ("data", "layers", "activation", "dropout", "optimizer", "lr", "l2", "epochs",
                                             "batch_size", "validation", "patience", "test_size", "target", "seed", "dtype")}
     if args.epochs < 0:
         raise _UsageError(f"--epochs must be ≥ 0, got {args.epochs}")
-    resume = args.resume and (out / MODEL).exists()
-    if not resume and (out / MODEL).exists():
-        raise _UsageError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
-    if resume:
-        saved_config = json.loads((out / CONFIG).read_text())
-        for k in ("data", "layers", "activation", "dropout", "optimizer", "lr", "l2", "batch_size", "validation", "seed", "dtype"):
-            if saved_config.get(k) != config[k]:
-                raise _UsageError(f"--resume with --{k.replace('_', '-')} {config[k]!r}, but the run used {saved_config.get(k)!r}")
+    every = _checkpoint_every(args.checkpoint_every)
+    _check_resumable(out, resume, config)
     loaded = _load(args.data, args.target, args.dtype)
     x_train, y_train, _, _ = _split(config, loaded)
     x_train, _, scaler = fnn.data.standardize(x_train, x_train[:1])
     classes = int(np.max(y_train)) + 1
+    # The same state on every start: fit ignores it when the run's checkpoints exist.
     k_init, k_train = fnn.random.split(fnn.random.key(args.seed))
-    if resume:
-        saved = fnn.load(out / MODEL)
-        state, history = saved["state"], {k: np.array(v) for k, v in saved["history"].items()}
-    else:
-        spec = fnn.mlp([x_train.shape[1], *_hidden(args.layers), classes], hidden=args.activation,
-                       output="softmax", dropout=args.dropout, dtype=args.dtype)
-        optimizer = fnn.optim.get(args.optimizer, lr=args.lr)
-        state, history = fnn.TrainState.create(fnn.init(k_init, spec), optimizer, key=k_train), {}
-        out.mkdir(parents=True, exist_ok=True)
+    spec = fnn.mlp([x_train.shape[1], *_hidden(args.layers), classes], hidden=args.activation,
+                   output="softmax", dropout=args.dropout, dtype=args.dtype)
+    optimizer = fnn.optim.get(args.optimizer, lr=args.lr)
+    state = fnn.TrainState.create(fnn.init(k_init, spec), optimizer, key=k_train)
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / CONFIG).exists():
         _atomic_text(out / CONFIG, json.dumps(config, indent=1))
-    done = len(history.get("loss", ()))
-    remaining = max(args.epochs - done, 0)
-
-    def checkpoint(epoch: int, st: fnn.TrainState, logs: dict) -> None:
-        # After every epoch: the run so far, so that --resume loses at most the epoch in progress.
-        nonlocal history
-        history = _concat(history, {k: np.array([v]) for k, v in logs.items()})
-        fnn.save(out / MODEL, {"state": st, "history": history, "classes": classes,
-                               "scaler": {"mean": scaler.mean, "scale": scaler.scale}})
-
     stopping = fnn.EarlyStopping("val_loss", patience=args.patience) if args.patience is not None else None
-    if remaining:
-        state, _ = fnn.fit(state, (x_train, y_train), epochs=remaining, batch_size=args.batch_size, loss="cross_entropy",
-                           l2=args.l2, validation=args.validation or None, early_stopping=stopping,
-                           callbacks=[checkpoint], verbose=0 if args.quiet else 1)
-    if not (out / MODEL).exists():  # zero epochs asked: still a loadable run
-        fnn.save(out / MODEL, {"state": state, "history": {}, "classes": classes,
-                               "scaler": {"mean": scaler.mean, "scale": scaler.scale}})
+    state, history = fnn.fit(state, (x_train, y_train), epochs=args.epochs, batch_size=args.batch_size,
+                             loss="cross_entropy", l2=args.l2, validation=args.validation or None,
+                             early_stopping=stopping, verbose=0 if args.quiet else 1,
+                             resume=out / CHECKPOINTS, checkpoint_every=every)
+    fnn.save(out / MODEL, {"state": state, "history": history, "classes": classes,
+                           "scaler": {"mean": scaler.mean, "scale": scaler.scale}})
     if history:
         _write_history(out, history)
         _plot(out, history)
-    print(f"wrote {out}: {MODEL}, {CONFIG}" + (", history.json, history.csv" if history else ""))
+    print(f"wrote {out}: {MODEL}, {CONFIG}, {CHECKPOINTS}/" + (", history.json, history.csv" if history else ""))
     return 0
 
 
@@ -212,6 +235,10 @@ def _plot(out: Path, history: dict) -> None:
 def _run(path: str) -> tuple[dict, dict]:
     run = Path(path)
     if not (run / MODEL).exists():
+        if fnn.io.list_checkpoints(run / CHECKPOINTS):
+            raise FileNotFoundError(
+                f"{run} holds a run that has not finished: continue it with `fnn train ... --resume {run}`"
+            )
         raise FileNotFoundError(f"{run} is not a run directory: {MODEL} is missing (write one with `fnn train`)")
     return fnn.load(run / MODEL), json.loads((run / CONFIG).read_text())
 

@@ -6,19 +6,26 @@ History is data: a dict of 1-D arrays with one entry per epoch run by the call �
 and ``time`` (seconds). Early stopping is state kept by the loop, not a callback:
 its best params are restored however the loop ends (patience, a callback, the
 last epoch, or an error, whose ``.state`` then carries them).
+
+With ``checkpoint=DIR`` or ``resume=DIR`` the loop's whole state (the TrainState,
+epochs done, history, early-stopping state, and the position inside the epoch)
+is saved as it goes, and a run killed at any moment continues bit for bit: see
+:mod:`fnn.resume`.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
+from functools import partial
 from typing import Any, Callable, Sequence
 
 import attrs
 import numpy as np
 
-from fnn import metrics as metrics_module, random
+from fnn import metrics as metrics_module, random, resume as resume_module, tree
 from fnn.backprop import loss_value
 from fnn.data import split_indices
 from fnn.errors import ConfigError, ShapeError
@@ -84,14 +91,18 @@ class EarlyStopping:
         return value > best + self.min_delta
 
 
+@tree.register
 @attrs.frozen
 class _Watch:
-    """Early-stopping state: the best value and epoch, the state then, and epochs since."""
+    """Early-stopping state: the best value and epoch, the state then, and epochs since.
+
+    A pytree node, so that a checkpoint can hold it (see :mod:`fnn.resume`).
+    """
 
     best: float | None = None
-    best_epoch: int = -1
+    best_epoch: int = tree.static_field(default=-1)
     best_state: TrainState | None = None
-    wait: int = 0
+    wait: int = tree.static_field(default=0)
 
     def update(self, rule: EarlyStopping, value: float, epoch: int, state: TrainState) -> "_Watch":
         if rule.improved(value, self.best):
@@ -144,14 +155,14 @@ def _evaluate(state: TrainState, x: np.ndarray, y: Any, problem: _Problem, metri
     return logs
 
 
-def _progress(verbose: int, steps: int, epoch: int, epochs: int) -> Any:
+def _progress(verbose: int, steps: int, epoch: int, epochs: int, done: int = 0) -> Any:
     if verbose != 1 or not sys.stderr.isatty():
         return None
     try:
         from tqdm.auto import tqdm
     except ImportError:
         return None
-    return tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch")
+    return tqdm(total=steps, initial=done, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch")
 
 
 def _line(epoch: int, epochs: int, logs: dict) -> str:
@@ -183,13 +194,17 @@ def fit(
     split_key: random.Key = random.key(0),
     shuffle: bool = True,
     drop_last: bool = False,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int | str | None = None,
+    resume: str | os.PathLike | None = None,
 ) -> tuple[TrainState, dict[str, np.ndarray]]:
     """Train for ``epochs`` epochs of :func:`fnn.train_epoch`; return the state and the history.
 
     Args:
         state: from :meth:`fnn.TrainState.create` (or a previous ``fit``: training continues).
         data: ``(x, y)``.
-        epochs: how many epochs this call runs.
+        epochs: how many epochs this call runs; with ``checkpoint`` or ``resume``, the total
+            of the run (a resumed run at epoch 3 of ``epochs=5`` runs 2 more).
         batch_size: rows per mini-batch (1 ≤ batch_size ≤ training rows).
         loss: a loss name, ``fnn.losses`` object or custom callable.
         l2: weight penalty (see :func:`fnn.value_and_grad`).
@@ -198,30 +213,50 @@ def fit(
         metrics: metric names (see :mod:`fnn.metrics`); by default ``("accuracy",)`` for the
             cross-entropy losses and none otherwise.
         early_stopping: an :class:`EarlyStopping`, or None.
-        callbacks: functions ``(epoch, state, logs) -> None | bool`` called after each epoch;
-            returning True stops training.
+        callbacks: functions ``(epoch, state, logs) -> None | bool`` called after each epoch
+            (``epoch`` counts from 1 over the whole run; an epoch whose checkpoint a kill
+            prevented is run again on resume, callbacks included); returning True stops training.
         verbose: 0 silent; 1 one line per epoch plus a progress bar on a terminal (if tqdm is
             installed); 2 one line per epoch.
         split_key: the key of the validation split (never the training key).
         shuffle, drop_last: as in :func:`fnn.batches`.
+        checkpoint: a directory to write checkpoints into (created if needed; it must hold no
+            checkpoints yet): one at the start, then every ``checkpoint_every``, and one at the end.
+        checkpoint_every: an integer (after every step whose count is a multiple of it), or
+            ``"epoch"`` (after every epoch; the default).
+        resume: a checkpoint directory: continue the run from its newest checkpoint, ignoring
+            ``state`` (but checking that its key, optimizer and params structure are the run's),
+            or start from ``state`` when it holds none yet; either way keep checkpointing into
+            it. So the same call serves the first start and every restart. See :mod:`fnn.resume`.
 
     Returns:
         ``(state, history)``; history maps ``loss``, ``val_loss``, metric names, ``val_``
-        metric names and ``time`` to arrays of one value per epoch.
+        metric names and ``time`` to arrays of one value per epoch (of the whole run when
+        resuming). A run killed at any moment (SIGKILL included) and resumed returns params,
+        optimizer state and history bitwise equal to an uninterrupted run's, except ``time``,
+        which is wall-clock (for an epoch cut by the kill, the time since the restart).
 
     Raises:
         NonFiniteError: the loss became NaN or infinite. Its ``.state`` is the last state with
             finite params (the best one, with early stopping and ``restore_best``) and its
             ``.history`` the epochs completed. Any other error raised inside the loop
             (a KeyboardInterrupt too) carries the same two attributes.
+        ConfigError: a bad argument; with ``resume``, a setting or data set that differs from
+            the run's (the message names it); with ``checkpoint``, a directory holding checkpoints.
+        FormatError: the newest checkpoint in ``resume`` cannot be loaded.
 
-    >>> import numpy as np, fnn
+    >>> import tempfile, numpy as np, fnn
     >>> x = fnn.random.normal(fnn.random.key(0), (200, 2)).astype(np.float32)
     >>> y = (x[:, 0] * x[:, 1] > 0).astype(int)
     >>> s = fnn.TrainState.create(fnn.init(fnn.random.key(1), fnn.mlp([2, 16, 2])), fnn.optim.adam(0.01), key=fnn.random.key(2))
-    >>> s, h = fnn.fit(s, (x, y), epochs=5, batch_size=32, loss="cross_entropy", validation=0.2, verbose=0)
+    >>> s5, h = fnn.fit(s, (x, y), epochs=5, batch_size=32, loss="cross_entropy", validation=0.2, verbose=0)
     >>> sorted(h), h["loss"].shape
     (['accuracy', 'loss', 'time', 'val_accuracy', 'val_loss'], (5,))
+    >>> with tempfile.TemporaryDirectory() as run:       # stopped after 2 epochs, then resumed
+    ...     _ = fnn.fit(s, (x, y), epochs=2, batch_size=32, loss="cross_entropy", validation=0.2, verbose=0, resume=run)
+    ...     r5, rh = fnn.fit(s, (x, y), epochs=5, batch_size=32, loss="cross_entropy", validation=0.2, verbose=0, resume=run)
+    >>> fnn.tree.equal(r5, s5), np.array_equal(rh["val_loss"], h["val_loss"])
+    (True, True)
     """
     where = "fit"
     problem = _prepare(state, data, loss, l2, where)
@@ -237,24 +272,48 @@ def fit(
     for cb in callbacks:
         if not callable(cb):
             raise ConfigError(f"fit: callbacks must be callables (epoch, state, logs), got {cb!r}")
+    directory, resuming, every = resume_module._directory_of(checkpoint, resume, checkpoint_every, where)
     metric_fns = _metric_functions(metrics, problem.loss)
+    whole = problem
     problem, val = _validation_split(validation, problem, state.params, split_key, where)
     batch_size = _check_batch_size(batch_size, problem.x.shape[0])
     if early_stopping is not None and early_stopping.monitor.startswith("val_") and val is None:
         raise ConfigError(f"fit: early stopping monitors {early_stopping.monitor!r} but no validation data was given")
 
     history: dict[str, list] = {}
-    watch = _Watch()
+    watch, done, losses, stop, saver = _Watch(), 0, [], False, None
+    if directory is not None:
+        pair = isinstance(validation, (tuple, list))
+        settings = resume_module.settings(
+            (whole.x, whole.y), None if pair else validation, val if pair else None, split_key=split_key,
+            batch_size=batch_size, shuffle=bool(shuffle), drop_last=bool(drop_last), loss=problem.loss,
+            l2=problem.l2, metrics=tuple(metric_fns), early_stopping=early_stopping,
+        )
+        saver = resume_module._Saver(directory, every, settings)
+        if not resuming:
+            resume_module._refuse_to_mix(directory, where)
+        found = resume_module._newest(directory) if resuming else None
+        if found is None:
+            saver.save(state, history, watch, 0)  # at once: an unsaveable state fails before any training
+        else:
+            resume_module._check_same_run(found, state, settings, epochs, where, directory)
+            state, watch, done, losses, stop = found.state, found.watch, found.epoch, found.losses(), found.stopped
+            history = {k: list(v) for k, v in found.history.items()}
     try:
-        for epoch in range(1, epochs + 1):
+        epoch = done
+        while epoch < epochs and not stop:
+            epoch += 1
             start = time.perf_counter()
             steps = math.ceil(problem.x.shape[0] / batch_size)
-            bar = _progress(verbose, steps, epoch, epochs)
+            bar = _progress(verbose, steps, epoch, epochs, len(losses))
+            hook = partial(saver.mid_epoch, history, watch, epoch - 1) if saver is not None and saver.every else None
             try:
-                state, m = _run_epoch(state, problem, batch_size, bool(shuffle), bool(drop_last), bar)
+                state, m = _run_epoch(state, problem, batch_size, bool(shuffle), bool(drop_last), bar,
+                                      position=len(losses), losses=losses, every=every, hook=hook)
             finally:
                 if bar is not None:
                     bar.close()
+            losses = []
             logs = {"loss": m["loss"]}
             logs.update(_evaluate(state, problem.x, problem.y, problem, metric_fns, ""))
             if val is not None:
@@ -264,7 +323,6 @@ def fit(
                 history.setdefault(k, []).append(v)
             if verbose:
                 print(_line(epoch, epochs, logs), flush=True)
-            stop = False
             if early_stopping is not None:
                 if early_stopping.monitor not in logs:
                     raise ConfigError(f"fit: early stopping monitors {early_stopping.monitor!r}; history has {sorted(logs)}")
@@ -272,8 +330,8 @@ def fit(
                 stop = watch.wait > 0 and watch.wait >= early_stopping.patience
             for cb in callbacks:
                 stop = _check_callback_result(cb(epoch, state, dict(logs)), cb) or stop
-            if stop:
-                break
+            if saver is not None and (not saver.every or stop or epoch == epochs):
+                saver.save(state, history, watch, epoch, stopped=stop)
     except BaseException as error:
         good = getattr(error, "state", None) or state
         error.state = _restore(early_stopping, watch, good)

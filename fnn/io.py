@@ -121,6 +121,7 @@ _ARRAY_KINDS = "biufc"  # bool, signed, unsigned, float, complex: never object, 
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: the same value gives the same bytes
 _ZIP_MAGIC = b"PK\x03\x04"
 _CHECKPOINT = re.compile(r"ckpt-(\d{12,})\.npz")
+_PARTIAL_CHECKPOINT = re.compile(r"\.ckpt-\d{12,}\.npz\.[0-9a-f]+\.tmp")  # _atomic_write's name, killed mid-write
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 # What a damaged or foreign file can make the zip, npy and JSON readers raise.
@@ -874,6 +875,11 @@ def list_checkpoints(directory: str | os.PathLike) -> list[tuple[int, pathlib.Pa
     ...     [s for s, _ in io.list_checkpoints(d)]
     [2, 10]
     """
+    return sorted((int(match.group(1)), path) for match, path in _files_named(directory, _CHECKPOINT))
+
+
+def _files_named(directory: str | os.PathLike, pattern: re.Pattern) -> list[tuple[re.Match, pathlib.Path]]:
+    """The regular files in ``directory`` whose whole name matches ``pattern`` (none if it is missing)."""
     directory = pathlib.Path(directory)
     try:
         entries = list(os.scandir(directory))
@@ -881,10 +887,25 @@ def list_checkpoints(directory: str | os.PathLike) -> list[tuple[int, pathlib.Pa
         return []
     found = []
     for entry in entries:
-        match = _CHECKPOINT.fullmatch(entry.name)
+        match = pattern.fullmatch(entry.name)
         if match and entry.is_file():
-            found.append((int(match.group(1)), directory / entry.name))
-    return sorted(found)
+            found.append((match, directory / entry.name))
+    return found
+
+
+def _remove_partial_writes(directory: str | os.PathLike) -> list[pathlib.Path]:
+    """Delete the temporary files of checkpoint writes that were killed before their rename; return them.
+
+    Only for a directory no other process is writing into (a resume's own run directory).
+    """
+    removed = []
+    for _, path in _files_named(directory, _PARTIAL_CHECKPOINT):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        removed.append(path)
+    return sorted(removed)
 
 
 def latest_checkpoint(directory: str | os.PathLike) -> pathlib.Path | None:

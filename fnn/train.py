@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import attrs
 import numpy as np
@@ -275,17 +275,44 @@ def _step_with_progress(problem: _Problem, buffer: _GradBuffer | None, bar: Any,
     return carry
 
 
+def _step_with_hook(step: Callable, every: int, hook: Callable, carry: tuple, idx: np.ndarray) -> tuple:
+    carry = step(carry, idx)
+    if carry[0].step % every == 0:
+        hook(carry[0], carry[3])
+    return carry
+
+
 def _run_epoch(
-    state: TrainState, problem: _Problem, batch_size: int, shuffle: bool, drop_last: bool, progress: Any = None
+    state: TrainState,
+    problem: _Problem,
+    batch_size: int,
+    shuffle: bool,
+    drop_last: bool,
+    progress: Any = None,
+    *,
+    position: int = 0,
+    losses: Sequence[tuple[float, int]] = (),
+    every: int = 0,
+    hook: Callable | None = None,
 ) -> tuple[TrainState, dict]:
-    order = _order(random.fold_in(random.fold_in(state.key, SHUFFLE), state.step), problem.x.shape[0], shuffle)
-    chunks = _index_chunks(order, batch_size, drop_last)
+    """One epoch; or, with ``position``, the rest of one whose first ``position`` steps (losses given) are done.
+
+    With ``hook``, ``hook(state, losses)`` is called after each step whose new ``state.step``
+    is a multiple of ``every`` (``losses``: the epoch's (value, rows) pairs so far, a list the
+    epoch keeps appending to). Without it the fold is exactly the plain one.
+    """
+    # The permutation belongs to the epoch, so it is drawn with the step at which the epoch began.
+    start = state.step - position
+    order = _order(random.fold_in(random.fold_in(state.key, SHUFFLE), start), problem.x.shape[0], shuffle)
+    chunks = _index_chunks(order, batch_size, drop_last)[position:]
     buffer = _GradBuffer.for_epoch(state, problem)
     if progress is None:
         step = partial(_step, problem, buffer)
     else:
         step = partial(_step_with_progress, problem, buffer, progress)
-    state, _, _, losses = toolz.reduce(step, chunks, (state, tree.ravel(state.params)[0], None, []))
+    if hook is not None:
+        step = partial(_step_with_hook, step, every, hook)
+    state, _, _, losses = toolz.reduce(step, chunks, (state, tree.ravel(state.params)[0], None, list(losses)))
     values = np.array([v for v, _ in losses])
     sizes = np.array([n for _, n in losses])
     mean = float(np.dot(values, sizes) / sizes.sum()) if losses else float("nan")

@@ -1,8 +1,10 @@
 """The fnn command end to end, in temporary directories, reading back what it wrote."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -51,6 +53,38 @@ def test_resume_continues_bit_for_bit(tmp_path, capsys):
         assert np.array_equal(a["history"][k], b["history"][k]), k
 
 
+def test_resume_run_dir_serves_the_first_start_and_every_restart_and_counts_the_runs_epochs(tmp_path, capsys):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    verbose = [a for a in TRAIN if a != "--quiet"]
+    assert run(capsys, *TRAIN, "--epochs", "4", "--out", str(whole))[0] == 0
+    code, out, _ = run(capsys, *verbose, "--epochs", "2", "--resume", str(parts))  # nothing there yet: a start
+    assert code == 0 and [l.split()[1] for l in out.splitlines() if l.startswith("epoch")] == ["1/2", "2/2"]
+    code, out, _ = run(capsys, *verbose, "--epochs", "4", "--resume", str(parts))
+    assert code == 0 and [l.split()[1] for l in out.splitlines() if l.startswith("epoch")] == ["3/4", "4/4"]
+    a, b = fnn.load(whole / "model.npz"), fnn.load(parts / "model.npz")
+    fnn.tree.assert_equal(a["state"], b["state"])
+    assert json.loads((parts / "history.json").read_text())["val_loss"] == json.loads((whole / "history.json").read_text())["val_loss"]
+
+
+def test_a_killed_training_command_resumes_bit_for_bit(tmp_path, capsys):
+    argv = [*TRAIN, "--epochs", "5", "--checkpoint-every", "1", "--resume", str(tmp_path / "killed")]
+    with subprocess.Popen([sys.executable, "-m", "fnn", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
+        try:  # wait until training is well inside its first epoch (41 steps), however slow the machine
+            while proc.poll() is None and not any(s >= 10 for s, _ in fnn.io.list_checkpoints(tmp_path / "killed" / "checkpoints")):
+                time.sleep(0.005)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL and not (tmp_path / "killed" / "model.npz").exists()
+    code, _, err = run(capsys, "evaluate", str(tmp_path / "killed"))
+    assert code == 2 and "has not finished" in err
+    assert run(capsys, *argv)[0] == 0
+    assert run(capsys, *TRAIN, "--epochs", "5", "--out", str(tmp_path / "whole"))[0] == 0
+    a, b = fnn.load(tmp_path / "whole" / "model.npz"), fnn.load(tmp_path / "killed" / "model.npz")
+    fnn.tree.assert_equal(a["state"], b["state"])
+    for k in ("loss", "val_loss", "accuracy", "val_accuracy"):
+        assert np.array_equal(a["history"][k], b["history"][k]), k
+
+
 def test_plot_is_written_as_png(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     run(capsys, *TRAIN, "--epochs", "2", "--out", str(tmp_path / "r"))
@@ -83,6 +117,10 @@ def test_csv_data(tmp_path, capsys):
         ["train", "--data", "mnist:/nonexistent", "--out", "x"],
         ["evaluate", "/nonexistent/run"],
         ["train", "--data", "digits", "--lr", "fast", "--out", "x"],
+        ["train", "--data", "digits"],
+        ["train", "--data", "digits", "--out", "x", "--resume", "y"],
+        ["train", "--data", "digits", "--out", "x", "--checkpoint-every", "0"],
+        ["train", "--data", "digits", "--out", "x", "--checkpoint-every", "steps"],
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_code_2(argv, tmp_path, capsys, monkeypatch):
@@ -92,10 +130,14 @@ def test_bad_arguments_give_one_line_and_exit_code_2(argv, tmp_path, capsys, mon
     assert len(err.strip().splitlines()) == 1 and err.startswith("fnn: error: "), err
 
 
-def test_refuses_to_overwrite_a_run_without_resume(tmp_path, capsys):
+def test_refuses_to_overwrite_a_run_without_resume_or_to_resume_with_other_settings(tmp_path, capsys):
     run(capsys, *TRAIN, "--epochs", "1", "--out", str(tmp_path / "r"))
     code, _, err = run(capsys, *TRAIN, "--epochs", "1", "--out", str(tmp_path / "r"))
     assert code == 2 and "--resume" in err
+    code, _, err = run(capsys, *TRAIN, "--epochs", "2", "--seed", "1", "--resume", str(tmp_path / "r"))
+    assert code == 2 and "--seed 1" in err
+    code, _, err = run(capsys, *TRAIN, "--epochs", "0", "--resume", str(tmp_path / "r"))
+    assert code == 2 and "the run has done 1 epochs" in err
 
 
 def test_python_dash_m_and_help(tmp_path):
