@@ -114,6 +114,17 @@ def _apply_update(
     return TrainState(unravel(new), opt_state, key=state.key, step=state.step + 1, optimizer=state.optimizer), new
 
 
+def _apply_update_into(state: TrainState, flat: np.ndarray, gflat: np.ndarray, spare: TrainState, spare_flat: np.ndarray) -> TrainState:
+    """The next state, written into the arrays of ``spare``, a state the epoch made and no longer needs.
+
+    Its params tree is reused as it is: its leaves are views of ``spare_flat``, which now holds the new values.
+    """
+    spare_flat.flags.writeable = True
+    new, opt_state = state.optimizer.update(flat, gflat, state.opt_state, spare=(spare_flat, spare.opt_state))
+    new.flags.writeable = False
+    return TrainState(spare.params, opt_state, key=state.key, step=state.step + 1, optimizer=state.optimizer)
+
+
 # ------------------------------------------------------------------ batches
 
 
@@ -223,36 +234,55 @@ def _fills_every_gradient(node: Any) -> bool:
 
 
 @attrs.frozen
-class _GradBuffer:
-    """A gradient buffer owned by one epoch, reused by its steps (never seen by the caller)."""
+class _EpochBuffers:
+    """Arrays owned by one epoch and reused by its steps (never seen by the caller): the gradient,
+    the gathered batch, and whether the optimizer may write each new state into the arrays of
+    the state two steps back (see "Spare buffers" in :mod:`fnn.optim`)."""
 
-    tree: Any  # writable views, laid out like the params
+    tree: Any  # the gradient: writable views, laid out like the params
     view: np.ndarray  # the same memory, read-only, for the optimizer
     zero: bool  # whether a step must clear it first (layers that may write only part of it)
+    x: np.ndarray  # batch_size rows of x and of y, gathered into with np.take(out=)
+    y: np.ndarray
+    reuse: bool
 
     @classmethod
-    def for_epoch(cls, state: TrainState, problem: _Problem) -> "_GradBuffer | None":
+    def for_epoch(cls, state: TrainState, problem: _Problem, batch_size: int) -> "_EpochBuffers | None":
         # An adapted tutorial object might keep the gradient it is given: it gets a fresh one.
         if isinstance(state.optimizer, _optim.FromUpdate):
             return None
         flat = np.zeros(problem.unravel.size, state.params.dtype)
         view = flat.view()
         view.flags.writeable = False
-        return cls(problem.unravel(flat), view, not _fills_every_gradient(state.params))
+        x, y = problem.x, np.asarray(problem.y)
+        return cls(
+            problem.unravel(flat), view, not _fills_every_gradient(state.params),
+            np.empty((batch_size, *x.shape[1:]), x.dtype), np.empty((batch_size, *y.shape[1:]), y.dtype),
+            getattr(state.optimizer, "accepts_spare", False) is True,
+        )
 
 
-def _step(problem: _Problem, buffer: _GradBuffer | None, carry: tuple, idx: np.ndarray) -> tuple:
-    """One mini-batch: gradient at the current params, then the optimizer update."""
-    state, flat, previous, losses = carry
+def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: tuple, idx: np.ndarray) -> tuple:
+    """One mini-batch: gradient at the current params, then the optimizer update.
+
+    ``carry`` is (state, its flat params, the state before, the epoch's losses, that state's
+    flat params, steps done in this epoch). From the third step on, the state before is one
+    this epoch made: the new state is written into its arrays (two sets alternate), so
+    the state a step starts from and the one before it both stay intact for NonFiniteError.
+    """
+    state, flat, previous, losses, previous_flat, done = carry
     key = random.fold_in(random.fold_in(state.key, DROPOUT), state.step) if problem.dropout else None
-    xb = np.take(problem.x, idx, axis=0)
-    yb = np.take(problem.y, idx, axis=0)
-    if buffer is None:
+    if buffers is None:
+        xb = np.take(problem.x, idx, axis=0)
+        yb = np.take(problem.y, idx, axis=0)
         gflat = np.zeros(problem.unravel.size, flat.dtype)
         gtree = problem.unravel(gflat)
     else:
-        gflat, gtree = buffer.view, buffer.tree
-        if buffer.zero:
+        m = idx.size  # mode="clip": the indices are valid, and "raise" would gather via a temporary
+        xb = np.take(problem.x, idx, axis=0, out=buffers.x[:m], mode="clip")
+        yb = np.take(problem.y, idx, axis=0, out=buffers.y[:m], mode="clip")
+        gflat, gtree = buffers.view, buffers.tree
+        if buffers.zero:
             gflat.base.fill(0)
     value = value_and_grad_into(state.params, xb, yb, problem.loss, problem.l2, key, gtree, plan=problem.plan)
     if not math.isfinite(value):
@@ -261,15 +291,18 @@ def _step(problem: _Problem, buffer: _GradBuffer | None, carry: tuple, idx: np.n
             f"the loss became {value} at step {state.step}; the last state with finite params "
             f"(step {good.step}) is attached as .state"
         )
-        error.state = good
+        error.state = good  # intact: the step that would overwrite its arrays never runs
         raise error
     losses.append((float(value), idx.size))
+    if done >= 2 and buffers is not None and buffers.reuse:
+        new_state = _apply_update_into(state, flat, gflat, previous, previous_flat)
+        return new_state, previous_flat, state, losses, flat, done + 1
     new_state, new_flat = _apply_update(state, flat, gflat, problem.unravel)
-    return new_state, new_flat, state, losses
+    return new_state, new_flat, state, losses, flat, done + 1
 
 
-def _step_with_progress(problem: _Problem, buffer: _GradBuffer | None, bar: Any, carry: tuple, idx: np.ndarray) -> tuple:
-    carry = _step(problem, buffer, carry, idx)
+def _step_with_progress(problem: _Problem, buffers: _EpochBuffers | None, bar: Any, carry: tuple, idx: np.ndarray) -> tuple:
+    carry = _step(problem, buffers, carry, idx)
     bar.update(1)
     bar.set_postfix(loss=f"{carry[3][-1][0]:.4f}", refresh=False)
     return carry
@@ -305,14 +338,14 @@ def _run_epoch(
     start = state.step - position
     order = _order(random.fold_in(random.fold_in(state.key, SHUFFLE), start), problem.x.shape[0], shuffle)
     chunks = _index_chunks(order, batch_size, drop_last)[position:]
-    buffer = _GradBuffer.for_epoch(state, problem)
+    buffers = _EpochBuffers.for_epoch(state, problem, batch_size)
     if progress is None:
-        step = partial(_step, problem, buffer)
+        step = partial(_step, problem, buffers)
     else:
-        step = partial(_step_with_progress, problem, buffer, progress)
+        step = partial(_step_with_progress, problem, buffers, progress)
     if hook is not None:
         step = partial(_step_with_hook, step, every, hook)
-    state, _, _, losses = toolz.reduce(step, chunks, (state, tree.ravel(state.params)[0], None, list(losses)))
+    state, *_, losses, _, _ = toolz.reduce(step, chunks, (state, tree.ravel(state.params)[0], None, list(losses), None, 0))
     values = np.array([v for v, _ in losses])
     sizes = np.array([n for _, n in losses])
     mean = float(np.dot(values, sizes) / sizes.sum()) if losses else float("nan")

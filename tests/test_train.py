@@ -23,7 +23,8 @@ def problem(seed=0, n=50, dropout=0.0, dtype=np.float32):
     return params, x, y
 
 
-OPTIMIZERS = [fnn.optim.sgd(0.1), fnn.optim.momentum(0.05), fnn.optim.adam(0.01), fnn.optim.rmsprop(0.01)]
+OPTIMIZERS = [fnn.optim.sgd(0.1), fnn.optim.momentum(0.05), fnn.optim.adam(0.01), fnn.optim.rmsprop(0.01),
+              fnn.optim.adamw(0.01, amsgrad=True)]
 
 
 @settings(max_examples=25)
@@ -144,6 +145,42 @@ def test_non_finite_loss_stops_with_the_last_good_state():
     assert isinstance(good, fnn.TrainState)
     assert np.isfinite(fnn.tree.ravel(good.params)[0]).all()
     assert isinstance(e.value.history, dict)
+
+
+def test_non_finite_params_in_the_epochs_own_buffers_report_the_state_before_them_intact():
+    # Adam writes each new state into the arrays of the state two steps back; a NaN gradient at
+    # step 4 makes the params of step 5 NaN, and the error must carry step 4's state, untouched.
+    params, x, y = problem()
+    state = fnn.TrainState.create(params, fnn.optim.adam(0.01), key=fnn.random.key(0))
+
+    def poisoned_at(bad):
+        calls = []
+
+        def loss(y_hat, y):  # half the squared outputs; its gradient turns NaN on call number `bad`
+            calls.append(None)
+            g = y_hat / y_hat.shape[0]
+            return 0.5 * float(np.sum(y_hat * g)), np.full_like(g, np.nan) if len(calls) == bad else g
+
+        return loss
+
+    with pytest.raises(NonFiniteError, match="at step 5") as e:
+        fnn.train_epoch(state, (x, y), batch_size=5, loss=poisoned_at(5))
+    perm_key = fnn.random.fold_in(fnn.random.fold_in(state.key, SHUFFLE), 0)
+    manual, loss = state, poisoned_at(0)
+    for xb, yb in list(fnn.batches(perm_key, (x, y), 5))[:4]:
+        manual = fnn.opt_step(manual, fnn.grad(manual.params, (xb, yb), loss=loss))
+    assert e.value.state.step == 4
+    fnn.tree.assert_equal(e.value.state, manual)
+
+
+def test_the_numba_backend_trains_bitwise_like_numpy():
+    pytest.importorskip("numba")  # the fast extra; the test extra installs it
+    params, x, y = problem(dropout=0.2)
+    states = [fnn.TrainState.create(params, fnn.optim.adam(0.01, backend=b), key=fnn.random.key(0)) for b in ("numpy", "numba")]
+    (a, ha), (b, hb) = (fnn.fit(s, (x, y), epochs=3, batch_size=4, loss="cross_entropy", verbose=0) for s in states)
+    fnn.tree.assert_equal(a.params, b.params)
+    fnn.tree.assert_equal(a.opt_state, b.opt_state)
+    assert np.array_equal(ha["loss"], hb["loss"])
 
 
 def test_xor_is_solved():

@@ -1,0 +1,94 @@
+"""Laws of the optimizer kernels: writing into spare buffers changes nothing but where the result
+lives, and the numba backend (the ``fast`` extra) gives bitwise the NumPy backend's results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import fnn.optim as optim
+import fnn.tree
+from fnn.errors import ConfigError
+
+SPARE_OPTIMIZERS = [name for name, make in sorted(optim.OPTIMIZERS.items()) if getattr(make(0.1), "accepts_spare", False)]
+
+
+def test_adam_and_adamw_accept_spare_buffers():
+    assert SPARE_OPTIMIZERS == ["adam", "adamw"]
+
+
+def hyper(lr, amsgrad, weight_decay, backend, name):
+    return optim.get(name, lr=lr, amsgrad=amsgrad, weight_decay=weight_decay, backend=backend)
+
+
+vectors = st.sampled_from([np.float32, np.float64]).flatmap(
+    lambda dt: st.integers(1, 300).flatmap(
+        lambda n: st.tuples(*[hnp.arrays(dt, n, elements=st.floats(-1e3, 1e3, width=32)) for _ in range(4)])
+    )
+)
+options = st.fixed_dictionaries({
+    "name": st.sampled_from(SPARE_OPTIMIZERS),
+    "lr": st.floats(1e-5, 1.0),
+    "amsgrad": st.booleans(),
+    "weight_decay": st.sampled_from([0.0, 1e-2, 0.5]),
+})
+
+
+def copy(state):
+    """A copy of a state's arrays (the count stays a Python int)."""
+    return fnn.tree.map(lambda a: a.copy() if isinstance(a, np.ndarray) else a, state)
+
+
+def trajectory(opt, p, grads, ping_pong):
+    """The params and states after each step; with ping_pong, each step writes into the arrays of the
+    state two steps back, as train_epoch does."""
+    out = [(p, opt.init(p))]
+    for i, g in enumerate(grads):
+        spare = None
+        if ping_pong and i >= 2:
+            spare = (out[-2][0].copy(), copy(out[-2][1]))  # copies stand in for the buffers given up
+        new, state = opt.update(out[-1][0], g, out[-1][1], spare=spare)
+        if spare is not None:
+            assert new is spare[0] and state.mu is spare[1].mu and state.nu is spare[1].nu
+        out.append((new.copy(), copy(state)))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(vectors, options)
+def test_writing_into_spare_buffers_gives_bitwise_the_same_trajectory(arrays, o):
+    p, *grads = arrays
+    opt = hyper(o["lr"], o["amsgrad"], o["weight_decay"], "numpy", o["name"])
+    plain, into = trajectory(opt, p, grads, False), trajectory(opt, p, grads, True)
+    for (pa, sa), (pb, sb) in zip(plain, into):
+        assert pa.tobytes() == pb.tobytes()
+        fnn.tree.assert_equal(sa, sb)
+
+
+@settings(max_examples=60, deadline=None)
+@given(vectors, options, st.booleans())
+def test_the_numba_backend_equals_the_numpy_backend_bitwise(arrays, o, ping_pong):
+    pytest.importorskip("numba")  # the fast extra; installed by the test extra, so CI runs this
+    p, *grads = arrays
+    slow = hyper(o["lr"], o["amsgrad"], o["weight_decay"], "numpy", o["name"])
+    fast = hyper(o["lr"], o["amsgrad"], o["weight_decay"], "numba", o["name"])
+    for (pa, sa), (pb, sb) in zip(trajectory(slow, p, grads, ping_pong), trajectory(fast, p, grads, ping_pong)):
+        assert pa.dtype == pb.dtype == p.dtype and pa.tobytes() == pb.tobytes()
+        fnn.tree.assert_equal(sa, sb)
+
+
+def test_the_numba_backend_propagates_nan_like_numpy():
+    pytest.importorskip("numba")
+    p = np.array([1.0, 2.0, 3.0], np.float32)
+    g = np.array([np.nan, 1.0, -1.0], np.float32)
+    slow, fast = optim.adam(0.1, amsgrad=True), optim.adam(0.1, amsgrad=True, backend="numba")
+    a, b = slow.update(p, g, slow.init(p)), fast.update(p, g, fast.init(p))
+    assert a[0].tobytes() == b[0].tobytes() and np.isnan(b[0][0]) and np.isnan(b[1].nu_max[0])
+
+
+def test_an_unknown_backend_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"adam: backend must be one of 'numpy', 'numba', got 'cuda'"):
+        optim.adam(backend="cuda")
