@@ -313,9 +313,9 @@ def check_reference() -> str:
 # ------------------------------------------------------------------ fnn
 
 
-def make_fnn(x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int):
+def make_fnn(x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int, backend: str = "numpy"):
     params = fnn.init(fnn.random.key(1), fnn.mlp(sizes))
-    box = [fnn.TrainState.create(params, fnn.optim.adam(LR), key=fnn.random.key(2))]
+    box = [fnn.TrainState.create(params, fnn.optim.adam(LR, backend=backend), key=fnn.random.key(2))]
 
     def run() -> None:
         box[0], _ = fnn.train_epoch(box[0], (x, y), batch_size=min(batch, x.shape[0]), loss="cross_entropy")
@@ -400,6 +400,7 @@ CONTENDERS = [  # (name, column title)
     ("floor", "floor (matmuls only)"),
     ("numpy", "hand-written NumPy"),
     ("fnn", "fnn train_epoch"),
+    ("fnn_numba", "fnn, adam(backend=\"numba\")"),
     ("sklearn", "scikit-learn MLP"),
     ("torch", "PyTorch CPU"),
 ]
@@ -408,6 +409,14 @@ CONTENDERS = [  # (name, column title)
 def build(name: str, x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int):
     if name == "floor":
         return make_floor(x, sizes, batch)
+    if name == "fnn_numba":
+        try:
+            import numba  # noqa: F401
+        except ImportError as e:
+            raise Skip("skipped: not installed") from e
+        run = make_fnn(x, y, sizes, batch, backend="numba")
+        run()  # compile the kernel outside the timings (once per process and dtype)
+        return run
     return {"numpy": make_numpy, "fnn": make_fnn, "sklearn": make_sklearn, "torch": make_torch}[name](x, y, sizes, batch)
 
 
@@ -765,7 +774,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rows", type=int, help="training rows (default 60,000; 6,000 with --quick)")
     ap.add_argument("--reps", type=int, help="timed repetitions, best taken (default 3; 1 with --quick)")
     ap.add_argument("--batches", type=parse_ints, default=[32, 128, 512], help="comma-separated batch sizes (default 32,128,512)")
-    ap.add_argument("--only", type=lambda s: s.split(","), help="comma-separated subset of: floor,numpy,fnn,sklearn,torch")
+    ap.add_argument("--only", type=lambda s: s.split(","), help="comma-separated subset of: floor,numpy,fnn,fnn_numba,sklearn,torch")
     ap.add_argument("--no-tiny", action="store_true", help="skip the tiny-net row")
     ap.add_argument("--profile", type=parse_ints, metavar="BATCHES", help="cProfile one fnn epoch at these batch sizes, then a time breakdown")
     ap.add_argument("--top", type=int, default=25, help="rows of each cProfile listing (default 25)")

@@ -179,21 +179,21 @@ class CrossEntropy(Loss):
 
 def _ce_from_logits(z: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarray]:
     # −Σ y log softmax(z) = Σ y·(lse(z) − z); gradient Σy·softmax(z) − y.
-    # (Written with array methods and scalar arithmetic: on small batches the per-call
-    # overhead of np.mean and friends is most of the cost.)
+    # (Written with ufunc reductions and scalar arithmetic: on small batches the per-call
+    # overhead of np.mean, .sum() and friends is most of the cost.)
     n = z.shape[0]
-    shifted = z - z.max(axis=1, keepdims=True)
+    shifted = np.subtract(z, np.maximum.reduce(z, axis=1, keepdims=True))
     e = np.exp(shifted)
-    s = e.sum(axis=1, keepdims=True)
+    s = np.add.reduce(e, axis=1, keepdims=True)
     log_s = np.log(s)
     e /= s  # e is now softmax(z)
     if y.ndim == 1:
         rows = np.arange(n)
-        value = (float(log_s.sum()) - float(shifted[rows, y].sum())) / n
+        value = (float(np.add.reduce(log_s, axis=None)) - float(np.add.reduce(shifted[rows, y]))) / n
         e[rows, y] -= 1
     else:
-        total = y.sum(axis=1, keepdims=True)
-        value = (float((total * log_s).sum()) - float((y * shifted).sum())) / n
+        total = np.add.reduce(y, axis=1, keepdims=True)
+        value = (float(np.add.reduce(total * log_s, axis=None)) - float(np.add.reduce(y * shifted, axis=None))) / n
         e *= total
         e -= y
     e *= z.dtype.type(1.0 / n)

@@ -208,7 +208,7 @@ def _prepare(state: TrainState, data: Any, loss: Any, l2: float, where: str) -> 
     params = state.params
     x = check_inputs(params, data[0], where)
     loss = get_loss(loss)
-    y = data[1]
+    y = np.asarray(data[1])  # once, not per batch
     if isinstance(loss, Loss):
         y = loss.targets(y, (x.shape[0], _output_width(params)), params.dtype)
     return _Problem(x, y, loss, _check_l2(l2), tree.ravel(params)[1], _uses_randomness(params), Plan.of(params, loss))
@@ -254,7 +254,7 @@ class _EpochBuffers:
         flat = np.zeros(problem.unravel.size, state.params.dtype)
         view = flat.view()
         view.flags.writeable = False
-        x, y = problem.x, np.asarray(problem.y)
+        x, y = problem.x, problem.y
         return cls(
             problem.unravel(flat), view, not _fills_every_gradient(state.params),
             np.empty((batch_size, *x.shape[1:]), x.dtype), np.empty((batch_size, *y.shape[1:]), y.dtype),
@@ -279,8 +279,8 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: tuple, idx: n
         gtree = problem.unravel(gflat)
     else:
         m = idx.size  # mode="clip": the indices are valid, and "raise" would gather via a temporary
-        xb = np.take(problem.x, idx, axis=0, out=buffers.x[:m], mode="clip")
-        yb = np.take(problem.y, idx, axis=0, out=buffers.y[:m], mode="clip")
+        xb = problem.x.take(idx, axis=0, out=buffers.x[:m], mode="clip")
+        yb = problem.y.take(idx, axis=0, out=buffers.y[:m], mode="clip")
         gflat, gtree = buffers.view, buffers.tree
         if buffers.zero:
             gflat.base.fill(0)

@@ -76,7 +76,7 @@ def _(node: DenseParams, x, key, train):
 def _(node: DenseParams, x, g, out, need_input_grad):
     np.matmul(x.T, g, out=out.w)
     if node.b is not None:
-        g.sum(axis=0, out=out.b)
+        np.add.reduce(g, axis=0, out=out.b)  # the ufunc itself: .sum() adds a Python wrapper per call
     return g @ node.w.T if need_input_grad else None
 
 
