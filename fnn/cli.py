@@ -23,7 +23,6 @@ import argparse
 import csv
 import io
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -139,12 +138,7 @@ def _write_history(out: Path, history: dict[str, np.ndarray]) -> None:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    fnn.io._atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 _SAME_RUN = ("data", "layers", "activation", "dropout", "optimizer", "lr", "l2", "batch_size", "validation", "patience",
