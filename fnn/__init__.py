@@ -10,13 +10,14 @@ without a key.
 (2, 3)
 """
 
-from fnn import data, errors, initializers, io, layers, losses, metrics, optim, random, resume, tree
+from fnn import data, errors, initializers, io, layers, losses, metrics, optim, random, resume, stacked, tree
 from fnn.backprop import grad, l2_penalty, value_and_grad
 from fnn.fit import EarlyStopping, fit
 from fnn.io import load, save
 from fnn.layers import Activation, Dense, Dropout, Sequential
 from fnn.minimize import MinimizeResult, minimize
 from fnn.network import apply, init, mlp, output_shape, predict, predict_proba
+from fnn.stacked import init_many, stack, unstack
 from fnn.summary import summary
 from fnn.sweep import SerialExecutor, sweep, sweep_summary
 from fnn.train import TrainState, batches, opt_step, train_epoch
@@ -43,6 +44,7 @@ __all__ = [
     "errors",
     "grad",
     "init",
+    "init_many",
     "initializers",
     "io",
     "l2_penalty",
@@ -56,9 +58,12 @@ __all__ = [
     "random",
     "resume",
     "save",
+    "stack",
+    "stacked",
     "summary",
     "sweep",
     "sweep_summary",
     "tree",
+    "unstack",
     "value_and_grad",
 ]

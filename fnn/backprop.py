@@ -17,6 +17,7 @@ import numpy as np
 from fnn import random, tree
 from fnn.errors import ConfigError, ShapeError
 from fnn.layers import Activation, SequentialParams, backward, forward, weight_leaves
+from fnn.layers.sequential import network_input
 from fnn.losses import Loss, get as get_loss
 from fnn.network import check_inputs
 
@@ -110,16 +111,28 @@ class Plan:
         return cls(tuple(forward.dispatch(k) for k in kinds), tuple(backward.dispatch(k) for k in kinds), fused)
 
 
-def _loss_value_and_grad(loss: Any, out: np.ndarray, y: Any, check_targets: bool) -> tuple[np.floating, np.ndarray]:
+def _loss_value_and_grad(loss: Any, out: np.ndarray, y: Any, check_targets: bool) -> tuple[Any, np.ndarray]:
     if isinstance(loss, Loss):
         if check_targets:
-            y = loss.targets(y, out.shape, out.dtype)
+            y = loss.targets(y, out.shape[-2:], out.dtype)
         return loss._value_and_grad(out, y)
+    if out.ndim == 3:  # a stack: a custom loss sees one member's outputs at a time
+        pairs = [_custom_loss(loss, member, y) for member in out]
+        return np.array([v for v, _ in pairs], dtype=out.dtype), np.stack([g for _, g in pairs])
+    return _custom_loss(loss, out, y)
+
+
+def _custom_loss(loss: Callable, out: np.ndarray, y: Any) -> tuple[np.floating, np.ndarray]:
     value, g = loss(out, y)
     g = np.array(g, dtype=out.dtype)  # a copy: layers may overwrite the gradient they are given
     if g.shape != out.shape:
         raise ShapeError(f"custom loss returned a gradient of shape {g.shape}; the output has shape {out.shape}")
     return out.dtype.type(value), g
+
+
+def _as_dtype(value: Any, dtype: np.dtype) -> Any:
+    """A loss value of ``dtype``: a NumPy scalar, or K values for a stack."""
+    return dtype.type(value) if np.ndim(value) == 0 else np.asarray(value).astype(dtype)
 
 
 def value_and_grad_unchecked(
@@ -154,13 +167,13 @@ def value_and_grad_into(
     train = key is not None
     layers = params.layers
     residuals = []
-    h = x
+    h = x if params.members is None else network_input(params, x)
     for i, run in enumerate(plan.forwards):
         h, r = run(layers[i], h, random.fold_in(key, i) if train else None, train)
         residuals.append(r)
     if plan.fused is not None:
         if check_targets:
-            y = loss.targets(y, h.shape, h.dtype)
+            y = loss.targets(y, h.shape[-2:], h.dtype)
         value, g = plan.fused(h, y)
     else:
         value, g = _loss_value_and_grad(loss, h, y, check_targets)
@@ -168,8 +181,16 @@ def value_and_grad_into(
     for i in range(len(plan.backwards) - 1, -1, -1):
         g = plan.backwards[i](layers[i], residuals[i], g, grads[i], i > 0)
     if l2:
-        value = value + l2_penalty(params, l2, gtree)
-    return x.dtype.type(value)  # x has the params' dtype (checked by the caller)
+        value = _with_penalty(value, l2_penalty(params, l2, gtree))
+    return _as_dtype(value, x.dtype)  # x has the params' dtype (checked by the caller)
+
+
+def _with_penalty(value: Any, penalty: Any) -> Any:
+    # One network: value (a NumPy scalar) + a Python float, computed in value's dtype. A stack:
+    # the K penalties rounded to that dtype first, which is what the scalar sum does.
+    if np.ndim(penalty) == 0:
+        return value + penalty
+    return value + penalty.astype(value.dtype)
 
 
 def loss_value(params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float = 0.0) -> np.floating:
@@ -179,13 +200,13 @@ def loss_value(params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: f
     """
     fused = _fused_loss(params, loss)
     layers = params.layers[:-1] if fused is not None else params.layers
-    h = x
+    h = network_input(params, x)
     for layer in layers:
         h = forward(layer, h, None, False)[0]
     value = fused(h, y)[0] if fused is not None else _loss_value_and_grad(loss, h, y, False)[0]
     if l2:
-        value = value + l2_penalty(params, l2)
-    return params.dtype.type(value)
+        value = _with_penalty(value, l2_penalty(params, l2))
+    return _as_dtype(value, params.dtype)
 
 
 def l2_penalty(params: Any, l2: float, grads: Any | None = None) -> np.floating:
@@ -196,12 +217,13 @@ def l2_penalty(params: Any, l2: float, grads: Any | None = None) -> np.floating:
     >>> bool(np.isclose(fnn.l2_penalty(p, 2.0), np.sum(p.layers[0].w ** 2)))
     True
     """
-    total = 0.0
-    if grads is None:
-        for (w,) in weight_leaves(params):
-            total += float(np.vdot(w, w))
-    else:
-        for w, gw in weight_leaves(params, grads):
-            total += float(np.vdot(w, w))
+    members = getattr(params, "members", None)
+    totals = [0.0] * (members or 1)
+    for found in weight_leaves(params, *(() if grads is None else (grads,))):
+        w = found[0]
+        for k in range(len(totals)):  # for a stack, member by member: each sum as one network's
+            totals[k] += float(np.vdot(w[k], w[k]) if members else np.vdot(w, w))
+        if grads is not None:
+            gw = found[1]
             gw += gw.dtype.type(l2) * w
-    return 0.5 * l2 * total
+    return 0.5 * l2 * totals[0] if members is None else 0.5 * l2 * np.array(totals)

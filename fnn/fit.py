@@ -32,7 +32,8 @@ from fnn.errors import ConfigError, ShapeError
 from fnn.layers import forward
 from fnn.losses import BinaryCrossEntropy, CrossEntropy, Loss
 from fnn.network import check_inputs
-from fnn.train import TrainState, _check_batch_size, _output_width, _prepare, _Problem, _run_epoch
+from fnn.stacked import select_members
+from fnn.train import TrainState, _check_batch_size, _output_width, _prepare, _Problem, _run_epoch, value_text
 
 __all__ = ["fit", "EarlyStopping"]
 
@@ -109,6 +110,88 @@ class _Watch:
             return _Watch(value, epoch, state, 0)
         return attrs.evolve(self, wait=self.wait + 1)
 
+    def stop(self, rule: EarlyStopping) -> bool:
+        return self.wait > 0 and self.wait >= rule.patience
+
+    def mask(self, logs: dict) -> dict:
+        return logs
+
+    def restored(self, state: TrainState) -> TrainState:
+        return state if self.best_state is None else self.best_state
+
+
+def _flags(dtype: Any) -> Any:
+    def convert(value: Any) -> np.ndarray:
+        a = np.array(value, dtype=dtype)  # a copy: the watch owns its arrays
+        if a.ndim != 1:
+            raise ConfigError(f"a stacked early-stopping field must be 1-D (one entry per member), got shape {a.shape}")
+        a.flags.writeable = False
+        return a
+
+    return convert
+
+
+@tree.register
+@attrs.frozen
+class _StackedWatch:
+    """Early stopping of a stack, member by member: what :class:`_Watch` keeps, with one entry per member.
+
+    ``best`` is NaN where a member has no best yet, ``best_epoch`` −1; ``stopped`` marks the members
+    whose patience ran out (their history entries are NaN from the next epoch on, as if they had left
+    the run); ``best_params`` is a stack of each member's best params (None before any improvement).
+    """
+
+    best: np.ndarray = attrs.field(converter=_flags(np.float64))
+    best_epoch: np.ndarray = attrs.field(converter=_flags(np.int64))
+    wait: np.ndarray = attrs.field(converter=_flags(np.int64))
+    stopped: np.ndarray = attrs.field(converter=_flags(bool))
+    best_params: Any = None
+
+    def __attrs_post_init__(self) -> None:
+        sizes = {len(self.best), len(self.best_epoch), len(self.wait), len(self.stopped)}
+        if len(sizes) != 1:
+            raise ConfigError(f"a stacked early-stopping state needs one entry per member in every field, got sizes {sorted(sizes)}")
+
+    @classmethod
+    def start(cls, members: int) -> "_StackedWatch":
+        return cls(np.full(members, np.nan), np.full(members, -1), np.zeros(members), np.zeros(members, bool))
+
+    def update(self, rule: EarlyStopping, values: np.ndarray, epoch: int, state: TrainState) -> "_StackedWatch":
+        improved = np.array([
+            not stopped and rule.improved(float(v), None if math.isnan(b) else float(b))
+            for v, b, stopped in zip(values, self.best, self.stopped, strict=True)
+        ])
+        best_params = self.best_params
+        if improved.any():
+            previous = state.params if best_params is None else best_params
+            best_params = state.params if improved.all() else select_members(improved, state.params, previous)
+        wait = np.where(improved, 0, self.wait + ~self.stopped)
+        return _StackedWatch(
+            np.where(improved, values, self.best), np.where(improved, epoch, self.best_epoch), wait,
+            self.stopped | ((wait > 0) & (wait >= rule.patience)), best_params,
+        )
+
+    def stop(self, rule: EarlyStopping) -> bool:
+        return bool(self.stopped.all())
+
+    def mask(self, logs: dict) -> dict:
+        """The epoch's logs with NaN for the members that stopped before it."""
+        if not self.stopped.any():
+            return logs
+        return {k: np.where(self.stopped, np.nan, v) if np.ndim(v) else v for k, v in logs.items()}
+
+    def restored(self, state: TrainState) -> TrainState:
+        """``state`` with each member's best params (its last where it never improved); the optimizer
+        state and step stay ``state``'s: the members' best epochs differ."""
+        if self.best_params is None:
+            return state
+        return attrs.evolve(state, params=select_members(self.best_epoch >= 0, self.best_params, state.params))
+
+
+def _new_watch(params: Any) -> _Watch | _StackedWatch:
+    members = getattr(params, "members", None)
+    return _Watch() if members is None else _StackedWatch.start(members)
+
 
 def _metric_functions(metrics: Sequence[str] | None, loss: Any) -> dict[str, Callable]:
     if metrics is None:
@@ -145,13 +228,16 @@ def _validation_split(
 
 
 def _evaluate(state: TrainState, x: np.ndarray, y: Any, problem: _Problem, metric_fns: dict, prefix: str) -> dict:
+    """Loss (with a prefix) and metrics on (x, y): floats, or (K,) arrays for a stack."""
     logs = {}
+    stacked = state.params.members is not None
     if prefix:
-        logs[prefix + "loss"] = float(loss_value(state.params, x, y, problem.loss, problem.l2))
+        value = loss_value(state.params, x, y, problem.loss, problem.l2)
+        logs[prefix + "loss"] = value.astype(np.float64) if stacked else float(value)
     if metric_fns:
         y_hat = forward(state.params, x, None, False)[0]
         for name, fn in metric_fns.items():
-            logs[prefix + name] = float(fn(y, y_hat))
+            logs[prefix + name] = np.array([float(fn(y, m)) for m in y_hat]) if stacked else float(fn(y, y_hat))
     return logs
 
 
@@ -167,7 +253,7 @@ def _progress(verbose: int, steps: int, epoch: int, epochs: int, done: int = 0) 
 
 def _line(epoch: int, epochs: int, logs: dict) -> str:
     parts = [f"epoch {epoch}/{epochs}"]
-    parts += [f"{k} {v:.4f}" for k, v in logs.items() if k != "time"]
+    parts += [f"{k} {value_text(v)}" for k, v in logs.items() if k != "time"]
     parts.append(f"{logs['time']:.2f}s")
     return "  ".join(parts)
 
@@ -281,7 +367,7 @@ def fit(
         raise ConfigError(f"fit: early stopping monitors {early_stopping.monitor!r} but no validation data was given")
 
     history: dict[str, list] = {}
-    watch, done, losses, stop, saver = _Watch(), 0, [], False, None
+    watch, done, losses, stop, saver = _new_watch(state.params), 0, [], False, None
     if directory is not None:
         pair = isinstance(validation, (tuple, list))
         settings = resume_module.settings(
@@ -318,6 +404,7 @@ def fit(
             logs.update(_evaluate(state, problem.x, problem.y, problem, metric_fns, ""))
             if val is not None:
                 logs.update(_evaluate(state, val[0], val[1], problem, metric_fns, "val_"))
+            logs = watch.mask(logs)
             logs["time"] = time.perf_counter() - start
             for k, v in logs.items():
                 history.setdefault(k, []).append(v)
@@ -327,7 +414,7 @@ def fit(
                 if early_stopping.monitor not in logs:
                     raise ConfigError(f"fit: early stopping monitors {early_stopping.monitor!r}; history has {sorted(logs)}")
                 watch = watch.update(early_stopping, logs[early_stopping.monitor], epoch, state)
-                stop = watch.wait > 0 and watch.wait >= early_stopping.patience
+                stop = watch.stop(early_stopping)
             for cb in callbacks:
                 stop = _check_callback_result(cb(epoch, state, dict(logs)), cb) or stop
             if saver is not None and (not saver.every or stop or epoch == epochs):
@@ -340,10 +427,10 @@ def fit(
     return _restore(early_stopping, watch, state), _as_arrays(history)
 
 
-def _restore(rule: EarlyStopping | None, watch: _Watch, state: TrainState) -> TrainState:
-    if rule is None or not rule.restore_best or watch.best_state is None:
+def _restore(rule: EarlyStopping | None, watch: Any, state: TrainState) -> TrainState:
+    if rule is None or not rule.restore_best:
         return state
-    return watch.best_state
+    return watch.restored(state)
 
 
 def _as_arrays(history: dict[str, list]) -> dict[str, np.ndarray]:

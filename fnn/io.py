@@ -148,6 +148,10 @@ def _class_name(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+def _has_default(cls: type, name: str) -> bool:
+    return attrs.fields_dict(cls)[name].default is not attrs.NOTHING
+
+
 def _node_fields(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(children, static) field names of a registered node class."""
     return tree.node_fields(cls)
@@ -695,6 +699,8 @@ class _Decoder:
         children, static = _node_fields(cls)
         kids, statics = enc["children"], enc["static"]
         names = [sorted(x) if type(x) is dict else x for x in (kids, statics)]
+        if type(statics) is dict:  # a static field added since the file was written takes its default
+            static = tuple(n for n in static if n in statics or not _has_default(cls, n))
         if names != [sorted(children), sorted(static)]:
             raise self.fail(
                 at,

@@ -60,6 +60,38 @@ def _as_2d_like(y: Any, shape: tuple, dtype: np.dtype, what: str) -> np.ndarray:
     return y
 
 
+# Every loss is per network: for a stack of K networks (outputs (K, n, k), see fnn.stack) the
+# value is an array of K values and the gradient that of their sum, each member's computed by
+# the same operations, in the same order, as one network's (so the two agree bit for bit).
+
+
+def _member_size(a: np.ndarray) -> int:
+    """Elements per network of outputs (n, k), or (K, n, k) for a stack."""
+    return a.shape[-2] * a.shape[-1] if a.ndim > 1 else a.size
+
+
+def _sums(a: np.ndarray, ndim: int | None = None) -> Any:
+    """The float64 sum of ``a`` (one network: a Python float), or per member for a stack.
+
+    ``ndim`` is the output's number of axes when ``a`` has fewer (3: a stack, rows picked).
+    """
+    if (a.ndim if ndim is None else ndim) < 3:
+        return float(np.add.reduce(a, axis=None))
+    # C order first: rows picked by fancy indexing come out member-minor, and a reduction along a
+    # strided axis adds in another order than the pairwise sum of one network's contiguous values.
+    rows = np.ascontiguousarray(a).reshape(a.shape[0], -1)
+    return np.add.reduce(rows, axis=1).astype(np.float64)
+
+
+def _mean(a: np.ndarray) -> Any:
+    """np.mean over one network's outputs: the scalar, or K of them for a stack (as :func:`_sums`)."""
+    return np.mean(a) if a.ndim < 3 else np.mean(np.ascontiguousarray(a).reshape(a.shape[0], -1), axis=1)
+
+
+def _as_dtype(value: Any, dtype: np.dtype) -> Any:
+    return dtype.type(value) if np.ndim(value) == 0 else value.astype(dtype)
+
+
 @attrs.frozen
 class Loss:
     """Base of the built-in losses: ``loss(y_hat, y)`` is the scalar value.
@@ -79,7 +111,7 @@ class Loss:
         if y_hat.ndim == 1:
             y_hat = y_hat[:, None]
         _finite(y_hat, f"{self.name}: y_hat")
-        return self._value_and_grad(y_hat, self.targets(y, y_hat.shape, y_hat.dtype))
+        return self._value_and_grad(y_hat, self.targets(y, y_hat.shape[-2:], y_hat.dtype))
 
     def targets(self, y: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
         """``y`` checked and converted for outputs of ``shape`` and ``dtype`` (raises ShapeError/ConfigError)."""
@@ -100,8 +132,8 @@ class MSE(Loss):
 
     def _value_and_grad(self, y_hat, y):
         d = y_hat - y
-        value = np.mean(d * d)
-        d *= 2.0 / d.size
+        value = _mean(d * d)
+        d *= 2.0 / _member_size(d)
         return value, d
 
 
@@ -122,8 +154,8 @@ class BinaryCrossEntropy(Loss):
 
     def _value_and_grad(self, p, y):
         p = _clip(p)
-        value = -np.mean(y * np.log(p) + (1 - y) * np.log1p(-p))
-        return value, (p - y) / (p * (1 - p)) / p.size
+        value = -_mean(y * np.log(p) + (1 - y) * np.log1p(-p))
+        return value, (p - y) / (p * (1 - p)) / _member_size(p)
 
     def fused(self, activation):
         return _bce_from_logits if activation == "sigmoid" else None
@@ -131,11 +163,12 @@ class BinaryCrossEntropy(Loss):
 
 def _bce_from_logits(z: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarray]:
     # −[y log σ(z) + (1 − y) log(1 − σ(z))] = log(1 + e^z) − y·z
-    value = float((np.logaddexp(0, z) - y * z).sum()) / z.size
+    size = _member_size(z)
+    value = _sums(np.logaddexp(0, z) - y * z) / size
     g = sigmoid(z)
     g -= y
-    g /= g.dtype.type(g.size)
-    return z.dtype.type(value), g
+    g /= g.dtype.type(size)
+    return _as_dtype(value, z.dtype), g
 
 
 def _labels(y: np.ndarray, n: int, k: int, where: str) -> np.ndarray:
@@ -162,16 +195,17 @@ class CrossEntropy(Loss):
         return _as_2d_like(y, shape, dtype, self.name)
 
     def _value_and_grad(self, p, y):
-        n = p.shape[0]
+        n = p.shape[-2]
         p = _clip(p)
         if y.ndim == 1:
             rows = np.arange(n)
-            value = -np.mean(np.log(p[rows, y]))
+            picked = np.ascontiguousarray(p[..., rows, y])  # C order: see _sums
+            value = -np.mean(np.log(picked), axis=-1)
             g = np.zeros_like(p)
-            g[rows, y] = -1.0 / (p[rows, y] * n)
+            g[..., rows, y] = -1.0 / (picked * n)
             return value, g
-        value = -np.sum(y * np.log(p)) / n
-        return value, -y / p / n
+        value = -_sums(y * np.log(p)) / n
+        return _as_dtype(value, p.dtype), -y / p / n
 
     def fused(self, activation):
         return _ce_from_logits if activation == "softmax" else None
@@ -181,23 +215,23 @@ def _ce_from_logits(z: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarr
     # −Σ y log softmax(z) = Σ y·(lse(z) − z); gradient Σy·softmax(z) − y.
     # (Written with ufunc reductions and scalar arithmetic: on small batches the per-call
     # overhead of np.mean, .sum() and friends is most of the cost.)
-    n = z.shape[0]
-    shifted = np.subtract(z, np.maximum.reduce(z, axis=1, keepdims=True))
+    n = z.shape[-2]
+    shifted = np.subtract(z, np.maximum.reduce(z, axis=-1, keepdims=True))
     e = np.exp(shifted)
-    s = np.add.reduce(e, axis=1, keepdims=True)
+    s = np.add.reduce(e, axis=-1, keepdims=True)
     log_s = np.log(s)
     e /= s  # e is now softmax(z)
     if y.ndim == 1:
         rows = np.arange(n)
-        value = (float(np.add.reduce(log_s, axis=None)) - float(np.add.reduce(shifted[rows, y]))) / n
-        e[rows, y] -= 1
+        value = (_sums(log_s) - _sums(shifted[..., rows, y], z.ndim)) / n
+        e[..., rows, y] -= 1
     else:
-        total = np.add.reduce(y, axis=1, keepdims=True)
-        value = (float(np.add.reduce(total * log_s, axis=None)) - float(np.add.reduce(y * shifted, axis=None))) / n
+        total = np.add.reduce(y, axis=-1, keepdims=True)
+        value = (_sums(total * log_s) - _sums(y * shifted)) / n
         e *= total
         e -= y
     e *= z.dtype.type(1.0 / n)
-    return z.dtype.type(value), e
+    return _as_dtype(value, z.dtype), e
 
 
 mse = MSE()

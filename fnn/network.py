@@ -139,7 +139,8 @@ def apply(params: SequentialParams, x: Any, *, key: random.Key | None = None, tr
     """The network's output for inputs ``x`` of shape (batch, features).
 
     Dropout is active only with ``train=True``, and then needs ``key``. Inputs are cast
-    to the params' dtype; nothing the caller passed is modified.
+    to the params' dtype; nothing the caller passed is modified. For a stack of K networks
+    (see :func:`fnn.stack`) the output is (K, batch, out): every member sees the same ``x``.
 
     Raises:
         ShapeError, NonFiniteError: see :func:`check_inputs`.
@@ -171,9 +172,14 @@ def predict_proba(params: SequentialParams, x: Any) -> np.ndarray:
 def predict(params: SequentialParams, x: Any) -> np.ndarray:
     """Predicted class labels: argmax of the output, or output ≥ 0.5 for a single output.
 
+    Shape (n,), or (K, n) for a stack of K networks.
+
     >>> import numpy as np, fnn
     >>> p = fnn.init(fnn.random.key(0), fnn.mlp([2, 3]))
     >>> fnn.predict(p, np.ones((4, 2))).shape
     (4,)
     """
-    return predict_labels(apply(params, x))
+    y_hat = apply(params, x)
+    if y_hat.ndim == 3:  # a stack: the labels of each member, (K, n)
+        return np.stack([predict_labels(member) for member in y_hat])
+    return predict_labels(y_hat)

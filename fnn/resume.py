@@ -115,9 +115,9 @@ class Checkpoint:
     settings: dict = tree.static_field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
-        from fnn.fit import _Watch  # here: fnn.fit imports this module
+        from fnn.fit import _StackedWatch, _Watch  # here: fnn.fit imports this module
 
-        if not isinstance(self.watch, _Watch):
+        if not isinstance(self.watch, (_Watch, _StackedWatch)):
             raise ConfigError(f"Checkpoint.watch must be the early-stopping state, got {type(self.watch).__name__}")
         if type(self.stopped) is not bool or type(self.settings) is not dict:
             raise ConfigError("Checkpoint.stopped must be a bool and Checkpoint.settings a dict")

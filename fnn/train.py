@@ -75,8 +75,39 @@ class TrainState:
         if not isinstance(key, random.Key):
             raise ConfigError(f"TrainState.create: key must be an fnn.random.Key, got {type(key).__name__}")
         optimizer = _optim.from_update(optimizer)
+        _check_stack_optimizer(params, optimizer, "TrainState.create")
         flat, _ = tree.ravel(params)
         return cls(params, optimizer.init(flat), key=key, step=0, optimizer=optimizer)
+
+
+def _mixing_part(obj: Any, seen: int = 0) -> Any:
+    """The first part of an optimizer that is not element by element (``elementwise = False``), or None."""
+    if getattr(type(obj), "elementwise", True) is False:
+        return obj
+    if seen > 20:  # optimizers are shallow; a cycle is not one
+        return None
+    if attrs.has(type(obj)):
+        children = [getattr(obj, f.name) for f in attrs.fields(type(obj))]
+    elif isinstance(obj, (tuple, list)):
+        children = list(obj)
+    else:
+        return None
+    for child in children:
+        found = _mixing_part(child, seen + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def _check_stack_optimizer(params: Any, optimizer: Any, where: str) -> None:
+    if getattr(params, "members", None) is None:
+        return
+    part = _mixing_part(optimizer)
+    if part is not None:
+        raise ConfigError(
+            f"{where}: {type(part).__name__} acts on the whole flat vector, so in a stack of {params.members} "
+            f"networks it would mix the members (one norm for all); train the members one by one, or drop it"
+        )
 
 
 def opt_step(state: TrainState, grads: Any) -> TrainState:
@@ -198,7 +229,7 @@ class _Problem:
 
 
 def _output_width(params: SequentialParams) -> int:
-    return forward(params, np.zeros((1, params.in_dim), params.dtype), None, False)[0].shape[1]
+    return forward(params, np.zeros((1, params.in_dim), params.dtype), None, False)[0].shape[-1]
 
 
 def _prepare(state: TrainState, data: Any, loss: Any, l2: float, where: str) -> _Problem:
@@ -207,6 +238,7 @@ def _prepare(state: TrainState, data: Any, loss: Any, l2: float, where: str) -> 
     _rows(data)
     params = state.params
     x = check_inputs(params, data[0], where)
+    _check_stack_optimizer(params, state.optimizer, where)
     loss = get_loss(loss)
     y = np.asarray(data[1])  # once, not per batch
     if isinstance(loss, Loss):
@@ -285,15 +317,14 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: tuple, idx: n
         if buffers.zero:
             gflat.base.fill(0)
     value = value_and_grad_into(state.params, xb, yb, problem.loss, problem.l2, key, gtree, plan=problem.plan)
-    if not math.isfinite(value):
-        good = state if np.isfinite(flat).all() or previous is None else previous
-        error = NonFiniteError(
-            f"the loss became {value} at step {state.step}; the last state with finite params "
-            f"(step {good.step}) is attached as .state"
-        )
-        error.state = good  # intact: the step that would overwrite its arrays never runs
-        raise error
-    losses.append((float(value), idx.size))
+    if value.ndim:  # a stack: K losses, kept as float64 like one network's
+        if not np.isfinite(value).all():
+            _non_finite(state, flat, previous, f"{value} (members {np.flatnonzero(~np.isfinite(value)).tolist()})")
+        losses.append((value.astype(np.float64), idx.size))
+    else:
+        if not math.isfinite(value):
+            _non_finite(state, flat, previous, value)
+        losses.append((float(value), idx.size))
     if done >= 2 and buffers is not None and buffers.reuse:
         new_state = _apply_update_into(state, flat, gflat, previous, previous_flat)
         return new_state, previous_flat, state, losses, flat, done + 1
@@ -301,10 +332,29 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: tuple, idx: n
     return new_state, new_flat, state, losses, flat, done + 1
 
 
+def _non_finite(state: TrainState, flat: np.ndarray, previous: TrainState | None, value: Any) -> None:
+    good = state if np.isfinite(flat).all() or previous is None else previous
+    error = NonFiniteError(
+        f"the loss became {value} at step {state.step}; the last state with finite params "
+        f"(step {good.step}) is attached as .state"
+    )
+    error.state = good  # intact: the step that would overwrite its arrays never runs
+    raise error
+
+
+def value_text(value: Any) -> str:
+    """A loss or metric for a progress line: the value, or for a stack the mean over its members
+    (those still training: stopped members' entries are NaN)."""
+    if np.ndim(value) == 0:
+        return f"{value:.4f}"
+    live = np.asarray(value)[~np.isnan(value)]
+    return f"{float(np.mean(live)) if live.size else math.nan:.4f} (mean of {live.size})"
+
+
 def _step_with_progress(problem: _Problem, buffers: _EpochBuffers | None, bar: Any, carry: tuple, idx: np.ndarray) -> tuple:
     carry = _step(problem, buffers, carry, idx)
     bar.update(1)
-    bar.set_postfix(loss=f"{carry[3][-1][0]:.4f}", refresh=False)
+    bar.set_postfix(loss=value_text(carry[3][-1][0]), refresh=False)
     return carry
 
 
@@ -346,10 +396,20 @@ def _run_epoch(
     if hook is not None:
         step = partial(_step_with_hook, step, every, hook)
     state, *_, losses, _, _ = toolz.reduce(step, chunks, (state, tree.ravel(state.params)[0], None, list(losses), None, 0))
-    values = np.array([v for v, _ in losses])
+    values = np.array([v for v, _ in losses], dtype=np.float64)
     sizes = np.array([n for _, n in losses])
-    mean = float(np.dot(values, sizes) / sizes.sum()) if losses else float("nan")
-    return state, {"loss": mean, "step_loss": values, "steps": len(losses)}
+    return state, {"loss": _epoch_mean(values, sizes, state.params), "step_loss": values, "steps": len(losses)}
+
+
+def _epoch_mean(values: np.ndarray, sizes: np.ndarray, params: Any) -> Any:
+    """The mean step loss weighted by batch size; for a stack, (K,) means, each as one network's."""
+    members = getattr(params, "members", None)
+    if not sizes.size:
+        return float("nan") if members is None else np.full(members, np.nan)
+    if members is None:
+        return float(np.dot(values, sizes) / sizes.sum())
+    # member by member (a matrix-vector product would add in another order)
+    return np.array([np.dot(column, sizes) for column in np.ascontiguousarray(values.T)]) / sizes.sum()
 
 
 def train_epoch(

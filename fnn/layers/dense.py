@@ -64,19 +64,25 @@ def _(spec: Dense, key, in_dim, dtype):
     return DenseParams(w, b)
 
 
+# One network: x (n, in), w (in, out), b (out,). A stack of K (see fnn.stack): w (K, in, out),
+# b (K, out), x (K, n, in), or (n, in) shared by all members in the first layer; np.matmul
+# then runs one matrix product per member, the same product a single network runs.
+
+
 @forward.register
 def _(node: DenseParams, x, key, train):
     y = x @ node.w
-    if node.b is not None:
-        y += node.b
+    b = node.b
+    if b is not None:
+        y += b if b.ndim == 1 else b[:, None, :]
     return y, x
 
 
 @backward.register
 def _(node: DenseParams, x, g, out, need_input_grad):
-    np.matmul(x.T, g, out=out.w)
+    np.matmul(x.swapaxes(-1, -2), g, out=out.w)
     if node.b is not None:
-        np.add.reduce(g, axis=0, out=out.b)  # the ufunc itself: .sum() adds a Python wrapper per call
-    return g @ node.w.T if need_input_grad else None
+        np.add.reduce(g, axis=-2, out=out.b)  # the ufunc itself: .sum() adds a Python wrapper per call
+    return g @ node.w.swapaxes(-1, -2) if need_input_grad else None
 
 

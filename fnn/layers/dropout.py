@@ -26,7 +26,9 @@ class Dropout:
     """Dropout layer; ``rate`` is the fraction of units dropped (not kept), in [0, 1).
 
     Active only when training with a key (``fnn.apply(..., train=True, key=k)``,
-    ``fnn.grad(..., key=k)``); the identity otherwise. Kept units are scaled by
+    ``fnn.grad(..., key=k)``); the identity otherwise. In a stack of networks (see
+    :func:`fnn.stack`) member ``m`` draws its masks with ``fnn.random.fold_in(k, m)``, where
+    ``k`` is the key the layer is given. Kept units are scaled by
     1/(1 − rate) so that inference needs no rescaling.
 
     >>> import numpy as np, fnn
@@ -63,7 +65,10 @@ def _(node: Dropout, x, key, train):
         return x, None
     if key is None:
         raise ConfigError("Dropout in training mode needs a key: pass key=fnn.random.key(...)")
-    m = mask(key, node.rate, x.shape, x.dtype)
+    if x.ndim == 3:  # a stack of networks: member k draws its own masks, from fold_in(key, k)
+        m = np.stack([mask(random.fold_in(key, k), node.rate, x.shape[1:], x.dtype) for k in range(x.shape[0])])
+    else:
+        m = mask(key, node.rate, x.shape, x.dtype)
     return x * m, m
 
 

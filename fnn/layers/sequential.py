@@ -7,9 +7,12 @@ import numpy as np
 
 from fnn import random, tree
 from fnn.errors import ConfigError
+from fnn.layers.activations import Activation
 from fnn.layers.base import backward, check_size, forward, init_layer, layer_name, out_dim
+from fnn.layers.dense import DenseParams
+from fnn.layers.dropout import Dropout
 
-__all__ = ["Sequential", "SequentialParams"]
+__all__ = ["Sequential", "SequentialParams", "network_input"]
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -65,13 +68,36 @@ class Sequential:
         return f"Sequential({len(self.layers)} layers)"
 
 
+def _check_members(node: "SequentialParams", _: object, members: object) -> None:
+    if members is None:
+        return
+    k = check_size(members, "SequentialParams members")
+    for i, layer in enumerate(node.layers):
+        if not isinstance(layer, STACKABLE) or (isinstance(layer, SequentialParams) and layer.members is not None):
+            raise ConfigError(
+                f"layer {i} ({layer_name(layer)}) cannot be stacked: stacked networks are built of Dense, "
+                f"Activation, Dropout and (unstacked) Sequential layers"
+            )
+        for leaf in tree.leaves(layer):
+            if np.ndim(leaf) == 0 or np.shape(leaf)[0] != k:
+                raise ConfigError(
+                    f"layer {i} ({layer_name(layer)}) of a stack of {k} networks has a leaf of shape "
+                    f"{np.shape(leaf)}; every leaf of a stack needs a leading axis of size {k}"
+                )
+
+
 @tree.register
 @attrs.frozen
 class SequentialParams:
-    """Parameters of a :class:`Sequential`: one node per layer; the input width is static."""
+    """Parameters of a :class:`Sequential`: one node per layer; the input width is static.
+
+    ``members`` is None for one network, or K for a stack of K networks of the same
+    spec (see :func:`fnn.stack`): every leaf then has a leading axis of size K.
+    """
 
     layers: tuple
     in_dim: int = tree.static_field()
+    members: int | None = tree.static_field(default=None, validator=_check_members)
 
     @property
     def dtype(self) -> np.dtype:
@@ -84,7 +110,24 @@ class SequentialParams:
         return np.dtype(np.float32)
 
     def describe(self) -> str:
-        return f"Sequential({len(self.layers)} layers)"
+        stack = "" if self.members is None else f", {self.members} members"
+        return f"Sequential({len(self.layers)} layers{stack})"
+
+
+STACKABLE = (DenseParams, Activation, Dropout, SequentialParams)
+"""The layer types a stack may hold: fnn's own, which act on (K, n, width) arrays member by member."""
+
+
+def network_input(params: SequentialParams, x: np.ndarray) -> np.ndarray:
+    """What the first layer of ``params`` receives for inputs ``x`` (n, features).
+
+    One network: ``x`` itself. A stack of K: ``x`` too when the first layer is Dense (its
+    matrix product broadcasts the shared rows over the members), otherwise a read-only
+    (K, n, features) broadcast view, so that layers such as Dropout act per member.
+    """
+    if params.members is None or (params.layers and isinstance(params.layers[0], DenseParams)):
+        return x
+    return np.broadcast_to(x, (params.members, *x.shape))
 
 
 @out_dim.register
@@ -111,6 +154,7 @@ def _(spec: Sequential, key, in_dim, dtype):
 
 @forward.register
 def _(node: SequentialParams, x, key, train):
+    x = network_input(node, x)
     residuals = []
     for i, layer in enumerate(node.layers):
         x, r = forward(layer, x, None if key is None else random.fold_in(key, i), train)

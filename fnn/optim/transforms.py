@@ -116,6 +116,7 @@ class ClipByGlobalNorm:
 
     max_norm: float = real(lo_open=True)
     _name = "clip_by_global_norm"
+    elementwise = False  # one norm over the whole vector: it would mix the members of a stack
 
     def init(self, flat: np.ndarray) -> None:
         """No state: ``None``."""
