@@ -370,6 +370,26 @@ def rewrite(path, raw_members, *, header=None, compression=zipfile.ZIP_STORED, f
     return path
 
 
+def _without(obj, name):
+    if isinstance(obj, dict):
+        return {k: _without(v, name) for k, v in obj.items() if k != name}
+    if isinstance(obj, list):
+        return [_without(v, name) for v in obj]
+    return obj
+
+
+def test_files_written_before_a_static_field_existed_load_with_its_default(tmp_path):
+    """``SequentialParams.members`` (stacks) came later: a file without it is one network."""
+    params = fnn.init(fnn.random.key(0), fnn.mlp([4, 5, 2]))
+    path = io.save(tmp_path / "p.npz", params)
+    raw = members(path)
+    header = header_of(raw)
+    old = _without(header, "members")
+    assert old != header and '"members"' not in json.dumps(old)
+    back = io.load(rewrite(tmp_path / "old.npz", raw, header=old, fix_checksum=True, arrays=file_arrays(path)))
+    assert back.members is None and fnn.tree.equal(back, params)
+
+
 def test_missing_file_raises_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         io.load(tmp_path / "nothing.npz")
