@@ -211,12 +211,23 @@ class CrossEntropy(Loss):
         return _ce_from_logits if activation == "softmax" else None
 
 
+def _row_max(z: np.ndarray) -> np.ndarray:
+    """Each row's maximum, (..., 1). A maximum is exact in any order, so a stack may take it column by
+    column: for K·n short rows that is half the time of one reduction, which loops over the rows."""
+    if z.ndim < 3 or z.shape[-1] > 16:
+        return np.maximum.reduce(z, axis=-1, keepdims=True)
+    m = z[..., :1].copy()
+    for j in range(1, z.shape[-1]):
+        np.maximum(m, z[..., j : j + 1], out=m)
+    return m
+
+
 def _ce_from_logits(z: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarray]:
     # −Σ y log softmax(z) = Σ y·(lse(z) − z); gradient Σy·softmax(z) − y.
     # (Written with ufunc reductions and scalar arithmetic: on small batches the per-call
     # overhead of np.mean, .sum() and friends is most of the cost.)
     n = z.shape[-2]
-    shifted = np.subtract(z, np.maximum.reduce(z, axis=-1, keepdims=True))
+    shifted = np.subtract(z, _row_max(z))
     e = np.exp(shifted)
     s = np.add.reduce(e, axis=-1, keepdims=True)
     log_s = np.log(s)
