@@ -43,7 +43,9 @@ def value_and_grad(
 
     Returns:
         ``(value, grads)``: a scalar of the params' dtype, and a tree shaped like ``params``
-        whose read-only leaves are views into one flat buffer.
+        whose read-only leaves are views into one flat buffer. For a stack of K networks
+        (see :func:`fnn.stack`), ``value`` holds the K losses and ``grads`` is the gradient
+        of their sum: member k's gradient is network k's own, bit for bit.
 
     >>> import numpy as np, fnn
     >>> params = fnn.init(fnn.random.key(0), fnn.mlp([3, 4, 2], dtype=np.float64))
@@ -211,6 +213,8 @@ def loss_value(params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: f
 
 def l2_penalty(params: Any, l2: float, grads: Any | None = None) -> np.floating:
     """``0.5 * l2 * Σ w²`` over the weight fields of ``params``; adds ``l2 * w`` to ``grads`` in place if given.
+
+    For a stack of K networks, the K penalties (an array), each summed as one network's.
 
     >>> import numpy as np, fnn
     >>> p = fnn.init(fnn.random.key(0), fnn.mlp([2, 2], dtype=np.float64))

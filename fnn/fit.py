@@ -318,7 +318,11 @@ def fit(
     Returns:
         ``(state, history)``; history maps ``loss``, ``val_loss``, metric names, ``val_``
         metric names and ``time`` to arrays of one value per epoch (of the whole run when
-        resuming). A run killed at any moment (SIGKILL included) and resumed returns params,
+        resuming). For a stack of K networks (see :func:`fnn.stack`) every entry but ``time``
+        is (epochs, K); early stopping watches each member on its own, a stopped member's
+        entries are NaN from the next epoch on (it keeps being stepped with the others,
+        unrecorded), training ends when all have stopped, and ``restore_best`` gives each
+        member its best params (with the last epoch's optimizer state and step). A run killed at any moment (SIGKILL included) and resumed returns params,
         optimizer state and history bitwise equal to an uninterrupted run's, except ``time``,
         which is wall-clock (for an epoch cut by the kill, the time since the restart).
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import numpy as np
 
 from fnn import random, tree
@@ -129,6 +130,8 @@ def summary(params: Any) -> str:
     Args:
         params: from :func:`fnn.init`; a :class:`fnn.TrainState` (its params) or a
             Sequential spec with ``in_dim`` (initialised with a fixed key) also work.
+            For a stack of K networks (:func:`fnn.stack`) the rows describe one member
+            and the totals count all K.
 
     Returns:
         The table as a string, lines joined by newlines; ``print`` it.
@@ -144,9 +147,15 @@ def summary(params: Any) -> str:
     (['0', 'Dense', '(None,', '2)', '10', 'no', 'bias'], 'Total params: 10 (40 B)')
     >>> text == summary(params)
     True
+    >>> stack = fnn.init_many(fnn.random.split(fnn.random.key(0), 3), fnn.mlp([5, 2], output="sigmoid", use_bias=False))
+    >>> summary(stack).splitlines()[-3]
+    'Total params: 30 (120 B)'
     """
     params = _params_of(params)
     dtype = np.dtype(params.dtype)
+    members = params.members
+    if members is not None:  # a stack: the rows of one member, the totals of all
+        params = attrs.evolve(tree.map(lambda leaf: leaf[0], params), members=None)
     rows: list = []
     _rows(params, np.zeros((1, params.in_dim), dtype), "", rows)
     widths = [max(len(c), *(len(r[j]) for r in rows)) if rows else len(c) for j, c in enumerate(_COLUMNS)]
@@ -156,11 +165,12 @@ def summary(params: Any) -> str:
         return "  ".join(padded).rstrip()
 
     width = sum(widths) + 2 * (len(widths) - 1)
-    total = _count(params)
+    total = _count(params) * (members or 1)
     nbytes = total * dtype.itemsize
+    stack = "" if members is None else f"; a stack of {members} networks (the rows show one, the totals all)"
     return "\n".join(
         [
-            f"Sequential: input (None, {params.in_dim}), {dtype.name}",
+            f"Sequential: input (None, {params.in_dim}), {dtype.name}{stack}",
             "=" * width,
             line(_COLUMNS),
             "-" * width,

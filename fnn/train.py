@@ -427,7 +427,9 @@ def train_epoch(
     Returns:
         ``(state, metrics)`` with ``metrics["loss"]`` the mean of the batch losses weighted by
         batch size (each measured before its update), ``metrics["step_loss"]`` the per-step
-        losses and ``metrics["steps"]`` their count.
+        losses and ``metrics["steps"]`` their count. For a stack of K networks (see
+        :func:`fnn.stack`) all members step on the same batches; ``loss`` is (K,) and
+        ``step_loss`` (steps, K).
 
     Raises:
         NonFiniteError: the loss became NaN or infinite; the exception's ``.state`` is the last
