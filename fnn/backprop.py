@@ -134,7 +134,7 @@ def _custom_loss(loss: Callable, out: np.ndarray, y: Any) -> tuple[np.floating, 
 
 def _as_dtype(value: Any, dtype: np.dtype) -> Any:
     """A loss value of ``dtype``: a NumPy scalar, or K values for a stack."""
-    return dtype.type(value) if np.ndim(value) == 0 else np.asarray(value).astype(dtype)
+    return dtype.type(value) if getattr(value, "ndim", 0) == 0 else value.astype(dtype)
 
 
 def value_and_grad_unchecked(

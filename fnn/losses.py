@@ -89,7 +89,7 @@ def _mean(a: np.ndarray) -> Any:
 
 
 def _as_dtype(value: Any, dtype: np.dtype) -> Any:
-    return dtype.type(value) if np.ndim(value) == 0 else value.astype(dtype)
+    return dtype.type(value) if getattr(value, "ndim", 0) == 0 else value.astype(dtype)
 
 
 @attrs.frozen
@@ -211,10 +211,21 @@ class CrossEntropy(Loss):
         return _ce_from_logits if activation == "softmax" else None
 
 
+def _label_index(shape: tuple, y: np.ndarray) -> np.ndarray:
+    """Flat indices into logits of ``shape`` (n, k) or (K, n, k) of each row's label ``y`` (n,)
+    (member by member for a stack: its picked values come out in C order, (K·n,))."""
+    n, k = shape[-2:]
+    at = np.arange(0, n * k, k)
+    at += y
+    if len(shape) == 3:
+        at = (np.arange(0, shape[0] * n * k, n * k)[:, None] + at).reshape(-1)
+    return at
+
+
 def _row_max(z: np.ndarray) -> np.ndarray:
     """Each row's maximum, (..., 1). A maximum is exact in any order, so a stack may take it column by
     column: for K·n short rows that is half the time of one reduction, which loops over the rows."""
-    if z.ndim < 3 or z.shape[-1] > 16:
+    if z.ndim == 2 or z.shape[-1] > 16:
         return np.maximum.reduce(z, axis=-1, keepdims=True)
     m = z[..., :1].copy()
     for j in range(1, z.shape[-1]):
@@ -228,21 +239,26 @@ def _ce_from_logits(z: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarr
     # overhead of np.mean, .sum() and friends is most of the cost.)
     n = z.shape[-2]
     shifted = np.subtract(z, _row_max(z))
-    e = np.exp(shifted)
-    s = np.add.reduce(e, axis=-1, keepdims=True)
-    log_s = np.log(s)
-    e /= s  # e is now softmax(z)
-    if y.ndim == 1:
-        rows = np.arange(n)
-        value = (_sums(log_s) - _sums(shifted[..., rows, y], z.ndim)) / n
-        e[..., rows, y] -= 1
+    if y.ndim == 1:  # labels: each row's label logit by its flat index (fancy indexing costs more)
+        at = _label_index(z.shape, y)
+        picked = shifted.reshape(-1).take(at)  # before exp overwrites shifted
+        e = np.exp(shifted, out=shifted)
+        s = np.add.reduce(e, axis=-1, keepdims=True)
+        value = (_sums(np.log(s)) - _sums(picked.reshape(z.shape[:-1]), z.ndim)) / n
+        e /= s  # e is now softmax(z)
+        flat = e.reshape(-1)
+        flat[at] -= 1
     else:
+        e = np.exp(shifted)
+        s = np.add.reduce(e, axis=-1, keepdims=True)
+        log_s = np.log(s)
+        e /= s
         total = np.add.reduce(y, axis=-1, keepdims=True)
         value = (_sums(total * log_s) - _sums(y * shifted)) / n
         e *= total
         e -= y
     e *= z.dtype.type(1.0 / n)
-    return _as_dtype(value, z.dtype), e
+    return (z.dtype.type(value) if z.ndim == 2 else value.astype(z.dtype)), e
 
 
 mse = MSE()
