@@ -322,9 +322,10 @@ def fit(
         is (epochs, K); early stopping watches each member on its own, a stopped member's
         entries are NaN from the next epoch on (it keeps being stepped with the others,
         unrecorded), training ends when all have stopped, and ``restore_best`` gives each
-        member its best params (with the last epoch's optimizer state and step). A run killed at any moment (SIGKILL included) and resumed returns params,
-        optimizer state and history bitwise equal to an uninterrupted run's, except ``time``,
-        which is wall-clock (for an epoch cut by the kill, the time since the restart).
+        member its best params (with the last epoch's optimizer state and step). A run
+        killed at any moment (SIGKILL included) and resumed returns params, optimizer state
+        and history bitwise equal to an uninterrupted run's, except ``time``, which is
+        wall-clock (for an epoch cut by the kill, the time since the restart).
 
     Raises:
         NonFiniteError: the loss became NaN or infinite. Its ``.state`` is the last state with
