@@ -72,16 +72,18 @@ def history(hist: Mapping[str, Any], path: str | os.PathLike | None = None, *, t
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False)
     x = np.arange(1, epochs + 1)
     for ax, (name, keys) in zip(axes[0], panels, strict=True):
-        for key in keys:
+        legend = []
+        for i, key in enumerate(keys):
             style = "--" if key.startswith("val_") else "-"
             label = "validation" if key.startswith("val_") else "train"
-            ax.plot(x, np.asarray(hist[key], dtype=float), style, label=label, marker="o" if epochs < 30 else None)
+            # a stack's (epochs, K) entry is K lines of one colour; the legend names the first
+            lines = ax.plot(x, np.asarray(hist[key], dtype=float), style, color=f"C{i}", marker="o" if epochs < 30 else None)
+            legend.append((lines[0], label))
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.set_title(name)
         ax.grid(alpha=0.3)
-        handles, labels = ax.get_legend_handles_labels()
-        ax.legend(handles[: len(keys)] if np.ndim(hist[keys[0]]) == 1 else handles[:1], labels[: len(keys)])
+        ax.legend([h for h, _ in legend], [label for _, label in legend])
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -36,3 +36,18 @@ def test_bad_histories():
         plot.history({"loss": np.ones(3), "val_loss": np.ones(2)})
     with pytest.raises(fnn.errors.ConfigError, match="nothing to plot"):
         plot.history({"time": np.ones(3)})
+
+
+def test_a_stacked_history_plots_one_line_per_member_and_one_legend_entry_per_curve(tmp_path):
+    import matplotlib.pyplot as plt
+
+    x, y = fnn.data.load_digits()
+    stacked = fnn.init_many(fnn.random.split(fnn.random.key(0), 3), fnn.mlp([64, 16, 10]))
+    state = fnn.TrainState.create(stacked, fnn.optim.adam(3e-3), key=fnn.random.key(1))
+    history = fnn.fit(state, (x[:300], y[:300]), epochs=3, batch_size=32, loss="cross_entropy", validation=0.2, verbose=0)[1]
+    path = tmp_path / "stack.png"
+    fig = plot.history(history, path=path)
+    assert path.read_bytes()[:8] == PNG_MAGIC
+    assert all(len(ax.get_lines()) == 2 * 3 for ax in fig.axes)  # train and validation, 3 members each
+    assert [[t.get_text() for t in ax.get_legend().get_texts()] for ax in fig.axes] == [["train", "validation"]] * 2
+    plt.close(fig)
