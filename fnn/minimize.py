@@ -94,6 +94,11 @@ def minimize(
     except ImportError as e:
         raise ImportError("fnn.minimize needs scipy: pip install 'fnn[lbfgs]'") from e
     x, y = _check_batch(params, data, "minimize")
+    if params.members is not None:
+        raise ConfigError(
+            f"minimize: L-BFGS of a stack of {params.members} networks would share one line search and one "
+            f"curvature estimate among them; minimize each of fnn.unstack(params) on its own"
+        )
     loss = get_loss(loss)
     l2 = _check_l2(l2)
     maxiter = _check_count(maxiter, "maxiter")

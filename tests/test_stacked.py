@@ -272,6 +272,13 @@ def test_clip_by_global_norm_is_refused_for_stacks():
     fnn.TrainState.create(fnn.unstack(stacked)[0], opt, key=fnn.random.key(0))
 
 
+def test_minimize_refuses_a_stack():
+    pytest.importorskip("scipy")
+    stacked = fnn.init_many(fnn.random.split(fnn.random.key(0), 2), fnn.mlp([3, 2]))
+    with pytest.raises(ConfigError, match="minimize each of fnn.unstack"):
+        fnn.minimize(stacked, (np.ones((4, 3)), np.zeros(4, int)), loss="cross_entropy")
+
+
 def test_a_nan_member_raises_naming_it_with_the_last_finite_state():
     x = np.ones((4, 2))
     y = np.zeros((4, 1))
