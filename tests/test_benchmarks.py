@@ -1,0 +1,26 @@
+"""The benchmark scripts still run (tiny sizes, no timing asserted): speed goals live in the scripts'
+tables, never in tests. benchmarks/epoch.py also checks, before timing, that its hand-written
+reference computes fnn's loss, gradient and Adam step (it exits non-zero if not)."""
+
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).parents[1]
+
+
+def run(*args):
+    done = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout + done.stderr  # progress and the reference check go to stderr
+
+
+def test_epoch_benchmark_runs_and_its_reference_agrees_with_fnn():
+    out = run("benchmarks/epoch.py", "--quick", "--rows", "2000", "--only", "floor,numpy,fnn", "--batches", "32", "--no-tiny")
+    assert "hand-written reference = fnn" in out
+    assert "| 32 |" in out
+
+
+def test_stacked_benchmark_runs():
+    out = run("benchmarks/stacked.py", "--quick", "--epochs", "1")
+    assert "| batch | hidden H | K |" in out and "| 32 | 64 | 8 |" in out
