@@ -9,6 +9,7 @@ the params' structure, dtype and flat layout, and ``fnn.tree.ravel(grads)`` is f
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import attrs
@@ -157,12 +158,15 @@ def value_and_grad_unchecked(
 def value_and_grad_into(
     params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float, key: random.Key | None,
     gtree: SequentialParams, *, check_targets: bool = False, plan: Plan | None = None,
+    stop_if_non_finite: bool = False,
 ) -> np.floating:
     """The loss value; its gradient is written into ``gtree``, writable views laid out like ``params``.
 
     Every built-in layer writes every element of its gradient; a buffer holding layers of
     other types must arrive zero-filled (see :mod:`fnn.layers.base`). ``plan`` (from
-    :meth:`Plan.of` for these params and loss) may be passed to skip resolving it.
+    :meth:`Plan.of` for these params and loss) may be passed to skip resolving it. With
+    ``stop_if_non_finite``, a NaN or infinite value (penalty included) is returned before
+    the backward pass: ``gtree`` is then left untouched.
     """
     if plan is None:
         plan = Plan.of(params, loss)
@@ -179,12 +183,17 @@ def value_and_grad_into(
         value, g = plan.fused(h, y)
     else:
         value, g = _loss_value_and_grad(loss, h, y, check_targets)
+    if l2:
+        value = _with_penalty(value, l2_penalty(params, l2))
+    value = _as_dtype(value, x.dtype)  # x has the params' dtype (checked by the caller)
+    if stop_if_non_finite and not (math.isfinite(value) if value.ndim == 0 else np.isfinite(value).all()):
+        return value
     grads = gtree.layers
     for i in range(len(plan.backwards) - 1, -1, -1):
         g = plan.backwards[i](layers[i], residuals[i], g, grads[i], i > 0)
     if l2:
-        value = _with_penalty(value, l2_penalty(params, l2, gtree))
-    return _as_dtype(value, x.dtype)  # x has the params' dtype (checked by the caller)
+        _add_l2_gradient(params, l2, gtree)
+    return value
 
 
 def _with_penalty(value: Any, penalty: Any) -> Any:
@@ -223,11 +232,14 @@ def l2_penalty(params: Any, l2: float, grads: Any | None = None) -> np.floating:
     """
     members = getattr(params, "members", None)
     totals = [0.0] * (members or 1)
-    for found in weight_leaves(params, *(() if grads is None else (grads,))):
-        w = found[0]
+    for (w,) in weight_leaves(params):
         for k in range(len(totals)):  # for a stack, member by member: each sum as one network's
             totals[k] += float(np.vdot(w[k], w[k]) if members else np.vdot(w, w))
-        if grads is not None:
-            gw = found[1]
-            gw += gw.dtype.type(l2) * w
+    if grads is not None:
+        _add_l2_gradient(params, l2, grads)
     return 0.5 * l2 * totals[0] if members is None else 0.5 * l2 * np.array(totals)
+
+
+def _add_l2_gradient(params: Any, l2: float, grads: Any) -> None:
+    for w, gw in weight_leaves(params, grads):
+        gw += gw.dtype.type(l2) * w

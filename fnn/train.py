@@ -145,17 +145,6 @@ def _apply_update(
     return TrainState(unravel(new), opt_state, key=state.key, step=state.step + 1, optimizer=state.optimizer), new
 
 
-def _apply_update_into(state: TrainState, flat: np.ndarray, gflat: np.ndarray, spare: TrainState, spare_flat: np.ndarray) -> TrainState:
-    """The next state, written into the arrays of ``spare``, a state the epoch made and no longer needs.
-
-    Its params tree is reused as it is: its leaves are views of ``spare_flat``, which now holds the new values.
-    """
-    spare_flat.flags.writeable = True
-    new, opt_state = state.optimizer.update(flat, gflat, state.opt_state, spare=(spare_flat, spare.opt_state))
-    new.flags.writeable = False
-    return TrainState(spare.params, opt_state, key=state.key, step=state.step + 1, optimizer=state.optimizer)
-
-
 # ------------------------------------------------------------------ batches
 
 
@@ -266,44 +255,69 @@ def _fills_every_gradient(node: Any) -> bool:
 
 
 @attrs.frozen
-class _EpochBuffers:
-    """Arrays owned by one epoch and reused by its steps (never seen by the caller): the gradient,
-    the gathered batch, and whether the optimizer may write each new state into the arrays of
-    the state two steps back (see "Spare buffers" in :mod:`fnn.optim`)."""
+class _Slot:
+    """One of the two parameter-sized buffers an epoch rotates through (with an optimizer that
+    takes spare buffers): a step computes its gradient here, and the optimizer then writes the
+    new params over that gradient. Only read-only views of it reach a state."""
 
-    tree: Any  # the gradient: writable views, laid out like the params
-    view: np.ndarray  # the same memory, read-only, for the optimizer
-    zero: bool  # whether a step must clear it first (layers that may write only part of it)
+    write: np.ndarray  # writable 1-D view: where the optimizer puts the new params
+    grad_tree: Any  # writable views laid out like the params: where the gradient goes
+    grad: np.ndarray  # read-only 1-D view: the gradient, as the optimizer reads it
+    params: Any  # read-only views laid out like the params: the params of the state living here
+    flat: np.ndarray  # read-only 1-D view: those params, flat
+
+    @classmethod
+    def make(cls, unravel: Callable, dtype: np.dtype) -> "_Slot":
+        owner = np.empty(unravel.size, dtype)
+        write = owner.view()  # writable views are made first: they stay writable once the owner is not
+        grad_tree = unravel(write)
+        owner.flags.writeable = False  # so that no view of it a state hands out can be made writable
+        return cls(write, grad_tree, owner.view(), unravel(owner.view()), owner.view())
+
+
+@attrs.frozen
+class _EpochBuffers:
+    """Arrays owned by one epoch and reused by its steps (never seen by the caller, but as the read-only
+    params of the states it makes): the gathered batch, and either two rotating slots (see :class:`_Slot`
+    and "Spare buffers" in :mod:`fnn.optim`) or one gradient buffer."""
+
     x: np.ndarray  # batch_size rows of x and of y, gathered into with np.take(out=)
     y: np.ndarray
-    reuse: bool
+    slots: tuple  # two _Slots, or () when the gradient has a buffer of its own:
+    grad: _Slot | None  # ... this one (its params views unused)
+    zero: bool  # whether that buffer must be cleared each step (layers that may write only part of it)
 
     @classmethod
     def for_epoch(cls, state: TrainState, problem: _Problem, batch_size: int) -> "_EpochBuffers | None":
         # An adapted tutorial object might keep the gradient it is given: it gets a fresh one.
         if isinstance(state.optimizer, _optim.FromUpdate):
             return None
-        flat = np.zeros(problem.unravel.size, state.params.dtype)
-        view = flat.view()
-        view.flags.writeable = False
         x, y = problem.x, problem.y
-        return cls(
-            problem.unravel(flat), view, not _fills_every_gradient(state.params),
-            np.empty((batch_size, *x.shape[1:]), x.dtype), np.empty((batch_size, *y.shape[1:]), y.dtype),
-            getattr(state.optimizer, "accepts_spare", False) is True,
-        )
+        xb, yb = np.empty((batch_size, *x.shape[1:]), x.dtype), np.empty((batch_size, *y.shape[1:]), y.dtype)
+        dtype = state.params.dtype
+        # The rotation writes each gradient over params the step has given up, so every element of it
+        # must be written by the backward pass: fnn's own layers do that; a user's layer may not.
+        fills = _fills_every_gradient(state.params)
+        if fills and getattr(state.optimizer, "accepts_spare", False) is True:
+            return cls(xb, yb, (_Slot.make(problem.unravel, dtype), _Slot.make(problem.unravel, dtype)), None, False)
+        grad = _Slot.make(problem.unravel, dtype)
+        grad.write.fill(0)
+        return cls(xb, yb, (), grad, not fills)
 
 
 def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: tuple, idx: np.ndarray) -> tuple:
     """One mini-batch: gradient at the current params, then the optimizer update.
 
-    ``carry`` is (state, its flat params, the state before, the epoch's losses, that state's
-    flat params, steps done in this epoch). From the third step on, the state before is one
-    this epoch made: the new state is written into its arrays (two sets alternate), so
-    the state a step starts from and the one before it both stay intact for NonFiniteError.
+    ``carry`` is (state, its flat params, the state before, the epoch's losses, that state's flat
+    params, steps done in this epoch). With two slots, step ``j`` computes its gradient in slot
+    ``j % 2``, where the state before lives (from the third step on; the first two use fresh
+    moments), and the optimizer writes the new state over it. The loss is checked before the
+    gradient is written, so on NaN or infinity the state the step started from and the one before
+    it are both intact for NonFiniteError.
     """
-    state, flat, previous, losses, previous_flat, done = carry
+    state, flat, previous, losses, _, done = carry
     key = random.fold_in(random.fold_in(state.key, DROPOUT), state.step) if problem.dropout else None
+    slot = None
     if buffers is None:
         xb = np.take(problem.x, idx, axis=0)
         yb = np.take(problem.y, idx, axis=0)
@@ -313,10 +327,13 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: tuple, idx: n
         m = idx.size  # mode="clip": the indices are valid, and "raise" would gather via a temporary
         xb = problem.x.take(idx, axis=0, out=buffers.x[:m], mode="clip")
         yb = problem.y.take(idx, axis=0, out=buffers.y[:m], mode="clip")
-        gflat, gtree = buffers.view, buffers.tree
+        slot = buffers.slots[done % 2] if buffers.slots else buffers.grad
+        gflat, gtree = slot.grad, slot.grad_tree
         if buffers.zero:
-            gflat.base.fill(0)
-    value = value_and_grad_into(state.params, xb, yb, problem.loss, problem.l2, key, gtree, plan=problem.plan)
+            slot.write.fill(0)
+    value = value_and_grad_into(
+        state.params, xb, yb, problem.loss, problem.l2, key, gtree, plan=problem.plan, stop_if_non_finite=True
+    )
     if value.ndim:  # a stack: K losses, kept as float64 like one network's
         if not np.isfinite(value).all():
             _non_finite(state, flat, previous, f"{value} (members {np.flatnonzero(~np.isfinite(value)).tolist()})")
@@ -325,9 +342,11 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: tuple, idx: n
         if not math.isfinite(value):
             _non_finite(state, flat, previous, value)
         losses.append((float(value), idx.size))
-    if done >= 2 and buffers is not None and buffers.reuse:
-        new_state = _apply_update_into(state, flat, gflat, previous, previous_flat)
-        return new_state, previous_flat, state, losses, flat, done + 1
+    if slot is not None and buffers.slots:
+        moments = previous.opt_state if done >= 2 else state.optimizer.init(slot.flat)
+        _, opt_state = state.optimizer.update(flat, gflat, state.opt_state, spare=(slot.write, moments))
+        new_state = TrainState(slot.params, opt_state, key=state.key, step=state.step + 1, optimizer=state.optimizer)
+        return new_state, slot.flat, state, losses, flat, done + 1
     new_state, new_flat = _apply_update(state, flat, gflat, problem.unravel)
     return new_state, new_flat, state, losses, flat, done + 1
 

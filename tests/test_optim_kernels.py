@@ -42,14 +42,22 @@ def copy(state):
     return fnn.tree.map(lambda a: a.copy() if isinstance(a, np.ndarray) else a, state)
 
 
-def trajectory(opt, p, grads, ping_pong):
-    """The params and states after each step; with ping_pong, each step writes into the arrays of the
-    state two steps back, as train_epoch does."""
+MODES = ["fresh", "ping_pong", "into_grad"]
+
+
+def trajectory(opt, p, grads, mode):
+    """The params and states after each step. "fresh": new arrays each step. "ping_pong": each step
+    writes into the arrays of the state two steps back. "into_grad", as train_epoch does: the new
+    params go into the gradient's own array, the moments into those of the state two steps back
+    (fresh ones for the first two steps)."""
     out = [(p, opt.init(p))]
     for i, g in enumerate(grads):
         spare = None
-        if ping_pong and i >= 2:
+        if mode == "ping_pong" and i >= 2:
             spare = (out[-2][0].copy(), copy(out[-2][1]))  # copies stand in for the buffers given up
+        if mode == "into_grad":
+            g = g.copy()  # a buffer the caller gives up, holding the gradient
+            spare = (g, copy(out[-2][1]) if i >= 2 else opt.init(p))
         new, state = opt.update(out[-1][0], g, out[-1][1], spare=spare)
         if spare is not None:
             assert new is spare[0] and state.mu is spare[1].mu and state.nu is spare[1].nu
@@ -58,24 +66,26 @@ def trajectory(opt, p, grads, ping_pong):
 
 
 @settings(max_examples=60, deadline=None)
-@given(vectors, options)
-def test_writing_into_spare_buffers_gives_bitwise_the_same_trajectory(arrays, o):
+@given(vectors, options, st.sampled_from(["numpy", "numba"]), st.sampled_from(MODES[1:]))
+def test_writing_into_spare_buffers_gives_bitwise_the_same_trajectory(arrays, o, backend, mode):
+    if backend == "numba":
+        pytest.importorskip("numba")
     p, *grads = arrays
-    opt = hyper(o["lr"], o["amsgrad"], o["weight_decay"], "numpy", o["name"])
-    plain, into = trajectory(opt, p, grads, False), trajectory(opt, p, grads, True)
+    opt = hyper(o["lr"], o["amsgrad"], o["weight_decay"], backend, o["name"])
+    plain, into = trajectory(opt, p, grads, "fresh"), trajectory(opt, p, grads, mode)
     for (pa, sa), (pb, sb) in zip(plain, into):
         assert pa.tobytes() == pb.tobytes()
         fnn.tree.assert_equal(sa, sb)
 
 
 @settings(max_examples=60, deadline=None)
-@given(vectors, options, st.booleans())
-def test_the_numba_backend_equals_the_numpy_backend_bitwise(arrays, o, ping_pong):
+@given(vectors, options, st.sampled_from(MODES))
+def test_the_numba_backend_equals_the_numpy_backend_bitwise(arrays, o, mode):
     pytest.importorskip("numba")  # the fast extra; installed by the test extra, so CI runs this
     p, *grads = arrays
     slow = hyper(o["lr"], o["amsgrad"], o["weight_decay"], "numpy", o["name"])
     fast = hyper(o["lr"], o["amsgrad"], o["weight_decay"], "numba", o["name"])
-    for (pa, sa), (pb, sb) in zip(trajectory(slow, p, grads, ping_pong), trajectory(fast, p, grads, ping_pong)):
+    for (pa, sa), (pb, sb) in zip(trajectory(slow, p, grads, mode), trajectory(fast, p, grads, mode)):
         assert pa.dtype == pb.dtype == p.dtype and pa.tobytes() == pb.tobytes()
         fnn.tree.assert_equal(sa, sb)
 

@@ -50,12 +50,14 @@ Decoupled weight decay acts on the params, so it wraps a whole optimizer:
 states exactly what stays pure.
 
 **Spare buffers.** An optimizer whose class sets ``accepts_spare = True`` (Adam
-and AdamW) also takes ``update(old, grad, state, spare=(flat, state_k))``: the
-params and state of an earlier step that the caller owns and gives up. The
-result is then written into those arrays instead of new ones, and is the same,
-bit for bit. :func:`fnn.train_epoch` uses this with two sets of buffers it
-allocates itself, so a long epoch allocates nothing per step; no array the
-caller can see is ever written.
+and AdamW) also takes ``update(old, grad, state, spare=(flat, state_k))``: arrays
+the caller owns and gives up, the params array and an optimizer state's arrays
+(``flat`` may be the memory ``grad`` is in: the gradient is read in full before
+that array is written). The result is then written into those arrays instead of
+new ones, and is the same, bit for bit. :func:`fnn.train_epoch` computes each
+step's gradient into the params buffer of the state two steps back and passes it
+as ``flat``, with that state's moments: two buffer sets it allocates itself, so a
+long epoch allocates nothing per step; no array the caller can see is ever written.
 
 **By name.** :data:`OPTIMIZERS` maps names to factories; :func:`get` builds one.
 

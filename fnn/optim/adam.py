@@ -89,13 +89,18 @@ def _outputs(like: np.ndarray, state: AdamState, spare: tuple | None) -> tuple:
 
 
 def _adam_numpy(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, b2, eps_hat, step) -> None:
-    """The Adam kernel in NumPy, 12 passes; ``out_p`` doubles as the scratch buffer."""
+    """The Adam kernel in NumPy, 12 passes; ``out_p`` doubles as the scratch buffer.
+
+    ``out_p`` may be ``g`` itself: every use of the raw gradient comes before ``out_p`` is
+    first written. (Sums are formed in an order that gives the bits of the fused kernel's
+    ``b1 * mu + c1 * g`` and ``b2 * nu + g * g * c2``: IEEE addition and multiplication commute.)
+    """
+    np.multiply(g, g, out=out_nu)
+    out_nu *= 1.0 - b2
+    np.multiply(g, 1.0 - b1, out=out_p)  # the last read of g
     np.multiply(mu, b1, out=out_mu)
-    np.multiply(g, 1.0 - b1, out=out_p)
     out_mu += out_p
-    np.multiply(nu, b2, out=out_nu)
-    np.multiply(g, g, out=out_p)
-    out_p *= 1.0 - b2
+    np.multiply(nu, b2, out=out_p)
     out_nu += out_p
     n = out_nu
     if out_nu_max is not None:
