@@ -134,6 +134,22 @@ def test_member_k_of_value_and_grad_is_network_k_bitwise(problem, l2):
         assert np.array_equal(out[k], fnn.apply(p, batch[0]))
 
 
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamax", "nadam", "adamw"])
+def test_grad_then_opt_step_on_a_stack_is_each_networks_own_step(name):
+    keys = fnn.random.split(fnn.random.key(0), 3)
+    spec = fnn.mlp([5, 6, 3], dtype=np.float64)
+    x, y = fnn.random.normal(fnn.random.key(1), (9, 5)), np.arange(9) % 3
+    opt = fnn.optim.get(name, lr=0.05)
+    state = fnn.TrainState.create(fnn.init_many(keys, spec), opt, key=fnn.random.key(2))
+    for _ in range(3):
+        state = fnn.opt_step(state, fnn.grad(state.params, (x, y), loss="cross_entropy", l2=0.01))
+    for k, key in enumerate(keys):
+        single = fnn.TrainState.create(fnn.init(key, spec), opt, key=fnn.random.key(2))
+        for _ in range(3):
+            single = fnn.opt_step(single, fnn.grad(single.params, (x, y), loss="cross_entropy", l2=0.01))
+        assert fnn.tree.equal(fnn.unstack(state.params)[k], single.params)
+
+
 def test_a_custom_loss_sees_one_member_at_a_time():
     seen = []
 
