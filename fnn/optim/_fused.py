@@ -19,7 +19,7 @@ from fnn.errors import ConfigError
 
 
 @cache
-def _compiled() -> tuple[Callable, Callable]:
+def _compiled() -> Callable:
     try:
         import numba
     except ImportError as error:
@@ -27,10 +27,13 @@ def _compiled() -> tuple[Callable, Callable]:
             'backend="numba" needs numba: pip install "fnn[fast]" (or use the default backend="numpy")'
         ) from error
 
+    # ``over``: the gradient is read from ``out_p`` itself (the new params are written over it), and
+    # ``g`` is an empty stand-in. LLVM vectorises the loop only when its arrays provably do not
+    # overlap: two views of one buffer, as ``g`` and ``out_p``, would leave it scalar (2x slower).
     @numba.njit(error_model="numpy", nogil=True, cache=True)
-    def adam(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, c1, b2, c2, e, a, amsgrad):  # pragma: no cover - compiled
+    def adam(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, c1, b2, c2, e, a, amsgrad, over):  # pragma: no cover - compiled
         for i in range(p.size):
-            gi = g[i]
+            gi = out_p[i] if over else g[i]
             m = b1 * mu[i] + c1 * gi
             v = b2 * nu[i] + gi * gi * c2
             out_mu[i] = m
@@ -43,27 +46,7 @@ def _compiled() -> tuple[Callable, Callable]:
                 v = top
             out_p[i] = m / (np.sqrt(v) + e) * a + p[i]
 
-    # The same loop with the new params written over the gradient, one array for both: LLVM
-    # vectorises a loop only when its arrays provably do not overlap, and two views of one
-    # buffer would leave it scalar (about 2x slower). A helper shared by the two loops, even
-    # inlined, also kept them scalar: hence the two copies.
-    @numba.njit(error_model="numpy", nogil=True, cache=True)
-    def adam_over_grad(p, g, mu, nu, nu_max, out_mu, out_nu, out_nu_max, b1, c1, b2, c2, e, a, amsgrad):  # pragma: no cover - compiled
-        for i in range(p.size):
-            gi = g[i]
-            m = b1 * mu[i] + c1 * gi
-            v = b2 * nu[i] + gi * gi * c2
-            out_mu[i] = m
-            out_nu[i] = v
-            if amsgrad:
-                top = nu_max[i]
-                if v > top or v != v:
-                    top = v
-                out_nu_max[i] = top
-                v = top
-            g[i] = m / (np.sqrt(v) + e) * a + p[i]
-
-    return adam, adam_over_grad
+    return adam
 
 
 def adam_kernel() -> Callable:
@@ -77,16 +60,15 @@ def adam_kernel() -> Callable:
     >>> a.dtype, bool(np.array_equal(a, b))
     (dtype('float32'), True)
     """
-    adam, adam_over_grad = _compiled()
+    adam = _compiled()
 
     def kernel(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, b2, eps_hat, step) -> None:
         t = p.dtype.type
         amsgrad = out_nu_max is not None
-        moments = (mu, nu, nu_max if amsgrad else nu, out_mu, out_nu, out_nu_max if amsgrad else out_nu)
-        scalars = (t(b1), t(1.0 - b1), t(b2), t(1.0 - b2), t(eps_hat), t(step), amsgrad)
-        if np.may_share_memory(out_p, g):  # the spare params array is the gradient's own (see fnn.optim)
-            adam_over_grad(p, out_p, *moments, *scalars)
-        else:
-            adam(p, g, *moments[:3], out_p, *moments[3:], *scalars)
+        over = np.may_share_memory(out_p, g)  # the spare params array is the gradient's own (see fnn.optim)
+        adam(
+            p, out_p[:0] if over else g, mu, nu, nu_max if amsgrad else nu, out_p, out_mu, out_nu,
+            out_nu_max if amsgrad else out_nu, t(b1), t(1.0 - b1), t(b2), t(1.0 - b2), t(eps_hat), t(step), amsgrad, over,
+        )
 
     return kernel
