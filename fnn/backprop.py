@@ -19,7 +19,7 @@ from fnn import random, tree
 from fnn.errors import ConfigError, ShapeError
 from fnn.layers import Activation, SequentialParams, backward, forward, weight_leaves
 from fnn.layers.sequential import network_input
-from fnn.losses import Loss, get as get_loss
+from fnn.losses import Loss, _as_dtype, get as get_loss
 from fnn.network import check_inputs
 
 __all__ = ["grad", "value_and_grad", "l2_penalty", "loss_value"]
@@ -131,11 +131,6 @@ def _custom_loss(loss: Callable, out: np.ndarray, y: Any) -> tuple[np.floating, 
     if g.shape != out.shape:
         raise ShapeError(f"custom loss returned a gradient of shape {g.shape}; the output has shape {out.shape}")
     return out.dtype.type(value), g
-
-
-def _as_dtype(value: Any, dtype: np.dtype) -> Any:
-    """A loss value of ``dtype``: a NumPy scalar, or K values for a stack."""
-    return dtype.type(value) if getattr(value, "ndim", 0) == 0 else value.astype(dtype)
 
 
 def value_and_grad_unchecked(

@@ -70,25 +70,25 @@ def _member_size(a: np.ndarray) -> int:
     return a.shape[-2] * a.shape[-1] if a.ndim > 1 else a.size
 
 
-def _sums(a: np.ndarray, ndim: int | None = None) -> Any:
-    """The float64 sum of ``a`` (one network: a Python float), or per member for a stack.
+# A stack's per-member reductions take each member's values as one contiguous row, so that they
+# add in the pairwise order one network's contiguous values do (callers pass C-ordered arrays: a
+# strided view, as 2-D fancy indexing returns for a stack, would be reduced in another order).
 
-    ``ndim`` is the output's number of axes when ``a`` has fewer (3: a stack, rows picked).
-    """
-    if (a.ndim if ndim is None else ndim) < 3:
+
+def _sums(a: np.ndarray) -> Any:
+    """The float64 sum of ``a`` (one network's (n, k): a Python float), or per member of a stack's (K, n, k)."""
+    if a.ndim < 3:
         return float(np.add.reduce(a, axis=None))
-    # C order first: rows picked by fancy indexing come out member-minor, and a reduction along a
-    # strided axis adds in another order than the pairwise sum of one network's contiguous values.
-    rows = np.ascontiguousarray(a).reshape(a.shape[0], -1)
-    return np.add.reduce(rows, axis=1).astype(np.float64)
+    return np.add.reduce(a.reshape(a.shape[0], -1), axis=1).astype(np.float64)
 
 
 def _mean(a: np.ndarray) -> Any:
     """np.mean over one network's outputs: the scalar, or K of them for a stack (as :func:`_sums`)."""
-    return np.mean(a) if a.ndim < 3 else np.mean(np.ascontiguousarray(a).reshape(a.shape[0], -1), axis=1)
+    return np.mean(a) if a.ndim < 3 else np.mean(a.reshape(a.shape[0], -1), axis=1)
 
 
 def _as_dtype(value: Any, dtype: np.dtype) -> Any:
+    """A loss value of ``dtype``: a NumPy scalar, or K values for a stack."""
     return dtype.type(value) if getattr(value, "ndim", 0) == 0 else value.astype(dtype)
 
 
@@ -198,11 +198,11 @@ class CrossEntropy(Loss):
         n = p.shape[-2]
         p = _clip(p)
         if y.ndim == 1:
-            rows = np.arange(n)
-            picked = np.ascontiguousarray(p[..., rows, y])  # C order: see _sums
+            at = _label_index(p.shape, y)
+            picked = p.reshape(-1).take(at).reshape(p.shape[:-1])
             value = -np.mean(np.log(picked), axis=-1)
             g = np.zeros_like(p)
-            g[..., rows, y] = -1.0 / (picked * n)
+            g.reshape(-1)[at] = (-1.0 / (picked * n)).reshape(-1)
             return value, g
         value = -_sums(y * np.log(p)) / n
         return _as_dtype(value, p.dtype), -y / p / n
@@ -244,7 +244,7 @@ def _ce_from_logits(z: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarr
         picked = shifted.reshape(-1).take(at)  # before exp overwrites shifted
         e = np.exp(shifted, out=shifted)
         s = np.add.reduce(e, axis=-1, keepdims=True)
-        value = (_sums(np.log(s)) - _sums(picked.reshape(z.shape[:-1]), z.ndim)) / n
+        value = (_sums(np.log(s)) - _sums(picked.reshape(s.shape))) / n
         e /= s  # e is now softmax(z)
         flat = e.reshape(-1)
         flat[at] -= 1
@@ -258,7 +258,7 @@ def _ce_from_logits(z: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarr
         e *= total
         e -= y
     e *= z.dtype.type(1.0 / n)
-    return (z.dtype.type(value) if z.ndim == 2 else value.astype(z.dtype)), e
+    return _as_dtype(value, z.dtype), e
 
 
 mse = MSE()

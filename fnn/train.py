@@ -308,14 +308,14 @@ class _EpochBuffers:
 def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: tuple, idx: np.ndarray) -> tuple:
     """One mini-batch: gradient at the current params, then the optimizer update.
 
-    ``carry`` is (state, its flat params, the state before, the epoch's losses, that state's flat
-    params, steps done in this epoch). With two slots, step ``j`` computes its gradient in slot
+    ``carry`` is (state, its flat params, the state before, the epoch's losses, steps done in
+    this epoch). With two slots, step ``j`` computes its gradient in slot
     ``j % 2``, where the state before lives (from the third step on; the first two use fresh
     moments), and the optimizer writes the new state over it. The loss is checked before the
     gradient is written, so on NaN or infinity the state the step started from and the one before
     it are both intact for NonFiniteError.
     """
-    state, flat, previous, losses, _, done = carry
+    state, flat, previous, losses, done = carry
     key = random.fold_in(random.fold_in(state.key, DROPOUT), state.step) if problem.dropout else None
     slot = None
     if buffers is None:
@@ -346,9 +346,9 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: tuple, idx: n
         moments = previous.opt_state if done >= 2 else state.optimizer.init(slot.flat)
         _, opt_state = state.optimizer.update(flat, gflat, state.opt_state, spare=(slot.write, moments))
         new_state = TrainState(slot.params, opt_state, key=state.key, step=state.step + 1, optimizer=state.optimizer)
-        return new_state, slot.flat, state, losses, flat, done + 1
+        return new_state, slot.flat, state, losses, done + 1
     new_state, new_flat = _apply_update(state, flat, gflat, problem.unravel)
-    return new_state, new_flat, state, losses, flat, done + 1
+    return new_state, new_flat, state, losses, done + 1
 
 
 def _non_finite(state: TrainState, flat: np.ndarray, previous: TrainState | None, value: Any) -> None:
@@ -414,7 +414,7 @@ def _run_epoch(
         step = partial(_step_with_progress, problem, buffers, progress)
     if hook is not None:
         step = partial(_step_with_hook, step, every, hook)
-    state, *_, losses, _, _ = toolz.reduce(step, chunks, (state, tree.ravel(state.params)[0], None, list(losses), None, 0))
+    state, _, _, losses, _ = toolz.reduce(step, chunks, (state, tree.ravel(state.params)[0], None, list(losses), 0))
     values = np.array([v for v, _ in losses], dtype=np.float64)
     sizes = np.array([n for _, n in losses])
     return state, {"loss": _epoch_mean(values, sizes, state.params), "step_loss": values, "steps": len(losses)}
