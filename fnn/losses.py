@@ -29,11 +29,13 @@ True
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import attrs
 import numpy as np
 
+from fnn._reductions import all_finite, row_sums
 from fnn.errors import ConfigError, NonFiniteError, ShapeError
 from fnn.layers.activations import sigmoid
 
@@ -41,7 +43,7 @@ __all__ = ["Loss", "MSE", "BinaryCrossEntropy", "CrossEntropy", "mse", "binary_c
 
 
 def _finite(a: np.ndarray, what: str) -> None:
-    if a.dtype.kind == "f" and not np.isfinite(a).all():
+    if a.dtype.kind == "f" and not all_finite(a):
         bad = np.argwhere(~np.isfinite(a))[0]
         raise NonFiniteError(f"{what} contains NaN or infinity (first at index {tuple(int(i) for i in bad)})")
 
@@ -214,50 +216,53 @@ class CrossEntropy(Loss):
 def _label_index(shape: tuple, y: np.ndarray) -> np.ndarray:
     """Flat indices into logits of ``shape`` (n, k) or (K, n, k) of each row's label ``y`` (n,)
     (member by member for a stack: its picked values come out in C order, (K·n,))."""
-    n, k = shape[-2:]
-    at = np.arange(0, n * k, k)
-    at += y
-    if len(shape) == 3:
-        at = (np.arange(0, shape[0] * n * k, n * k)[:, None] + at).reshape(-1)
-    return at
+    return _add_labels(np.arange(0, math.prod(shape), shape[-1]), y)
 
 
-def _row_max(z: np.ndarray) -> np.ndarray:
-    """Each row's maximum, (..., 1). A maximum is exact in any order, so a stack may take it column by
-    column: for K·n short rows that is half the time of one reduction, which loops over the rows."""
-    if z.ndim == 2 or z.shape[-1] > 16:
-        return np.maximum.reduce(z, axis=-1, keepdims=True)
-    m = z[..., :1].copy()
-    for j in range(1, z.shape[-1]):
-        np.maximum(m, z[..., j : j + 1], out=m)
-    return m
+def _add_labels(starts: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Rows' first flat indices (K·n,) or (n,) plus each row's label ``y`` (n,), in place."""
+    if starts.shape == y.shape:
+        starts += y
+    else:
+        rows = starts.reshape(-1, y.shape[0])
+        rows += y
+    return starts
 
 
 def _ce_from_logits(z: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarray]:
     # −Σ y log softmax(z) = Σ y·(lse(z) − z); gradient Σy·softmax(z) − y.
-    # (Written with ufunc reductions and scalar arithmetic: on small batches the per-call
+    # (Written with ufunc calls on whole arrays and scalar arithmetic: on small batches the per-call
     # overhead of np.mean, .sum() and friends is most of the cost.)
-    n = z.shape[-2]
-    shifted = np.subtract(z, _row_max(z))
+    n, k = z.shape[-2:]
+    # Shifted by each row's maximum, picked at its argmax: exact (a NaN row gives NaN), and over
+    # short rows 2-9x faster than np.maximum.reduce, which loops over the rows one by one.
+    at = np.arange(0, z.size, k)  # each row's first flat index
+    top = z.argmax(axis=-1).reshape(-1)
+    top += at
+    shifted = np.subtract(z, z.reshape(-1).take(top).reshape(*z.shape[:-1], 1))
     if y.ndim == 1:  # labels: each row's label logit by its flat index (fancy indexing costs more)
-        at = _label_index(z.shape, y)
-        picked = shifted.reshape(-1).take(at)  # before exp overwrites shifted
+        at = _add_labels(at, y)
+        flat = shifted.reshape(-1)
+        picked = flat.take(at).reshape(*z.shape[:-1], 1)  # before exp overwrites shifted
         e = np.exp(shifted, out=shifted)
-        s = np.add.reduce(e, axis=-1, keepdims=True)
-        value = (_sums(np.log(s)) - _sums(picked.reshape(s.shape))) / n
-        e /= s  # e is now softmax(z)
-        flat = e.reshape(-1)
-        flat[at] -= 1
-    else:
-        e = np.exp(shifted)
-        s = np.add.reduce(e, axis=-1, keepdims=True)
-        log_s = np.log(s)
-        e /= s
-        total = np.add.reduce(y, axis=-1, keepdims=True)
-        value = (_sums(total * log_s) - _sums(y * shifted)) / n
-        e *= total
-        e -= y
-    e *= z.dtype.type(1.0 / n)
+        s = row_sums(e)
+        lse = np.log(s)
+        lse -= picked  # each row's loss, log Σ exp − the label's (shifted) logit
+        value = _sums(lse) / n
+        s *= n
+        e /= s  # e is now softmax(z) / n
+        flat.take(at, out=picked.reshape(-1))
+        picked -= 1.0 / n
+        flat.put(at, picked)
+        return _as_dtype(value, z.dtype), e
+    e = np.exp(shifted)
+    s = row_sums(e)
+    total = row_sums(y)
+    value = (_sums(total * np.log(s)) - _sums(y * shifted)) / n
+    s *= n
+    np.divide(total, s, out=s)
+    e *= s  # softmax(z) * total / n
+    e -= np.multiply(y, z.dtype.type(1.0 / n))
     return _as_dtype(value, z.dtype), e
 
 

@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from fnn._reductions import all_finite
 from fnn.data import _class_labels
 from fnn.errors import ConfigError, DtypeError, NonFiniteError, ShapeError
 from fnn.losses import _as_2d_like
@@ -57,7 +58,7 @@ def _outputs(y_hat: Any, where: str, *, column_ok: bool = False) -> np.ndarray:
     if y_hat.ndim != 2 or 0 in y_hat.shape:
         hint = "; a sigmoid output column is (n, 1), e.g. y_hat[:, None]" if y_hat.ndim == 1 else ""
         raise ShapeError(f"{where}: y_hat of shape (n, k) with n, k >= 1 (the network's output) expected, got {y_hat.shape}{hint}")
-    if y_hat.dtype.kind == "f" and not np.isfinite(y_hat).all():
+    if y_hat.dtype.kind == "f" and not all_finite(y_hat):
         i, j = np.argwhere(~np.isfinite(y_hat))[0]
         raise NonFiniteError(f"{where}: y_hat contains NaN or infinity (first at row {i}, column {j})")
     return y_hat

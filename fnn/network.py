@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 import numpy as np
 
 from fnn import random, tree
+from fnn._reductions import all_finite
 from fnn.errors import ConfigError, NonFiniteError, ShapeError
 from fnn.initializers import Initializer
 from fnn.layers import Activation, Dense, Dropout, Sequential, SequentialParams, forward, init_layer, layer_name, out_dim
@@ -127,9 +127,7 @@ def check_inputs(params: Any, x: Any, where: str) -> np.ndarray:
         first = layer_name(params.layers[0]) if params.layers else "Sequential"
         raise ShapeError(f"{where}: x has {x.shape[1]} features but layer 0 ({first}) expects {params.in_dim}")
     x = x.astype(params.dtype, copy=False)
-    # min and max are NaN if any element is, and ±inf if any is infinite: two passes over x,
-    # and no x-sized boolean temporary as np.isfinite(x).all() makes.
-    if not (math.isfinite(np.minimum.reduce(x, axis=None)) and math.isfinite(np.maximum.reduce(x, axis=None))):
+    if not all_finite(x):
         row, col = (int(i) for i in np.argwhere(~np.isfinite(x))[0])
         raise NonFiniteError(f"{where}: x contains NaN or infinity (first at row {row}, column {col})")
     return x

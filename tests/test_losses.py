@@ -82,3 +82,22 @@ def test_label_and_target_checks():
 def test_unknown_loss_name_lists_valid_ones():
     with pytest.raises(ConfigError, match="mse, binary_cross_entropy, cross_entropy"):
         fnn.losses.get("hinge")
+
+
+@given(st.sampled_from([np.float32, np.float64]), st.integers(1, 5), st.integers(2, 6), st.integers(0, 2**32 - 1))
+def test_ce_from_logits_shift_is_exact_for_huge_and_non_finite_rows(dtype, n, k, seed):
+    # The shift is each row's maximum picked at its argmax: huge logits stay finite, a NaN
+    # anywhere in a row makes that row (and the loss) NaN, and other rows are unaffected.
+    rng = np.random.default_rng(seed)
+    z = (rng.standard_normal((n, k)) * 1e30).astype(dtype)
+    y = rng.integers(0, k, n)
+    value, g = _ce_from_logits(z, y)
+    z64 = z.astype(np.float64)
+    assert np.isfinite(value) and np.isfinite(g).all()
+    assert np.isclose(value, -np.mean(log_softmax(z64)[np.arange(n), y]), rtol=1e-6)
+    bad = z.copy()
+    bad[rng.integers(n), rng.integers(k)] = np.nan
+    with np.errstate(invalid="ignore"):
+        value, g = _ce_from_logits(bad, y)
+    rows = np.isnan(bad).any(axis=1)
+    assert np.isnan(value) and np.isnan(g[rows]).all() and np.isfinite(g[~rows]).all()

@@ -6,6 +6,7 @@ import attrs
 import numpy as np
 
 from fnn import initializers, tree
+from fnn._reductions import column_sums
 from fnn.errors import ConfigError
 from fnn.layers.base import backward, check_size, forward, init_layer, out_dim, weight_field
 
@@ -82,7 +83,7 @@ def _(node: DenseParams, x, key, train):
 def _(node: DenseParams, x, g, out, need_input_grad):
     np.matmul(x.T if x.ndim == 2 else x.swapaxes(-1, -2), g, out=out.w)
     if node.b is not None:
-        np.add.reduce(g, axis=-2, out=out.b)  # the ufunc itself: .sum() adds a Python wrapper per call
+        column_sums(g, out.b)
     if not need_input_grad:
         return None
     w = node.w
