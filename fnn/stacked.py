@@ -1,4 +1,4 @@
-"""K networks as one: ``stack``, ``unstack`` and ``init_many``.
+"""K networks as one: ``stack``, ``unstack``, ``member`` and ``init_many``.
 
 A *stack* is a :class:`~fnn.layers.SequentialParams` whose ``members`` is K and whose
 every leaf has a leading axis of size K (a Dense weight (K, in, out), a bias (K, out)),
@@ -42,7 +42,7 @@ from fnn.errors import ConfigError
 from fnn.layers import Sequential, SequentialParams
 from fnn.network import init
 
-__all__ = ["stack", "unstack", "init_many", "select_members", "is_stacked"]
+__all__ = ["stack", "unstack", "member", "init_many", "select_members", "is_stacked"]
 
 
 def is_stacked(params: Any) -> bool:
@@ -120,10 +120,19 @@ def unstack(stacked: SequentialParams) -> tuple[SequentialParams, ...]:
             f"fnn.unstack expects a stack of networks (from fnn.stack or fnn.init_many), got "
             f"{'params of one network' if isinstance(stacked, SequentialParams) else type(stacked).__name__}"
         )
-    return tuple(
-        tree.pack(attrs.evolve(tree.map(lambda leaf, k=k: leaf[k], stacked), members=None))
-        for k in range(stacked.members)
-    )
+    return tuple(tree.pack(member(stacked, k)) for k in range(stacked.members))
+
+
+def member(stacked: SequentialParams, k: int) -> SequentialParams:
+    """Network ``k`` of a stack, its leaves views into the stack's (nothing copied; see :func:`unstack` for copies).
+
+    >>> import fnn
+    >>> s = fnn.init_many(fnn.random.split(fnn.random.key(0), 3), fnn.mlp([2, 2]))
+    >>> one = fnn.stacked.member(s, 1)
+    >>> one.members, one.layers[0].w.shape, one.layers[0].w.base is not None
+    (None, (2, 2), True)
+    """
+    return attrs.evolve(tree.map(lambda leaf: leaf[k], stacked), members=None)
 
 
 def init_many(keys: Sequence[random.Key], spec: Sequential) -> SequentialParams:

@@ -29,10 +29,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 import numpy as np
 
-from fnn import random, tree
+from fnn import random, stacked, tree
 from fnn.errors import ConfigError
 from fnn.layers import Activation, DenseParams, Dropout, Sequential, SequentialParams, forward
 from fnn.network import init
@@ -155,7 +154,7 @@ def summary(params: Any) -> str:
     dtype = np.dtype(params.dtype)
     members = params.members
     if members is not None:  # a stack: the rows of one member, the totals of all
-        params = attrs.evolve(tree.map(lambda leaf: leaf[0], params), members=None)
+        params = stacked.member(params, 0)
     rows: list = []
     _rows(params, np.zeros((1, params.in_dim), dtype), "", rows)
     widths = [max(len(c), *(len(r[j]) for r in rows)) if rows else len(c) for j, c in enumerate(_COLUMNS)]

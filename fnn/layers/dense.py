@@ -81,12 +81,11 @@ def _(node: DenseParams, x, key, train):
 
 @backward.register
 def _(node: DenseParams, x, g, out, need_input_grad):
-    np.matmul(x.T if x.ndim == 2 else x.swapaxes(-1, -2), g, out=out.w)
+    np.matmul(x.swapaxes(-1, -2), g, out=out.w)
     if node.b is not None:
         column_sums(g, out.b)
     if not need_input_grad:
         return None
-    w = node.w
-    return g @ (w.T if w.ndim == 2 else w.swapaxes(-1, -2))
+    return g @ node.w.swapaxes(-1, -2)
 
 
