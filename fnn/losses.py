@@ -201,10 +201,10 @@ class CrossEntropy(Loss):
         p = _clip(p)
         if y.ndim == 1:
             at = _label_index(p.shape, y)
-            picked = p.reshape(-1).take(at).reshape(p.shape[:-1])
+            picked = p.reshape(-1).take(at)
             value = -np.mean(np.log(picked), axis=-1)
             g = np.zeros_like(p)
-            g.reshape(-1)[at] = (-1.0 / (picked * n)).reshape(-1)
+            g.reshape(-1).put(at, -1.0 / (picked * n))
             return value, g
         value = -_sums(y * np.log(p)) / n
         return _as_dtype(value, p.dtype), -y / p / n
@@ -213,45 +213,44 @@ class CrossEntropy(Loss):
         return _ce_from_logits if activation == "softmax" else None
 
 
+def _row_starts(shape: tuple) -> np.ndarray:
+    """The flat index of each row's first element in an array of ``shape`` (n, k) or (K, n, k),
+    shaped (n,) or (K, n): indices into the flat array that keep the rows' layout."""
+    starts = np.arange(0, math.prod(shape), shape[-1])
+    return starts if len(shape) == 2 else starts.reshape(shape[:-1])
+
+
 def _label_index(shape: tuple, y: np.ndarray) -> np.ndarray:
-    """Flat indices into logits of ``shape`` (n, k) or (K, n, k) of each row's label ``y`` (n,)
-    (member by member for a stack: its picked values come out in C order, (K·n,))."""
-    return _add_labels(np.arange(0, math.prod(shape), shape[-1]), y)
-
-
-def _add_labels(starts: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Rows' first flat indices (K·n,) or (n,) plus each row's label ``y`` (n,), in place."""
-    if starts.shape == y.shape:
-        starts += y
-    else:
-        rows = starts.reshape(-1, y.shape[0])
-        rows += y
-    return starts
+    """Flat indices into an array of ``shape`` (n, k) or (K, n, k) of each row's label ``y`` (n,),
+    shaped (n,) or (K, n): each member of a stack picks its rows' labels."""
+    at = _row_starts(shape)
+    at += y
+    return at
 
 
 def _ce_from_logits(z: np.ndarray, y: np.ndarray) -> tuple[np.floating, np.ndarray]:
     # −Σ y log softmax(z) = Σ y·(lse(z) − z); gradient Σy·softmax(z) − y.
     # (Written with ufunc calls on whole arrays and scalar arithmetic: on small batches the per-call
     # overhead of np.mean, .sum() and friends is most of the cost.)
-    n, k = z.shape[-2:]
+    n = z.shape[-2]
     # Shifted by each row's maximum, picked at its argmax: exact (a NaN row gives NaN), and over
     # short rows 2-9x faster than np.maximum.reduce, which loops over the rows one by one.
-    at = np.arange(0, z.size, k)  # each row's first flat index
-    top = z.argmax(axis=-1).reshape(-1)
+    at = _row_starts(z.shape)
+    top = z.argmax(axis=-1)
     top += at
-    shifted = np.subtract(z, z.reshape(-1).take(top).reshape(*z.shape[:-1], 1))
+    shifted = np.subtract(z, z.ravel().take(top)[..., None])
     if y.ndim == 1:  # labels: each row's label logit by its flat index (fancy indexing costs more)
-        at = _add_labels(at, y)
-        flat = shifted.reshape(-1)
-        picked = flat.take(at).reshape(*z.shape[:-1], 1)  # before exp overwrites shifted
+        at += y
+        flat = shifted.ravel()  # a view: shifted is a new C-contiguous array
+        picked = flat.take(at)  # before exp overwrites shifted
         e = np.exp(shifted, out=shifted)
         s = row_sums(e)
         lse = np.log(s)
-        lse -= picked  # each row's loss, log Σ exp − the label's (shifted) logit
+        lse -= picked[..., None]  # each row's loss, log Σ exp − the label's (shifted) logit
         value = _sums(lse) / n
         s *= n
         e /= s  # e is now softmax(z) / n
-        flat.take(at, out=picked.reshape(-1))
+        flat.take(at, out=picked)
         picked -= 1.0 / n
         flat.put(at, picked)
         return _as_dtype(value, z.dtype), e

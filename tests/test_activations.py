@@ -78,6 +78,26 @@ def test_relu_derivative_at_zero_is_zero_and_inputs_unchanged():
     assert vjp(x, y, np.ones_like(x)).tolist() == [[0.0, 0.0, 1.0, 1.0]]
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.longdouble, np.int32])
+@given(data=st.data())
+def test_relu_and_its_vjp_are_the_textbook_forms_in_every_dtype(dtype, data):
+    # relu compares with a zero of the input's own dtype (faster than a Python 0): same values,
+    # bit for bit, NaN, ±0 and infinities included, and the dtype kept
+    values = st.integers(-100, 100) if dtype is np.int32 else st.floats(allow_nan=True, allow_infinity=True, width=16)
+    x = data.draw(hnp.arrays(dtype, st.tuples(st.integers(1, 4), st.integers(1, 5)), elements=values))
+    g = data.draw(hnp.arrays(dtype, x.shape, elements=values))
+    relu, vjp = ACTIVATIONS["relu"]
+    y = relu(x)
+    assert _same(y, np.maximum(x, 0))
+    with np.errstate(all="ignore"):
+        assert _same(vjp(x, y, g.copy()), (g * (x > 0)).astype(dtype))
+
+
+def _same(a, b):
+    """Equal dtype, values, NaNs and signs of zero (longdouble's padding bytes are not compared)."""
+    return a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True) and np.array_equal(np.signbit(a), np.signbit(b))
+
+
 def test_unknown_activation_lists_valid_names():
     with pytest.raises(fnn.errors.ConfigError, match="valid names: identity, relu"):
         fnn.Activation("relux")

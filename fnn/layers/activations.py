@@ -46,12 +46,26 @@ _GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_A = 0.044715
 
 
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+# A 0-d zero of the operand's own dtype: on a 32×16 float32 batch np.maximum(x, 0) takes 0.78 µs and
+# x > 0 0.68 µs, against 0.50 and 0.37 µs with this (a Python 0 is converted on every call).
+_ZEROS = {np.dtype(t): _read_only(np.zeros((), t)) for t in (np.float16, np.float32, np.float64, np.longdouble)}
+
+
+def _zero(dtype: np.dtype) -> np.ndarray | int:
+    return _ZEROS.get(dtype, 0)
+
+
 def identity(x: np.ndarray) -> np.ndarray:
     return x
 
 
 def relu(x: np.ndarray) -> np.ndarray:
-    return np.maximum(x, 0)
+    return np.maximum(x, _zero(x.dtype))
 
 
 def leaky_relu(x: np.ndarray) -> np.ndarray:
@@ -105,7 +119,7 @@ def _identity_vjp(x, y, g):
 
 
 def _relu_vjp(x, y, g):
-    return np.multiply(g, x > 0, out=g)
+    return np.multiply(g, x > _zero(x.dtype), out=g)
 
 
 def _leaky_relu_vjp(x, y, g):
