@@ -12,20 +12,50 @@ additions is BLAS's; for a bias gradient that is a running sum over the batch, a
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
 
+def _fresh_ones(k: int, dtype: np.dtype) -> np.ndarray:
+    out = np.empty(k, dtype)  # np.ones costs twice as much: a Python wrapper around empty and copyto
+    out.fill(1)
+    return out
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+def constants(make: Callable[[np.dtype], np.ndarray]) -> dict:
+    """``{dtype: make(dtype)}`` for every float dtype, each made read-only: constants of a hot path,
+    built once at import (never changed after).
+
+    >>> zeros = constants(lambda dtype: np.zeros((), dtype))
+    >>> zeros[np.dtype(np.float32)].dtype, zeros[np.dtype(np.float64)].flags.writeable
+    (dtype('float32'), False)
+    """
+    return {np.dtype(t): _read_only(make(np.dtype(t))) for t in (np.float16, np.float32, np.float64, np.longdouble)}
+
+
+# Sliced for any length up to _SHORT (30 KB in all): 0.16 µs against 0.34 µs for a fresh vector, on a
+# path that takes up to four per training step.
+_SHORT = 1024
+_ONES = constants(lambda dtype: _fresh_ones(_SHORT, dtype))
+
+
 def ones(k: int, dtype: np.dtype) -> np.ndarray:
-    """A fresh vector of ``k`` ones (``np.ones`` costs twice as much: a Python wrapper around
-    ``empty`` and ``copyto``).
+    """A read-only vector of ``k`` ones of ``dtype``: a view of a constant, or for long ones a new array.
 
     >>> ones(3, np.dtype(np.float32))
     array([1., 1., 1.], dtype=float32)
     """
-    out = np.empty(k, dtype)
-    out.fill(1)
-    return out
+    if k <= _SHORT:
+        constant = _ONES.get(dtype)
+        if constant is not None:
+            return constant[:k]
+    return _read_only(_fresh_ones(k, dtype))
 
 
 def row_sums(a: np.ndarray) -> np.ndarray:

@@ -165,13 +165,18 @@ def value_and_grad_into(
     """
     if plan is None:
         plan = Plan.of(params, loss)
-    train = key is not None
     layers = params.layers
     residuals = []
+    keep = residuals.append
     h = x if params.members is None else network_input(params, x)
-    for i, run in enumerate(plan.forwards):
-        h, r = run(layers[i], h, random.fold_in(key, i) if train else None, train)
-        residuals.append(r)
+    if key is None:
+        for run, layer in zip(plan.forwards, layers):
+            h, r = run(layer, h, None, False)
+            keep(r)
+    else:
+        for i, (run, layer) in enumerate(zip(plan.forwards, layers)):
+            h, r = run(layer, h, random.fold_in(key, i), True)
+            keep(r)
     if plan.fused is not None:
         if check_targets:
             y = loss.targets(y, h.shape[-2:], h.dtype)
@@ -180,7 +185,8 @@ def value_and_grad_into(
         value, g = _loss_value_and_grad(loss, h, y, check_targets)
     if l2:
         value = _with_penalty(value, l2_penalty(params, l2))
-    value = _as_dtype(value, x.dtype)  # x has the params' dtype (checked by the caller)
+    if type(value) is not x.dtype.type:  # x has the params' dtype (checked by the caller)
+        value = _as_dtype(value, x.dtype)
     if stop_if_non_finite and not (math.isfinite(value) if value.ndim == 0 else np.isfinite(value).all()):
         return value
     grads = gtree.layers

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from fnn._reductions import all_finite, column_sums, row_sums
+from fnn._reductions import all_finite, column_sums, ones, row_sums
 
 dtypes = st.sampled_from([np.float32, np.float64])
 
@@ -45,3 +45,11 @@ def test_sums_are_sums_and_stack_member_by_member(dtype, members, n, k, seed):
     for i in range(members):  # bitwise: a stack runs the product one network runs
         assert np.array_equal(rows[i], row_sums(a[i]))
         assert np.array_equal(cols[i], column_sums(a[i], np.empty(k, dtype)))
+
+
+@given(st.integers(0, 2100), st.sampled_from([np.float16, np.float32, np.float64, np.longdouble, np.int64]))
+def test_ones_are_read_only_ones_of_any_length_and_dtype(k, dtype):
+    # short float ones are views of one constant; long ones, and other dtypes, new arrays
+    v = ones(k, np.dtype(dtype))
+    assert v.shape == (k,) and v.dtype == dtype and (v == 1).all()
+    assert not v.flags.writeable

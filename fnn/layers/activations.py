@@ -22,6 +22,7 @@ import attrs
 import numpy as np
 
 from fnn import tree
+from fnn._reductions import constants
 from fnn.errors import ConfigError
 from fnn.layers.base import backward, forward, init_layer, out_dim
 
@@ -46,18 +47,9 @@ _GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_A = 0.044715
 
 
-def _read_only(a: np.ndarray) -> np.ndarray:
-    a.flags.writeable = False
-    return a
-
-
 # A 0-d zero of the operand's own dtype: on a 32×16 float32 batch np.maximum(x, 0) takes 0.78 µs and
 # x > 0 0.68 µs, against 0.50 and 0.37 µs with this (a Python 0 is converted on every call).
-_ZEROS = {np.dtype(t): _read_only(np.zeros((), t)) for t in (np.float16, np.float32, np.float64, np.longdouble)}
-
-
-def _zero(dtype: np.dtype) -> np.ndarray | int:
-    return _ZEROS.get(dtype, 0)
+_ZEROS = constants(lambda dtype: np.zeros((), dtype))
 
 
 def identity(x: np.ndarray) -> np.ndarray:
@@ -65,7 +57,7 @@ def identity(x: np.ndarray) -> np.ndarray:
 
 
 def relu(x: np.ndarray) -> np.ndarray:
-    return np.maximum(x, _zero(x.dtype))
+    return np.maximum(x, _ZEROS.get(x.dtype, 0))
 
 
 def leaky_relu(x: np.ndarray) -> np.ndarray:
@@ -119,7 +111,7 @@ def _identity_vjp(x, y, g):
 
 
 def _relu_vjp(x, y, g):
-    return np.multiply(g, x > _zero(x.dtype), out=g)
+    return np.multiply(g, x > _ZEROS.get(x.dtype, 0), out=g)
 
 
 def _leaky_relu_vjp(x, y, g):

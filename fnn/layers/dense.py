@@ -81,11 +81,11 @@ def _(node: DenseParams, x, key, train):
 
 @backward.register
 def _(node: DenseParams, x, g, out, need_input_grad):
-    np.matmul(x.swapaxes(-1, -2), g, out=out.w)
+    np.matmul(x.mT, g, out=out.w)
     if node.b is not None:
         column_sums(g, out.b)
     if not need_input_grad:
         return None
-    return g @ node.w.swapaxes(-1, -2)
+    return g @ node.w.mT
 
 
