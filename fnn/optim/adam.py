@@ -77,17 +77,6 @@ def _backend_field() -> Any:
     return attrs.field(default="numpy", kw_only=True, validator=_check_backend)
 
 
-def _outputs(like: np.ndarray, state: AdamState, spare: tuple | None) -> tuple:
-    """Where a step writes (params, mu, nu, nu_max): the spare's arrays, or new ones."""
-    if spare is None:
-        new = np.empty_like
-        return new(like), new(like), new(like), None if state.nu_max is None else new(like)
-    params, old = spare
-    if not isinstance(old, AdamState) or params.shape != like.shape or params.dtype != like.dtype:
-        raise ConfigError(f"adam: spare must be (flat params, AdamState) like the current ones, got {type(old).__name__}")
-    return params, old.mu, old.nu, old.nu_max
-
-
 def _adam_numpy(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, b2, eps_hat, step) -> None:
     """The Adam kernel in NumPy, 12 passes; ``out_p`` doubles as the scratch buffer.
 
@@ -122,14 +111,23 @@ def _adam_step(
     earlier step that the caller owns and gives up (never ``p``, ``g`` or ``state``'s own).
     """
     t = state.count + 1
-    out = _outputs(p, state, spare)
+    # Where the step writes: the spare's arrays, or new ones. (Named one by one, not unpacked from
+    # tuples into the kernel's call: at 722 params that costs 0.5 µs of a 10 µs step.)
+    if spare is None:
+        new = np.empty_like
+        out_p, out_mu, out_nu, out_nu_max = new(p), new(p), new(p), None if state.nu_max is None else new(p)
+    else:
+        out_p, old = spare
+        if not isinstance(old, AdamState) or out_p.shape != p.shape or out_p.dtype != p.dtype:
+            raise ConfigError(f"adam: spare must be (flat params, AdamState) like the current ones, got {type(old).__name__}")
+        out_mu, out_nu, out_nu_max = old.mu, old.nu, old.nu_max
     # lr / bc1 * mu / (sqrt(n) / sqrt(bc2) + eps), computed as (lr * sqrt(bc2) / bc1) * mu /
     # (sqrt(n) + eps * sqrt(bc2)): the same number up to rounding, one pass fewer (Kingma & Ba, sec. 2).
     sqrt_bc2 = math.sqrt(1.0 - b2**t)
-    scalars = (b1, b2, eps * sqrt_bc2, -(lr * sqrt_bc2 / (1.0 - b1**t)))
     kernel = _adam_numpy if backend == "numpy" else _fused.adam_kernel()
-    kernel(p, g, state.mu, state.nu, state.nu_max, *out, *scalars)
-    return out[0], AdamState(t, *out[1:])
+    kernel(p, g, state.mu, state.nu, state.nu_max, out_p, out_mu, out_nu, out_nu_max,
+           b1, b2, eps * sqrt_bc2, -(lr * sqrt_bc2 / (1.0 - b1**t)))
+    return out_p, AdamState(t, out_mu, out_nu, out_nu_max)
 
 
 @attrs.frozen
