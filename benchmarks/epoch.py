@@ -27,7 +27,8 @@ and as a ratio over the *floor* measured in the same process:
 All trainers keep the last, shorter batch (ceil(n / B) steps) and read each step's loss as a
 Python float. Each contender is warmed up with one epoch, then timed R times (best of R); the
 repetitions are interleaved round-robin so that drift on a shared machine hits every column alike.
-The tiny net (16-16-16-10, batch 32) is reported in µs per step beyond its own floor.
+The tiny net (16-16-16-10, batch 32) is reported in µs per step beyond its own floor; its epochs
+take 0.02-1 s, so it is timed 15 times (best of 15), where one noisy run would weigh more.
 
 Run (from the repo root):
 
@@ -781,6 +782,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batches", type=parse_ints, default=[32, 128, 512], help="comma-separated batch sizes (default 32,128,512)")
     ap.add_argument("--only", type=lambda s: s.split(","), help="comma-separated subset of: floor,numpy,fnn,fnn_numba,sklearn,torch")
     ap.add_argument("--no-tiny", action="store_true", help="skip the tiny-net row")
+    ap.add_argument("--tiny-reps", type=int, help="repetitions of the tiny-net row, best taken (default 15; 3 with --quick): "
+                                                  "its epochs take 0.02-1 s, so more of them cost little and steady the best")
     ap.add_argument("--profile", type=parse_ints, metavar="BATCHES", help="cProfile one fnn epoch at these batch sizes, then a time breakdown")
     ap.add_argument("--top", type=int, default=25, help="rows of each cProfile listing (default 25)")
     ap.add_argument("--faults", action="store_true", help="minor page faults per step and peak RSS of an epoch")
@@ -795,6 +798,7 @@ def main(argv: list[str] | None = None) -> None:
     WAIT_IDLE = args.wait_idle
     rows = args.rows or (6_000 if args.quick else 60_000)
     reps = args.reps or (1 if args.quick else 3)
+    tiny_reps = args.tiny_reps or (3 if args.quick else 15)
     if args.rss_child:
         rss_child(args.rss_child, rows, args.batches[0])
         return
@@ -825,7 +829,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_tiny:
         tx, ty = make_data(rows, TINY[0], seed=1)
         log(f"tiny net {TINY}, batch 32: {steps_of(rows, 32)} steps")
-        tiny = measure(tx, ty, TINY, 32, names, reps)
+        tiny = measure(tx, ty, TINY, 32, names, tiny_reps)
     for res in [*results.values(), *([tiny] if tiny else [])]:
         for n in [n for n, _ in CONTENDERS if n not in names]:
             res[n] = "not run (--only)"
@@ -833,7 +837,8 @@ def main(argv: list[str] | None = None) -> None:
     if BACKGROUND:
         bg = sorted(BACKGROUND)
         print(f"Other processes' CPU during the {len(bg)} timed runs: median {bg[len(bg) // 2]:.2f}, "
-              f"max {bg[-1]:.2f} cores (of {os.cpu_count()}); each cell is the best of {reps}.")
+              f"max {bg[-1]:.2f} cores (of {os.cpu_count()}); each cell is the best of {reps}"
+              + ("." if tiny is None else f", the tiny row's of {tiny_reps}."))
         if bg[len(bg) // 2] > 0.2:
             print("WARNING: other processes were busy during most runs; with 2 BLAS threads on 2 cores that slows the "
                   "matmuls by several times. Rerun with --wait-idle 60 and/or more --reps.")
