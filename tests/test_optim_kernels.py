@@ -1,7 +1,10 @@
 """Laws of the optimizer kernels: writing into spare buffers changes nothing but where the result
-lives, and the numba backend (the ``fast`` extra) gives bitwise the NumPy backend's results."""
+lives, the numba backend (the ``fast`` extra) gives bitwise the NumPy backend's results, and the
+NumPy kernel run block by block gives bitwise its whole-vector results."""
 
 from __future__ import annotations
+
+import importlib
 
 import numpy as np
 import pytest
@@ -12,6 +15,8 @@ from hypothesis.extra import numpy as hnp
 import fnn.optim as optim
 import fnn.tree
 from fnn.errors import ConfigError
+
+adam_module = importlib.import_module("fnn.optim.adam")  # the attribute fnn.optim.adam is the function
 
 SPARE_OPTIMIZERS = [name for name, make in sorted(optim.OPTIMIZERS.items()) if getattr(make(0.1), "accepts_spare", False)]
 
@@ -102,3 +107,24 @@ def test_the_numba_backend_propagates_nan_like_numpy():
 def test_an_unknown_backend_is_a_config_error():
     with pytest.raises(ConfigError, match=r"adam: backend must be one of 'numpy', 'numba', got 'cuda'"):
         optim.adam(backend="cuda")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([np.float32, np.float64]), st.booleans(), st.booleans(),
+       st.integers(1, 3 * adam_module._BLOCK + 5))
+def test_numpy_adam_block_by_block_is_bitwise_the_whole_vector_kernel(seed, dtype, amsgrad, into_grad, n):
+    # the NumPy kernel runs long vectors in cache-sized blocks; every element meets the same operations
+    rng = np.random.default_rng(seed)
+    p, g, mu = (rng.standard_normal(n).astype(dtype) for _ in range(3))
+    nu, nu_max = (rng.random(n).astype(dtype) for _ in range(2))
+    scalars = (0.9, 0.999, 1e-8 * rng.random(), -1e-3 * rng.random())
+
+    def run(kernel):
+        g_own = g.copy()  # into_grad: the new params are written over the gradient, as train_epoch does
+        out = [g_own if into_grad else np.empty(n, dtype), np.empty(n, dtype), np.empty(n, dtype),
+               np.empty(n, dtype) if amsgrad else None]
+        kernel(p, g_own, mu, nu, nu_max if amsgrad else None, *out, *scalars)
+        return [a for a in out if a is not None]
+
+    for blocked, whole in zip(run(adam_module._adam_numpy), run(adam_module._adam_passes), strict=True):
+        assert blocked.tobytes() == whole.tobytes()

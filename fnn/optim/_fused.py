@@ -1,7 +1,8 @@
 """Fused optimizer kernels compiled with numba (the ``fast`` extra), loaded only when asked for.
 
-NumPy runs Adam as 12 separate passes over the parameter vector, each a trip through
-memory; the loop below does the same arithmetic element by element in one pass. Every
+NumPy runs Adam as 12 separate passes over the parameter vector (block by block, so that
+long vectors are read from the L2 cache rather than from memory at each pass); the loop below
+does the same arithmetic element by element in one pass. Every
 operation is the one NumPy does, in the same order and in the params' dtype (the scalars
 are cast to it first, as NumPy casts a Python float), with no fused multiply-add and no
 fast-math, so the results are bitwise those of the NumPy kernel. ``error_model="numpy"``
