@@ -39,6 +39,9 @@ def constants(make: Callable[[np.dtype], np.ndarray]) -> dict:
     return {np.dtype(t): _read_only(make(np.dtype(t))) for t in (np.float16, np.float32, np.float64, np.longdouble)}
 
 
+# The smallest normal number of each float dtype, as a 0-d array (``TINY[dtype][()]`` for a scalar).
+TINY = constants(lambda dtype: np.array(np.finfo(dtype).tiny, dtype))
+
 # Sliced for any length up to _SHORT (30 KB in all): 0.16 µs against 0.34 µs for a fresh vector, on a
 # path that takes up to four per training step.
 _SHORT = 1024

@@ -111,13 +111,14 @@ def test_an_unknown_backend_is_a_config_error():
 
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.sampled_from([np.float32, np.float64]), st.booleans(), st.booleans(),
-       st.integers(1, 3 * adam_module._BLOCK + 5))
-def test_numpy_adam_block_by_block_is_bitwise_the_whole_vector_kernel(seed, dtype, amsgrad, into_grad, n):
+       st.booleans(), st.integers(1, 3 * adam_module._BLOCK + 5))
+def test_numpy_adam_block_by_block_is_bitwise_the_whole_vector_kernel(seed, dtype, amsgrad, into_grad, flush, n):
     # the NumPy kernel runs long vectors in cache-sized blocks; every element meets the same operations
     rng = np.random.default_rng(seed)
     p, g, mu = (rng.standard_normal(n).astype(dtype) for _ in range(3))
     nu, nu_max = (rng.random(n).astype(dtype) for _ in range(2))
-    scalars = (0.9, 0.999, 1e-8 * rng.random(), -1e-3 * rng.random())
+    mu[::7] = np.finfo(dtype).tiny / 3  # subnormal moments, for the flush
+    scalars = (0.9, 0.999, 1e-8 * rng.random(), -1e-3 * rng.random(), flush)
 
     def run(kernel):
         g_own = g.copy()  # into_grad: the new params are written over the gradient, as train_epoch does
@@ -128,3 +129,57 @@ def test_numpy_adam_block_by_block_is_bitwise_the_whole_vector_kernel(seed, dtyp
 
     for blocked, whole in zip(run(adam_module._adam_numpy), run(adam_module._adam_passes), strict=True):
         assert blocked.tobytes() == whole.tobytes()
+
+
+def moments(dtype, n, nonnegative=False):
+    """Arrays of ``n`` moments: normal, subnormal (both signs unless ``nonnegative``), ±0, NaN, inf."""
+    tiny = float(np.finfo(dtype).tiny)
+    lo = 0.0 if nonnegative else -1e3
+    elements = st.one_of(
+        st.floats(lo, 1e3, width=32),
+        st.floats(-tiny if not nonnegative else 0.0, tiny, allow_subnormal=True, width=64).map(lambda x: abs(x) if nonnegative else x),
+        st.sampled_from([0.0, np.nan, np.inf] + ([] if nonnegative else [-0.0])),
+    )
+    return hnp.arrays(dtype, n, elements=elements)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data(), st.sampled_from([np.float32, np.float64]), st.integers(1, 40),
+       st.one_of(st.sampled_from([15, 31, 47]), st.integers(0, 50)),  # counts whose next update flushes, and any
+       st.sampled_from(SPARE_OPTIMIZERS), st.booleans(), st.sampled_from(["numpy", "numba"]))
+def test_flushing_subnormal_moments_changes_only_them_and_only_every_16th_update(data, dtype, n, count, name, amsgrad, backend):
+    # law: with the flush, an update's params are bitwise those without it; its stored moments too,
+    # except on every 16th update (by count), where those below the smallest normal number are +0
+    if backend == "numba":
+        pytest.importorskip("numba")
+    p = data.draw(hnp.arrays(dtype, n, elements=st.floats(-1e3, 1e3, width=32)))
+    g = data.draw(moments(dtype, n))
+    mu, nu, nu_max = data.draw(moments(dtype, n)), data.draw(moments(dtype, n, True)), data.draw(moments(dtype, n, True))
+    state = adam_module.AdamState(count, mu, nu, nu_max if amsgrad else None)
+    on = optim.get(name, lr=0.01, amsgrad=amsgrad, backend=backend)
+    off = optim.get(name, lr=0.01, amsgrad=amsgrad, flush_subnormals=False)  # torch's arithmetic, in NumPy
+    assert on.flush_subnormals and not off.flush_subnormals
+    with np.errstate(all="ignore"):
+        p_on, s_on = on.update(p, g, state)
+        p_off, s_off = off.update(p, g, state)
+    assert p_on.tobytes() == p_off.tobytes()
+    tiny = np.finfo(dtype).tiny
+    for a_on, a_off in [(s_on.mu, s_off.mu), (s_on.nu, s_off.nu)]:
+        want = np.where(np.abs(a_off) < tiny, dtype(0), a_off) if (count + 1) % 16 == 0 else a_off
+        assert a_on.tobytes() == want.tobytes()
+    if amsgrad:
+        assert s_on.nu_max.tobytes() == s_off.nu_max.tobytes()
+
+
+def test_flush_keeps_a_decaying_moment_out_of_the_subnormals():
+    # a weight whose gradient stops: its first moment decays as 0.9**t and, with the flush, is
+    # zero by the first 16th update after it has become subnormal
+    opt = optim.adam(1e-3)
+    p, state = np.ones(1, np.float32), opt.init(np.ones(1, np.float32))
+    p, state = opt.update(p, np.ones(1, np.float32), state)
+    tiny, seen = np.finfo(np.float32).tiny, []
+    for _ in range(1200):
+        p, state = opt.update(p, np.zeros(1, np.float32), state)
+        seen.append((state.count, float(state.mu[0])))
+    subnormal = [t for t, m in seen if 0 < abs(m) < tiny]
+    assert subnormal and len(subnormal) < 16 and all(m == 0 for t, m in seen if t > subnormal[-1])

@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from fnn._reductions import TINY
 from fnn.errors import ConfigError
 from fnn.optim import _fused
 from fnn.optim.base import check_params, check_step, coupled_decay, flag, lr_at, lr_field, real, zeros
@@ -77,6 +78,16 @@ def _backend_field() -> Any:
     return attrs.field(default="numpy", kw_only=True, validator=_check_backend)
 
 
+# Every FLUSH_EVERY-th update (by count) sets the stored moments that have become subnormal to zero.
+# A weight whose gradient stays exactly 0 (a dead unit, an input that is almost always 0) has a first
+# moment that decays as b1**t through the subnormal floats, about 150 steps in float32, and x86 CPUs
+# take ~100 cycles for each operation on one: in the benchmark's batch-32 epochs 0.1% subnormal
+# moments made the update 10% slower (639 against 581 µs). The update they still enter is below
+# float precision (a moment under 1.2e-38 over sqrt(nu) + eps). Flushing every step would cost 6
+# NumPy passes each time (8% of a batch-32 epoch); every 16th costs 0.4 passes a step and leaves a
+# subnormal moment 8 steps on average instead of 150 (the epoch: 3% faster).
+FLUSH_EVERY = 16
+
 # Elements per block of the NumPy kernel: its 12 passes run block by block, so that the 7 arrays'
 # blocks (7 × 256 KB in float32) stay in a 2 MB L2 cache between passes instead of streaming 12 times
 # from L3. On 235k float32 params: 547 against 625 µs per update, 3% of a batch-32 epoch. Each element
@@ -84,19 +95,24 @@ def _backend_field() -> Any:
 _BLOCK = 65536
 
 
-def _adam_numpy(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, b2, eps_hat, step) -> None:
+def _adam_numpy(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, b2, eps_hat, step, flush) -> None:
     """The Adam kernel in NumPy (see :func:`_adam_passes`), block by block on long vectors."""
     n = p.size
     if n <= _BLOCK:
-        return _adam_passes(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, b2, eps_hat, step)
+        return _adam_passes(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, b2, eps_hat, step, flush)
     for start in range(0, n, _BLOCK):
         b = slice(start, start + _BLOCK)
         _adam_passes(p[b], g[b], mu[b], nu[b], None if nu_max is None else nu_max[b], out_p[b], out_mu[b], out_nu[b],
-                     None if out_nu_max is None else out_nu_max[b], b1, b2, eps_hat, step)
+                     None if out_nu_max is None else out_nu_max[b], b1, b2, eps_hat, step, flush)
 
 
-def _adam_passes(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, b2, eps_hat, step) -> None:
-    """The Adam kernel in NumPy, 12 passes; ``out_p`` doubles as the scratch buffer.
+def _flush_subnormals(a: np.ndarray) -> None:
+    """Set the entries of ``a`` smaller in magnitude than the smallest normal number to +0."""
+    np.copyto(a, 0, where=np.abs(a) < TINY[a.dtype])
+
+
+def _adam_passes(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, b2, eps_hat, step, flush) -> None:
+    """The Adam kernel in NumPy, 12 passes (18 when it flushes); ``out_p`` doubles as the scratch buffer.
 
     ``out_p`` may be ``g`` itself: every use of the raw gradient comes before ``out_p`` is
     first written. (Sums are formed in an order that gives the bits of the fused kernel's
@@ -117,11 +133,14 @@ def _adam_passes(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, b2
     np.divide(out_mu, out_p, out=out_p)
     out_p *= step
     out_p += p
+    if flush:  # the stored moments only: this step's update used them as computed
+        _flush_subnormals(out_mu)
+        _flush_subnormals(out_nu)
 
 
 def _adam_step(
     p: np.ndarray, g: np.ndarray, state: AdamState, lr: float, b1: float, b2: float, eps: float,
-    backend: str = "numpy", spare: tuple | None = None,
+    backend: str = "numpy", spare: tuple | None = None, flush_subnormals: bool = True,
 ) -> tuple[np.ndarray, AdamState]:
     """The Adam step, once, for Adam and AdamW: new params and state from params ``p`` and gradient ``g``.
 
@@ -144,7 +163,7 @@ def _adam_step(
     sqrt_bc2 = math.sqrt(1.0 - b2**t)
     kernel = _adam_numpy if backend == "numpy" else _fused.adam_kernel()
     kernel(p, g, state.mu, state.nu, state.nu_max, out_p, out_mu, out_nu, out_nu_max,
-           b1, b2, eps * sqrt_bc2, -(lr * sqrt_bc2 / (1.0 - b1**t)))
+           b1, b2, eps * sqrt_bc2, -(lr * sqrt_bc2 / (1.0 - b1**t)), flush_subnormals and t % FLUSH_EVERY == 0)
     return out_p, AdamState(t, out_mu, out_nu, out_nu_max)
 
 
@@ -159,6 +178,7 @@ class Adam:
     amsgrad: bool = flag(False)
     weight_decay: float = real(0.0, kw_only=True)
     backend: str = _backend_field()
+    flush_subnormals: bool = flag(True, kw_only=True)
     _name = "adam"
     accepts_spare = True
 
@@ -176,7 +196,7 @@ class Adam:
         check_step(self._name, old, grad)
         lr = lr_at(self._name, self.lr, state.count)
         g = coupled_decay(grad, old, self.weight_decay)
-        return _adam_step(old, g, state, lr, self.b1, self.b2, self.eps, self.backend, spare)
+        return _adam_step(old, g, state, lr, self.b1, self.b2, self.eps, self.backend, spare, self.flush_subnormals)
 
 
 @attrs.frozen
@@ -190,6 +210,7 @@ class AdamW:
     weight_decay: float = real(1e-2)
     amsgrad: bool = flag(False, kw_only=True)
     backend: str = _backend_field()
+    flush_subnormals: bool = flag(True, kw_only=True)
     _name = "adamw"
     accepts_spare = True
 
@@ -207,7 +228,7 @@ class AdamW:
         check_step(self._name, old, grad)
         lr = lr_at(self._name, self.lr, state.count)
         decayed = np.multiply(old, 1.0 - lr * self.weight_decay)  # torch: param.mul_(1 - lr * wd)
-        return _adam_step(decayed, grad, state, lr, self.b1, self.b2, self.eps, self.backend, spare)
+        return _adam_step(decayed, grad, state, lr, self.b1, self.b2, self.eps, self.backend, spare, self.flush_subnormals)
 
 
 def adam(
@@ -219,6 +240,7 @@ def adam(
     *,
     weight_decay: float = 0.0,
     backend: str = "numpy",
+    flush_subnormals: bool = True,
 ) -> Adam:
     """Adam (Kingma & Ba 2015), optionally AMSGrad (Reddi et al. 2018): ``update`` returns the NEW PARAMS.
 
@@ -230,6 +252,7 @@ def adam(
         if amsgrad:  nu_max <- max(nu_max, nu);  n = nu_max     (max of the raw nu, as torch)
         else:        n = nu
         p  <- p - lr_t / (1 - b1**t) * mu / (sqrt(n) / sqrt(1 - b2**t) + eps)
+        if flush_subnormals and t % 16 == 0:  mu, nu <- 0 where |mu|, |nu| < tiny   (after the step)
 
     Args:
         lr: learning rate >= 0, or a schedule ``lr(count)``.
@@ -242,6 +265,12 @@ def adam(
             same arithmetic fused into one compiled loop (one pass over memory, about 4x faster on
             large nets; needs the ``fast`` extra, ``pip install "fnn[fast]"``, and compiles once
             per process and dtype on first use). The two give bitwise the same results.
+        flush_subnormals: every 16th update, set the stored moments smaller than the dtype's
+            smallest normal number (``tiny``: 1.2e-38 in float32) to zero. A weight whose gradient
+            stays 0 (a dead unit, an input feature that is almost always 0) has a first moment
+            that decays into subnormal floats, on which x86 CPUs are ~100x slower per element;
+            what such a moment adds to the params is below float precision. ``False`` keeps
+            torch's arithmetic exactly (the update itself is the same either way).
 
     Returns:
         A frozen :class:`Adam`; its state is :class:`AdamState` ``(count, mu, nu, nu_max)``.
@@ -261,7 +290,7 @@ def adam(
     >>> p.round(4), state.count
     (array([ 0.8, -1.8]), 2)
     """
-    return Adam(lr, b1, b2, eps, amsgrad, weight_decay=weight_decay, backend=backend)
+    return Adam(lr, b1, b2, eps, amsgrad, weight_decay=weight_decay, backend=backend, flush_subnormals=flush_subnormals)
 
 
 def adamw(
@@ -273,6 +302,7 @@ def adamw(
     *,
     amsgrad: bool = False,
     backend: str = "numpy",
+    flush_subnormals: bool = True,
 ) -> AdamW:
     """AdamW, Adam with decoupled weight decay (Loshchilov & Hutter 2019): ``update`` returns the NEW PARAMS.
 
@@ -296,6 +326,7 @@ def adamw(
             same arithmetic fused into one compiled loop (one pass over memory, about 4x faster on
             large nets; needs the ``fast`` extra, ``pip install "fnn[fast]"``, and compiles once
             per process and dtype on first use). The two give bitwise the same results.
+        flush_subnormals: every 16th update, set subnormal stored moments to zero (see :func:`adam`).
 
     Returns:
         A frozen :class:`AdamW`; its state is :class:`AdamState`.
@@ -315,7 +346,7 @@ def adamw(
     >>> p.round(4)
     array([ 0.7082, -1.6104])
     """
-    return AdamW(lr, b1, b2, eps, weight_decay, amsgrad=amsgrad, backend=backend)
+    return AdamW(lr, b1, b2, eps, weight_decay, amsgrad=amsgrad, backend=backend, flush_subnormals=flush_subnormals)
 
 
 # ------------------------------------------------------------ Adamax
