@@ -80,8 +80,8 @@ def _backend_field() -> Any:
 
 # Every FLUSH_EVERY-th update (by count) sets the stored moments that have become subnormal to zero.
 # A weight whose gradient stays exactly 0 (a dead unit, an input that is almost always 0) has a first
-# moment that decays as b1**t through the subnormal floats, about 150 steps in float32, and x86 CPUs
-# take ~100 cycles for each operation on one: in the benchmark's batch-32 epochs 0.1% subnormal
+# moment that decays as b1**t through the subnormal floats, about 150 steps in float32, which x86 CPUs
+# handle on a slow microcode path: in the benchmark's batch-32 epochs 0.1% subnormal
 # moments made the update 10% slower (639 against 581 µs). The update they still enter is below
 # float precision (a moment under 1.2e-38 over sqrt(nu) + eps). Flushing every step would cost 6
 # NumPy passes each time (8% of a batch-32 epoch); every 16th costs 0.4 passes a step and leaves a
@@ -268,8 +268,9 @@ def adam(
         flush_subnormals: every 16th update, set the stored moments smaller than the dtype's
             smallest normal number (``tiny``: 1.2e-38 in float32) to zero. A weight whose gradient
             stays 0 (a dead unit, an input feature that is almost always 0) has a first moment
-            that decays into subnormal floats, on which x86 CPUs are ~100x slower per element;
-            what such a moment adds to the params is below float precision. ``False`` keeps
+            that decays into subnormal floats, which x86 CPUs handle slowly (10% of the moments
+            subnormal make the update 4x slower); what such a moment adds to the params is below
+            float precision. ``False`` keeps
             torch's arithmetic exactly (the update itself is the same either way).
 
     Returns:
