@@ -167,8 +167,22 @@ def _adam_step(
     return out_p, AdamState(t, out_mu, out_nu, out_nu_max)
 
 
+class _AdamFamily:
+    """What Adam and AdamW share: the state, spare buffers and the step itself (see :func:`adam`)."""
+
+    __slots__ = ()
+    accepts_spare = True
+
+    def init(self, flat: np.ndarray) -> AdamState:
+        """The state before the first update: count 0, zero moments (and ``nu_max`` under AMSGrad)."""
+        return _adam_init(self._name, flat, self.amsgrad)
+
+    def _step(self, p: np.ndarray, g: np.ndarray, state: AdamState, lr: float, spare: tuple | None) -> tuple:
+        return _adam_step(p, g, state, lr, self.b1, self.b2, self.eps, self.backend, spare, self.flush_subnormals)
+
+
 @attrs.frozen
-class Adam:
+class Adam(_AdamFamily):
     """Adam; built by :func:`adam`, which documents it."""
 
     lr: Any = lr_field(1e-3)
@@ -180,11 +194,6 @@ class Adam:
     backend: str = _backend_field()
     flush_subnormals: bool = flag(True, kw_only=True)
     _name = "adam"
-    accepts_spare = True
-
-    def init(self, flat: np.ndarray) -> AdamState:
-        """The state before the first update: count 0, zero moments (and ``nu_max`` under AMSGrad)."""
-        return _adam_init(self._name, flat, self.amsgrad)
 
     def update(
         self, old: np.ndarray, grad: np.ndarray, state: AdamState, *, spare: tuple | None = None
@@ -195,12 +204,11 @@ class Adam:
         """
         check_step(self._name, old, grad)
         lr = lr_at(self._name, self.lr, state.count)
-        g = coupled_decay(grad, old, self.weight_decay)
-        return _adam_step(old, g, state, lr, self.b1, self.b2, self.eps, self.backend, spare, self.flush_subnormals)
+        return self._step(old, coupled_decay(grad, old, self.weight_decay), state, lr, spare)
 
 
 @attrs.frozen
-class AdamW:
+class AdamW(_AdamFamily):
     """AdamW; built by :func:`adamw`, which documents it."""
 
     lr: Any = lr_field(1e-3)
@@ -212,11 +220,6 @@ class AdamW:
     backend: str = _backend_field()
     flush_subnormals: bool = flag(True, kw_only=True)
     _name = "adamw"
-    accepts_spare = True
-
-    def init(self, flat: np.ndarray) -> AdamState:
-        """The state before the first update: count 0, zero moments (and ``nu_max`` under AMSGrad)."""
-        return _adam_init(self._name, flat, self.amsgrad)
 
     def update(
         self, old: np.ndarray, grad: np.ndarray, state: AdamState, *, spare: tuple | None = None
@@ -228,7 +231,7 @@ class AdamW:
         check_step(self._name, old, grad)
         lr = lr_at(self._name, self.lr, state.count)
         decayed = np.multiply(old, 1.0 - lr * self.weight_decay)  # torch: param.mul_(1 - lr * wd)
-        return _adam_step(decayed, grad, state, lr, self.b1, self.b2, self.eps, self.backend, spare, self.flush_subnormals)
+        return self._step(decayed, grad, state, lr, spare)
 
 
 def adam(
