@@ -22,6 +22,12 @@ def test_epoch_benchmark_runs_and_its_reference_agrees_with_fnn():
     assert "16-16-16-10 batch 32 rep 2/2" in out  # the tiny row's own repetitions
 
 
+def test_epoch_benchmark_profile_runs_and_breaks_the_epoch_down():
+    out = run("benchmarks/epoch.py", "--profile", "32", "--rows", "2000", "--reps", "1", "--top", "1")
+    assert "### Where fnn's epoch goes, batch 32" in out
+    assert "plain SGD in place of Adam" in out  # the optimizer's share, measured inside the epoch
+
+
 def test_stacked_benchmark_runs():
     out = run("benchmarks/stacked.py", "--quick", "--epochs", "1")
     assert "| batch | hidden H | K |" in out and "| 32 | 64 | 8 |" in out
