@@ -33,7 +33,8 @@ def _compiled() -> tuple[Callable, Callable]:
     # ``g`` is an empty stand-in. LLVM vectorises the loop only when its arrays provably do not
     # overlap: two views of one buffer, as ``g`` and ``out_p``, would leave it scalar (2x slower).
     @numba.njit(error_model="numpy", nogil=True, cache=True)
-    def adam(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, c1, b2, c2, e, a, amsgrad, over):  # pragma: no cover - compiled
+    def adam(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, scalars, amsgrad, over):  # pragma: no cover - compiled
+        b1, c1, b2, c2, e, a = scalars[0], scalars[1], scalars[2], scalars[3], scalars[4], scalars[5]
         for i in range(p.size):
             gi = out_p[i] if over else g[i]
             m = b1 * mu[i] + c1 * gi
@@ -74,12 +75,14 @@ def adam_kernel() -> Callable:
     adam, flush_subnormals = _compiled()
 
     def kernel(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, b2, eps_hat, step, flush) -> None:
-        t = p.dtype.type
         amsgrad = out_nu_max is not None
         over = np.may_share_memory(out_p, g)  # the spare params array is the gradient's own (see fnn.optim)
+        # the scalars in the params' dtype, rounded as NumPy rounds a Python float; one array, not six
+        # scalars: at 722 params six casts and five more arguments made the call 3.7 µs instead of 2.5
+        scalars = np.array((b1, 1.0 - b1, b2, 1.0 - b2, eps_hat, step), p.dtype)
         adam(
             p, out_p[:0] if over else g, mu, nu, nu_max if amsgrad else nu, out_p, out_mu, out_nu,
-            out_nu_max if amsgrad else out_nu, t(b1), t(1.0 - b1), t(b2), t(1.0 - b2), t(eps_hat), t(step), amsgrad, over,
+            out_nu_max if amsgrad else out_nu, scalars, amsgrad, over,
         )
         if flush:
             tiny = TINY[p.dtype][()]
