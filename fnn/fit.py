@@ -91,6 +91,16 @@ class EarlyStopping:
             return value < best - self.min_delta
         return value > best + self.min_delta
 
+    def exhausted(self, wait: Any) -> Any:
+        """Whether ``wait`` epochs without improvement use up the patience (element by element for an array).
+
+        >>> import numpy as np, fnn
+        >>> rule = fnn.EarlyStopping(patience=2)
+        >>> rule.exhausted(1), rule.exhausted(np.array([0, 2, 3])).tolist()
+        (False, [False, True, True])
+        """
+        return (wait > 0) & (wait >= self.patience)
+
 
 @tree.register
 @attrs.frozen
@@ -111,7 +121,7 @@ class _Watch:
         return attrs.evolve(self, wait=self.wait + 1)
 
     def stop(self, rule: EarlyStopping) -> bool:
-        return self.wait > 0 and self.wait >= rule.patience
+        return rule.exhausted(self.wait)
 
     def mask(self, logs: dict) -> dict:
         return logs
@@ -168,7 +178,7 @@ class _StackedWatch:
         wait = np.where(improved, 0, self.wait + ~self.stopped)
         return _StackedWatch(
             np.where(improved, values, self.best), np.where(improved, epoch, self.best_epoch), wait,
-            self.stopped | ((wait > 0) & (wait >= rule.patience)), best_params,
+            self.stopped | rule.exhausted(wait), best_params,
         )
 
     def stop(self, rule: EarlyStopping) -> bool:

@@ -273,8 +273,8 @@ def adam(
             stays 0 (a dead unit, an input feature that is almost always 0) has a first moment
             that decays into subnormal floats, which x86 CPUs handle slowly (10% of the moments
             subnormal make the update 4x slower); what such a moment adds to the params is below
-            float precision. ``False`` keeps
-            torch's arithmetic exactly (the update itself is the same either way).
+            float precision. ``False`` keeps torch's arithmetic exactly (the update itself is the
+            same either way).
 
     Returns:
         A frozen :class:`Adam`; its state is :class:`AdamState` ``(count, mu, nu, nu_max)``.
