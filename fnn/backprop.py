@@ -18,7 +18,7 @@ import numpy as np
 from fnn import random, tree
 from fnn.errors import ConfigError, ShapeError
 from fnn.layers import Activation, SequentialParams, backward, forward, weight_leaves
-from fnn.layers.sequential import network_input
+from fnn.layers.sequential import network_input, stack_key
 from fnn.losses import Loss, _as_dtype, get as get_loss
 from fnn.network import check_inputs
 
@@ -32,15 +32,18 @@ def value_and_grad(
     loss: Loss | Callable | str,
     l2: float = 0.0,
     key: random.Key | None = None,
+    train: bool = True,
 ) -> tuple[np.floating, SequentialParams]:
     """The loss of ``params`` on ``batch`` and its gradient with respect to every leaf.
 
     Args:
         params: from :func:`fnn.init`.
-        batch: ``(x, y)``; ``x`` of shape (n, features), ``y`` as the loss expects.
+        batch: ``(x, y)``; ``x`` of shape (n, *in_shape), ``y`` as the loss expects.
         loss: an ``fnn.losses`` loss, its name, or a callable ``(y_hat, y) -> (value, d/dy_hat)``.
         l2: adds ``0.5 * l2 * Σ w²`` over weight matrices (not biases) to the value.
-        key: dropout is active if and only if a key is given.
+        key: the key of the layers that draw random numbers in training (dropout).
+        train: training mode (the default: dropout active, which then needs ``key``);
+            ``train=False`` differentiates the network as :func:`fnn.apply` runs it.
 
     Returns:
         ``(value, grads)``: a scalar of the params' dtype, and a tree shaped like ``params``
@@ -60,11 +63,17 @@ def value_and_grad(
     l2 = _check_l2(l2)
     if key is not None and not isinstance(key, random.Key):
         raise ConfigError(f"value_and_grad: key must be an fnn.random.Key or None, got {type(key).__name__}")
-    return value_and_grad_unchecked(params, x, y, loss, l2, key, check_targets=True)
+    return value_and_grad_unchecked(params, x, y, loss, l2, key, train=_check_train(train), check_targets=True)
+
+
+def _check_train(train: Any) -> bool:
+    if not isinstance(train, (bool, np.bool_)):
+        raise ConfigError(f"train must be True or False, got {train!r}")
+    return bool(train)
 
 
 def grad(params: SequentialParams, batch: tuple[Any, Any], *, loss: Loss | Callable | str, l2: float = 0.0,
-         key: random.Key | None = None) -> SequentialParams:
+         key: random.Key | None = None, train: bool = True) -> SequentialParams:
     """The gradient of the loss with respect to ``params`` (see :func:`value_and_grad`).
 
     >>> import numpy as np, fnn
@@ -73,7 +82,7 @@ def grad(params: SequentialParams, batch: tuple[Any, Any], *, loss: Loss | Calla
     >>> g.layers[0].w.shape
     (2, 1)
     """
-    return value_and_grad(params, batch, loss=loss, l2=l2, key=key)[1]
+    return value_and_grad(params, batch, loss=loss, l2=l2, key=key, train=train)[1]
 
 
 def _check_batch(params: Any, batch: Any, where: str) -> tuple[np.ndarray, Any]:
@@ -114,12 +123,14 @@ class Plan:
         return cls(tuple(forward.dispatch(k) for k in kinds), tuple(backward.dispatch(k) for k in kinds), fused)
 
 
-def _loss_value_and_grad(loss: Any, out: np.ndarray, y: Any, check_targets: bool) -> tuple[Any, np.ndarray]:
+def _loss_value_and_grad(
+    loss: Any, out: np.ndarray, y: Any, check_targets: bool, stacked: bool
+) -> tuple[Any, np.ndarray]:
     if isinstance(loss, Loss):
         if check_targets:
-            y = loss.targets(y, out.shape[-2:], out.dtype)
-        return loss._value_and_grad(out, y)
-    if out.ndim == 3:  # a stack: a custom loss sees one member's outputs at a time
+            y = loss.targets(y, out.shape[1:] if stacked else out.shape, out.dtype)
+        return loss._value_and_grad(out, y, stacked)
+    if stacked:  # a custom loss sees one member's outputs at a time
         pairs = [_custom_loss(loss, member, y) for member in out]
         return np.array([v for v, _ in pairs], dtype=out.dtype), np.stack([g for _, g in pairs])
     return _custom_loss(loss, out, y)
@@ -135,30 +146,30 @@ def _custom_loss(loss: Callable, out: np.ndarray, y: Any) -> tuple[np.floating, 
 
 def value_and_grad_unchecked(
     params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float, key: random.Key | None,
-    *, check_targets: bool = False, unravel: Callable | None = None,
+    *, train: bool, check_targets: bool = False, unravel: Callable | None = None,
 ) -> tuple[np.floating, SequentialParams]:
     """:func:`value_and_grad` without input checks, for loops that checked their data once.
 
-    ``x`` must already be 2-D of the params' dtype; ``unravel`` (from ``ravel(params)``)
-    may be passed to skip recomputing it.
+    ``x`` must already be checked (:func:`fnn.network.check_inputs`); ``unravel`` (from
+    ``ravel(params)``) may be passed to skip recomputing it.
     """
     if unravel is None:
         unravel = tree.ravel(params)[1]
     gflat = np.zeros(unravel.size, params.dtype)
-    value = value_and_grad_into(params, x, y, loss, l2, key, unravel(gflat), check_targets=check_targets)
+    value = value_and_grad_into(params, x, y, loss, l2, key, unravel(gflat), train=train, check_targets=check_targets)
     gflat.flags.writeable = False
     return value, unravel(gflat)
 
 
 def value_and_grad_into(
     params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float, key: random.Key | None,
-    gtree: SequentialParams, *, check_targets: bool = False, plan: Plan | None = None,
+    gtree: SequentialParams, *, train: bool, check_targets: bool = False, plan: Plan | None = None,
     stop_if_non_finite: bool = False,
 ) -> np.floating:
     """The loss value; its gradient is written into ``gtree``, writable views laid out like ``params``.
 
-    Every built-in layer writes every element of its gradient; a buffer holding layers of
-    other types must arrive zero-filled (see :mod:`fnn.layers.base`). ``plan`` (from
+    A layer whose ``backward`` writes every element of its gradient (``fnn.layers.writes_every_grad``)
+    may be handed a buffer of stale numbers; the others need it zero-filled. ``plan`` (from
     :meth:`Plan.of` for these params and loss) may be passed to skip resolving it. With
     ``stop_if_non_finite``, a NaN or infinite value (penalty included) is returned before
     the backward pass: ``gtree`` is then left untouched.
@@ -168,25 +179,27 @@ def value_and_grad_into(
     layers = params.layers
     residuals = []
     keep = residuals.append
-    h = x if params.members is None else network_input(params, x)
-    if key is None:
+    stacked = params.members is not None
+    h = network_input(params, x) if stacked else x
+    if key is None or not train:
         for run, layer in zip(plan.forwards, layers):
-            h, r = run(layer, h, None, False)
+            h, r = run(layer, h, None, train)
             keep(r)
     else:
+        key = stack_key(params, key) if stacked else key
         for i, (run, layer) in enumerate(zip(plan.forwards, layers)):
             h, r = run(layer, h, random.fold_in(key, i), True)
             keep(r)
     if plan.fused is not None:
         if check_targets:
-            y = loss.targets(y, h.shape[-2:], h.dtype)
-        value, g = plan.fused(h, y)
+            y = loss.targets(y, h.shape[1:] if stacked else h.shape, h.dtype)
+        value, g = plan.fused(h, y, stacked) if stacked else plan.fused(h, y)
     else:
-        value, g = _loss_value_and_grad(loss, h, y, check_targets)
+        value, g = _loss_value_and_grad(loss, h, y, check_targets, stacked)
     if l2:
         value = _with_penalty(value, l2_penalty(params, l2))
-    if type(value) is not x.dtype.type:  # x has the params' dtype (checked by the caller)
-        value = _as_dtype(value, x.dtype)
+    if type(value) is not h.dtype.type:  # the output has the params' dtype
+        value = _as_dtype(value, h.dtype)
     if stop_if_non_finite and not (math.isfinite(value) if value.ndim == 0 else np.isfinite(value).all()):
         return value
     grads = gtree.layers
@@ -208,14 +221,15 @@ def _with_penalty(value: Any, penalty: Any) -> Any:
 def loss_value(params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float = 0.0) -> np.floating:
     """The value :func:`value_and_grad` reports (fused from logits where it fuses), without gradients or dropout.
 
-    ``x`` must already be checked (2-D, the params' dtype) and ``y`` converted by the loss.
+    ``x`` must already be checked (:func:`fnn.network.check_inputs`) and ``y`` converted by the loss.
     """
     fused = _fused_loss(params, loss)
     layers = params.layers[:-1] if fused is not None else params.layers
+    stacked = params.members is not None
     h = network_input(params, x)
     for layer in layers:
         h = forward(layer, h, None, False)[0]
-    value = fused(h, y)[0] if fused is not None else _loss_value_and_grad(loss, h, y, False)[0]
+    value = fused(h, y, stacked)[0] if fused is not None else _loss_value_and_grad(loss, h, y, False, stacked)[0]
     if l2:
         value = _with_penalty(value, l2_penalty(params, l2))
     return _as_dtype(value, params.dtype)

@@ -33,7 +33,8 @@ from fnn.layers import forward
 from fnn.losses import BinaryCrossEntropy, CrossEntropy, Loss
 from fnn.network import check_inputs
 from fnn.stacked import select_members
-from fnn.train import TrainState, _check_batch_size, _output_width, _prepare, _Problem, _run_epoch, value_text
+from fnn.network import sample_out_shape
+from fnn.train import TrainState, _check_batch_size, _prepare, _Problem, _run_epoch, value_text
 
 __all__ = ["fit", "EarlyStopping"]
 
@@ -225,7 +226,7 @@ def _validation_split(
         if len(y_val) != x_val.shape[0]:
             raise ShapeError(f"{where}: x_val and y_val must have the same number of rows, got {x_val.shape[0]} and {len(y_val)}")
         if isinstance(problem.loss, Loss):
-            y_val = problem.loss.targets(y_val, (x_val.shape[0], _output_width(params)), x_val.dtype)
+            y_val = problem.loss.targets(y_val, (x_val.shape[0], *sample_out_shape(params)), params.dtype)
             if np.ndim(y_val) != np.ndim(problem.y):
                 raise ShapeError(f"{where}: y_val has shape {np.shape(validation[1])}, unlike the training targets {np.shape(problem.y)}")
         return problem, (x_val, y_val)

@@ -1,6 +1,11 @@
 """Weight initialisers: frozen, named, drawn with an explicit key.
 
-An initialiser is called as ``init(key, (fan_in, fan_out), dtype) -> array``.
+An initialiser is called as ``init(key, shape, dtype, *, in_axis=-2, out_axis=-1) -> array``.
+The fans come from the shape, as in JAX's ``variance_scaling``: ``fan_in`` is the
+size of ``in_axis`` times the receptive field (the product of the axes that are
+neither ``in_axis`` nor ``out_axis``), ``fan_out`` likewise. So a Dense kernel
+``(in, out)`` has fans ``in`` and ``out``, and a convolution kernel
+``(kh, kw, in, out)`` has ``kh·kw·in`` and ``kh·kw·out`` (PyTorch's rule too).
 Names (aliases in brackets): ``glorot_uniform`` (``xavier_uniform``),
 ``glorot_normal`` (``xavier_normal``), ``he_uniform`` (``kaiming_uniform``),
 ``he_normal`` (``kaiming_normal``), ``lecun_uniform``, ``lecun_normal``,
@@ -26,7 +31,7 @@ import numpy as np
 from fnn import random
 from fnn.errors import ConfigError
 
-__all__ = ["Initializer", "get", "normal", "NAMES"]
+__all__ = ["Initializer", "get", "normal", "fans", "NAMES"]
 
 # name -> (distribution, fan used for the variance, variance numerator)
 _RULES = {
@@ -81,15 +86,45 @@ class Initializer:
         n = (fan_in + fan_out) / 2 if fan == "avg" else fan_in
         return math.sqrt(numerator / n)
 
-    def __call__(self, key: random.Key, shape: tuple[int, int], dtype: object) -> np.ndarray:
+    def __call__(
+        self, key: random.Key, shape: tuple[int, ...], dtype: object, *, in_axis: int = -2, out_axis: int = -1
+    ) -> np.ndarray:
+        """An array of ``shape`` and ``dtype`` drawn with ``key``; fans from ``shape`` (see :func:`fans`).
+
+        >>> import numpy as np, fnn
+        >>> w = fnn.initializers.get("he_uniform")(fnn.random.key(0), (3, 3, 8, 16), np.float64)
+        >>> bool(np.abs(w).max() <= np.sqrt(6 / (3 * 3 * 8)))
+        True
+        """
         dist = _RULES[self.name][0]
-        std = self.scale(*shape)
+        std = self.scale(*fans(shape, in_axis, out_axis))
         if dist == "zeros":
             return np.zeros(shape, dtype)
         if dist == "normal":
             return random.normal(key, shape, std=std, dtype=dtype)
         limit = math.sqrt(3.0) * std  # U(-a, a) has variance a²/3
         return random.uniform(key, shape, minval=-limit, maxval=limit, dtype=dtype)
+
+
+def fans(shape: tuple[int, ...], in_axis: int = -2, out_axis: int = -1) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a weight of ``shape``: the in and out axes times the receptive field.
+
+    A 1-D shape ``(n,)`` has fans ``(n, n)``.
+
+    >>> import fnn
+    >>> fnn.initializers.fans((4, 5)), fnn.initializers.fans((3, 3, 8, 16)), fnn.initializers.fans((16, 8, 3), 1, 0)
+    ((4, 5), (72, 144), (24, 48))
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 0:
+        return 1, 1
+    i, o = in_axis % len(shape), out_axis % len(shape)
+    if i == o:
+        raise ConfigError(f"initializer fans: in_axis and out_axis must differ, got {in_axis} and {out_axis}")
+    receptive = math.prod(s for a, s in enumerate(shape) if a not in (i, o))
+    return shape[i] * receptive, shape[o] * receptive
 
 
 def get(init: str | Initializer) -> Initializer:

@@ -698,9 +698,14 @@ class _Decoder:
             )
         children, static = _node_fields(cls)
         kids, statics = enc["children"], enc["static"]
-        names = [sorted(x) if type(x) is dict else x for x in (kids, statics)]
-        if type(statics) is dict:  # a static field added since the file was written takes its default
+        if type(statics) is dict:
+            statics = {n: self.static(v, f"{at}.{n}") for n, v in statics.items()}
+            migrate = getattr(cls, "migrate_static", None)  # a class that renamed a static field says how
+            if migrate is not None:
+                statics = migrate(statics)
+            # a static field added since the file was written takes its default
             static = tuple(n for n in static if n in statics or not _has_default(cls, n))
+        names = [sorted(x) if type(x) is dict else x for x in (kids, statics)]
         if names != [sorted(children), sorted(static)]:
             raise self.fail(
                 at,
@@ -708,7 +713,7 @@ class _Decoder:
                 f"process, but the file gives {_short(names[0])} and {_short(names[1])}",
             )
         values = {n: self.tree(kids[n], f"{at}.{n}") for n in children}
-        values.update({n: self.static(statics[n], f"{at}.{n}") for n in static})
+        values.update({n: statics[n] for n in static})
         return self.construct(cls, values, at)
 
     def construct(self, cls: type, values: dict, at: str) -> Any:
@@ -1143,7 +1148,7 @@ class _JsonImporter:
         for i, child in enumerate(layer["layers"]):
             node, width = self.layer(child, width, dt, f"{at}.layers[{i}]")
             nodes.append(node)
-        return SequentialParams(tuple(nodes), in_dim=in_dim)
+        return SequentialParams(tuple(nodes), in_shape=(in_dim,))
 
     def layer(self, layer: Any, width: int, dtype: np.dtype, at: str) -> tuple[Any, int]:
         kind = layer.get("type") if type(layer) is dict else None

@@ -20,7 +20,7 @@ from fnn.backprop import _check_batch, _check_l2, value_and_grad_unchecked
 from fnn.errors import ConfigError
 from fnn.layers import SequentialParams
 from fnn.losses import Loss, get as get_loss
-from fnn.train import _output_width
+from fnn.network import sample_out_shape
 
 __all__ = ["minimize", "MinimizeResult"]
 
@@ -106,14 +106,14 @@ def minimize(
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
         raise ConfigError(f"minimize: tol must be a number in (0, 1), got {tol!r}")
     if isinstance(loss, Loss):
-        y = loss.targets(y, (x.shape[0], _output_width(params)), params.dtype)
+        y = loss.targets(y, (x.shape[0], *sample_out_shape(params)), params.dtype)
     flat, unravel = tree.ravel(params)
     dtype = flat.dtype
     evaluations = [0]
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
         evaluations[0] += 1
-        value, grads = value_and_grad_unchecked(unravel(theta.astype(dtype)), x, y, loss, l2, None, unravel=unravel)
+        value, grads = value_and_grad_unchecked(unravel(theta.astype(dtype)), x, y, loss, l2, None, train=False, unravel=unravel)
         return float(value), tree.ravel(grads)[0].astype(np.float64)
 
     curve = [fun(flat.astype(np.float64))[0]]

@@ -8,14 +8,27 @@ import numpy as np
 
 from fnn import random, tree
 from fnn._reductions import all_finite
-from fnn.errors import ConfigError, NonFiniteError, ShapeError
+from fnn.errors import ConfigError, DtypeError, NonFiniteError, ShapeError
 from fnn.initializers import Initializer
-from fnn.layers import Activation, Dense, Dropout, Sequential, SequentialParams, forward, init_layer, layer_name, out_dim
+from fnn.layers import (
+    Activation,
+    Dense,
+    Dropout,
+    Sequential,
+    SequentialParams,
+    forward,
+    init_node,
+    layer_name,
+    out_shape,
+    takes_integers,
+)
 from fnn.layers.activations import canonical as _activation_name
 from fnn.layers.base import check_size
 from fnn.metrics import predict_labels
 
-__all__ = ["mlp", "init", "apply", "predict", "predict_proba", "output_shape", "check_inputs"]
+__all__ = ["mlp", "init", "apply", "predict", "predict_proba", "output_shape", "check_inputs", "sample_out_shape"]
+
+NOT_PARAMS = "{where} expects params from fnn.init (a SequentialParams), got {given}"
 
 _HE_ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu")
 
@@ -74,71 +87,108 @@ def init(key: random.Key, spec: Sequential) -> SequentialParams:
 
     Args:
         key: from :func:`fnn.random.key`.
-        spec: a :class:`fnn.Sequential` with ``in_dim`` (e.g. from :func:`fnn.mlp`).
+        spec: a :class:`fnn.Sequential` with ``in_shape`` or ``in_dim`` (e.g. from :func:`fnn.mlp`).
 
     Raises:
-        ConfigError: the spec is not a Sequential with ``in_dim``, or a layer rejects its input width.
+        ConfigError: the spec is not a Sequential with an input shape, or a layer rejects its input shape.
 
     >>> import fnn
     >>> params = fnn.init(fnn.random.key(0), fnn.mlp([3, 4, 2]))
     >>> params.layers[0].w.shape, params.layers[0].w.dtype, params.layers[0].w.flags.writeable
     ((3, 4), dtype('float32'), False)
+    >>> fnn.init(fnn.random.key(0), fnn.Sequential([fnn.Dense(4)], in_shape=(19, 3))).in_shape
+    (19, 3)
     """
     if not isinstance(key, random.Key):
         raise ConfigError(f"init(key, spec) expects an fnn.random.Key first, got {type(key).__name__}")
-    if not isinstance(spec, Sequential) or spec.in_dim is None:
+    _check_spec(spec, "init")
+    return tree.pack(init_node(spec, key, spec.in_shape, spec.dtype))
+
+
+def _check_spec(spec: Any, where: str) -> None:
+    if not isinstance(spec, Sequential) or spec.in_shape is None:
         raise ConfigError(
-            "init expects a Sequential spec with in_dim, e.g. fnn.mlp([784, 128, 10]) or "
-            f"fnn.Sequential([...], in_dim=784), got {spec!r}"
+            f"{where} expects a Sequential spec with in_shape (or in_dim), e.g. fnn.mlp([784, 128, 10]) or "
+            f"fnn.Sequential([...], in_shape=(28, 28, 1)), got {spec!r}"
         )
-    return tree.pack(init_layer(spec, key, spec.in_dim, spec.dtype))
 
 
-def output_shape(spec: Sequential, batch: int = 1) -> tuple[int, int]:
-    """The shape ``apply`` returns for ``batch`` rows, predicted from the spec alone.
+def output_shape(spec: Sequential, batch: int = 1) -> tuple[int, ...]:
+    """The shape ``apply`` returns for ``batch`` samples, predicted from the spec alone.
 
     >>> import fnn
     >>> fnn.output_shape(fnn.mlp([5, 7, 3]), batch=10)
     (10, 3)
+    >>> fnn.output_shape(fnn.Sequential([fnn.Dense(8)], in_shape=(19, 25)), batch=2)
+    (2, 19, 8)
     """
-    if not isinstance(spec, Sequential) or spec.in_dim is None:
-        raise ConfigError(f"output_shape expects a Sequential spec with in_dim, got {spec!r}")
-    return (batch, out_dim(spec, spec.in_dim))
+    _check_spec(spec, "output_shape")
+    return (batch, *out_shape(spec, spec.in_shape))
+
+
+def sample_out_shape(params: SequentialParams) -> tuple[int, ...]:
+    """The shape of one sample of the output of ``params`` (one member's, for a stack).
+
+    >>> import fnn
+    >>> fnn.network.sample_out_shape(fnn.init(fnn.random.key(0), fnn.mlp([5, 7, 3])))
+    (3,)
+    """
+    x = np.zeros((1, *params.in_shape), np.intp if takes_integers(params) else params.dtype)
+    y = forward(params, x, None, False)[0]
+    return y.shape[1:] if params.members is None else y.shape[2:]
 
 
 def check_inputs(params: Any, x: Any, where: str) -> np.ndarray:
-    """``x`` as a 2-D array of the params' dtype, after checking its shape and values.
+    """``x`` of shape (n, *in_shape), as the params' float dtype (or as integers, for a first layer that takes them).
 
     Raises:
-        ShapeError: ``x`` is not 2-D, is empty, or its width differs from the first layer's.
+        ShapeError: ``x`` is empty, or the shape of its samples differs from the network's ``in_shape``.
+        DtypeError: ``x`` is not numeric, or a first layer that takes integers is given floats.
         NonFiniteError: ``x`` holds NaN or infinity.
     """
     if not isinstance(params, SequentialParams):
-        raise ConfigError(f"{where} expects params from fnn.init (a SequentialParams), got {type(params).__name__}")
+        raise ConfigError(NOT_PARAMS.format(where=where, given=type(params).__name__))
     x = np.asarray(x)
     if x.dtype.kind not in "biuf":
-        raise ShapeError(f"{where}: x must be a numeric array, got dtype {x.dtype}")
-    if x.ndim != 2:
-        hint = " (for one sample use x[None, :])" if x.ndim == 1 else ""
-        raise ShapeError(f"{where}: x must be 2-D (batch, features), got shape {x.shape}{hint}")
-    if x.shape[0] == 0:
-        raise ShapeError(f"{where}: x is an empty batch (shape {x.shape}); at least one row is needed")
-    if x.shape[1] != params.in_dim:
+        raise DtypeError(f"{where}: x must be a numeric array, got dtype {x.dtype}")
+    in_shape = params.in_shape
+    if x.shape[1:] != in_shape:
         first = layer_name(params.layers[0]) if params.layers else "Sequential"
-        raise ShapeError(f"{where}: x has {x.shape[1]} features but layer 0 ({first}) expects {params.in_dim}")
+        hint = " (for one sample use x[None])" if x.ndim == len(in_shape) else ""
+        if len(in_shape) == 1:
+            if x.ndim == 2:
+                raise ShapeError(f"{where}: x has {x.shape[1]} features but layer 0 ({first}) expects {in_shape[0]}")
+            raise ShapeError(
+                f"{where}: x must be 2-D (batch, features): layer 0 ({first}) takes flat samples of {in_shape[0]} "
+                f"features; got shape {x.shape}{hint or ' (flatten the samples, or declare in_shape)'}"
+            )
+        raise ShapeError(
+            f"{where}: x has shape {x.shape}, so samples of shape {x.shape[1:]}, but layer 0 ({first}) expects "
+            f"samples of shape {in_shape}: x of shape (n, {', '.join(map(str, in_shape))}){hint}"
+        )
+    if x.shape[0] == 0:
+        raise ShapeError(f"{where}: x is an empty batch (shape {x.shape}); at least one sample is needed")
+    if takes_integers(params):
+        if x.dtype.kind not in "biu":
+            raise DtypeError(
+                f"{where}: layer 0 ({layer_name(params.layers[0])}) takes integer ids, got x of dtype {x.dtype} "
+                f"(ids are never rounded from floats; pass x.astype(int) if they are whole numbers)"
+            )
+        return x
     x = x.astype(params.dtype, copy=False)
     if not all_finite(x):
-        row, col = (int(i) for i in np.argwhere(~np.isfinite(x))[0])
-        raise NonFiniteError(f"{where}: x contains NaN or infinity (first at row {row}, column {col})")
+        at = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+        place = f"row {at[0]}, column {at[1]}" if len(at) == 2 else f"index {at}"
+        raise NonFiniteError(f"{where}: x contains NaN or infinity (first at {place})")
     return x
 
 
 def apply(params: SequentialParams, x: Any, *, key: random.Key | None = None, train: bool = False) -> np.ndarray:
-    """The network's output for inputs ``x`` of shape (batch, features).
+    """The network's output for inputs ``x`` of shape (batch, *in_shape).
 
     Dropout is active only with ``train=True``, and then needs ``key``. Inputs are cast
     to the params' dtype; nothing the caller passed is modified. For a stack of K networks
-    (see :func:`fnn.stack`) the output is (K, batch, out): every member sees the same ``x``.
+    (see :func:`fnn.stack`) the output is (K, batch, ...): every member sees the same ``x``.
 
     Raises:
         ShapeError, NonFiniteError: see :func:`check_inputs`.
@@ -168,9 +218,9 @@ def predict_proba(params: SequentialParams, x: Any) -> np.ndarray:
 
 
 def predict(params: SequentialParams, x: Any) -> np.ndarray:
-    """Predicted class labels: argmax of the output, or output ≥ 0.5 for a single output.
+    """Predicted class labels: argmax of the output's last axis, or output ≥ 0.5 for a single output.
 
-    Shape (n,), or (K, n) for a stack of K networks.
+    Shape (n, ...) (the output's shape without its last axis), or (K, n, ...) for a stack of K networks.
 
     >>> import numpy as np, fnn
     >>> p = fnn.init(fnn.random.key(0), fnn.mlp([2, 3]))
@@ -178,6 +228,12 @@ def predict(params: SequentialParams, x: Any) -> np.ndarray:
     (4,)
     """
     y_hat = apply(params, x)
-    if y_hat.ndim == 3:  # a stack: the labels of each member, (K, n)
-        return np.stack([predict_labels(member) for member in y_hat])
-    return predict_labels(y_hat)
+    if params.members is not None:  # a stack: the labels of each member
+        return np.stack([_labels(member) for member in y_hat])
+    return _labels(y_hat)
+
+
+def _labels(y_hat: np.ndarray) -> np.ndarray:
+    if y_hat.ndim == 2:
+        return predict_labels(y_hat)
+    return predict_labels(y_hat.reshape(-1, y_hat.shape[-1])).reshape(y_hat.shape[:-1])

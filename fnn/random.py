@@ -32,6 +32,7 @@ from fnn.errors import ConfigError
 
 __all__ = [
     "Key",
+    "StackKey",
     "key",
     "split",
     "fold_in",
@@ -114,12 +115,39 @@ def split(k: Key, num: int = 2) -> tuple[Key, ...]:
 def fold_in(k: Key, data: int) -> Key:
     """A key derived from ``k`` and a non-negative integer (an epoch, a step, a layer index).
 
+    For a :class:`StackKey`, the stack key of the folded key.
+
     >>> import fnn
     >>> fnn.random.fold_in(fnn.random.key(0), 7)
     Key(seed=0, path=('fold 7',))
     """
-    _check_key(k, "fold_in")
+    if not isinstance(k, Key):
+        if isinstance(k, StackKey):
+            return StackKey(fold_in(k.key, data), k.members)
+        _check_key(k, "fold_in")
     return Key(k.seed, k.path + (_FOLD, _index(data, "fold_in data")))
+
+
+@attrs.frozen
+class StackKey:
+    """The key a layer of a stack of ``members`` networks receives (see :func:`fnn.stack`).
+
+    A layer that draws random numbers learns from this type that it runs in a stack:
+    member m draws with ``member(m)``, that is ``fold_in(key, m)``. Folding a stack key
+    (as a Sequential does per layer) folds its ``key``.
+
+    >>> import fnn
+    >>> k = fnn.random.StackKey(fnn.random.key(0), 3)
+    >>> fnn.random.fold_in(k, 2).member(1)
+    Key(seed=0, path=('fold 2', 'fold 1'))
+    """
+
+    key: Key = attrs.field(validator=attrs.validators.instance_of(Key))
+    members: int = attrs.field(validator=attrs.validators.instance_of(int))
+
+    def member(self, m: int) -> Key:
+        """The key of member ``m``."""
+        return fold_in(self.key, m)
 
 
 def generator(k: Key) -> np.random.Generator:

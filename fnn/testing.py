@@ -93,9 +93,9 @@ def grad_error(
         return 0.0
 
     def value(theta: np.ndarray) -> float:
-        return float(value_and_grad_unchecked(unravel(theta), x, y, loss, l2, key, check_targets=True, unravel=unravel)[0])
+        return float(value_and_grad_unchecked(unravel(theta), x, y, loss, l2, key, train=key is not None, check_targets=True, unravel=unravel)[0])
 
-    f0, g = value_and_grad_unchecked(p64, x, y, loss, l2, key, check_targets=True, unravel=unravel)
+    f0, g = value_and_grad_unchecked(p64, x, y, loss, l2, key, train=key is not None, check_targets=True, unravel=unravel)
     gflat = tree.ravel(g)[0]
     worst = 0.0
     for k in random.split(random.key(seed), directions):

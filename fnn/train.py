@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import attrs
 import numpy as np
@@ -33,11 +33,11 @@ import toolz
 from fnn import optim as _optim, random, tree
 from fnn.backprop import Plan, _check_l2, value_and_grad_into
 from fnn.errors import ConfigError, NonFiniteError, ShapeError
-from fnn.layers import Activation, DenseParams, Dropout, SequentialParams, forward
+from fnn.layers import uses_key, writes_every_grad
 from fnn.losses import Loss, get as get_loss
-from fnn.network import check_inputs
+from fnn.network import check_inputs, sample_out_shape
 
-__all__ = ["TrainState", "opt_step", "batches", "train_epoch", "SHUFFLE", "DROPOUT"]
+__all__ = ["TrainState", "opt_step", "batches", "train_epoch", "detached", "EpochCarry", "SHUFFLE", "DROPOUT"]
 
 SHUFFLE, DROPOUT = 0, 1  # fold_in tags: the two uses of a state's key
 
@@ -217,10 +217,6 @@ class _Problem:
     plan: Plan
 
 
-def _output_width(params: SequentialParams) -> int:
-    return forward(params, np.zeros((1, params.in_dim), params.dtype), None, False)[0].shape[-1]
-
-
 def _prepare(state: TrainState, data: Any, loss: Any, l2: float, where: str) -> _Problem:
     if not isinstance(state, TrainState):
         raise ConfigError(f"{where} expects a TrainState (fnn.TrainState.create(params, opt, key=...)), got {type(state).__name__}")
@@ -231,27 +227,8 @@ def _prepare(state: TrainState, data: Any, loss: Any, l2: float, where: str) -> 
     loss = get_loss(loss)
     y = np.asarray(data[1])  # once, not per batch
     if isinstance(loss, Loss):
-        y = loss.targets(y, (x.shape[0], _output_width(params)), params.dtype)
-    return _Problem(x, y, loss, _check_l2(l2), tree.ravel(params)[1], _uses_randomness(params), Plan.of(params, loss))
-
-
-def _uses_randomness(node: Any) -> bool:
-    """Whether training must pass a key: a Dropout with rate > 0 at any depth, or a layer type
-    fnn does not know (a user's layer may draw from its key)."""
-    if isinstance(node, SequentialParams):
-        return any(_uses_randomness(layer) for layer in node.layers)
-    if isinstance(node, Dropout):
-        return node.rate > 0
-    return not isinstance(node, (DenseParams, Activation))
-
-
-_FILLS_EVERY_GRADIENT = (DenseParams,)  # built-in nodes whose backward writes all of ``out``
-
-
-def _fills_every_gradient(node: Any) -> bool:
-    if isinstance(node, SequentialParams):
-        return all(_fills_every_gradient(layer) for layer in node.layers)
-    return isinstance(node, _FILLS_EVERY_GRADIENT) or not tree.leaves(node)
+        y = loss.targets(y, (x.shape[0], *sample_out_shape(params)), params.dtype)
+    return _Problem(x, y, loss, _check_l2(l2), tree.ravel(params)[1], uses_key(params), Plan.of(params, loss))
 
 
 @attrs.frozen
@@ -296,8 +273,8 @@ class _EpochBuffers:
         xb, yb = np.empty((batch_size, *x.shape[1:]), x.dtype), np.empty((batch_size, *y.shape[1:]), y.dtype)
         dtype = state.params.dtype
         # The rotation writes each gradient over params the step has given up, so every element of it
-        # must be written by the backward pass: fnn's own layers do that; a user's layer may not.
-        fills = _fills_every_gradient(state.params)
+        # must be written by the backward pass: the layers say whether theirs does (writes_every_grad).
+        fills = writes_every_grad(state.params)
         if fills and getattr(state.optimizer, "accepts_spare", False) is True:
             return cls(xb, yb, (_Slot.make(problem.unravel, dtype), _Slot.make(problem.unravel, dtype)), None, False)
         grad = _Slot.make(problem.unravel, dtype)
@@ -305,15 +282,30 @@ class _EpochBuffers:
         return cls(xb, yb, (), grad, not fills)
 
 
-def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: tuple, idx: np.ndarray) -> tuple:
+class EpochCarry(NamedTuple):
+    """What the fold over an epoch's mini-batches carries from one step to the next.
+
+    A NamedTuple (named fields, immutable, and as cheap to build as a tuple: the tiny-net
+    step builds one per batch).
+    """
+
+    state: TrainState  # the state after the steps done so far
+    flat: np.ndarray  # its params as one flat (read-only) vector
+    previous: TrainState | None  # the state one step before: kept intact for NonFiniteError
+    losses: list  # (value, rows) per step of the epoch so far; the one list the epoch appends to
+    done: int  # steps done in this call
+
+
+def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: EpochCarry, idx: np.ndarray) -> EpochCarry:
     """One mini-batch: gradient at the current params, then the optimizer update.
 
-    ``carry`` is (state, its flat params, the state before, the epoch's losses, steps done in
-    this epoch). With two slots, step ``j`` computes its gradient in slot
-    ``j % 2``, where the state before lives (from the third step on; the first two use fresh
-    moments), and the optimizer writes the new state over it. The loss is checked before the
-    gradient is written, so on NaN or infinity the state the step started from and the one before
-    it are both intact for NonFiniteError.
+    With two slots, step ``j`` computes its gradient in slot ``j % 2``, where the state
+    before lives (from the third step on; the first two use fresh moments), and the
+    optimizer writes the new state over it. So a state made inside an epoch keeps its
+    arrays for two steps only: the epoch hands none of them out but the last (whose slot
+    is never written again) and, to a hook, a detached copy (see :func:`_run_epoch`). The
+    loss is checked before the gradient is written, so on NaN or infinity the state the
+    step started from and the one before it are both intact for NonFiniteError.
     """
     state, flat, previous, losses, done = carry
     key = random.fold_in(random.fold_in(state.key, DROPOUT), state.step) if problem.dropout else None
@@ -332,7 +324,8 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: tuple, idx: n
         if buffers.zero:
             slot.write.fill(0)
     value = value_and_grad_into(
-        state.params, xb, yb, problem.loss, problem.l2, key, gtree, plan=problem.plan, stop_if_non_finite=True
+        state.params, xb, yb, problem.loss, problem.l2, key, gtree, train=True, plan=problem.plan,
+        stop_if_non_finite=True,
     )
     if value.ndim:  # a stack: K losses, kept as float64 like one network's
         if not np.isfinite(value).all():
@@ -347,9 +340,9 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: tuple, idx: n
         _, opt_state = state.optimizer.update(flat, gflat, state.opt_state, spare=(slot.write, moments))
         # positional: 0.6 against 0.8 µs with keywords, once per step
         new_state = TrainState(slot.params, opt_state, state.key, state.step + 1, state.optimizer)
-        return new_state, slot.flat, state, losses, done + 1
+        return EpochCarry(new_state, slot.flat, state, losses, done + 1)
     new_state, new_flat = _apply_update(state, flat, gflat, problem.unravel)
-    return new_state, new_flat, state, losses, done + 1
+    return EpochCarry(new_state, new_flat, state, losses, done + 1)
 
 
 def _non_finite(state: TrainState, flat: np.ndarray, previous: TrainState | None, value: Any) -> None:
@@ -358,8 +351,25 @@ def _non_finite(state: TrainState, flat: np.ndarray, previous: TrainState | None
         f"the loss became {value} at step {state.step}; the last state with finite params "
         f"(step {good.step}) is attached as .state"
     )
-    error.state = good  # intact: the step that would overwrite its arrays never runs
+    error.state = detached(good)  # its own arrays: the epoch's buffers are not handed out
     raise error
+
+
+def detached(state: TrainState) -> TrainState:
+    """A copy of ``state`` whose params and optimizer state own their arrays (params packed, read-only).
+
+    >>> import fnn
+    >>> s = fnn.TrainState.create(fnn.init(fnn.random.key(0), fnn.mlp([2, 2])), fnn.optim.adam(), key=fnn.random.key(1))
+    >>> fnn.tree.equal(detached(s), s), detached(s).params.layers[0].w is s.params.layers[0].w
+    (True, False)
+    """
+    def own(a: Any) -> Any:
+        if isinstance(a, np.ndarray):
+            a = a.copy()
+            a.flags.writeable = False
+        return a
+
+    return TrainState(tree.pack(state.params), tree.map(own, state.opt_state), state.key, state.step, state.optimizer)
 
 
 def value_text(value: Any) -> str:
@@ -371,17 +381,20 @@ def value_text(value: Any) -> str:
     return f"{float(np.mean(live)) if live.size else math.nan:.4f} (mean of {live.size})"
 
 
-def _step_with_progress(problem: _Problem, buffers: _EpochBuffers | None, bar: Any, carry: tuple, idx: np.ndarray) -> tuple:
+def _step_with_progress(
+    problem: _Problem, buffers: _EpochBuffers | None, bar: Any, carry: EpochCarry, idx: np.ndarray
+) -> EpochCarry:
     carry = _step(problem, buffers, carry, idx)
     bar.update(1)
-    bar.set_postfix(loss=value_text(carry[3][-1][0]), refresh=False)
+    bar.set_postfix(loss=value_text(carry.losses[-1][0]), refresh=False)
     return carry
 
 
-def _step_with_hook(step: Callable, every: int, hook: Callable, carry: tuple, idx: np.ndarray) -> tuple:
+def _step_with_hook(step: Callable, every: int, hook: Callable, carry: EpochCarry, idx: np.ndarray) -> EpochCarry:
     carry = step(carry, idx)
-    if carry[0].step % every == 0:
-        hook(carry[0], carry[3])
+    if carry.state.step % every == 0:
+        # A detached copy: the state's own arrays live in a slot that a later step overwrites.
+        hook(detached(carry.state), list(carry.losses))
     return carry
 
 
@@ -401,8 +414,13 @@ def _run_epoch(
     """One epoch; or, with ``position``, the rest of one whose first ``position`` steps (losses given) are done.
 
     With ``hook``, ``hook(state, losses)`` is called after each step whose new ``state.step``
-    is a multiple of ``every`` (``losses``: the epoch's (value, rows) pairs so far, a list the
-    epoch keeps appending to). Without it the fold is exactly the plain one.
+    is a multiple of ``every`` (``losses``: a copy of the epoch's (value, rows) pairs so far).
+    Without it the fold is exactly the plain one.
+
+    **No array handed out changes afterwards.** The states made inside the epoch share two
+    rotating buffers (see :func:`_step`), so a hook receives a detached copy of the state (its
+    own arrays), an error raised in the epoch carries a detached state, and the state returned
+    lives in a slot no later step writes (each epoch allocates its own buffers).
     """
     # The permutation belongs to the epoch, so it is drawn with the step at which the epoch began.
     start = state.step - position
@@ -415,7 +433,8 @@ def _run_epoch(
         step = partial(_step_with_progress, problem, buffers, progress)
     if hook is not None:
         step = partial(_step_with_hook, step, every, hook)
-    state, _, _, losses, _ = toolz.reduce(step, chunks, (state, tree.ravel(state.params)[0], None, list(losses), 0))
+    carry = toolz.reduce(step, chunks, EpochCarry(state, tree.ravel(state.params)[0], None, list(losses), 0))
+    state, losses = carry.state, carry.losses
     values = np.array([v for v, _ in losses], dtype=np.float64)
     sizes = np.array([n for _, n in losses])
     return state, {"loss": _epoch_mean(values, sizes, state.params), "step_loss": values, "steps": len(losses)}

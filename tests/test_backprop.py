@@ -81,13 +81,26 @@ def test_grad_does_not_mutate_inputs():
     assert (fnn.tree.ravel(params)[0].tobytes(), x.tobytes(), y.tobytes()) == before
 
 
-def test_dropout_active_iff_key_given():
+def test_training_mode_is_the_train_flag_not_the_key():
     params = fnn.init(fnn.random.key(0), fnn.mlp([4, 32, 3], dropout=0.5))
     batch = (np.ones((4, 4)), np.array([0, 1, 2, 0]))
-    a = fnn.grad(params, batch, loss="cross_entropy")
-    b = fnn.grad(params, batch, loss="cross_entropy")
-    c = fnn.grad(params, batch, loss="cross_entropy", key=fnn.random.key(1))
-    assert fnn.tree.equal(a, b) and not fnn.tree.equal(a, c)
+    inference = fnn.grad(params, batch, loss="cross_entropy", train=False)
+    # train=False ignores a key: the network as fnn.apply runs it
+    assert fnn.tree.equal(inference, fnn.grad(params, batch, loss="cross_entropy", train=False, key=fnn.random.key(1)))
+    trained = fnn.grad(params, batch, loss="cross_entropy", key=fnn.random.key(1))
+    assert not fnn.tree.equal(inference, trained)
+    assert fnn.tree.equal(trained, fnn.grad(params, batch, loss="cross_entropy", key=fnn.random.key(1)))
+    with pytest.raises(ConfigError, match="Dropout in training mode needs a key"):
+        fnn.grad(params, batch, loss="cross_entropy")  # training is the default: dropout says it needs a key
+    with pytest.raises(ConfigError, match="train must be True or False"):
+        fnn.grad(params, batch, loss="cross_entropy", train="yes")
+
+
+def test_a_network_without_randomness_trains_without_a_key():
+    params = fnn.init(fnn.random.key(0), fnn.mlp([4, 8, 3]))
+    batch = (np.ones((4, 4)), np.array([0, 1, 2, 0]))
+    assert fnn.tree.equal(fnn.grad(params, batch, loss="cross_entropy"),
+                          fnn.grad(params, batch, loss="cross_entropy", train=False))
 
 
 def test_bad_batches():

@@ -32,7 +32,7 @@ OPTIMIZERS = [fnn.optim.sgd(0.1), fnn.optim.momentum(0.05), fnn.optim.adam(0.01)
 def test_train_epoch_equals_explicit_loop(seed, batch_size, opt, dropout, drop_last):
     params, x, y = problem(seed, dropout=0.3 if dropout else 0.0)
     state = fnn.TrainState.create(params, opt, key=fnn.random.key(seed))
-    state = fnn.opt_step(state, fnn.grad(params, (x, y), loss="cross_entropy"))  # start at step 1, not 0
+    state = fnn.opt_step(state, fnn.grad(params, (x, y), loss="cross_entropy", train=False))  # start at step 1, not 0
     folded, metrics = fnn.train_epoch(state, (x, y), batch_size=batch_size, loss="cross_entropy", l2=0.01,
                                       drop_last=drop_last)
     # the same epoch, by hand: the permutation and dropout keys are derived from (key, step)
@@ -71,7 +71,7 @@ def test_dropout_inside_a_nested_sequential_is_active_in_training():
     folded, _ = fnn.train_epoch(state, (x, y), batch_size=50, loss="cross_entropy", shuffle=False)
     key = fnn.random.fold_in(fnn.random.fold_in(state.key, DROPOUT), 0)
     with_masks = fnn.opt_step(state, fnn.grad(state.params, (x, y), loss="cross_entropy", key=key))
-    without = fnn.opt_step(state, fnn.grad(state.params, (x, y), loss="cross_entropy"))
+    without = fnn.opt_step(state, fnn.grad(state.params, (x, y), loss="cross_entropy", train=False))
     fnn.tree.assert_equal(folded, with_masks)
     assert not fnn.tree.equal(folded.params, without.params)
 
@@ -79,7 +79,7 @@ def test_dropout_inside_a_nested_sequential_is_active_in_training():
 def test_opt_step_and_train_epoch_are_pure():
     params, x, y = problem(dropout=0.3)
     state = fnn.TrainState.create(params, fnn.optim.adam(0.01), key=fnn.random.key(0))
-    g = fnn.grad(params, (x, y), loss="cross_entropy")
+    g = fnn.grad(params, (x, y), loss="cross_entropy", train=False)
     before = (blob(state), blob(g), x.tobytes(), y.tobytes())
     a = fnn.opt_step(state, g)
     b = fnn.opt_step(state, g)

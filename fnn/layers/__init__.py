@@ -2,7 +2,24 @@
 
 from fnn.layers import activations
 from fnn.layers.activations import Activation
-from fnn.layers.base import backward, forward, init_layer, layer_name, out_dim, weight_field, weight_leaves
+from fnn.layers.base import (
+    backward,
+    check_shape,
+    details,
+    forward,
+    init_layer,
+    init_node,
+    layer_name,
+    out_dim,
+    out_shape,
+    stackable,
+    sublayers,
+    takes_integers,
+    uses_key,
+    weight_field,
+    weight_leaves,
+    writes_every_grad,
+)
 from fnn.layers.dense import Dense, DenseParams
 from fnn.layers.dropout import Dropout
 from fnn.layers.sequential import Sequential, SequentialParams
@@ -16,10 +33,19 @@ __all__ = [
     "Sequential",
     "SequentialParams",
     "backward",
+    "check_shape",
+    "details",
     "forward",
     "init_layer",
+    "init_node",
     "layer_name",
     "out_dim",
+    "out_shape",
+    "stackable",
+    "sublayers",
+    "takes_integers",
+    "uses_key",
     "weight_field",
     "weight_leaves",
+    "writes_every_grad",
 ]

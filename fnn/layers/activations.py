@@ -24,7 +24,7 @@ import numpy as np
 from fnn import tree
 from fnn._reductions import constants
 from fnn.errors import ConfigError
-from fnn.layers.base import backward, forward, init_layer, out_dim
+from fnn.layers.base import backward, details, forward, init_node, out_shape, stackable, uses_key
 
 __all__ = [
     "Activation",
@@ -179,7 +179,7 @@ def canonical(name: object) -> str:
 @tree.register
 @attrs.frozen
 class Activation:
-    """An elementwise (or row-wise, for softmax) activation layer; it has no parameters.
+    """An elementwise activation layer (softmax and log-softmax: over the last axis); it has no parameters.
 
     Args:
         name: one of ``identity`` (``linear``), ``relu``, ``leaky_relu``, ``elu``,
@@ -196,14 +196,19 @@ class Activation:
         return f"Activation({self.name})"
 
 
-@out_dim.register
-def _(spec: Activation, in_dim: int) -> int:
-    return in_dim
+@out_shape.register
+def _(spec: Activation, in_shape: tuple) -> tuple:
+    return in_shape
 
 
-@init_layer.register
-def _(spec: Activation, key, in_dim, dtype):
+@init_node.register
+def _(spec: Activation, key, in_shape, dtype):
     return spec
+
+
+uses_key.register(Activation, lambda node: False)
+stackable.register(Activation, lambda node: True)
+details.register(Activation, lambda node: node.name)
 
 
 @forward.register

@@ -1,4 +1,8 @@
-"""The fully connected layer: ``y = x @ w + b`` with ``w`` of shape (in, out)."""
+"""The fully connected layer: ``y = x @ w + b`` with ``w`` of shape (in, out), on the last axis.
+
+On samples of shape ``(..., in)`` it acts on the last axis at every position (a
+time-distributed Dense): the output samples have shape ``(..., out)``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,18 @@ import numpy as np
 from fnn import initializers, tree
 from fnn._reductions import column_sums
 from fnn.errors import ConfigError
-from fnn.layers.base import backward, check_size, forward, init_layer, out_dim, weight_field
+from fnn.layers.base import (
+    backward,
+    check_size,
+    forward,
+    init_node,
+    out_shape,
+    stackable,
+    uses_key,
+    weight_field,
+    writes_every_grad,
+)
+from fnn.layers.base import details as _details
 
 __all__ = ["Dense", "DenseParams"]
 
@@ -53,39 +68,55 @@ class DenseParams:
         return f"Dense({self.w.shape[-2]}→{self.w.shape[-1]})"
 
 
-@out_dim.register
-def _(spec: Dense, in_dim: int) -> int:
-    return spec.units
+@out_shape.register
+def _(spec: Dense, in_shape: tuple) -> tuple:
+    return (*in_shape[:-1], spec.units)
 
 
-@init_layer.register
-def _(spec: Dense, key, in_dim, dtype):
-    w = spec.init(key, (in_dim, spec.units), dtype)
+@init_node.register
+def _(spec: Dense, key, in_shape, dtype):
+    w = spec.init(key, (in_shape[-1], spec.units), dtype)
     b = np.zeros(spec.units, dtype) if spec.use_bias else None
     return DenseParams(w, b)
 
 
+uses_key.register(DenseParams, lambda node: False)
+stackable.register(DenseParams, lambda node: True)
+writes_every_grad.register(DenseParams, lambda node: True)
+_details.register(DenseParams, lambda node: "bias" if node.b is not None else "no bias")
+
+
 # One network: x (n, in), w (in, out), b (out,). A stack of K (see fnn.stack): w (K, in, out),
 # b (K, out), x (K, n, in), or (n, in) shared by all members in the first layer; np.matmul
-# then runs one matrix product per member, the same product a single network runs.
+# then runs one matrix product per member, the same product a single network runs. Samples of
+# higher rank, (n, ..., in) or (K, n, ..., in), are viewed as rows (n·…, in) for the product.
+
+
+def _rows(node: DenseParams, a: np.ndarray) -> np.ndarray:
+    """``a`` as the 2-D rows (or, for a stack, (K, rows, width)) the matrix product runs on."""
+    if node.w.ndim == 2:
+        return a if a.ndim == 2 else a.reshape(-1, a.shape[-1])
+    return a if a.ndim <= 3 else a.reshape(a.shape[0], -1, a.shape[-1])
 
 
 @forward.register
 def _(node: DenseParams, x, key, train):
-    y = x @ node.w
+    w = node.w
+    y = x @ w if x.ndim == w.ndim or x.ndim == 2 else (_rows(node, x) @ w).reshape(*x.shape[:-1], w.shape[-1])
     b = node.b
     if b is not None:
-        y += b if b.ndim == 1 else b[:, None, :]
+        y += b if b.ndim == 1 else b.reshape(b.shape[0], *(1,) * (y.ndim - 2), b.shape[1])
     return y, x
 
 
 @backward.register
 def _(node: DenseParams, x, g, out, need_input_grad):
+    shape = g.shape
+    x, g = _rows(node, x), _rows(node, g)
     np.matmul(x.mT, g, out=out.w)
     if node.b is not None:
         column_sums(g, out.b)
     if not need_input_grad:
         return None
-    return g @ node.w.mT
-
-
+    g_in = g @ node.w.mT
+    return g_in if len(shape) == g_in.ndim else g_in.reshape(*shape[:-1], node.w.shape[-2])

@@ -7,9 +7,15 @@ import numpy as np
 
 from fnn import random, tree
 from fnn.errors import ConfigError
-from fnn.layers.base import backward, forward, init_layer, out_dim
+from fnn.layers.base import backward, details, forward, init_node, out_shape, stackable, uses_key
 
 __all__ = ["Dropout"]
+
+
+_NEEDS_KEY = (
+    "Dropout in training mode needs a key: pass key=fnn.random.key(...) (fnn.apply, fnn.grad), or train=False "
+    "for the network without dropout"
+)
 
 
 def _check_rate(rate: object) -> float:
@@ -25,8 +31,8 @@ def _check_rate(rate: object) -> float:
 class Dropout:
     """Dropout layer; ``rate`` is the fraction of units dropped (not kept), in [0, 1).
 
-    Active only when training with a key (``fnn.apply(..., train=True, key=k)``,
-    ``fnn.grad(..., key=k)``); the identity otherwise. In a stack of networks (see
+    Active only in training mode (``fnn.apply(..., train=True, key=k)``, ``fnn.grad(..., key=k)``,
+    ``fnn.train_epoch``, ``fnn.fit``), which then needs a key; the identity otherwise. In a stack of networks (see
     :func:`fnn.stack`) member ``m`` draws its masks with ``fnn.random.fold_in(k, m)``, where
     ``k`` is the key the layer is given. Kept units are scaled by
     1/(1 − rate) so that inference needs no rescaling.
@@ -43,14 +49,19 @@ class Dropout:
         return f"Dropout({self.rate:g})"
 
 
-@out_dim.register
-def _(spec: Dropout, in_dim: int) -> int:
-    return in_dim
+@out_shape.register
+def _(spec: Dropout, in_shape: tuple) -> tuple:
+    return in_shape
 
 
-@init_layer.register
-def _(spec: Dropout, key, in_dim, dtype):
+@init_node.register
+def _(spec: Dropout, key, in_shape, dtype):
     return spec
+
+
+uses_key.register(Dropout, lambda node: node.rate > 0)
+stackable.register(Dropout, lambda node: True)
+details.register(Dropout, lambda node: f"rate {node.rate:g}")
 
 
 def mask(key: random.Key, rate: float, shape: tuple, dtype: np.dtype) -> np.ndarray:
@@ -64,9 +75,9 @@ def _(node: Dropout, x, key, train):
     if not train or node.rate == 0.0:
         return x, None
     if key is None:
-        raise ConfigError("Dropout in training mode needs a key: pass key=fnn.random.key(...)")
-    if x.ndim == 3:  # a stack of networks: member k draws its own masks, from fold_in(key, k)
-        m = np.stack([mask(random.fold_in(key, k), node.rate, x.shape[1:], x.dtype) for k in range(x.shape[0])])
+        raise ConfigError(_NEEDS_KEY)
+    if type(key) is random.StackKey:  # a stack of networks: member k draws its own masks, from fold_in(key, k)
+        m = np.stack([mask(key.member(k), node.rate, x.shape[1:], x.dtype) for k in range(key.members)])
     else:
         m = mask(key, node.rate, x.shape, x.dtype)
     return x * m, m
