@@ -14,7 +14,20 @@ from fnn import data, errors, initializers, io, layers, losses, metrics, optim, 
 from fnn.backprop import grad, l2_penalty, value_and_grad
 from fnn.fit import EarlyStopping, fit
 from fnn.io import load, save
-from fnn.layers import Activation, Dense, Dropout, Sequential
+from fnn.layers import (
+    Activation,
+    Concat,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    LayerNorm,
+    Parallel,
+    RMSNorm,
+    Reshape,
+    Residual,
+    Sequential,
+)
 from fnn.minimize import MinimizeResult, minimize
 from fnn.network import apply, init, mlp, output_shape, predict, predict_proba
 from fnn.stacked import init_many, stack, unstack
@@ -26,8 +39,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Activation",
+    "Concat",
     "Dense",
     "Dropout",
+    "Embedding",
+    "Flatten",
+    "LayerNorm",
+    "Parallel",
+    "RMSNorm",
+    "Reshape",
+    "Residual",
     "EarlyStopping",
     "SerialExecutor",
     "Sequential",

@@ -4,7 +4,7 @@ The table is a pure function of the params: the same params give the same string
 however often it is called, and the total is the number of elements in the flat
 parameter vector (``fnn.tree.ravel(params)[0].size``), counted from the leaves, so
 a Dense layer without bias counts only its weights. Output shapes come from running
-each layer's ``forward`` on one row of zeros, so a user's registered layers are
+each layer's ``forward`` on one sample of zeros, so a user's registered layers are
 shown correctly too.
 
 >>> import fnn
@@ -33,7 +33,7 @@ import numpy as np
 
 from fnn import random, stacked, tree
 from fnn.errors import ConfigError
-from fnn.layers import Activation, DenseParams, Dropout, Sequential, SequentialParams, forward
+from fnn.layers import Sequential, SequentialParams, details, forward, sublayers, takes_integers
 from fnn.network import init
 from fnn.train import TrainState
 
@@ -68,44 +68,36 @@ def _type_name(node: Any) -> str:
     return name[: -len("Params")] if name.endswith("Params") and len(name) > len("Params") else name
 
 
-def _format_value(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+def _rows(node: Any, x: np.ndarray, prefix: str, rows: list) -> np.ndarray | None:
+    """Append a row per sublayer of ``node`` (combinators expanded: ``2.0``, ``2.1``, ...); return the output.
 
-
-def _details(node: Any) -> str:
-    if isinstance(node, DenseParams):
-        return "bias" if node.b is not None else "no bias"
-    if isinstance(node, Activation):
-        return node.name
-    if isinstance(node, Dropout):
-        return f"rate {node.rate:g}"
-    # A user's layer: its static settings, then the shapes of its leaves.
-    s = tree.structure(node)
-    names = _static_names(type(node))
-    parts = [f"{n}={_format_value(v)}" for n, v in zip(names, s.aux, strict=True)] if names else []
-    parts += [f"{path.lstrip('.')} {tuple(np.shape(leaf))}" for path, leaf in tree.leaves_with_path(node)]
-    return ", ".join(parts)
-
-
-def _static_names(cls: type) -> tuple[str, ...]:
-    return tree.node_fields(cls)[1] if tree.is_registered(cls) else ()
-
-
-def _rows(node: SequentialParams, x: np.ndarray, prefix: str, rows: list) -> np.ndarray:
-    """Append a row per layer of ``node`` (nested Sequentials expanded: ``2.0``, ``2.1``, ...); return the output."""
-    for i, layer in enumerate(node.layers):
+    A Sequential's sublayers are chained; any other combinator's sublayers (branches, blocks) are
+    each shown on the combinator's own input. A layer whose output cannot be computed so shows "?".
+    """
+    chained = isinstance(node, SequentialParams)
+    for i, layer in enumerate(sublayers(node)):
         index = f"{prefix}{i}"
-        if isinstance(layer, SequentialParams):
-            last = f"{index}.{len(layer.layers) - 1}"
-            start = len(rows)
-            rows.append(None)  # filled once the nested output shape is known
-            y = _rows(layer, x, f"{index}.", rows)
-            details = f"layers {index}.0-{last}" if layer.layers else "no layers"
-            rows[start] = (index, "Sequential", _shape(y), "", details)
-        else:
+        inner = sublayers(layer)
+        try:
             y = forward(layer, x, None, False)[0]
-            rows.append((index, _type_name(layer), _shape(y), f"{_count(layer):,}", _details(layer)))
-        x = y
+        except Exception:  # a user's combinator whose sublayers take other inputs: say so, do not fail
+            y = None
+        shape = "?" if y is None else _shape(y)
+        if inner:
+            start = len(rows)
+            rows.append(None)  # filled once the nested rows are counted
+            _rows(layer, x, f"{index}.", rows)
+            own = _count(layer) - sum(_count(n) for n in inner)
+            what = f"layers {index}.0-{index}.{len(inner) - 1}"
+            extra = "" if isinstance(layer, SequentialParams) else details(layer)
+            rows[start] = (index, _type_name(layer), shape, f"{own:,}" if own else "",
+                           f"{extra}; {what}" if extra else what)
+        else:
+            rows.append((index, _type_name(layer), shape, f"{_count(layer):,}", details(layer)))
+        if chained:
+            if y is None:
+                return None
+            x = y
     return x
 
 
@@ -121,14 +113,16 @@ def _bytes(n: int) -> str:
 def summary(params: Any) -> str:
     """A Keras-style table of the network: index, layer, output shape, parameter count, details; and the totals.
 
-    Details are the activation name, the dropout rate, ``bias``/``no bias`` for Dense
-    layers, and a user's layer's static settings and leaf shapes. Nested Sequentials
-    are expanded (rows ``2.0``, ``2.1``, ...; the Sequential's own row has no count, so
-    the column sums to the total). Every parameter is trainable.
+    Output shapes are per sample, Keras-style: ``(None, 19, 25)``. Details come from
+    ``fnn.layers.details`` (the activation name, the dropout rate, ``bias``/``no bias`` for
+    Dense layers; by default a layer's static settings and leaf shapes). Combinators
+    (``fnn.layers.sublayers``: a nested Sequential, a Residual's block, a Concat's branches)
+    are expanded (rows ``2.0``, ``2.1``, ...; the combinator's own row counts only its own
+    leaves, so the column sums to the total). Every parameter is trainable.
 
     Args:
         params: from :func:`fnn.init`; a :class:`fnn.TrainState` (its params) or a
-            Sequential spec with ``in_dim`` (initialised with a fixed key) also work.
+            Sequential spec with ``in_shape`` (initialised with a fixed key) also work.
             For a stack of K networks (:func:`fnn.stack`) the rows describe one member
             and the totals count all K.
 
@@ -156,7 +150,8 @@ def summary(params: Any) -> str:
     if members is not None:  # a stack: the rows of one member, the totals of all
         params = stacked.member(params, 0)
     rows: list = []
-    _rows(params, np.zeros((1, params.in_dim), dtype), "", rows)
+    x = np.zeros((1, *params.in_shape), np.intp if takes_integers(params) else dtype)
+    _rows(params, x, "", rows)
     widths = [max(len(c), *(len(r[j]) for r in rows)) if rows else len(c) for j, c in enumerate(_COLUMNS)]
 
     def line(cells: tuple) -> str:
@@ -169,7 +164,7 @@ def summary(params: Any) -> str:
     stack = "" if members is None else f"; a stack of {members} networks (the rows show one, the totals all)"
     return "\n".join(
         [
-            f"Sequential: input (None, {params.in_dim}), {dtype.name}{stack}",
+            f"Sequential: input {_shape(x)}, {dtype.name}{stack}",
             "=" * width,
             line(_COLUMNS),
             "-" * width,

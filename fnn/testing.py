@@ -26,15 +26,31 @@ import numpy as np
 from fnn import random, tree
 from fnn.backprop import value_and_grad_unchecked
 from fnn.errors import ConfigError
-from fnn.layers import Activation, Dense, Dropout, Sequential, SequentialParams, forward, out_dim
+from fnn.initializers import fans
+from fnn.layers import (
+    Activation,
+    Dense,
+    Dropout,
+    Sequential,
+    SequentialParams,
+    check_shape,
+    forward,
+    layer_name,
+    out_dim,
+    out_shape,
+    stackable,
+    takes_integers,
+    uses_key,
+)
 from fnn.layers.activations import ACTIVATIONS
 from fnn.losses import Loss, get as get_loss
-from fnn.network import check_inputs, init
+from fnn.network import apply, check_inputs, init, sample_out_shape
 
 __all__ = [
     "GRAD_RTOL",
     "check_grads",
     "check_layer",
+    "check_layer_laws",
     "grad_error",
     "to_float64",
     "random_params",
@@ -135,28 +151,153 @@ def check_grads(
     return err
 
 
-def check_layer(spec: Any, *, in_dim: int = 3, batch_size: int = 5, seed: int = 0, rtol: float = GRAD_RTOL) -> float:
-    """Check a layer's backward (parameter and input gradients) against finite differences.
+def _layer_network(spec: Any, in_shape: tuple, dtype: object, front: bool) -> Sequential:
+    """``spec`` alone, or after a shape-keeping Dense (on the last axis) so that its input gradient is exercised."""
+    layers = [Dense(in_shape[-1]), spec] if front else [spec]
+    return Sequential(layers, in_shape=in_shape, dtype=dtype)
 
-    The layer sits after a Dense layer (so its input gradient is exercised) and feeds an
-    MSE loss with random targets (so the upstream gradient is arbitrary). Params are
-    drawn at random, biases included, in float64.
+
+def _takes_integers(spec: Any, in_shape: tuple) -> bool:
+    return takes_integers(init(random.key(0), Sequential([spec], in_shape=in_shape, dtype=np.float64)))
+
+
+def _layer_inputs(key: random.Key, spec: Any, in_shape: tuple, n: int, integers: bool, id_range: int | None) -> np.ndarray:
+    if integers:
+        high = id_range if id_range is not None else getattr(spec, "num_embeddings", 2)
+        return random.generator(key).integers(0, high, (n, *in_shape))
+    return random.normal(key, (n, *in_shape))
+
+
+def check_layer(
+    spec: Any,
+    *,
+    in_shape: tuple | None = None,
+    in_dim: int = 3,
+    batch_size: int = 5,
+    seed: int = 0,
+    rtol: float = GRAD_RTOL,
+    id_range: int | None = None,
+) -> float:
+    """Check a layer's backward (parameter and input gradients) against finite differences, in float64.
+
+    The layer sits after a Dense layer on the last axis (which keeps the sample shape, so its
+    input gradient is exercised) and feeds an MSE loss with random targets (so the upstream
+    gradient is arbitrary). Params are drawn at random, biases included. A layer that takes
+    integer ids (``fnn.layers.takes_integers``) is checked alone, on ids in ``[0, id_range)``
+    (by default its ``num_embeddings``). A layer that uses a key is checked in training mode
+    with a fixed key (its random draws are then fixed too).
+
+    Args:
+        spec: the layer spec.
+        in_shape: the shape of its input samples (default ``(in_dim,)``).
 
     >>> import fnn
     >>> from fnn.testing import check_layer
     >>> check_layer(fnn.Activation("softmax")) < 1e-6
     True
+    >>> check_layer(fnn.LayerNorm(), in_shape=(4, 3)) < 1e-6
+    True
     """
-    net = Sequential([Dense(in_dim), spec], in_dim=in_dim, dtype=np.float64)
-    k_params, k_x, k_y = random.split(random.key(seed), 3)
+    in_shape = check_shape(in_shape if in_shape is not None else in_dim, "check_layer in_shape")
+    integers = _takes_integers(spec, in_shape)
+    net = _layer_network(spec, in_shape, np.float64, front=not integers)
+    k_params, k_x, k_y, k_key = random.split(random.key(seed), 4)
     params = random_params(k_params, net)
-    x = random.normal(k_x, (batch_size, in_dim))
-    y = random.normal(k_y, (batch_size, out_dim(net, in_dim)))
-    return check_grads(params, (x, y), loss="mse", rtol=rtol, seed=seed)
+    x = _layer_inputs(k_x, spec, in_shape, batch_size, integers, id_range)
+    y = random.normal(k_y, (batch_size, *sample_out_shape(params)))
+    key = k_key if uses_key(params) else None
+    return check_grads(params, (x, y), loss="mse", rtol=rtol, seed=seed, key=key)
+
+
+def check_layer_laws(
+    spec: Any, *, in_shape: tuple, seed: int = 0, members: int = 3, batch_size: int = 4, id_range: int | None = None
+) -> dict[str, Any]:
+    """Every law fnn's own layers are held to, for one layer spec on samples of ``in_shape``.
+
+    1. **shape**: ``fnn.layers.out_shape(spec, in_shape)`` is the shape of one sample of ``apply``'s output;
+    2. **gradient**: :func:`check_layer` (float64, central differences);
+    3. **stack**: if the layer declares ``fnn.layers.stackable``, member k of a stack of ``members``
+       networks gives bitwise network k's output and gradient; if not, stacking it is refused
+       with a ConfigError naming it;
+    4. **save/load**: ``fnn.load(fnn.save(...))`` gives back equal params and bitwise equal outputs;
+    5. **float32**: a float32 network's output and gradient stay float32;
+    6. **summary**: :func:`fnn.summary` shows a row for the layer.
+
+    Raises:
+        AssertionError: a law fails (the message says which).
+
+    Returns:
+        ``{"gradient_error": float, "stacked": bool}``.
+
+    >>> import fnn
+    >>> from fnn.testing import check_layer_laws
+    >>> check_layer_laws(fnn.Dense(3), in_shape=(5, 2))["stacked"]
+    True
+    """
+    import tempfile
+
+    from fnn import io, stacked as stacking
+    from fnn.backprop import value_and_grad
+    from fnn.summary import summary
+
+    in_shape = check_shape(in_shape, "check_layer_laws in_shape")
+    integers = _takes_integers(spec, in_shape)
+    keys = random.split(random.key(seed), members + 3)
+    x = _layer_inputs(keys[-1], spec, in_shape, batch_size, integers, id_range)
+    net64 = _layer_network(spec, in_shape, np.float64, front=not integers)
+    singles = [random_params(k, net64) for k in keys[:members]]
+    y_hat = apply(singles[0], x)
+    predicted = (batch_size, *out_shape(net64, in_shape))
+    if y_hat.shape != predicted:
+        raise AssertionError(f"shape law: out_shape predicts {predicted[1:]} per sample, apply gives {y_hat.shape[1:]}")
+    y = random.normal(keys[-2], y_hat.shape)
+    error = check_layer(spec, in_shape=in_shape, batch_size=batch_size, seed=seed, id_range=id_range)
+
+    node = singles[0].layers[-1]
+    can_stack = stackable(node)
+    if can_stack:
+        stack = stacking.stack(singles)
+        out = apply(stack, x)
+        value, grads = value_and_grad(stack, (x, y), loss="mse", train=False)
+        for k, single in enumerate(singles):
+            if not np.array_equal(out[k], apply(single, x)):
+                raise AssertionError(f"stack law: member {k}'s output differs from network {k}'s")
+            v, g = value_and_grad(single, (x, y), loss="mse", train=False)
+            if value[k] != v or not all(
+                np.array_equal(a[k], b) for a, b in zip(tree.leaves(grads), tree.leaves(g), strict=True)
+            ):
+                raise AssertionError(f"stack law: member {k}'s loss or gradient differs from network {k}'s")
+    else:
+        try:
+            stacking.stack(singles)
+        except ConfigError as e:
+            if layer_name(node) not in str(e):
+                raise AssertionError(f"a refused stack must name the layer {layer_name(node)}: {e}") from None
+        else:
+            raise AssertionError(f"{layer_name(node)} does not declare stackable, but a stack of it was built")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = io.save(f"{tmp}/params.npz", singles[0])
+        back = io.load(path)
+    if not tree.equal(back, singles[0]) or not np.array_equal(apply(back, x), y_hat):
+        raise AssertionError("save/load law: the loaded params differ from the saved ones")
+
+    p32 = init(keys[members], _layer_network(spec, in_shape, np.float32, front=not integers))
+    x32 = x if integers else x.astype(np.float32)
+    out32 = apply(p32, x32)
+    _, g32 = value_and_grad(p32, (x32, y.astype(np.float32)), loss="mse", key=keys[members + 1], train=True)
+    if out32.dtype != np.float32 or any(np.asarray(a).dtype != np.float32 for a in tree.leaves(g32)):
+        raise AssertionError(f"float32 law: output {out32.dtype}, gradients {[a.dtype for a in tree.leaves(g32)]}")
+
+    name = type(node).__name__.removesuffix("Params") or type(node).__name__
+    index = "0" if integers else "1"
+    if not any(line.split()[:2] == [index, name] for line in summary(singles[0]).splitlines()):
+        raise AssertionError(f"summary law: no row {index} for {name}:\n{summary(singles[0])}")
+    return {"gradient_error": error, "stacked": can_stack}
 
 
 def random_params(key: random.Key, spec: Sequential, *, std: float = 1.0) -> SequentialParams:
-    """Params of ``spec`` with weights drawn from N(0, std²/fan_in) and biases from N(0, (std/2)²).
+    """Params of ``spec`` with arrays of 2 or more axes drawn from N(0, std²/fan_in) and vectors from N(0, (std/2)²).
 
     Unlike :func:`fnn.init`, biases are not zero, so pre-activations are almost surely
     off the kinks of relu-like activations (where finite differences are meaningless).
@@ -164,7 +305,7 @@ def random_params(key: random.Key, spec: Sequential, *, std: float = 1.0) -> Seq
     params = init(key, spec)
 
     def draw(a: np.ndarray, k: random.Key) -> np.ndarray:
-        scale = std / np.sqrt(a.shape[0]) if a.ndim == 2 else std / 2
+        scale = std / np.sqrt(fans(a.shape)[0]) if a.ndim >= 2 else std / 2
         return random.normal(k, a.shape, std=scale, dtype=a.dtype)
 
     fresh = tree.map(
@@ -300,3 +441,95 @@ def problems(*, max_depth: int = 4, max_width: int = 16, dropout: bool = False) 
         return loss_name, params, batch
 
     return build()
+
+
+# --------------------------------------------------------------- the registry of layers
+
+
+def _sample_shapes(st: Any, min_rank: int = 1, max_rank: int = 3, max_size: int = 5) -> Any:
+    return st.lists(st.integers(1, max_size), min_size=min_rank, max_size=max_rank).map(tuple)
+
+
+def _registry() -> dict[str, Callable[[], Any]]:
+    """name -> a function returning a strategy of ``(spec, in_shape)`` (hypothesis is imported lazily)."""
+    from fnn.layers import Concat, Embedding, Flatten, LayerNorm, Parallel, Reshape, Residual, RMSNorm
+
+    st = _st()
+    shapes = _sample_shapes(st)
+
+    def with_shape(specs_: Any, shapes_: Any = shapes) -> Any:
+        return st.tuples(specs_, shapes_)
+
+    def reshaped(in_shape: tuple) -> Any:
+        size = math.prod(in_shape)
+        return st.sampled_from([(-1,), (size,), tuple(reversed(in_shape)), (*in_shape, 1), (1, -1)]).map(
+            lambda target: (Reshape(target), in_shape)
+        )
+
+    def concat(in_shape: tuple) -> Any:
+        axes = st.sampled_from(list(range(-len(in_shape), len(in_shape))))
+        units = st.integers(1, 4)
+        return st.tuples(units, units, axes).map(
+            lambda t: (
+                Concat([Dense(t[0]), [Dense(t[0] if t[2] % len(in_shape) != len(in_shape) - 1 else t[1]),
+                                      Activation("tanh")]], axis=t[2]),
+                in_shape,
+            )
+        )
+
+    return {
+        "Dense": lambda: with_shape(st.builds(Dense, st.integers(1, 6), use_bias=st.booleans())),
+        "Activation": lambda: with_shape(st.sampled_from(sorted(ACTIVATIONS)).map(Activation)),
+        "Dropout": lambda: with_shape(st.sampled_from([0.0, 0.25, 0.5]).map(Dropout)),
+        "Flatten": lambda: with_shape(st.just(Flatten())),
+        "Reshape": lambda: shapes.flatmap(reshaped),
+        "Residual": lambda: st.tuples(st.integers(1, 4), shapes).map(
+            lambda t: (Residual([Dense(t[0]), Activation("tanh"), Dense(t[1][-1])]), t[1])
+        ),
+        "Concat": lambda: shapes.flatmap(concat),
+        "Parallel": lambda: st.tuples(st.integers(1, 4), shapes).map(
+            lambda t: (Parallel([Dense(t[0]), [Dense(t[0]), Activation("sigmoid")]]), t[1])
+        ),
+        # over one feature LayerNorm's output is the offset alone: its input gradient is 0, nothing to check
+        "LayerNorm": lambda: with_shape(st.sampled_from([1e-5, 1e-3]).map(LayerNorm), shapes.filter(lambda s: s[-1] >= 2)),
+        "RMSNorm": lambda: with_shape(st.sampled_from([None, 1e-6]).map(RMSNorm)),
+        "Embedding": lambda: with_shape(
+            st.tuples(st.integers(1, 7), st.integers(1, 4)).map(lambda t: Embedding(*t)), _sample_shapes(st, 1, 2)
+        ),
+        "Sequential": lambda: with_shape(
+            st.tuples(st.integers(1, 4), st.sampled_from(sorted(ACTIVATIONS))).map(
+                lambda t: Sequential([Dense(t[0]), Activation(t[1])])
+            )
+        ),
+    }
+
+
+LAYER_NAMES = (
+    "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Residual", "Concat", "Parallel",
+    "LayerNorm", "RMSNorm", "Embedding", "Sequential",
+)
+"""The names of :func:`layer_cases`' registry: every layer spec fnn defines (a test checks none is missing)."""
+
+
+def layer_cases(names: tuple[str, ...] = LAYER_NAMES) -> Any:
+    """Strategy of ``(spec, in_shape)`` over the registry of every fnn layer, with random settings and shapes.
+
+    The laws of :func:`check_layer_laws` are swept over it (``tests/test_layer_laws.py``); a new
+    layer is one more entry here.
+
+    >>> from hypothesis import given, settings
+    >>> import fnn
+    >>> from fnn.testing import layer_cases
+    >>> @settings(max_examples=5)
+    ... @given(layer_cases())
+    ... def test(case):
+    ...     spec, in_shape = case
+    ...     assert len(fnn.layers.out_shape(spec, in_shape)) >= 1
+    >>> test()
+    """
+    st = _st()
+    registry = _registry()
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        raise ConfigError(f"layer_cases: unknown layer names {unknown}; valid names: {', '.join(registry)}")
+    return st.sampled_from(list(names)).flatmap(lambda n: registry[n]())

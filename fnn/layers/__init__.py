@@ -20,16 +20,34 @@ from fnn.layers.base import (
     weight_leaves,
     writes_every_grad,
 )
+from fnn.layers.combinators import Concat, ConcatParams, Parallel, ParallelParams, Residual, ResidualParams
 from fnn.layers.dense import Dense, DenseParams
 from fnn.layers.dropout import Dropout
+from fnn.layers.embedding import Embedding, EmbeddingParams
+from fnn.layers.normalization import LayerNorm, LayerNormParams, RMSNorm, RMSNormParams
+from fnn.layers.reshape import Flatten, Reshape
 from fnn.layers.sequential import Sequential, SequentialParams
 
 __all__ = [
     "activations",
     "Activation",
+    "Concat",
+    "ConcatParams",
     "Dense",
     "DenseParams",
     "Dropout",
+    "Embedding",
+    "EmbeddingParams",
+    "Flatten",
+    "LayerNorm",
+    "LayerNormParams",
+    "Parallel",
+    "ParallelParams",
+    "RMSNorm",
+    "RMSNormParams",
+    "Reshape",
+    "Residual",
+    "ResidualParams",
     "Sequential",
     "SequentialParams",
     "backward",
