@@ -64,6 +64,23 @@ def _outputs(y_hat: Any, where: str, *, column_ok: bool = False) -> np.ndarray:
     return y_hat
 
 
+def _positions(y_true: Any, y_hat: Any) -> tuple[Any, Any]:
+    """Outputs of a sequence or image model, (n, ..., k), as rows (n·…, k) with their targets alike.
+
+    Labels (n, ...) become (n·…,) and targets (n, ..., k) become (n·…, k); other shapes are left
+    for the checks of the metric to name.
+    """
+    y_hat = np.asarray(y_hat)
+    if y_hat.ndim <= 2:
+        return y_true, y_hat
+    y = np.asarray(y_true)
+    if y.shape == y_hat.shape[:-1]:
+        y = y.reshape(-1)
+    elif y.shape == y_hat.shape:
+        y = y.reshape(-1, y_hat.shape[-1])
+    return y, y_hat.reshape(-1, y_hat.shape[-1])
+
+
 def _labels_of(y_hat: np.ndarray, threshold: float) -> np.ndarray:
     if y_hat.shape[1] == 1:
         return (y_hat[:, 0] >= threshold).astype(np.int64)
@@ -114,6 +131,8 @@ def _true_labels(y_true: Any, shape: tuple[int, int], where: str) -> np.ndarray:
 def accuracy(y_true: Any, y_hat: Any, *, threshold: float = 0.5) -> float:
     """The fraction of rows whose predicted class (:func:`predict_labels`) is the true class.
 
+    Outputs (n, ..., k) of a sequence or image model count every position as a row.
+
     Args:
         y_true: labels (n,), targets (n, k), or for k == 1 binary targets (n,) or (n, 1).
         y_hat: the network's output, shape (n, k).
@@ -128,6 +147,7 @@ def accuracy(y_true: Any, y_hat: Any, *, threshold: float = 0.5) -> float:
     >>> fnn.metrics.accuracy(np.array([1, 0, 0, 1]), np.array([[0.9], [0.1], [0.7], [0.4]]))
     0.5
     """
+    y_true, y_hat = _positions(y_true, y_hat)
     y_hat = _outputs(y_hat, "accuracy")
     truth = _true_labels(y_true, y_hat.shape, "accuracy")
     return float(np.mean(_labels_of(y_hat, threshold) == truth))
@@ -150,6 +170,7 @@ def top_k_accuracy(y_true: Any, y_hat: Any, *, k: int = 5) -> float:
     """
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
         raise ConfigError(f"top_k_accuracy: k must be a positive integer, got {k!r}")
+    y_true, y_hat = _positions(y_true, y_hat)
     y_hat = _outputs(y_hat, "top_k_accuracy")
     if y_hat.shape[1] < 2:
         raise ShapeError(f"top_k_accuracy: y_hat with at least 2 columns (classes) expected, got shape {y_hat.shape}")
@@ -191,6 +212,7 @@ def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -
 
 def _errors(y_true: Any, y_hat: Any, where: str) -> np.ndarray:
     """``y_hat - y_true`` in float64, with targets shaped like y_hat ((n,) accepted for one column)."""
+    y_true, y_hat = _positions(y_true, y_hat)
     y_hat = _outputs(y_hat, where, column_ok=True).astype(np.float64)
     return y_hat - _as_2d_like(y_true, y_hat.shape, np.float64, f"{where}: y_true")
 
