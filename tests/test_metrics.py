@@ -163,7 +163,7 @@ Y_HAT = np.array([[0.9, 0.1], [0.3, 0.7]])
         (lambda: confusion_matrix([0, -1], [0, 1]), ConfigError, "non-negative"),
         (lambda: confusion_matrix([0, 3], [0, 1], 3), ConfigError, "[0, 2] for 3 classes"),
         (lambda: mse([1.0, 2.0, 3.0], Y_HAT), ShapeError, "mse: y_true"),
-        (lambda: mae(np.zeros((2, 2)), np.zeros((2, 2, 1))), ShapeError, "mae"),
+        (lambda: mae(np.zeros((2, 3)), np.zeros((2, 2, 1))), ShapeError, "mae"),
     ],
 )
 def test_bad_input_is_rejected_with_a_message_naming_it(call, error, words):
@@ -177,3 +177,11 @@ def test_confusion_matrix_infers_its_size_from_both_sides():
     assert confusion_matrix([2], [0]).tolist() == [[0, 0, 0], [0, 0, 0], [1, 0, 0]]
     assert confusion_matrix([], []).shape == (0, 0)
     assert confusion_matrix([0], [0], 4).shape == (4, 4)
+
+
+def test_metrics_of_sequence_outputs_count_every_position():
+    y_hat = fnn.random.uniform(fnn.random.key(0), (3, 4, 5))
+    labels = fnn.random.generator(fnn.random.key(1)).integers(0, 5, (3, 4))
+    assert accuracy(labels, y_hat) == accuracy(labels.reshape(-1), y_hat.reshape(-1, 5))
+    targets = fnn.random.normal(fnn.random.key(2), (3, 4, 5))
+    assert mse(targets, y_hat) == mse(targets.reshape(-1, 5), y_hat.reshape(-1, 5))
