@@ -16,6 +16,7 @@ from fnn.fit import EarlyStopping, fit
 from fnn.io import load, save
 from fnn.layers import (
     Activation,
+    BatchNorm,
     Concat,
     Dense,
     Dropout,
@@ -39,6 +40,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Activation",
+    "BatchNorm",
     "Concat",
     "Dense",
     "Dropout",

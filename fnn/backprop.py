@@ -156,9 +156,15 @@ def value_and_grad_unchecked(
     if unravel is None:
         unravel = tree.ravel(params)[1]
     gflat = np.zeros(unravel.size, params.dtype)
-    value = value_and_grad_into(params, x, y, loss, l2, key, unravel(gflat), train=train, check_targets=check_targets)
+    # a layer with state (BatchNorm) writes the state this batch leads to into the gradient's state leaves
+    gstate = np.zeros(unravel.state_size, params.dtype) if unravel.mask else None
+    value = value_and_grad_into(
+        params, x, y, loss, l2, key, unravel(gflat, gstate), train=train, check_targets=check_targets
+    )
     gflat.flags.writeable = False
-    return value, unravel(gflat)
+    if gstate is not None:
+        gstate.flags.writeable = False
+    return value, unravel(gflat, gstate)
 
 
 def value_and_grad_into(

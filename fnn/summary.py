@@ -118,7 +118,8 @@ def summary(params: Any) -> str:
     Dense layers; by default a layer's static settings and leaf shapes). Combinators
     (``fnn.layers.sublayers``: a nested Sequential, a Residual's block, a Concat's branches)
     are expanded (rows ``2.0``, ``2.1``, ...; the combinator's own row counts only its own
-    leaves, so the column sums to the total). Every parameter is trainable.
+    leaves, so the column sums to the total). State leaves (``fnn.tree.state_field``: BatchNorm's
+    running statistics) are counted as non-trainable, as Keras counts them.
 
     Args:
         params: from :func:`fnn.init`; a :class:`fnn.TrainState` (its params) or a
@@ -160,7 +161,7 @@ def summary(params: Any) -> str:
 
     width = sum(widths) + 2 * (len(widths) - 1)
     total = _count(params) * (members or 1)
-    nbytes = total * dtype.itemsize
+    frozen = tree.ravel_state(params).size * (members or 1)  # state leaves: BatchNorm's running statistics
     stack = "" if members is None else f"; a stack of {members} networks (the rows show one, the totals all)"
     return "\n".join(
         [
@@ -170,8 +171,8 @@ def summary(params: Any) -> str:
             "-" * width,
             *(line(r) for r in rows),
             "=" * width,
-            f"Total params: {total:,} ({_bytes(nbytes)})",
-            f"Trainable params: {total:,} ({_bytes(nbytes)})",
-            "Non-trainable params: 0 (0 B)",
+            f"Total params: {total:,} ({_bytes(total * dtype.itemsize)})",
+            f"Trainable params: {total - frozen:,} ({_bytes((total - frozen) * dtype.itemsize)})",
+            f"Non-trainable params: {frozen:,} ({_bytes(frozen * dtype.itemsize)})",
         ]
     )

@@ -62,12 +62,13 @@ __all__ = [
 
 GRAD_RTOL = 1e-6
 """Largest accepted relative error between analytic and finite-difference directional derivatives."""
-FD_STEPS = (1e-4, 1e-3, 1e-5, 1e-6)
+FD_STEPS = (1e-4, 1e-3, 1e-5, 1e-6, 1e-7)
 """Steps of the five-point central difference (truncation error O(h⁴), rounding O(ε/h)).
 
 Each direction is tried with these steps in turn until one agrees. A wrong gradient
 disagrees at every step. A kink of relu-like activations within reach of a step (a
-pre-activation within ~2h of 0) spoils only the larger steps; a loss computed with
+pre-activation within ~2h of 0) spoils only the larger steps (1e-7 reaches a kink
+found by hypothesis 1.5e-7 from a relu's pre-activation); a loss computed with
 little relative precision (e.g. log(1 − p) of a saturated probability) spoils only the
 smaller ones.
 """
@@ -94,12 +95,15 @@ def grad_error(
     key: random.Key | None = None,
     directions: int = 4,
     seed: int = 0,
+    train: bool | None = None,
 ) -> float:
     """The largest relative error of ``<grad, v>`` against finite differences over random unit directions ``v``.
 
     Everything is computed in float64 (params and inputs are converted). Directions are
     drawn from ``fnn.random.key(seed)``; with ``key``, dropout masks are fixed by that key.
+    ``train`` is the mode (by default: training if and only if a key is given).
     """
+    train = key is not None if train is None else bool(train)
     p64 = to_float64(params)
     x = check_inputs(p64, batch[0], "check_grads")
     y = batch[1]
@@ -109,9 +113,9 @@ def grad_error(
         return 0.0
 
     def value(theta: np.ndarray) -> float:
-        return float(value_and_grad_unchecked(unravel(theta), x, y, loss, l2, key, train=key is not None, check_targets=True, unravel=unravel)[0])
+        return float(value_and_grad_unchecked(unravel(theta), x, y, loss, l2, key, train=train, check_targets=True, unravel=unravel)[0])
 
-    f0, g = value_and_grad_unchecked(p64, x, y, loss, l2, key, train=key is not None, check_targets=True, unravel=unravel)
+    f0, g = value_and_grad_unchecked(p64, x, y, loss, l2, key, train=train, check_targets=True, unravel=unravel)
     gflat = tree.ravel(g)[0]
     worst = 0.0
     for k in random.split(random.key(seed), directions):
@@ -139,13 +143,16 @@ def check_grads(
     directions: int = 4,
     rtol: float = GRAD_RTOL,
     seed: int = 0,
+    train: bool | None = None,
 ) -> float:
     """Assert that :func:`fnn.grad` matches finite differences; return the largest relative error.
+
+    ``train``: the mode, as in :func:`grad_error`.
 
     Raises:
         AssertionError: the relative error exceeds ``rtol`` (the message gives it).
     """
-    err = grad_error(params, batch, loss=loss, l2=l2, key=key, directions=directions, seed=seed)
+    err = grad_error(params, batch, loss=loss, l2=l2, key=key, directions=directions, seed=seed, train=train)
     if not err <= rtol:
         raise AssertionError(f"gradient check failed: relative error {err:.3g} > {rtol:g}")
     return err
@@ -184,8 +191,9 @@ def check_layer(
     input gradient is exercised) and feeds an MSE loss with random targets (so the upstream
     gradient is arbitrary). Params are drawn at random, biases included. A layer that takes
     integer ids (``fnn.layers.takes_integers``) is checked alone, on ids in ``[0, id_range)``
-    (by default its ``num_embeddings``). A layer that uses a key is checked in training mode
-    with a fixed key (its random draws are then fixed too).
+    (by default its ``num_embeddings``). Both modes are checked: training (a layer that uses
+    a key gets a fixed one, so its random draws are fixed too; BatchNorm differentiates
+    through its batch statistics) and inference; the larger error is returned.
 
     Args:
         spec: the layer spec.
@@ -206,7 +214,7 @@ def check_layer(
     x = _layer_inputs(k_x, spec, in_shape, batch_size, integers, id_range)
     y = random.normal(k_y, (batch_size, *sample_out_shape(params)))
     key = k_key if uses_key(params) else None
-    return check_grads(params, (x, y), loss="mse", rtol=rtol, seed=seed, key=key)
+    return max(check_grads(params, (x, y), loss="mse", rtol=rtol, seed=seed, key=key, train=mode) for mode in (True, False))
 
 
 def check_layer_laws(
@@ -258,15 +266,17 @@ def check_layer_laws(
     if can_stack:
         stack = stacking.stack(singles)
         out = apply(stack, x)
-        value, grads = value_and_grad(stack, (x, y), loss="mse", train=False)
-        for k, single in enumerate(singles):
-            if not np.array_equal(out[k], apply(single, x)):
-                raise AssertionError(f"stack law: member {k}'s output differs from network {k}'s")
-            v, g = value_and_grad(single, (x, y), loss="mse", train=False)
-            if value[k] != v or not all(
-                np.array_equal(a[k], b) for a, b in zip(tree.leaves(grads), tree.leaves(g), strict=True)
-            ):
-                raise AssertionError(f"stack law: member {k}'s loss or gradient differs from network {k}'s")
+        # inference mode, and training mode unless the layer draws random numbers (members draw their own)
+        for train in (False,) if uses_key(node) else (False, True):
+            value, grads = value_and_grad(stack, (x, y), loss="mse", train=train)
+            for k, single in enumerate(singles):
+                if not np.array_equal(out[k], apply(single, x)):
+                    raise AssertionError(f"stack law: member {k}'s output differs from network {k}'s")
+                v, g = value_and_grad(single, (x, y), loss="mse", train=train)
+                if value[k] != v or not all(
+                    np.array_equal(a[k], b) for a, b in zip(tree.leaves(grads), tree.leaves(g), strict=True)
+                ):
+                    raise AssertionError(f"stack law (train={train}): member {k}'s loss or gradient differs from network {k}'s")
     else:
         try:
             stacking.stack(singles)
@@ -297,21 +307,26 @@ def check_layer_laws(
 
 
 def random_params(key: random.Key, spec: Sequential, *, std: float = 1.0) -> SequentialParams:
-    """Params of ``spec`` with arrays of 2 or more axes drawn from N(0, std²/fan_in) and vectors from N(0, (std/2)²).
+    """Params of ``spec`` with arrays of 2 or more axes drawn from N(0, std²/fan_in) and vectors from N(0, (std/2)²);
+    state leaves (running statistics) from 0.5 + |N(0, 1)|.
 
     Unlike :func:`fnn.init`, biases are not zero, so pre-activations are almost surely
     off the kinks of relu-like activations (where finite differences are meaningless).
     """
     params = init(key, spec)
 
-    def draw(a: np.ndarray, k: random.Key) -> np.ndarray:
+    def draw(a: np.ndarray, k: random.Key, state: bool) -> np.ndarray:
+        if state:  # running statistics (a variance, a count): positive, around 1
+            return np.abs(random.normal(k, a.shape, dtype=a.dtype)) + a.dtype.type(0.5)
         scale = std / np.sqrt(fans(a.shape)[0]) if a.ndim >= 2 else std / 2
         return random.normal(k, a.shape, std=scale, dtype=a.dtype)
 
+    s = tree.structure(params)
     fresh = tree.map(
         draw,
         params,
-        tree.structure(params).unflatten(random.split(random.fold_in(key, 1), len(tree.leaves(params)))),
+        s.unflatten(random.split(random.fold_in(key, 1), s.num_leaves)),
+        s.unflatten(tree.state_mask(params)),
     )
     return tree.pack(fresh)
 
@@ -452,7 +467,7 @@ def _sample_shapes(st: Any, min_rank: int = 1, max_rank: int = 3, max_size: int 
 
 def _registry() -> dict[str, Callable[[], Any]]:
     """name -> a function returning a strategy of ``(spec, in_shape)`` (hypothesis is imported lazily)."""
-    from fnn.layers import Concat, Embedding, Flatten, LayerNorm, Parallel, Reshape, Residual, RMSNorm
+    from fnn.layers import BatchNorm, Concat, Embedding, Flatten, LayerNorm, Parallel, Reshape, Residual, RMSNorm
 
     st = _st()
     shapes = _sample_shapes(st)
@@ -493,6 +508,12 @@ def _registry() -> dict[str, Callable[[], Any]]:
         # over one feature LayerNorm's output is the offset alone: its input gradient is 0, nothing to check
         "LayerNorm": lambda: with_shape(st.sampled_from([1e-5, 1e-3]).map(LayerNorm), shapes.filter(lambda s: s[-1] >= 2)),
         "RMSNorm": lambda: with_shape(st.sampled_from([None, 1e-6]).map(RMSNorm)),
+        # one value per channel cannot be normalised in training: at least two rows or positions
+        "BatchNorm": lambda: with_shape(
+            st.tuples(st.sampled_from([0.1, 0.5, None]), st.sampled_from([1e-5, 1e-3])).map(
+                lambda t: BatchNorm(momentum=t[0], eps=t[1])
+            )
+        ),
         "Embedding": lambda: with_shape(
             st.tuples(st.integers(1, 7), st.integers(1, 4)).map(lambda t: Embedding(*t)), _sample_shapes(st, 1, 2)
         ),
@@ -506,7 +527,7 @@ def _registry() -> dict[str, Callable[[], Any]]:
 
 LAYER_NAMES = (
     "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Residual", "Concat", "Parallel",
-    "LayerNorm", "RMSNorm", "Embedding", "Sequential",
+    "LayerNorm", "RMSNorm", "BatchNorm", "Embedding", "Sequential",
 )
 """The names of :func:`layer_cases`' registry: every layer spec fnn defines (a test checks none is missing)."""
 

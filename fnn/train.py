@@ -132,17 +132,32 @@ def opt_step(state: TrainState, grads: Any) -> TrainState:
         raise ShapeError(
             f"opt_step: grads ravel to {gflat.shape} {gflat.dtype} but params to {flat.shape} {flat.dtype}"
         )
-    return _apply_update(state, flat, gflat, unravel)[0]
+    return _apply_update(state, flat, gflat, unravel, _new_model_state(grads, unravel))[0]
+
+
+def _new_model_state(grads: Any, unravel: Callable) -> np.ndarray | None:
+    """The params' next state leaves (BatchNorm's running statistics): the gradient's state leaves,
+    where the layers wrote the state the batch leads to; None for params without state."""
+    if not unravel.mask:
+        return None
+    gstate = tree.ravel_state(grads)
+    if gstate.shape != (unravel.state_size,):
+        raise ShapeError(f"opt_step: grads hold {gstate.size} state values but params {unravel.state_size}")
+    if gstate.flags.writeable:  # not from fnn.grad: own a read-only copy
+        gstate = gstate.copy()
+        gstate.flags.writeable = False
+    return gstate
 
 
 def _apply_update(
-    state: TrainState, flat: np.ndarray, gflat: np.ndarray, unravel: Callable
+    state: TrainState, flat: np.ndarray, gflat: np.ndarray, unravel: Callable, model_state: np.ndarray | None = None
 ) -> tuple[TrainState, np.ndarray]:
-    """The next state and its flat params (read-only)."""
+    """The next state and its flat params (read-only); ``model_state``: the next state leaves, if the params have any."""
     new, opt_state = state.optimizer.update(flat, gflat, state.opt_state)
     if new.flags.writeable:
         new.flags.writeable = False
-    return TrainState(unravel(new), opt_state, key=state.key, step=state.step + 1, optimizer=state.optimizer), new
+    params = unravel(new) if model_state is None else unravel(new, model_state)
+    return TrainState(params, opt_state, key=state.key, step=state.step + 1, optimizer=state.optimizer), new
 
 
 # ------------------------------------------------------------------ batches
@@ -242,14 +257,22 @@ class _Slot:
     grad: np.ndarray  # read-only 1-D view: the gradient, as the optimizer reads it
     params: Any  # read-only views laid out like the params: the params of the state living here
     flat: np.ndarray  # read-only 1-D view: those params, flat
+    # State leaves (BatchNorm's statistics) have a buffer of their own: the backward pass writes the
+    # state the batch leads to into the gradient's state leaves, which are the new params' state.
+    state: np.ndarray | None  # read-only 1-D view of it, or None for params without state
 
     @classmethod
     def make(cls, unravel: Callable, dtype: np.dtype) -> "_Slot":
         owner = np.empty(unravel.size, dtype)
         write = owner.view()  # writable views are made first: they stay writable once the owner is not
-        grad_tree = unravel(write)
+        state_owner = np.zeros(unravel.state_size, dtype) if unravel.mask else None
+        grad_tree = unravel(write, None if state_owner is None else state_owner.view())
         owner.flags.writeable = False  # so that no view of it a state hands out can be made writable
-        return cls(write, grad_tree, owner.view(), unravel(owner.view()), owner.view())
+        state = None
+        if state_owner is not None:
+            state_owner.flags.writeable = False
+            state = state_owner.view()
+        return cls(write, grad_tree, owner.view(), unravel(owner.view(), state), owner.view(), state)
 
 
 @attrs.frozen
@@ -314,7 +337,8 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: EpochCarry, i
         xb = np.take(problem.x, idx, axis=0)
         yb = np.take(problem.y, idx, axis=0)
         gflat = np.zeros(problem.unravel.size, flat.dtype)
-        gtree = problem.unravel(gflat)
+        gstate = np.zeros(problem.unravel.state_size, flat.dtype) if problem.unravel.mask else None
+        gtree = problem.unravel(gflat, gstate)
     else:
         m = idx.size  # mode="clip": the indices are valid, and "raise" would gather via a temporary
         xb = problem.x.take(idx, axis=0, out=buffers.x[:m], mode="clip")
@@ -341,7 +365,11 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: EpochCarry, i
         # positional: 0.6 against 0.8 µs with keywords, once per step
         new_state = TrainState(slot.params, opt_state, state.key, state.step + 1, state.optimizer)
         return EpochCarry(new_state, slot.flat, state, losses, done + 1)
-    new_state, new_flat = _apply_update(state, flat, gflat, problem.unravel)
+    if slot is not None:  # the one gradient buffer is reused next step: the new state gets its own copy
+        gstate = None if slot.state is None else slot.state.copy()
+    if gstate is not None:
+        gstate.flags.writeable = False
+    new_state, new_flat = _apply_update(state, flat, gflat, problem.unravel, gstate)
     return EpochCarry(new_state, new_flat, state, losses, done + 1)
 
 

@@ -9,6 +9,12 @@ fields declared static with :func:`static_field`; static fields hold settings
 array in a static field is an error. Everything else (arrays, scalars) is a
 leaf.
 
+Children declared with :func:`state_field` are *state*: leaves like any other
+for :func:`leaves`, :func:`map`, :func:`equal` and files, but not trainable
+(BatchNorm's running statistics). :func:`ravel` leaves them out of the flat
+vector (the optimizer's vector), and keeps them in a second one,
+:func:`ravel_state`.
+
 :func:`ravel` turns a tree into one 1-D array and a function that turns such
 an array back into the tree. When the tree's leaves already sit, in order, in
 one contiguous buffer (as params from :func:`fnn.init` do), ravel returns that
@@ -40,6 +46,10 @@ from fnn.errors import DtypeError, ShapeError
 __all__ = [
     "register",
     "static_field",
+    "state_field",
+    "ravel_state",
+    "has_state",
+    "state_mask",
     "is_registered",
     "flatten",
     "unflatten",
@@ -58,9 +68,11 @@ __all__ = [
 ]
 
 _STATIC = "fnn.static"
+_STATE = "fnn.state"
 _REGISTRY: dict[type, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-# (children field names, static field names) per registered class. Filled at import
-# time of the modules that define node classes; never changed afterwards.
+_STATE_FIELDS: dict[type, frozenset[str]] = {}
+# (children field names, static field names) per registered class, and the children that are
+# state. Filled at import time of the modules that define node classes; never changed afterwards.
 
 
 def static_field(**kwargs: Any) -> Any:
@@ -80,6 +92,28 @@ def static_field(**kwargs: Any) -> Any:
     """
     metadata = dict(kwargs.pop("metadata", None) or {})
     metadata[_STATIC] = True
+    return attrs.field(metadata=metadata, **kwargs)
+
+
+def state_field(**kwargs: Any) -> Any:
+    """An attrs field holding *state*: arrays that are part of the tree but not trained.
+
+    State leaves are leaves for :func:`leaves`, :func:`map`, :func:`equal`, stacks and files;
+    :func:`ravel` (the optimizer's flat vector) leaves them out and :func:`ravel_state`
+    holds them. BatchNorm's running statistics are state.
+
+    >>> import attrs, numpy as np, fnn
+    >>> @fnn.tree.register
+    ... @attrs.frozen
+    ... class Counted:
+    ...     w: object
+    ...     seen: object = fnn.tree.state_field()
+    >>> t = Counted(np.ones(2), np.zeros(1))
+    >>> len(fnn.tree.leaves(t)), fnn.tree.ravel(t)[0].size, fnn.tree.ravel_state(t).size
+    (2, 2, 1)
+    """
+    metadata = dict(kwargs.pop("metadata", None) or {})
+    metadata[_STATE] = True
     return attrs.field(metadata=metadata, **kwargs)
 
 
@@ -108,6 +142,9 @@ def register(cls: type) -> type:
     children = tuple(f.name for f in fields if not f.metadata.get(_STATIC))
     static = tuple(f.name for f in fields if f.metadata.get(_STATIC))
     _REGISTRY[cls] = (children, static)
+    state = frozenset(f.name for f in fields if f.metadata.get(_STATE))
+    if state:
+        _STATE_FIELDS[cls] = state
     return cls
 
 
@@ -257,24 +294,31 @@ def _children(node: Any) -> tuple[Any, tuple, tuple] | None:
     return None
 
 
-def _flatten(node: Any, out: list) -> Structure:
+def _flatten(node: Any, out: list, mask: list | None = None, state: bool = False) -> Structure:
+    """The structure of ``node``; its leaves are appended to ``out`` and, if ``mask`` is given,
+    whether each is a state leaf to ``mask``."""
     t = type(node)
     if t is tuple or t is list:
-        return Structure("tuple" if t is tuple else "list", (), tuple([_flatten(k, out) for k in node]))
+        return Structure("tuple" if t is tuple else "list", (), tuple([_flatten(k, out, mask, state) for k in node]))
     if node is None:
         return _NONE
     if t is dict:
         keys = tuple(sorted(node))
-        return Structure("dict", keys, tuple([_flatten(node[k], out) for k in keys]))
+        return Structure("dict", keys, tuple([_flatten(node[k], out, mask, state) for k in keys]))
     spec = _REGISTRY.get(t)
     if spec is None:
         out.append(node)
+        if mask is not None:
+            mask.append(state)
         return _LEAF
     names, static = spec
     aux = tuple([getattr(node, n) for n in static])
     if aux and any(isinstance(a, np.ndarray) for a in aux):
         raise TypeError(f"{t.__name__} has an array in a static field; arrays must be children (leaves)")
-    return Structure(t, aux, tuple([_flatten(getattr(node, n), out) for n in names]))
+    states = _STATE_FIELDS.get(t)
+    if states is None or mask is None:
+        return Structure(t, aux, tuple([_flatten(getattr(node, n), out, mask, state) for n in names]))
+    return Structure(t, aux, tuple([_flatten(getattr(node, n), out, mask, state or n in states) for n in names]))
 
 
 def flatten(tree: Any) -> tuple[list, Structure]:
@@ -483,13 +527,15 @@ def _buffer_of(arrays: list[np.ndarray], total: int) -> np.ndarray | None:
     return flat[offset : offset + total]
 
 
-def ravel(tree: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
-    """One 1-D array of all leaves, and the function that turns such an array back into the tree.
+def ravel(tree: Any) -> tuple[np.ndarray, Callable[..., Any]]:
+    """One 1-D array of all trainable leaves, and the function that turns such an array back into the tree.
 
     If the leaves are consecutive views into one buffer (params from :func:`fnn.init`,
     grads from :func:`fnn.grad`, the result of :func:`pack`), the returned array is a
     view of that buffer: nothing is copied. Otherwise the leaves are copied into a new
-    array. ``unravel(flat)`` always returns views into ``flat``.
+    array. ``unravel(flat)`` always returns views into ``flat``. State leaves
+    (:func:`state_field`) are not in ``flat``: ``unravel(flat)`` puts back the tree's own,
+    and ``unravel(flat, state)`` views of a vector laid out as :func:`ravel_state`'s.
 
     Args:
         tree: a pytree whose leaves are arrays or scalars of one dtype.
@@ -509,34 +555,89 @@ def ravel(tree: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
     >>> float(back.layers[0].w.sum())
     0.0
     """
-    raw, s = flatten(tree)
+    raw: list = []
+    mask: list = []
+    s = _flatten(tree, raw, mask)
     arrays = _as_array_leaves(raw)
     dtype = _common_dtype(arrays, lambda: [p for p, _ in leaves_with_path(tree)])
-    shapes = tuple(a.shape for a in arrays)
-    sizes = [math.prod(sh) for sh in shapes]
-    total = sum(sizes)
+    if True in mask:
+        trainable = [a for a, m in zip(arrays, mask, strict=True) if not m]
+        state = [a for a, m in zip(arrays, mask, strict=True) if m]
+        flat = _flat_of(trainable, dtype)
+        return flat, _Unravel(s, tuple(a.shape for a in trainable), dtype, tuple(mask), state)
+    return _flat_of(arrays, dtype), _Unravel(s, tuple(a.shape for a in arrays), dtype)
+
+
+def _flat_of(arrays: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
+    """The arrays as one 1-D vector: the buffer they are consecutive views of, or a new copy."""
+    total = sum(a.size for a in arrays)
     flat = _buffer_of(arrays, total) if arrays else None
     if flat is None:
         flat = np.empty(total, dtype)
         pos = 0
-        for a, n in zip(arrays, sizes, strict=True):
-            flat[pos : pos + n] = a.reshape(-1)
-            pos += n
-    return flat, _Unravel(s, shapes, tuple(sizes), dtype, total)
+        for a in arrays:
+            flat[pos : pos + a.size] = a.reshape(-1)
+            pos += a.size
+    return flat
+
+
+def ravel_state(tree: Any) -> np.ndarray:
+    """One 1-D array of the tree's state leaves (:func:`state_field`): free when they are packed.
+
+    >>> import fnn
+    >>> fnn.tree.ravel_state(fnn.init(fnn.random.key(0), fnn.mlp([3, 2]))).shape
+    (0,)
+    """
+    raw: list = []
+    mask: list = []
+    _flatten(tree, raw, mask)
+    arrays = _as_array_leaves(raw)
+    dtype = _common_dtype(arrays, lambda: [p for p, _ in leaves_with_path(tree)])
+    return _flat_of([a for a, m in zip(arrays, mask, strict=True) if m], dtype)
+
+
+def state_mask(tree: Any) -> list[bool]:
+    """For each leaf of the tree, in order, whether it is a state leaf (:func:`state_field`).
+
+    >>> import fnn
+    >>> p = fnn.init(fnn.random.key(0), fnn.Sequential([fnn.BatchNorm()], in_dim=2))
+    >>> fnn.tree.state_mask(p)
+    [False, False, True, True, True]
+    """
+    mask: list = []
+    _flatten(tree, [], mask)
+    return mask
+
+
+def has_state(tree: Any) -> bool:
+    """Whether the tree holds state leaves (:func:`state_field`).
+
+    >>> import fnn
+    >>> fnn.tree.has_state(fnn.init(fnn.random.key(0), fnn.mlp([3, 2])))
+    False
+    """
+    return True in state_mask(tree)
 
 
 class _Unravel:
-    """Turns a flat vector back into a tree of views (see :func:`ravel`)."""
+    """Turns a flat vector (and, for a tree with state, a state vector) back into a tree of views (see :func:`ravel`)."""
 
-    __slots__ = ("structure", "shapes", "sizes", "dtype", "size", "_slices", "_build")
+    __slots__ = ("structure", "shapes", "sizes", "dtype", "size", "mask", "state_shapes", "state_size", "_state",
+                 "_slices", "_state_slices", "_build")
 
-    def __init__(self, structure: Structure, shapes: tuple, sizes: tuple, dtype: np.dtype, size: int) -> None:
-        self.structure, self.shapes, self.sizes, self.dtype, self.size = structure, shapes, sizes, dtype, size
-        bounds = [0, *itertools.accumulate(sizes)]
-        self._slices = tuple(zip([slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])], shapes, strict=True))
+    def __init__(self, structure: Structure, shapes: tuple, dtype: np.dtype, mask: tuple = (), state: list = ()) -> None:
+        self.structure, self.shapes, self.dtype = structure, shapes, dtype
+        self.sizes = tuple(math.prod(sh) for sh in shapes)
+        self.size = sum(self.sizes)
+        self.mask = mask
+        self.state_shapes = tuple(a.shape for a in state)
+        self.state_size = sum(a.size for a in state)
+        self._state = tuple(state)  # the ravelled tree's own state leaves, put back by default
+        self._slices = _slices(shapes)
+        self._state_slices = _slices(self.state_shapes)
         self._build = None
 
-    def __call__(self, flat: np.ndarray) -> Any:
+    def __call__(self, flat: np.ndarray, state: np.ndarray | None = None) -> Any:
         if type(flat) is not np.ndarray or flat.ndim != 1 or flat.shape[0] != self.size:
             got = getattr(flat, "shape", type(flat).__name__)
             raise ShapeError(f"unravel expects a 1-D array of {self.size} elements, got {got}")
@@ -545,17 +646,37 @@ class _Unravel:
         if self._build is None:
             self._build = _builder(self.structure)
         views = [flat[sl].reshape(shape) for sl, shape in self._slices]
+        if self.mask:
+            views = self._interleave(views, state)
+        elif state is not None and state.size:
+            raise ShapeError(f"unravel: this tree has no state leaves, got a state vector of {state.size} elements")
         return self._build(iter(views).__next__)
+
+    def _interleave(self, views: list, state: np.ndarray | None) -> list:
+        if state is None:
+            kept = list(self._state)
+        else:
+            if type(state) is not np.ndarray or state.shape != (self.state_size,) or state.dtype != self.dtype:
+                got = f"{getattr(state, 'shape', type(state).__name__)} {getattr(state, 'dtype', '')}"
+                raise ShapeError(f"unravel expects a state vector of {self.state_size} elements of {self.dtype}, got {got}")
+            kept = [state[sl].reshape(shape) for sl, shape in self._state_slices]
+        trainable, states = iter(views), iter(kept)
+        return [next(states) if m else next(trainable) for m in self.mask]
 
     def __repr__(self) -> str:
         return f"<unravel to {self.structure!r}>"
 
 
+def _slices(shapes: tuple) -> tuple:
+    bounds = [0, *itertools.accumulate(math.prod(sh) for sh in shapes)]
+    return tuple(zip([slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])], shapes, strict=True))
+
+
 def pack(tree: Any, *, writeable: bool = False) -> Any:
-    """A copy of ``tree`` whose leaves are views into one new contiguous buffer.
+    """A copy of ``tree`` whose leaves are views into one new contiguous buffer (state leaves: a second one).
 
     Leaves become arrays of the tree's one dtype, read-only unless ``writeable``.
-    :func:`ravel` of the result is free.
+    :func:`ravel` (and :func:`ravel_state`) of the result is free.
 
     >>> import numpy as np, fnn
     >>> t = fnn.tree.pack((np.zeros(2), np.ones(3)))
@@ -566,4 +687,8 @@ def pack(tree: Any, *, writeable: bool = False) -> Any:
     flat, unravel = ravel(tree)
     flat = flat.copy()
     flat.flags.writeable = writeable
-    return unravel(flat)
+    if not unravel.mask:
+        return unravel(flat)
+    state = ravel_state(tree).copy()
+    state.flags.writeable = writeable
+    return unravel(flat, state)

@@ -164,11 +164,15 @@ def _unchanged(state, snapshot):
     return all(np.array_equal(a, b) for a, b in zip(fnn.tree.leaves((state.params, state.opt_state)), snapshot, strict=True))
 
 
+@pytest.mark.parametrize("batchnorm", [False, True])
 @pytest.mark.parametrize("optimizer", [fnn.optim.adam(1e-2), fnn.optim.sgd(0.1), fnn.optim.momentum(0.1)])
-def test_every_state_a_per_step_hook_receives_is_unchanged_when_the_epoch_ends(optimizer):
+def test_every_state_a_per_step_hook_receives_is_unchanged_when_the_epoch_ends(optimizer, batchnorm):
     x = fnn.random.normal(fnn.random.key(0), (64, 4)).astype(np.float32)
     y = np.arange(64) % 3
-    state = TrainState.create(fnn.init(fnn.random.key(1), fnn.mlp([4, 8, 3])), optimizer, key=fnn.random.key(2))
+    spec = fnn.mlp([4, 8, 3])
+    if batchnorm:  # running statistics live in buffers of their own: they must not change afterwards either
+        spec = fnn.Sequential([spec.layers[0], fnn.BatchNorm(), *spec.layers[1:]], in_dim=4)
+    state = TrainState.create(fnn.init(fnn.random.key(1), spec), optimizer, key=fnn.random.key(2))
     seen = []
     problem = _prepare(state, (x, y), fnn.losses.cross_entropy, 0.0, "test")
     _run_epoch(state, problem, 4, True, False, every=1, hook=lambda s, losses: seen.append((s, _snapshot(s))))

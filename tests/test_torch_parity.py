@@ -32,11 +32,16 @@ def close(a, b, what):
 
 def fnn_vjp(node, x, g):
     """fnn's output, parameter gradients (a node of the same type) and input gradient for upstream g."""
-    y, r = forward(node, x, None, False)
+    return fnn_vjp_mode(node, x, g, False)
+
+
+def fnn_vjp_mode(node, x, g, train):
+    y, r = forward(node, x, None, train)
     flat, unravel = fnn.tree.ravel(node)
     gbuf = np.zeros(flat.size, flat.dtype)
-    gx = backward(node, r, g.copy(), unravel(gbuf), True)
-    return y, unravel(gbuf), gx
+    gstate = np.zeros(unravel.state_size, flat.dtype) if unravel.mask else None
+    gx = backward(node, r, g.copy(), unravel(gbuf, gstate), True)
+    return y, unravel(gbuf, gstate), gx
 
 
 def torch_vjp(module, x, g):
@@ -149,3 +154,66 @@ def test_a_pre_norm_residual_block_equals_torch(in_shape, n, seed):
     close(gb[0].scale, ln.weight.grad.numpy(), "LayerNorm scale gradient")
     close(gb[1].w, l1.weight.grad.numpy().T, "first Dense gradient")
     close(gb[3].b, l2.bias.grad.numpy(), "last Dense bias gradient")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([(), (5,), (3, 4)]), st.integers(2, 6), st.integers(1, 4), st.sampled_from([0.1, 0.5, None]),
+       st.integers(0, 2**16))
+def test_batch_norm_equals_torch_over_several_training_steps_then_in_eval(spatial, n, c, momentum, seed):
+    """Training-mode outputs and gradients (input, scale, offset), the running statistics after each of 3
+    steps (torch's update, unbiased variance), then eval-mode output and gradient with those statistics."""
+    spec = fnn.Sequential([fnn.BatchNorm(momentum=momentum)], in_shape=(*spatial, c), dtype=np.float64)
+    bn = random_params(fnn.random.key(seed), spec).layers[0]  # random scale and offset; torch's initial statistics
+    params = fnn.tree.pack(fnn.layers.SequentialParams(
+        (fnn.layers.BatchNormParams(bn.scale, bn.offset, np.zeros(c), np.ones(c), np.zeros(()), momentum, 1e-5),),
+        in_shape=(*spatial, c)))
+    module = (torch.nn.BatchNorm1d if len(spatial) < 2 else torch.nn.BatchNorm2d)(c, momentum=momentum)
+    with torch.no_grad():
+        module.weight.copy_(torch.tensor(bn.scale))
+        module.bias.copy_(torch.tensor(bn.offset))
+
+    def channels_first(a):
+        return np.moveaxis(a, -1, 1)
+
+    state = fnn.TrainState.create(params, fnn.optim.sgd(0.0), key=fnn.random.key(0))
+    for step in range(3):
+        x, g = draws(seed + 10 * step, (n, *spatial, c), (n, *spatial, c))
+        y = fnn.apply(state.params, x, train=True)
+        grads = fnn.grad(state.params, (x, np.zeros_like(x)), loss=lambda out, t: (float(np.vdot(out, g)), g))
+        module.train()
+        module.zero_grad()
+        xt = torch.tensor(channels_first(x), requires_grad=True)
+        yt = module(xt)
+        yt.backward(torch.tensor(channels_first(g)))
+        close(y, np.moveaxis(yt.detach().numpy(), 1, -1), f"step {step} output")
+        close(fnn.tree.ravel(grads)[0], np.concatenate([module.weight.grad.numpy(), module.bias.grad.numpy()]),
+              f"step {step} scale and offset gradients")
+        state = fnn.opt_step(state, grads)
+        new = state.params.layers[0]
+        close(new.mean, module.running_mean.numpy(), f"step {step} running mean")
+        close(new.var, module.running_var.numpy(), f"step {step} running var")
+        assert int(new.count) == int(module.num_batches_tracked) == step + 1
+    x, g = draws(seed + 99, (n, *spatial, c), (n, *spatial, c))
+    module.eval()
+    xt = torch.tensor(channels_first(x), requires_grad=True)
+    yt = module(xt)
+    yt.backward(torch.tensor(channels_first(g)))
+    close(fnn.apply(state.params, x), np.moveaxis(yt.detach().numpy(), 1, -1), "eval output")
+    _, grads, gx = fnn_vjp_mode(state.params.layers[0], x, g, False)
+    close(gx, np.moveaxis(xt.grad.numpy(), 1, -1), "eval input gradient")
+    assert fnn.tree.equal(fnn.tree.ravel_state(grads), fnn.tree.ravel_state(state.params))  # eval: stats unchanged
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.sampled_from([(), (4,), (2, 3)]), st.integers(2, 5), st.integers(1, 4), st.integers(0, 2**16))
+def test_batch_norm_input_gradient_in_training_equals_torch(spatial, n, c, seed):
+    x, g, scale, offset = draws(seed, (n, *spatial, c), (n, *spatial, c), (c,), (c,))
+    node = fnn.layers.BatchNormParams(scale, offset, np.zeros(c), np.ones(c), np.zeros(()), 0.1, 1e-5)
+    _, _, gx = fnn_vjp_mode(node, x, g, True)
+    module = (torch.nn.BatchNorm1d if len(spatial) < 2 else torch.nn.BatchNorm2d)(c)
+    with torch.no_grad():
+        module.weight.copy_(torch.tensor(scale))
+        module.bias.copy_(torch.tensor(offset))
+    xt = torch.tensor(np.moveaxis(x, -1, 1), requires_grad=True)
+    module(xt).backward(torch.tensor(np.moveaxis(g, -1, 1)))
+    close(gx, np.moveaxis(xt.grad.numpy(), 1, -1), "training input gradient")

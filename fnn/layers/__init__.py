@@ -20,6 +20,7 @@ from fnn.layers.base import (
     weight_leaves,
     writes_every_grad,
 )
+from fnn.layers.batchnorm import BatchNorm, BatchNormParams
 from fnn.layers.combinators import Concat, ConcatParams, Parallel, ParallelParams, Residual, ResidualParams
 from fnn.layers.dense import Dense, DenseParams
 from fnn.layers.dropout import Dropout
@@ -31,6 +32,8 @@ from fnn.layers.sequential import Sequential, SequentialParams
 __all__ = [
     "activations",
     "Activation",
+    "BatchNorm",
+    "BatchNormParams",
     "Concat",
     "ConcatParams",
     "Dense",
