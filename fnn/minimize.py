@@ -99,6 +99,11 @@ def minimize(
             f"minimize: L-BFGS of a stack of {params.members} networks would share one line search and one "
             f"curvature estimate among them; minimize each of fnn.unstack(params) on its own"
         )
+    if tree.has_state(params):
+        raise ConfigError(
+            "minimize: these params hold running statistics (BatchNorm); full-batch L-BFGS runs the network in "
+            "inference mode, where they would stay at their initial values: train it with fnn.fit instead"
+        )
     loss = get_loss(loss)
     l2 = _check_l2(l2)
     maxiter = _check_count(maxiter, "maxiter")

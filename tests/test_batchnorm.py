@@ -129,3 +129,9 @@ def test_summary_counts_the_statistics_as_non_trainable():
     text = summary(fnn.init(fnn.random.key(1), net()))
     assert "Total params: 100 (800 B)" in text and "Non-trainable params: 17 (136 B)" in text
     assert "momentum 0.1 = weight of the new batch" in text
+
+
+def test_minimize_refuses_params_with_running_statistics():
+    x, y = data()
+    with pytest.raises(ConfigError, match="running statistics"):
+        fnn.minimize(fnn.init(fnn.random.key(1), net()), (x, y), loss="cross_entropy")
