@@ -300,6 +300,17 @@ def test_bad_functions_are_refused_when_the_network_is_built():
         build(fnn.layers.from_forward(lambda params, x: np.asarray(x) * 2, name="strips"))
 
 
+def test_saving_names_the_layer_and_a_flat_vector_round_trips(tmp_path):
+    params = build(fnn.layers.from_forward(gated, init=init_gated))
+    with pytest.raises(ConfigError, match="cannot save from_forward\\(gated\\) at .layers\\[0\\]: its static field 'fn' "
+                                          "holds the function gated, and functions are not data"):
+        fnn.save(tmp_path / "model.npz", params)
+    assert not list(tmp_path.iterdir())  # nothing written
+    fnn.save(tmp_path / "flat.npz", fnn.tree.ravel(params)[0])
+    again = fnn.tree.ravel(build(fnn.layers.from_forward(gated, init=init_gated)))[1](fnn.load(tmp_path / "flat.npz"))
+    assert fnn.tree.equal(again, params)
+
+
 def test_without_autograd_building_such_a_layer_names_the_extra():
     code = (
         "import sys; sys.modules['autograd'] = None\n"
