@@ -2,6 +2,8 @@
 their gradients derived by HIPS autograd: checked against finite differences, against fnn's own Dense and mse,
 in fit, in stacks (the member law, bitwise), in float32, and for the errors a user meets."""
 
+import pathlib
+import re
 import subprocess
 import sys
 
@@ -14,6 +16,7 @@ import fnn
 from fnn.errors import ConfigError, DtypeError, ShapeError
 from fnn.testing import GRAD_RTOL, check_grads, check_layer, random_params
 
+ROOT = pathlib.Path(__file__).parents[1]
 EQUAL_TO_DENSE = 1e-12
 """Relative tolerance of a from_forward affine layer against fnn.Dense in float64 (the same products;
 only the order of the bias-gradient sums may differ)."""
@@ -324,3 +327,19 @@ def test_without_autograd_building_such_a_layer_names_the_extra():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert len(out) == 2 and all("pip install 'fnn[autodiff]'" in line for line in out), out
     assert "fnn.layers.from_forward(<lambda>)" in out[0] and "fnn.losses.from_function(<lambda>)" in out[1]
+
+
+# ---------------------------------------------------------------- docs and benchmark still run
+
+
+def test_the_readme_example_runs():
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## A layer from its forward pass", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    exec(compile(code, "README.md", "exec"), {})
+
+
+def test_the_autodiff_benchmark_runs():
+    done = subprocess.run([sys.executable, "benchmarks/autodiff.py", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "| from_forward" in done.stdout and "| fnn.Dense" in done.stdout
