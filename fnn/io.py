@@ -89,7 +89,7 @@ import numpy.lib.format as npy
 
 from fnn import initializers, optim, random, tree
 from fnn.errors import ConfigError, DtypeError, FnnError, FormatError, NonFiniteError
-from fnn.layers import Activation, Dense, DenseParams, Dropout, Sequential, SequentialParams
+from fnn.layers import Activation, Dense, DenseParams, Dropout, Sequential, SequentialParams, layer_name
 from fnn.layers.sequential import float_dtype
 from fnn.optim import schedules
 
@@ -191,6 +191,19 @@ def _one_array_dtype(leaves: list) -> bool:
     return bool(leaves) and all(type(a) is np.ndarray for a in leaves) and len({a.dtype for a in leaves}) == 1
 
 
+def _refuse_code(node: Any, static: tuple[str, ...], path: str) -> None:
+    """A ConfigError naming the layer if a static field of ``node`` holds a function (e.g. fnn.layers.from_forward's)."""
+    for n in static:
+        v = getattr(node, n)
+        if callable(v) and not isinstance(v, type) and not attrs.has(type(v)):
+            raise ConfigError(
+                f"fnn.save: cannot save {layer_name(node)} at {_where(path)}: its static field {n!r} holds the function "
+                f"{getattr(v, '__qualname__', type(v).__name__)}, and functions are not data (fnn files hold no code, and "
+                f"loading never imports a module a file names). Save its arrays alone, fnn.tree.ravel(params)[0], and load "
+                f"them into the unravel of params your code builds again: fnn.tree.ravel(fnn.init(key, spec))[1](flat)"
+            )
+
+
 class _Encoder:
     """Turns a tree into its JSON description, collecting the arrays it meets."""
 
@@ -257,6 +270,7 @@ class _Encoder:
                 f"registered later, so it could not be found again on load"
             )
         children, static = _node_fields(cls)
+        _refuse_code(node, static, path)
         # A TrainState's params are packed on load even if they were not on save.
         pack = cls is self.train_state
         return {

@@ -36,10 +36,12 @@ import attrs
 import numpy as np
 
 from fnn._reductions import all_finite, row_sums
+from fnn.autodiff import from_function
 from fnn.errors import ConfigError, NonFiniteError, ShapeError
 from fnn.layers.activations import sigmoid
 
 __all__ = ["Loss", "MSE", "BinaryCrossEntropy", "CrossEntropy", "mse", "binary_cross_entropy", "cross_entropy", "get", "LOSSES"]
+__all__ += ["from_function"]  # a loss from its value, gradient by autograd (fnn.autodiff)
 
 
 def _finite(a: np.ndarray, what: str) -> None:

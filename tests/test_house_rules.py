@@ -8,7 +8,7 @@ import sys
 import fnn
 
 SOURCE = pathlib.Path(fnn.__file__).parent
-OPTIONAL = ("sklearn", "matplotlib", "tqdm", "scipy", "dask", "distributed", "pandas", "torch", "numba")
+OPTIONAL = ("sklearn", "matplotlib", "tqdm", "scipy", "dask", "distributed", "pandas", "torch", "numba", "autograd")
 
 
 def test_core_import_loads_no_optional_extra():

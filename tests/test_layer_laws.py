@@ -34,8 +34,10 @@ def test_the_registry_holds_every_layer_spec_fnn_defines():
         name for name, obj in inspect.getmembers(fnn.layers, inspect.isclass)
         if fnn.layers.base._registered(fnn.layers.out_shape, object.__new__(obj)) and not name.endswith("Params")
     }
-    assert specs == set(LAYER_NAMES)
-    assert {n for n in fnn.__all__ if n in specs} == specs  # and every one is public from fnn
+    # FromForward holds a Python function, which fnn.save refuses by design (no pickle); tests/test_autodiff.py
+    # checks its other laws (gradients, the stack member law, float32, equality with Dense)
+    assert specs - {"FromForward"} == set(LAYER_NAMES)
+    assert {n for n in fnn.__all__ if n in specs} == specs - {"FromForward"}  # and every one is public from fnn
 
 
 def test_a_width_only_user_layer_works_on_flat_samples_and_says_so_on_others():

@@ -2,6 +2,7 @@
 
 from fnn.layers import activations
 from fnn.layers.activations import Activation
+from fnn.layers.autodiff import FromForward, FromForwardParams, from_forward
 from fnn.layers.base import (
     backward,
     check_shape,
@@ -51,12 +52,15 @@ __all__ = [
     "Reshape",
     "Residual",
     "ResidualParams",
+    "FromForward",
+    "FromForwardParams",
     "Sequential",
     "SequentialParams",
     "backward",
     "check_shape",
     "details",
     "forward",
+    "from_forward",
     "init_layer",
     "init_node",
     "layer_name",
