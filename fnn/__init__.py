@@ -11,6 +11,7 @@ without a key.
 """
 
 from fnn import data, errors, initializers, io, layers, losses, metrics, optim, random, resume, stacked, tree
+from fnn._version import __version__
 from fnn.backprop import grad, l2_penalty, value_and_grad
 from fnn.fit import EarlyStopping, fit
 from fnn.io import load, save
@@ -21,8 +22,6 @@ from fnn.stacked import init_many, stack, unstack
 from fnn.summary import summary
 from fnn.sweep import SerialExecutor, sweep, sweep_summary
 from fnn.train import TrainState, batches, opt_step, train_epoch
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Activation",

@@ -88,6 +88,7 @@ import numpy as np
 import numpy.lib.format as npy
 
 from fnn import initializers, optim, random, tree
+from fnn._version import __version__
 from fnn.errors import ConfigError, DtypeError, FnnError, FormatError, NonFiniteError
 from fnn.layers import Activation, Dense, DenseParams, Dropout, Sequential, SequentialParams
 from fnn.layers.sequential import float_dtype
@@ -323,12 +324,6 @@ def _kind(obj: Any) -> str:
     return "tree"
 
 
-def _fnn_version() -> str:
-    import fnn  # at call time: fnn/__init__ defines __version__ after importing this module's siblings
-
-    return getattr(fnn, "__version__", "unknown")
-
-
 def fingerprint() -> dict[str, Any]:
     """A description of this machine's numerics, stored in every file for reproducibility checks.
 
@@ -390,7 +385,7 @@ def _encode(obj: Any) -> tuple[bytes, list[np.ndarray]]:
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "fnn_version": _fnn_version(),
+        "fnn_version": __version__,
         "kind": _kind(obj),
         "fingerprint": fingerprint(),
         "arrays": [
@@ -577,7 +572,7 @@ def _check_format(header: Any, where: str) -> dict:
         raise _fail(
             where,
             f"it was written by a newer fnn (format version {version}, fnn {header.get('fnn_version', '?')}); "
-            f"this fnn ({_fnn_version()}) reads format versions up to {FORMAT_VERSION}: upgrade fnn to load it",
+            f"this fnn ({__version__}) reads format versions up to {FORMAT_VERSION}: upgrade fnn to load it",
         )
     return header
 
@@ -1084,7 +1079,7 @@ def export_json(path: str | os.PathLike, params: SequentialParams) -> pathlib.Pa
     doc = {
         "format": JSON_FORMAT,
         "format_version": JSON_FORMAT_VERSION,
-        "fnn_version": _fnn_version(),
+        "fnn_version": __version__,
         "model": _export_node(params, "model"),
     }
     text = (json.dumps(doc, allow_nan=False) + "\n").encode("utf-8")
