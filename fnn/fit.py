@@ -57,6 +57,7 @@ def _check_mode(value: Any) -> str:
     return value
 
 
+@tree.value_class
 @attrs.frozen
 class EarlyStopping:
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.

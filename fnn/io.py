@@ -11,8 +11,9 @@ bit for bit:
 
 Leaves may be arrays of a boolean or numeric dtype, NumPy scalars, Python
 ``int``/``float``/``bool``/``str`` (they come back with their type: an
-optimizer's ``count`` stays an ``int``), and fnn's own value objects (keys,
-specs, optimizers, schedules, transforms, initializers). Static fields hold the
+optimizer's ``count`` stays an ``int``), and value objects: fnn's own (keys,
+specs, optimizers, schedules, transforms, initializers, early-stopping rules) and
+a user's, declared with :func:`fnn.tree.value_class`. Static fields hold the
 same kinds of value plus tuples, lists, dicts and ``np.dtype``. An optimizer made
 by :func:`fnn.optim.from_update` cannot be saved: its state lives in a user's
 object, outside fnn.
@@ -36,15 +37,19 @@ value], ...]}``, ``null`` for ``None``, ``{"node": "module:Class", "children":
 {...}, "static": {...}}`` for a registered node, ``{"array": i}`` for an array,
 plain JSON for Python scalars and strings, ``{"float": "nan"}`` for a
 non-finite float, ``{"dtype": "float32"}``, and ``{"attrs": "module:Class",
-"fields": {...}}`` for a value object. A node whose leaves shared one flat
-buffer (params) carries ``"packed": true`` and is loaded into one flat,
-read-only buffer again, so ``fnn.tree.ravel`` of loaded params copies nothing.
+"fields": {...}}`` for a value object (``module:Class`` is the name the class
+was registered under; see :func:`fnn.tree.save_info`). A node whose leaves shared
+one flat buffer, or whose class is registered with ``packed=True`` (params) or
+is a child its parent's class names in ``packed_children`` (a TrainState's
+params), carries ``"packed": true`` and is loaded into one flat, read-only buffer
+again, so ``fnn.tree.ravel`` of loaded params copies nothing.
 
 **Loading runs no code.** Arrays are read with ``allow_pickle=False`` after
 their ``.npy`` header is checked (a boolean or numeric dtype, the shape and
 dtype the JSON header lists, the member's size). Class names in a file are
-looked up only among classes already registered with :func:`fnn.tree.register`
-in this process and fnn's own value classes; no module named in a file is ever
+looked up only among the classes registered in this process with
+:func:`fnn.tree.register` (nodes) or :func:`fnn.tree.value_class` (values, fnn's
+own included): these are the load allowlist, and no module named in a file is ever
 imported. Objects are rebuilt through their ``__init__``, so their validators
 run again: a tampered value is an error, not a wrong model. A file that is
 empty, truncated, corrupted, foreign, holds object arrays or a pickle, has a
@@ -87,12 +92,11 @@ import attrs
 import numpy as np
 import numpy.lib.format as npy
 
-from fnn import initializers, optim, random, tree
+from fnn import optim, tree
 from fnn._version import __version__
 from fnn.errors import ConfigError, DtypeError, FnnError, FormatError, NonFiniteError
-from fnn.layers import Activation, Dense, DenseParams, Dropout, Sequential, SequentialParams
+from fnn.layers import Activation, DenseParams, Dropout, SequentialParams
 from fnn.layers.sequential import float_dtype
-from fnn.optim import schedules
 
 __all__ = [
     "save",
@@ -146,7 +150,8 @@ _BAD_FILE = (
 
 
 def _class_name(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
+    """The name files give ``cls``: declared at registration, ``module:qualname`` by default."""
+    return tree.save_info(cls).name
 
 
 def _has_default(cls: type, name: str) -> bool:
@@ -159,21 +164,13 @@ def _node_fields(cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def _registered() -> dict[str, type]:
-    """Registered node classes by ``module:qualname``; a later registration of the same name wins."""
+    """Registered node classes by their names in files; a later registration of the same name wins."""
     return {_class_name(cls): cls for cls in tree.registered_classes()}
 
 
 def _value_classes() -> dict[str, type]:
-    """fnn's own value classes (not pytree nodes) that a file may name: the load allowlist."""
-    from fnn.fit import EarlyStopping  # here, not at the top: fnn.fit may import this module
-
-    found = [random.Key, initializers.Initializer, Dense, Sequential, Activation, Dropout, EarlyStopping]
-    for module in (optim, schedules):
-        for name in module.__all__:
-            obj = getattr(module, name)
-            if isinstance(obj, type) and attrs.has(obj) and obj is not optim.FromUpdate:
-                found.append(obj)
-    return {_class_name(cls): cls for cls in found}
+    """The value classes (not pytree nodes) a file may name, declared with fnn.tree.value_class: the load allowlist."""
+    return {_class_name(cls): cls for cls in tree.value_classes()}
 
 
 # ------------------------------------------------------------------ encoding (save)
@@ -199,9 +196,8 @@ class _Encoder:
         self.arrays: list[np.ndarray] = []
         self.registered = _registered()
         self.values = _value_classes()
-        from fnn.train import TrainState  # here, not at the top: see _value_classes
-
-        self.train_state = TrainState
+        # The classes a file can name: each the holder of its name (not one shadowed by a later registration).
+        self.nameable = {*self.registered.values(), *self.values.values()}
 
     def array(self, a: Any, path: str) -> int:
         a = np.asarray(a)
@@ -231,7 +227,7 @@ class _Encoder:
         packed = False
         if not inside_packed:
             leaves = tree.leaves(node)
-            forced = force_pack or t is SequentialParams
+            forced = force_pack or (tree.is_registered(t) and tree.save_info(t).packed)
             packed = (forced and _one_array_dtype(leaves)) or tree.leaves_are_packed(leaves)
         inner = inside_packed or packed
         if t is tuple or t is list:
@@ -258,12 +254,12 @@ class _Encoder:
                 f"registered later, so it could not be found again on load"
             )
         children, static = _node_fields(cls)
-        # A TrainState's params are packed on load even if they were not on save.
-        pack = cls is self.train_state
+        # Children declared packed (a TrainState's params) are packed on load even if they were not on save.
+        pack = tree.save_info(cls).packed_children
         return {
             "node": name,
             "children": {
-                n: self.tree(getattr(node, n), f"{path}.{n}", inside_packed=inside, force_pack=pack and n == "params")
+                n: self.tree(getattr(node, n), f"{path}.{n}", inside_packed=inside, force_pack=n in pack)
                 for n in children
             },
             "static": {n: self.static(getattr(node, n), f"{path}.{n}") for n in static},
@@ -299,26 +295,23 @@ class _Encoder:
                 f"whose state lives inside your object, outside fnn, so it could not be restored. Save the params "
                 f"alone (state.params), or train with a built-in optimizer such as fnn.optim.momentum"
             )
-        name = _class_name(t)
-        if attrs.has(t) and (self.values.get(name) is t or self.registered.get(name) is t):
+        if t in self.nameable:
             fields = {
                 f.alias: self.static(getattr(v, f.name), f"{path}.{f.name}") for f in attrs.fields(t) if f.init
             }
-            return {"attrs": name, "fields": fields}
+            return {"attrs": _class_name(t), "fields": fields}
         raise ConfigError(
             f"fnn.save: cannot save the {t.__qualname__} at {_where(path)}: a file holds arrays, numbers, strings, "
             f"None, tuples, lists, dicts, NumPy dtypes, fnn's own keys, specs, optimizers and schedules, and "
-            f"attrs classes registered with fnn.tree.register"
+            f"attrs classes registered with fnn.tree.register (nodes) or fnn.tree.value_class (values)"
         )
 
 
 def _kind(obj: Any) -> str:
-    from fnn.train import TrainState
-
-    if isinstance(obj, TrainState):
-        return "train_state"
-    if isinstance(obj, SequentialParams):
-        return "params"
+    for cls in type(obj).__mro__:  # the kind a registered class declares (params, train_state), as isinstance would
+        kind = tree.save_info(cls).kind if tree.is_registered(cls) else None
+        if kind is not None:
+            return kind
     if type(obj) is dict and obj and all(type(k) is str and isinstance(v, np.ndarray) for k, v in obj.items()):
         return "history"
     return "tree"
@@ -762,7 +755,7 @@ class _Decoder:
             if cls is None:
                 raise self.fail(
                     at,
-                    f"the class {_short(name)} is neither one of fnn's value classes nor registered with "
+                    f"the class {_short(name)} is neither declared with fnn.tree.value_class nor registered with "
                     f"fnn.tree.register in this process (fnn.load never imports a module a file names)",
                 )
             if type(fields) is not dict:
