@@ -10,10 +10,25 @@ without a key.
 (2, 3)
 """
 
-from fnn import data, errors, initializers, io, layers, losses, metrics, optim, random, resume, stacked, tree
+from fnn import (
+    data,
+    early_stopping,
+    errors,
+    initializers,
+    io,
+    layers,
+    losses,
+    metrics,
+    optim,
+    random,
+    resume,
+    stacked,
+    tree,
+)
 from fnn._version import __version__
 from fnn.backprop import grad, l2_penalty, value_and_grad
-from fnn.fit import EarlyStopping, fit
+from fnn.early_stopping import EarlyStopping
+from fnn.fit import fit
 from fnn.io import load, save
 from fnn.layers import Activation, Dense, Dropout, Sequential
 from fnn.minimize import MinimizeResult, minimize
@@ -34,6 +49,7 @@ __all__ = [
     "apply",
     "batches",
     "data",
+    "early_stopping",
     "fit",
     "opt_step",
     "optim",
