@@ -241,7 +241,7 @@ def _directory_of(checkpoint: Any, resume: Any, every: Any, where: str) -> tuple
 
 def _newest(directory: pathlib.Path) -> Checkpoint | None:
     """The newest checkpoint in ``directory`` (after deleting partial writes), or None."""
-    io._remove_partial_writes(directory)
+    io.checkpoints._remove_partial_writes(directory)
     found = io.list_checkpoints(directory)
     if not found:
         return None

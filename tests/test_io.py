@@ -17,6 +17,7 @@ from hypothesis import given, settings, strategies as st
 
 import fnn
 from fnn import io
+from fnn.io import _files
 from fnn.errors import ConfigError, DtypeError, FormatError, NonFiniteError
 from fnn.testing import random_params, specs
 
@@ -464,7 +465,7 @@ def rewrite(path, raw_members, *, header=None, compression=zipfile.ZIP_STORED, f
     raw = dict(raw_members)
     if header is not None:
         if fix_checksum:
-            header = dict(header, sha256=io._checksum(header, arrays))
+            header = dict(header, sha256=_files._checksum(header, arrays))
         raw["__header__.npy"] = npy_bytes(np.frombuffer(json.dumps(header).encode(), np.uint8))
     with zipfile.ZipFile(path, "w", compression=compression) as z:
         for name, data in raw.items():
