@@ -241,18 +241,10 @@ def _directory_of(checkpoint: Any, resume: Any, every: Any, where: str) -> tuple
 
 def _newest(directory: pathlib.Path) -> Checkpoint | None:
     """The newest checkpoint in ``directory`` (after deleting partial writes), or None."""
-    io.checkpoints._remove_partial_writes(directory)
-    found = io.list_checkpoints(directory)
-    if not found:
+    found = io.recover_checkpoint(directory)
+    if found is None:
         return None
-    path = found[-1][1]
-    try:
-        value = io.load(path)
-    except FormatError as error:
-        if len(found) < 2:
-            raise
-        older = found[-2][1].name
-        raise FormatError(f"{error}; the one before it, {older}, is untouched: delete {path.name} to resume from it") from error
+    path, value = found
     if not isinstance(value, Checkpoint):
         raise FormatError(
             f"cannot resume from {path}: it holds a {type(value).__name__}, not a checkpoint written by fnn.fit"

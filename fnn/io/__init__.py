@@ -82,7 +82,14 @@ package re-exports their public names.
 
 from fnn.io import checkpoints, json_export
 from fnn.io._files import FORMAT, FORMAT_VERSION, atomic_write, fingerprint, load, read_header, save
-from fnn.io.checkpoints import checkpoint_path, latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
+from fnn.io.checkpoints import (
+    checkpoint_path,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    recover_checkpoint,
+    save_checkpoint,
+)
 from fnn.io.json_export import JSON_FORMAT, JSON_FORMAT_VERSION, export_json, import_json
 
 __all__ = [
@@ -95,6 +102,7 @@ __all__ = [
     "latest_checkpoint",
     "list_checkpoints",
     "checkpoint_path",
+    "recover_checkpoint",
     "export_json",
     "import_json",
     "atomic_write",

@@ -3,8 +3,9 @@
 A checkpoint is an ordinary fnn file (see :func:`fnn.io.save`) under a name that
 orders by step. :func:`save_checkpoint` writes one and can keep only the newest;
 :func:`load_checkpoint` reads the newest (or a given step). A write killed before
-its rename leaves only a hidden temporary file, which no reader here looks at.
-:mod:`fnn.resume` builds :func:`fnn.fit`'s crash-resume on these.
+its rename leaves only a hidden temporary file, which no reader here looks at;
+:func:`recover_checkpoint` deletes those and loads the newest checkpoint after a
+crash. :mod:`fnn.resume` builds :func:`fnn.fit`'s crash-resume on these.
 
 >>> import tempfile, numpy as np
 >>> from fnn import io
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from fnn.errors import ConfigError
+from fnn.errors import ConfigError, FormatError
 from fnn.io._files import load, save
 
 _CHECKPOINT = re.compile(r"ckpt-(\d{12,})\.npz")
@@ -182,3 +183,37 @@ def load_checkpoint(directory: str | os.PathLike, *, step: int | None = None) ->
     else:
         path = checkpoint_path(directory, step)
     return load(path)
+
+
+def recover_checkpoint(directory: str | os.PathLike) -> tuple[pathlib.Path, Any] | None:
+    """``(path, value)`` of the newest checkpoint in a run's own ``directory`` after a crash, or None if it has none.
+
+    First deletes the temporary files of checkpoint writes killed before their rename, so
+    use it only on a directory no other process is writing into. If the newest checkpoint
+    cannot be loaded, the error names the one before it, which is untouched, rather than
+    quietly going back in time.
+
+    Raises:
+        FormatError: the newest checkpoint is not a valid fnn file (see :func:`fnn.io.load`).
+
+    >>> import pathlib, tempfile, numpy as np
+    >>> from fnn import io
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = [io.save_checkpoint(d, np.full(1, s), step=s) for s in (1, 2)]
+    ...     _ = (pathlib.Path(d) / ".ckpt-000000000003.npz.0123456789ab.tmp").write_bytes(b"PK")  # killed mid-write
+    ...     path, value = io.recover_checkpoint(d)
+    ...     path.name, value.tolist(), sorted(p.name for p in pathlib.Path(d).iterdir())
+    ('ckpt-000000000002.npz', [2], ['ckpt-000000000001.npz', 'ckpt-000000000002.npz'])
+    """
+    _remove_partial_writes(directory)
+    found = list_checkpoints(directory)
+    if not found:
+        return None
+    path = found[-1][1]
+    try:
+        return path, load(path)
+    except FormatError as error:
+        if len(found) < 2:
+            raise
+        older = found[-2][1].name
+        raise FormatError(f"{error}; the one before it, {older}, is untouched: delete {path.name} to resume from it") from error
