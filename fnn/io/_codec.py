@@ -32,6 +32,10 @@ from fnn.errors import ConfigError, DtypeError, FnnError, FormatError
 
 ARRAY_KINDS = "biufc"  # bool, signed, unsigned, float, complex: never object, string, void or datetime
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+# Messages said in more than one place.
+_NEVER_IMPORTS = "fnn.load never imports a module a file names"
+_REJECTED = "{cls} rejected the stored values: {error}: {message}"
+_NOT_A_LIST = "a {kind} must hold a list, got {given}"
 
 
 # ------------------------------------------------------------------ messages
@@ -272,7 +276,7 @@ class _Decoder:
                 kind = "tuple" if "tuple" in enc else "list"
                 items = check_keys(enc, {kind}, {"packed"}, self.where, at)[kind]
                 if type(items) is not list:
-                    raise self.fail(at, f"a {kind} must hold a list, got {short(items)}")
+                    raise self.fail(at, _NOT_A_LIST.format(kind=kind, given=short(items)))
                 built = [self.tree(c, f"{at}[{i}]") for i, c in enumerate(items)]
                 return self.packed(tuple(built) if kind == "tuple" else built, packed, at)
             if "dict" in enc:
@@ -309,7 +313,7 @@ class _Decoder:
             raise self.fail(
                 at,
                 f"the node class {short(name)} is not registered with fnn.tree.register in this process; import "
-                f"the module that defines it before loading (fnn.load never imports a module a file names)",
+                f"the module that defines it before loading ({_NEVER_IMPORTS})",
             )
         children, static = _node_fields(cls)
         kids, statics = enc["children"], enc["static"]
@@ -337,7 +341,7 @@ class _Decoder:
             kwargs = {by_name[n].alias: v for n, v in values.items() if by_name[n].init}
             return cls(**kwargs)
         except (FnnError, ValueError, TypeError, KeyError) as e:
-            raise self.fail(at, f"{cls.__qualname__} rejected the stored values: {type(e).__name__}: {e}") from e
+            raise self.fail(at, _REJECTED.format(cls=cls.__qualname__, error=type(e).__name__, message=e)) from e
 
     def array(self, enc: dict, at: str) -> Any:
         check_keys(enc, {"array"}, {"scalar"}, self.where, at)
@@ -370,7 +374,7 @@ class _Decoder:
             kind = "tuple" if "tuple" in enc else "list"
             items = check_keys(enc, {kind}, set(), self.where, at)[kind]
             if type(items) is not list:
-                raise self.fail(at, f"a {kind} must hold a list, got {short(items)}")
+                raise self.fail(at, _NOT_A_LIST.format(kind=kind, given=short(items)))
             built = [self.static(x, f"{at}[{i}]") for i, x in enumerate(items)]
             return tuple(built) if kind == "tuple" else built
         if "dict" in enc:
@@ -383,7 +387,7 @@ class _Decoder:
                 raise self.fail(
                     at,
                     f"the class {short(name)} is neither declared with fnn.tree.value_class nor registered with "
-                    f"fnn.tree.register in this process (fnn.load never imports a module a file names)",
+                    f"fnn.tree.register in this process ({_NEVER_IMPORTS})",
                 )
             if type(fields) is not dict:
                 raise self.fail(at, f"fields must be an object, got {short(fields)}")
@@ -396,7 +400,7 @@ class _Decoder:
             except FormatError:
                 raise
             except (FnnError, ValueError, TypeError) as e:
-                raise self.fail(at, f"{cls.__qualname__} rejected the stored values: {type(e).__name__}: {e}") from e
+                raise self.fail(at, _REJECTED.format(cls=cls.__qualname__, error=type(e).__name__, message=e)) from e
         raise self.fail(at, f"unexpected value {short(enc)}")
 
 

@@ -21,10 +21,13 @@ from fnn.io._codec import fail, short
 from fnn.io._files import atomic_write
 from fnn.layers import Activation, DenseParams, Dropout, SequentialParams
 from fnn.layers.sequential import float_dtype
+from fnn.network import NOT_PARAMS
 
 JSON_FORMAT = "fnn.json"
 JSON_FORMAT_VERSION = 1
 """The version of the JSON export this fnn writes and reads."""
+
+_WIDTHS_DIFFER = "in_dim is {in_dim} but the previous layer outputs {width}"
 
 
 def _finite_list(a: np.ndarray, at: str) -> list:
@@ -101,7 +104,7 @@ def export_json(path: str | os.PathLike, params: SequentialParams) -> pathlib.Pa
     True
     """
     if not isinstance(params, SequentialParams):
-        raise ConfigError(f"export_json expects params from fnn.init (a SequentialParams), got {type(params).__name__}")
+        raise ConfigError(NOT_PARAMS.format(where="export_json", given=type(params).__name__))
     doc = {
         "format": JSON_FORMAT,
         "format_version": JSON_FORMAT_VERSION,
@@ -155,7 +158,7 @@ class _JsonImporter:
         self.keys(layer, {"type", "in_dim", "dtype", "layers"}, at)
         in_dim = self.size(layer["in_dim"], f"{at}.in_dim")
         if width is not None and in_dim != width:
-            raise self.fail(at, f"in_dim is {in_dim} but the previous layer outputs {width}")
+            raise self.fail(at, _WIDTHS_DIFFER.format(in_dim=in_dim, width=width))
         try:
             dt = float_dtype(layer["dtype"]) if type(layer["dtype"]) is str else None
         except ConfigError:
@@ -180,7 +183,7 @@ class _JsonImporter:
             self.keys(layer, {"type", "in_dim", "units", "use_bias", "weights", "bias"}, at)
             in_dim, units = self.size(layer["in_dim"], f"{at}.in_dim"), self.size(layer["units"], f"{at}.units")
             if in_dim != width:
-                raise self.fail(at, f"in_dim is {in_dim} but the previous layer outputs {width}")
+                raise self.fail(at, _WIDTHS_DIFFER.format(in_dim=in_dim, width=width))
             if type(layer["use_bias"]) is not bool or (layer["bias"] is None) == layer["use_bias"]:
                 raise self.fail(at, "use_bias must be true with a bias list, or false with bias null")
             w = self.numbers(layer["weights"], (in_dim, units), dtype, f"{at}.weights")
