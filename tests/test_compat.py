@@ -55,7 +55,8 @@ def _checkpointed_run(kind):
     x = fnn.random.normal(fnn.random.key(0), (30, 3)).astype(np.float32)
     y = (x[:, 0] > 0).astype(int)
     spec = fnn.mlp([3, 4, 2])
-    params = fnn.init(fnn.random.key(1), spec) if kind == "single" else fnn.init_many(fnn.random.split(fnn.random.key(1), 2), spec)
+    key = fnn.random.key(1)
+    params = fnn.init(key, spec) if kind == "single" else fnn.init_many(fnn.random.split(key, 2), spec)
     state = fnn.TrainState.create(params, fnn.optim.adam(0.01), key=fnn.random.key(2))
     kw = dict(epochs=2, batch_size=8, loss="cross_entropy", validation=0.2, verbose=0,
               early_stopping=fnn.EarlyStopping(patience=3), checkpoint_every=5)

@@ -43,8 +43,8 @@ LIST_MODULES = """
 import importlib, importlib.util, json, pkgutil, fnn
 names = ["fnn"] + [m.name for m in pkgutil.walk_packages(fnn.__path__, "fnn.")]
 # fnn.__main__ runs the command when imported: found, not imported
-files = {n: importlib.util.find_spec(n).origin if n == "fnn.__main__" else importlib.import_module(n).__file__ for n in names}
-print(json.dumps(files))
+where = lambda n: importlib.util.find_spec(n).origin if n == "fnn.__main__" else importlib.import_module(n).__file__
+print(json.dumps({n: where(n) for n in names}))
 """
 
 

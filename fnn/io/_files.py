@@ -25,7 +25,17 @@ import numpy.lib.format as npy
 
 from fnn._version import __version__
 from fnn.errors import FormatError
-from fnn.io._codec import ARRAY_KINDS, check_keys, decode_tree, dtype_name, encode_tree, fail, file_kind, parse_dtype, short
+from fnn.io._codec import (
+    ARRAY_KINDS,
+    check_keys,
+    decode_tree,
+    dtype_name,
+    encode_tree,
+    fail,
+    file_kind,
+    parse_dtype,
+    short,
+)
 
 FORMAT = "fnn"
 FORMAT_VERSION = 1
@@ -139,7 +149,7 @@ def _write_npz(f: IO[bytes], header: bytes, arrays: list[np.ndarray]) -> None:
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` through a temporary file in its directory: ``write(f)``, flush, fsync, rename, fsync the directory.
+    """Write ``path`` through a temporary file in its directory: ``write(f)``, flush, fsync, rename, fsync.
 
     Every file fnn writes goes through this. ``path`` then holds either its old content or
     the complete new one, never half of one; on any error (``write`` raising included) the

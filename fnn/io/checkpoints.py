@@ -216,4 +216,6 @@ def recover_checkpoint(directory: str | os.PathLike) -> tuple[pathlib.Path, Any]
         if len(found) < 2:
             raise
         older = found[-2][1].name
-        raise FormatError(f"{error}; the one before it, {older}, is untouched: delete {path.name} to resume from it") from error
+        raise FormatError(
+            f"{error}; the one before it, {older}, is untouched: delete {path.name} to resume from it"
+        ) from error
