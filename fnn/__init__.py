@@ -10,9 +10,25 @@ without a key.
 (2, 3)
 """
 
-from fnn import data, errors, initializers, io, layers, losses, metrics, optim, random, resume, stacked, tree
+from fnn import (
+    data,
+    early_stopping,
+    errors,
+    initializers,
+    io,
+    layers,
+    losses,
+    metrics,
+    optim,
+    random,
+    resume,
+    stacked,
+    tree,
+)
+from fnn._version import __version__
 from fnn.backprop import grad, l2_penalty, value_and_grad
-from fnn.fit import EarlyStopping, fit
+from fnn.early_stopping import EarlyStopping
+from fnn.fit import fit
 from fnn.io import load, save
 from fnn.layers import (
     Activation,
@@ -36,8 +52,6 @@ from fnn.summary import summary
 from fnn.sweep import SerialExecutor, sweep, sweep_summary
 from fnn.train import TrainState, batches, opt_step, train_epoch
 
-__version__ = "0.1.0"
-
 __all__ = [
     "Activation",
     "BatchNorm",
@@ -58,6 +72,7 @@ __all__ = [
     "apply",
     "batches",
     "data",
+    "early_stopping",
     "fit",
     "opt_step",
     "optim",

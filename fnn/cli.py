@@ -138,7 +138,7 @@ def _write_history(out: Path, history: dict[str, np.ndarray]) -> None:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    fnn.io._atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    fnn.io.atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 _SAME_RUN = ("data", "layers", "activation", "dropout", "optimizer", "lr", "l2", "batch_size", "validation", "patience",

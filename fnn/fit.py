@@ -3,8 +3,8 @@
 History is data: a dict of 1-D arrays with one entry per epoch run by the call —
 ``loss`` (the mean batch loss during the epoch), ``val_loss``, each metric and
 ``val_<metric>`` (measured on the whole set after the epoch, in inference mode),
-and ``time`` (seconds). Early stopping is state kept by the loop, not a callback:
-its best params are restored however the loop ends (patience, a callback, the
+and ``time`` (seconds). Early stopping is state kept by the loop, not a callback
+(see :mod:`fnn.early_stopping`): its best params are restored however the loop ends (patience, a callback, the
 last epoch, or an error, whose ``.state`` then carries them).
 
 With ``checkpoint=DIR`` or ``resume=DIR`` the loop's whole state (the TrainState,
@@ -25,183 +25,18 @@ from typing import Any, Callable, Sequence
 import attrs
 import numpy as np
 
-from fnn import metrics as metrics_module, random, resume as resume_module, tree
+from fnn import metrics as metrics_module, random, resume as resume_module
 from fnn.backprop import loss_value
 from fnn.data import split_indices
+from fnn.early_stopping import EarlyStopping, start_watch
 from fnn.errors import ConfigError, ShapeError
 from fnn.layers import forward
 from fnn.losses import BinaryCrossEntropy, CrossEntropy, Loss
 from fnn.network import check_inputs
-from fnn.stacked import select_members
 from fnn.network import sample_out_shape
 from fnn.train import TrainState, _check_batch_size, _prepare, _Problem, _run_epoch, value_text
 
 __all__ = ["fit", "EarlyStopping"]
-
-
-def _check_patience(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ConfigError(f"EarlyStopping patience must be an integer ≥ 0, got {value!r}")
-    return int(value)
-
-
-def _check_min_delta(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-        raise ConfigError(f"EarlyStopping min_delta must be a finite number ≥ 0, got {value!r}")
-    return float(value)
-
-
-def _check_mode(value: Any) -> str:
-    if value not in ("auto", "min", "max"):
-        raise ConfigError(f"EarlyStopping mode must be 'auto', 'min' or 'max', got {value!r}")
-    return value
-
-
-@attrs.frozen
-class EarlyStopping:
-    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
-
-    Args:
-        monitor: a history key, e.g. ``"val_loss"`` or ``"val_accuracy"``.
-        patience: epochs without improvement tolerated before stopping.
-        min_delta: the smallest change that counts as an improvement.
-        mode: ``"min"``, ``"max"``, or ``"auto"`` (max for accuracy-like names, min otherwise).
-        restore_best: return the params of the best epoch, however training ends.
-
-    >>> import fnn
-    >>> fnn.EarlyStopping("val_accuracy", patience=3).direction
-    'max'
-    """
-
-    monitor: str = "val_loss"
-    patience: int = attrs.field(default=5, converter=_check_patience)
-    min_delta: float = attrs.field(default=0.0, converter=_check_min_delta)
-    mode: str = attrs.field(default="auto", converter=_check_mode)
-    restore_best: bool = True
-
-    @property
-    def direction(self) -> str:
-        if self.mode != "auto":
-            return self.mode
-        return "max" if "acc" in self.monitor else "min"
-
-    def improved(self, value: float, best: float | None) -> bool:
-        if best is None:
-            return math.isfinite(value)
-        if self.direction == "min":
-            return value < best - self.min_delta
-        return value > best + self.min_delta
-
-    def exhausted(self, wait: Any) -> Any:
-        """Whether ``wait`` epochs without improvement use up the patience (element by element for an array).
-
-        >>> import numpy as np, fnn
-        >>> rule = fnn.EarlyStopping(patience=2)
-        >>> rule.exhausted(1), rule.exhausted(np.array([0, 2, 3])).tolist()
-        (False, [False, True, True])
-        """
-        return (wait > 0) & (wait >= self.patience)
-
-
-@tree.register
-@attrs.frozen
-class _Watch:
-    """Early-stopping state: the best value and epoch, the state then, and epochs since.
-
-    A pytree node, so that a checkpoint can hold it (see :mod:`fnn.resume`).
-    """
-
-    best: float | None = None
-    best_epoch: int = tree.static_field(default=-1)
-    best_state: TrainState | None = None
-    wait: int = tree.static_field(default=0)
-
-    def update(self, rule: EarlyStopping, value: float, epoch: int, state: TrainState) -> "_Watch":
-        if rule.improved(value, self.best):
-            return _Watch(value, epoch, state, 0)
-        return attrs.evolve(self, wait=self.wait + 1)
-
-    def stop(self, rule: EarlyStopping) -> bool:
-        return rule.exhausted(self.wait)
-
-    def mask(self, logs: dict) -> dict:
-        return logs
-
-    def restored(self, state: TrainState) -> TrainState:
-        return state if self.best_state is None else self.best_state
-
-
-def _flags(dtype: Any) -> Any:
-    def convert(value: Any) -> np.ndarray:
-        a = np.array(value, dtype=dtype)  # a copy: the watch owns its arrays
-        if a.ndim != 1:
-            raise ConfigError(f"a stacked early-stopping field must be 1-D (one entry per member), got shape {a.shape}")
-        a.flags.writeable = False
-        return a
-
-    return convert
-
-
-@tree.register
-@attrs.frozen
-class _StackedWatch:
-    """Early stopping of a stack, member by member: what :class:`_Watch` keeps, with one entry per member.
-
-    ``best`` is NaN where a member has no best yet, ``best_epoch`` −1; ``stopped`` marks the members
-    whose patience ran out (their history entries are NaN from the next epoch on, as if they had left
-    the run); ``best_params`` is a stack of each member's best params (None before any improvement).
-    """
-
-    best: np.ndarray = attrs.field(converter=_flags(np.float64))
-    best_epoch: np.ndarray = attrs.field(converter=_flags(np.int64))
-    wait: np.ndarray = attrs.field(converter=_flags(np.int64))
-    stopped: np.ndarray = attrs.field(converter=_flags(bool))
-    best_params: Any = None
-
-    def __attrs_post_init__(self) -> None:
-        sizes = {len(self.best), len(self.best_epoch), len(self.wait), len(self.stopped)}
-        if len(sizes) != 1:
-            raise ConfigError(f"a stacked early-stopping state needs one entry per member in every field, got sizes {sorted(sizes)}")
-
-    @classmethod
-    def start(cls, members: int) -> "_StackedWatch":
-        return cls(np.full(members, np.nan), np.full(members, -1), np.zeros(members), np.zeros(members, bool))
-
-    def update(self, rule: EarlyStopping, values: np.ndarray, epoch: int, state: TrainState) -> "_StackedWatch":
-        improved = np.array([
-            not stopped and rule.improved(float(v), None if math.isnan(b) else float(b))
-            for v, b, stopped in zip(values, self.best, self.stopped, strict=True)
-        ])
-        best_params = self.best_params
-        if improved.any():
-            previous = state.params if best_params is None else best_params
-            best_params = state.params if improved.all() else select_members(improved, state.params, previous)
-        wait = np.where(improved, 0, self.wait + ~self.stopped)
-        return _StackedWatch(
-            np.where(improved, values, self.best), np.where(improved, epoch, self.best_epoch), wait,
-            self.stopped | rule.exhausted(wait), best_params,
-        )
-
-    def stop(self, rule: EarlyStopping) -> bool:
-        return bool(self.stopped.all())
-
-    def mask(self, logs: dict) -> dict:
-        """The epoch's logs with NaN for the members that stopped before it."""
-        if not self.stopped.any():
-            return logs
-        return {k: np.where(self.stopped, np.nan, v) if np.ndim(v) else v for k, v in logs.items()}
-
-    def restored(self, state: TrainState) -> TrainState:
-        """``state`` with each member's best params (its last where it never improved); the optimizer
-        state and step stay ``state``'s: the members' best epochs differ."""
-        if self.best_params is None:
-            return state
-        return attrs.evolve(state, params=select_members(self.best_epoch >= 0, self.best_params, state.params))
-
-
-def _new_watch(params: Any) -> _Watch | _StackedWatch:
-    members = getattr(params, "members", None)
-    return _Watch() if members is None else _StackedWatch.start(members)
 
 
 def _metric_functions(metrics: Sequence[str] | None, loss: Any) -> dict[str, Callable]:
@@ -383,7 +218,7 @@ def fit(
         raise ConfigError(f"fit: early stopping monitors {early_stopping.monitor!r} but no validation data was given")
 
     history: dict[str, list] = {}
-    watch, done, losses, stop, saver = _new_watch(state.params), 0, [], False, None
+    watch, done, losses, stop, saver = start_watch(state.params), 0, [], False, None
     if directory is not None:
         pair = isinstance(validation, (tuple, list))
         settings = resume_module.settings(

@@ -28,7 +28,7 @@ import math
 import attrs
 import numpy as np
 
-from fnn import random
+from fnn import random, tree
 from fnn.errors import ConfigError
 
 __all__ = ["Initializer", "get", "normal", "fans", "NAMES"]
@@ -59,6 +59,7 @@ def _canonical(name: object) -> str:
     return _ALIASES.get(name, name)
 
 
+@tree.value_class
 @attrs.frozen
 class Initializer:
     """A weight initialiser by name; ``std`` is used (and only allowed) by ``normal``."""

@@ -28,6 +28,7 @@ import operator
 import attrs
 import numpy as np
 
+from fnn import tree
 from fnn.errors import ConfigError
 
 __all__ = [
@@ -59,6 +60,7 @@ def _index(value: object, what: str) -> int:
     return value
 
 
+@tree.value_class
 @attrs.frozen(repr=False)
 class Key:
     """An immutable, hashable random key: a seed and the path of derivations from it.

@@ -53,6 +53,7 @@ import attrs
 import numpy as np
 
 from fnn import io, random, tree
+from fnn.early_stopping import StackedWatch, Watch
 from fnn.errors import ConfigError, FormatError
 from fnn.train import TrainState
 
@@ -83,7 +84,8 @@ class Checkpoint:
     Attributes:
         state: the training state (params, optimizer state, key, step, optimizer).
         history: the completed epochs' history (a dict of arrays, ``epoch`` entries each).
-        watch: the early-stopping state (best value, epoch and state, epochs since).
+        watch: the early-stopping state (best value, epoch and state, epochs since): a
+            :class:`fnn.early_stopping.Watch`, or a :class:`~fnn.early_stopping.StackedWatch` for a stack.
         step_loss, step_rows: the losses and batch sizes of the first ``position`` steps of
             the epoch in progress (so that its mean loss comes out the same).
         epoch: epochs completed.
@@ -115,9 +117,7 @@ class Checkpoint:
     settings: dict = tree.static_field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
-        from fnn.fit import _StackedWatch, _Watch  # here: fnn.fit imports this module
-
-        if not isinstance(self.watch, (_Watch, _StackedWatch)):
+        if not isinstance(self.watch, (Watch, StackedWatch)):
             raise ConfigError(f"Checkpoint.watch must be the early-stopping state, got {type(self.watch).__name__}")
         if type(self.stopped) is not bool or type(self.settings) is not dict:
             raise ConfigError("Checkpoint.stopped must be a bool and Checkpoint.settings a dict")
@@ -241,18 +241,10 @@ def _directory_of(checkpoint: Any, resume: Any, every: Any, where: str) -> tuple
 
 def _newest(directory: pathlib.Path) -> Checkpoint | None:
     """The newest checkpoint in ``directory`` (after deleting partial writes), or None."""
-    io._remove_partial_writes(directory)
-    found = io.list_checkpoints(directory)
-    if not found:
+    found = io.recover_checkpoint(directory)
+    if found is None:
         return None
-    path = found[-1][1]
-    try:
-        value = io.load(path)
-    except FormatError as error:
-        if len(found) < 2:
-            raise
-        older = found[-2][1].name
-        raise FormatError(f"{error}; the one before it, {older}, is untouched: delete {path.name} to resume from it") from error
+    path, value = found
     if not isinstance(value, Checkpoint):
         raise FormatError(
             f"cannot resume from {path}: it holds a {type(value).__name__}, not a checkpoint written by fnn.fit"

@@ -42,7 +42,7 @@ __all__ = ["TrainState", "opt_step", "batches", "train_epoch", "detached", "Epoc
 SHUFFLE, DROPOUT = 0, 1  # fold_in tags: the two uses of a state's key
 
 
-@tree.register
+@tree.register(kind="train_state", packed_children=("params",))
 @attrs.frozen
 class TrainState:
     """Everything training needs to continue: params, optimizer state, key, step count and optimizer.

@@ -30,10 +30,37 @@ buffer without copying, and ``unravel`` returns views, never copies.
 (6,)
 >>> fnn.tree.equal(unravel(flat), t)
 True
+
+**Classes a file may name.** :mod:`fnn.io` writes a registered node as its class
+name, children and static fields, and loads it only if a class of that name is
+registered in this process (it never imports a module a file names). A frozen attrs
+class that is a *value* rather than a node (a spec, a key, an optimizer, a
+schedule: held whole in a leaf or a static field) may be named in a file once it is
+declared with :func:`value_class`: these declarations are the load allowlist, and
+fnn's own value classes make them where they are defined, as a user's spec class
+can. Both decorators take ``name=``, the name files give the class (by default
+``module:qualname``; a class that moved keeps its old name, so files written before
+still load and files written after are the same bytes). :func:`register` also takes
+``packed=True`` (the node's leaves are saved as one flat buffer and loaded into one
+again, as params are), ``packed_children`` (the same for the children named, as a
+TrainState's params) and ``kind`` (the header's ``kind`` of a file holding such a
+node at its root). :func:`save_info` gives them back.
+
+>>> import attrs, tempfile
+>>> @fnn.tree.value_class
+... @attrs.frozen
+... class Widen:
+...     factor: int = 2
+>>> with tempfile.TemporaryDirectory() as d:
+...     fnn.io.load(fnn.io.save(f"{d}/spec.npz", {"block": Widen(3)}))
+{'block': Widen(factor=3)}
+>>> fnn.tree.save_info(Widen).name, fnn.tree.save_info(fnn.layers.SequentialParams).packed
+('fnn.tree:Widen', True)
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from typing import Any, Callable
@@ -64,6 +91,10 @@ __all__ = [
     "leaves_are_packed",
     "node_fields",
     "registered_classes",
+    "value_class",
+    "value_classes",
+    "save_info",
+    "SaveInfo",
     "Structure",
 ]
 
@@ -117,13 +148,65 @@ def state_field(**kwargs: Any) -> Any:
     return attrs.field(metadata=metadata, **kwargs)
 
 
-def register(cls: type) -> type:
-    """Register a frozen attrs class as a pytree node; usable as a class decorator.
+@attrs.frozen
+class SaveInfo:
+    """How :mod:`fnn.io` writes a registered node or value class (see the :mod:`fnn.tree` docstring).
+
+    Attributes:
+        name: the class's name in files: ``module:qualname`` unless declared.
+        kind: the header's ``kind`` of a file holding one at its root, or None.
+        packed: a node whose leaves are saved as one flat buffer, and loaded into one.
+        packed_children: the children saved and loaded so.
+    """
+
+    name: str
+    kind: str | None = None
+    packed: bool = False
+    packed_children: tuple[str, ...] = ()
+
+
+_SAVE_INFO: dict[type, SaveInfo] = {}
+# Per registered node and value class; filled, like _REGISTRY, where the classes are defined.
+_VALUE_CLASSES: dict[type, None] = {}  # the value classes, in declaration order (a dict as an ordered set)
+
+
+def _check_frozen_attrs(cls: Any, where: str) -> None:
+    if not attrs.has(cls):
+        raise TypeError(f"fnn.tree.{where} expects an attrs class, got {cls!r}")
+    if cls.__setattr__ is object.__setattr__:
+        raise TypeError(f"fnn.tree.{where} expects a frozen attrs class (attrs.frozen), got {cls.__name__}")
+
+
+def _file_name(cls: type, name: Any, where: str) -> str:
+    if name is None:
+        return f"{cls.__module__}:{cls.__qualname__}"
+    if type(name) is not str or name.count(":") != 1 or not all(name.split(":")):
+        raise TypeError(f"fnn.tree.{where}: name must be a string 'module:qualname', got {name!r}")
+    return name
+
+
+def register(
+    cls: type | None = None,
+    /,
+    *,
+    name: str | None = None,
+    kind: str | None = None,
+    packed: bool = False,
+    packed_children: tuple[str, ...] = (),
+) -> Any:
+    """Register a frozen attrs class as a pytree node; usable as a class decorator, with or without options.
 
     Fields made with :func:`static_field` are static; all others are children.
 
+    Args:
+        cls: the class.
+        name: its name in files (default ``module:qualname``); see the module docstring.
+        kind: the header's ``kind`` of a file holding one at its root.
+        packed: save the node's leaves as one flat buffer and load them into one.
+        packed_children: children to save and load so.
+
     Raises:
-        TypeError: if ``cls`` is not a frozen attrs class.
+        TypeError: if ``cls`` is not a frozen attrs class, or an option is malformed.
 
     >>> import attrs, fnn
     >>> @fnn.tree.register
@@ -133,19 +216,96 @@ def register(cls: type) -> type:
     ...     b: object
     >>> fnn.tree.map(lambda x: x * 2, Pair(1, 2))
     Pair(a=2, b=4)
+    >>> @fnn.tree.register(packed_children=("w",))
+    ... @attrs.frozen
+    ... class Weights:
+    ...     w: object
+    >>> fnn.tree.save_info(Weights).packed_children
+    ('w',)
     """
-    if not attrs.has(cls):
-        raise TypeError(f"fnn.tree.register expects an attrs class, got {cls!r}")
-    if cls.__setattr__ is object.__setattr__:
-        raise TypeError(f"fnn.tree.register expects a frozen attrs class (attrs.frozen), got {cls.__name__}")
+    if cls is None:
+        return functools.partial(register, name=name, kind=kind, packed=packed, packed_children=packed_children)
+    _check_frozen_attrs(cls, "register")
     fields = attrs.fields(cls)
     children = tuple(f.name for f in fields if not f.metadata.get(_STATIC))
     static = tuple(f.name for f in fields if f.metadata.get(_STATIC))
+    if kind is not None and type(kind) is not str:
+        raise TypeError(f"fnn.tree.register: kind must be a string or None, got {kind!r}")
+    if type(packed) is not bool:
+        raise TypeError(f"fnn.tree.register: packed must be True or False, got {packed!r}")
+    if isinstance(packed_children, str) or not all(c in children for c in packed_children):
+        raise TypeError(
+            f"fnn.tree.register: packed_children must be a tuple of {cls.__name__}'s children {children}, "
+            f"got {packed_children!r}"
+        )
+    info = SaveInfo(_file_name(cls, name, "register"), kind, packed, tuple(packed_children))
     _REGISTRY[cls] = (children, static)
     state = frozenset(f.name for f in fields if f.metadata.get(_STATE))
     if state:
         _STATE_FIELDS[cls] = state
+    _SAVE_INFO[cls] = info
     return cls
+
+
+def value_class(cls: type | None = None, /, *, name: str | None = None) -> Any:
+    """Declare a frozen attrs class a value that a file may name (the load allowlist); a class decorator.
+
+    A value is held whole in a leaf or a static field (a spec, a key, an optimizer): it is
+    saved as its init arguments and rebuilt through ``__init__``, so its validators run
+    again on load. See the module docstring.
+
+    Args:
+        cls: the class.
+        name: its name in files (default ``module:qualname``).
+
+    Raises:
+        TypeError: if ``cls`` is not a frozen attrs class, or ``name`` is malformed.
+
+    >>> import attrs, fnn
+    >>> @fnn.tree.value_class(name="my_lab.specs:Widen")
+    ... @attrs.frozen
+    ... class Widen:
+    ...     factor: int = 2
+    >>> Widen in fnn.tree.value_classes(), fnn.tree.save_info(Widen).name
+    (True, 'my_lab.specs:Widen')
+    """
+    if cls is None:
+        return functools.partial(value_class, name=name)
+    _check_frozen_attrs(cls, "value_class")
+    file_name = _file_name(cls, name, "value_class")
+    info = _SAVE_INFO.get(cls)
+    _SAVE_INFO[cls] = SaveInfo(file_name) if info is None else attrs.evolve(info, name=file_name)
+    _VALUE_CLASSES[cls] = None
+    return cls
+
+
+def value_classes() -> tuple[type, ...]:
+    """Every class declared with :func:`value_class` in this process, in declaration order.
+
+    >>> import fnn
+    >>> fnn.layers.Dense in fnn.tree.value_classes(), fnn.layers.DenseParams in fnn.tree.value_classes()
+    (True, False)
+    """
+    return tuple(_VALUE_CLASSES)
+
+
+def save_info(cls: type) -> SaveInfo:
+    """How :mod:`fnn.io` writes ``cls``, a registered node or value class (see :class:`SaveInfo`).
+
+    Raises:
+        TypeError: ``cls`` is neither.
+
+    >>> import fnn
+    >>> info = fnn.tree.save_info(fnn.TrainState)
+    >>> info.name, info.kind, info.packed_children
+    ('fnn.train:TrainState', 'train_state', ('params',))
+    """
+    if cls not in _SAVE_INFO:
+        raise TypeError(
+            f"{cls!r} is neither a registered pytree node class nor a value class "
+            f"(see fnn.tree.register and fnn.tree.value_class)"
+        )
+    return _SAVE_INFO[cls]
 
 
 def is_registered(cls: type) -> bool:

@@ -3,13 +3,22 @@
 The fixtures in tests/fixtures were written by fnn at git cf7f65a (the last commit before the
 engine took per-sample shapes): a trained TrainState of a float64 network with dropout and a
 nested Sequential, a float32 stack of three MLPs, and their outputs on a few rows.
+
+ckpt_single_f71f609.npz and ckpt_stack_f71f609.npz were written by fnn at git f71f609 (the last
+commit before early stopping left fnn.fit for fnn.early_stopping): the checkpoint after step 5
+of the run in _checkpointed_run, one network and a stack of two, its early-stopping state
+named fnn.fit:_Watch and fnn.fit:_StackedWatch in the file.
 """
 
+import json
 import pathlib
+import shutil
 
 import numpy as np
+import pytest
 
 import fnn
+from fnn.early_stopping import StackedWatch, Watch
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 
@@ -39,3 +48,40 @@ def test_a_stack_written_before_shapes_loads_and_predicts_the_same():
     stack = fnn.load(FIXTURES / "stack_cf7f65a.npz")
     assert stack.members == 3
     np.testing.assert_array_equal(fnn.apply(stack, expected["x"].astype(np.float32)), expected["stack_out"])
+
+
+def _checkpointed_run(kind):
+    """The run the checkpoint fixtures come from (fit with checkpoint=DIR and these arguments)."""
+    x = fnn.random.normal(fnn.random.key(0), (30, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int)
+    spec = fnn.mlp([3, 4, 2])
+    key = fnn.random.key(1)
+    params = fnn.init(key, spec) if kind == "single" else fnn.init_many(fnn.random.split(key, 2), spec)
+    state = fnn.TrainState.create(params, fnn.optim.adam(0.01), key=fnn.random.key(2))
+    kw = dict(epochs=2, batch_size=8, loss="cross_entropy", validation=0.2, verbose=0,
+              early_stopping=fnn.EarlyStopping(patience=3), checkpoint_every=5)
+    return state, (x, y), kw
+
+
+@pytest.mark.parametrize("kind, watch", [("single", Watch), ("stack", StackedWatch)])
+def test_a_checkpoint_written_before_early_stopping_moved_loads_and_resumes_bit_for_bit(tmp_path, kind, watch):
+    path = FIXTURES / f"ckpt_{kind}_f71f609.npz"
+    checkpoint = fnn.io.load(path)
+    assert isinstance(checkpoint, fnn.resume.Checkpoint) and type(checkpoint.watch) is watch
+    assert (checkpoint.state.step, checkpoint.epoch, checkpoint.position) == (5, 1, 2)
+    assert checkpoint.settings["early_stopping"] == fnn.EarlyStopping(patience=3)
+    # this fnn writes the same names the old file holds
+    again = fnn.io.save(tmp_path / "again.npz", checkpoint)
+    assert json.dumps(fnn.io.read_header(again)["tree"]) == json.dumps(fnn.io.read_header(path)["tree"])
+
+    state, data, kw = _checkpointed_run(kind)
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(path, fnn.io.checkpoint_path(run, 5))
+    resumed, history = fnn.fit(state, data, resume=run, **kw)
+    whole, whole_history = fnn.fit(state, data, **{k: v for k, v in kw.items() if k != "checkpoint_every"})
+    fnn.tree.assert_equal(resumed, whole)
+    assert sorted(history) == sorted(whole_history)
+    for name in history:
+        if name != "time":
+            np.testing.assert_array_equal(history[name], whole_history[name])

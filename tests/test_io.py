@@ -17,6 +17,7 @@ from hypothesis import given, settings, strategies as st
 
 import fnn
 from fnn import io
+from fnn.io import _files
 from fnn.errors import ConfigError, DtypeError, FormatError, NonFiniteError
 from fnn.testing import random_params, specs
 
@@ -279,6 +280,109 @@ def test_an_unregistered_attrs_class_cannot_be_saved(tmp_path):
         io.save(tmp_path / "x.npz", {"m": Mine()})
 
 
+# ------------------------------------------------------------------ what a file may name: registration
+
+
+def test_a_users_value_class_saves_once_declared_and_loads_through_its_init(tmp_path):
+    @attrs.frozen
+    class Block:
+        width: int = attrs.field(converter=int)
+
+    with pytest.raises(ConfigError, match="Block.*fnn.tree.value_class"):
+        io.save(tmp_path / "x.npz", {"b": Block(3)})
+    fnn.tree.value_class(Block)
+    assert roundtrip({"b": Block(3), "spec": fnn.mlp([2, 3])}) == {"b": Block(3), "spec": fnn.mlp([2, 3])}
+    assert io.read_header(io.save(tmp_path / "x.npz", Block(3)))["tree"]["attrs"] == f"{__name__}:{Block.__qualname__}"
+
+
+def test_a_declared_name_is_what_files_hold_so_a_class_can_move():
+    @fnn.tree.value_class(name="my_lab.old_module:Rule")
+    @attrs.frozen
+    class Rule:
+        k: int = 1
+
+    @fnn.tree.register(name="my_lab.old_module:Box")
+    @attrs.frozen
+    class Box:
+        a: object
+
+    with tempfile.TemporaryDirectory() as d:
+        path = io.save(pathlib.Path(d) / "x.npz", Box(Rule(2)))
+        header = io.read_header(path)
+        assert header["tree"]["node"] == "my_lab.old_module:Box"
+        assert header["tree"]["children"]["a"]["attrs"] == "my_lab.old_module:Rule"
+        assert io.load(path) == Box(Rule(2))
+
+
+def test_fnn_files_keep_the_names_of_classes_that_moved():
+    # EarlyStopping and the watches lived in fnn.fit when the format was fixed; files name them so
+    assert fnn.tree.save_info(fnn.EarlyStopping).name == "fnn.fit:EarlyStopping"
+
+
+def test_packing_and_kind_come_from_registration():
+    @fnn.tree.register(packed=True, kind="bundle")
+    @attrs.frozen
+    class Bundle:
+        a: object
+        b: object
+
+    @fnn.tree.register(packed_children=("inner",))
+    @attrs.frozen
+    class Holder:
+        inner: object
+        loose: object
+
+    loose = Bundle(np.zeros(2), np.ones(3))  # two separate arrays: packed on load all the same
+    back = roundtrip(loose)
+    fnn.tree.assert_equal(back, loose)
+    assert_packed(back)
+    held = roundtrip(Holder({"w": np.zeros(2), "b": np.ones(2)}, (np.zeros(2), np.ones(2))))
+    assert_packed(held.inner)
+    assert not fnn.tree.leaves_are_packed(fnn.tree.leaves(held.loose))  # a child not named stays as it was
+    with tempfile.TemporaryDirectory() as d:
+        assert io.read_header(io.save(pathlib.Path(d) / "x.npz", loose))["kind"] == "bundle"
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [({"name": "no_colon"}, "module:qualname"), ({"name": 3}, "module:qualname"), ({"kind": 1}, "kind"),
+     ({"packed": 1}, "packed"), ({"packed_children": "a"}, "packed_children"),
+     ({"packed_children": ("nope",)}, "packed_children")],
+)
+def test_malformed_registration_options_raise_type_error(options, message):
+    @attrs.frozen
+    class Node:
+        a: object
+
+    with pytest.raises(TypeError, match=message):
+        fnn.tree.register(Node, **options)
+    if set(options) == {"name"}:
+        with pytest.raises(TypeError, match=message):
+            fnn.tree.value_class(Node, **options)
+
+
+def test_value_class_refuses_what_is_not_a_frozen_attrs_class():
+    @attrs.define
+    class Loose:
+        a: int = 0
+
+    with pytest.raises(TypeError, match="frozen"):
+        fnn.tree.value_class(Loose)
+    with pytest.raises(TypeError, match="attrs class"):
+        fnn.tree.value_class(dict)
+
+
+def test_every_fnn_value_class_is_declared():
+    """The allowlist is the declarations: an exported spec, optimizer or schedule class that forgets its
+    @value_class (or @register) cannot be loaded, so this names it."""
+    exported = [getattr(m, n) for m in (fnn, fnn.layers, fnn.optim, fnn.optim.schedules, fnn.random, fnn.initializers)
+                for n in m.__all__]
+    classes = {c for c in exported if isinstance(c, type) and attrs.has(c) and c is not fnn.optim.FromUpdate}
+    undeclared = {c for c in classes if not (fnn.tree.is_registered(c) or c in fnn.tree.value_classes())}
+    # a StackKey lives inside one forward pass, and a FromForward holds a function (fnn.save refuses it): never in a file
+    assert undeclared == {fnn.random.StackKey, fnn.layers.FromForward}, undeclared
+
+
 # ------------------------------------------------------------------ atomic writes
 
 
@@ -362,7 +466,7 @@ def rewrite(path, raw_members, *, header=None, compression=zipfile.ZIP_STORED, f
     raw = dict(raw_members)
     if header is not None:
         if fix_checksum:
-            header = dict(header, sha256=io._checksum(header, arrays))
+            header = dict(header, sha256=_files._checksum(header, arrays))
         raw["__header__.npy"] = npy_bytes(np.frombuffer(json.dumps(header).encode(), np.uint8))
     with zipfile.ZipFile(path, "w", compression=compression) as z:
         for name, data in raw.items():

@@ -304,16 +304,17 @@ def partial_writes(run):
 WRITE_AND_HANG = """
 import io as stdio, sys, time, fnn
 from fnn import io
+from fnn.io import _files
 run = sys.argv[1]
 payload = io.load_checkpoint(run)
 whole = stdio.BytesIO()
-io._write_npz(whole, *io._encode(payload))
+_files._write_npz(whole, *_files._encode(payload))
 def half_then_hang(f):
     f.write(whole.getvalue()[: len(whole.getvalue()) // 2])
     f.flush()
     print("writing", flush=True)
     time.sleep(120)
-io._atomic_write(io.checkpoint_path(run, payload.state.step + 1), half_then_hang)
+io.atomic_write(io.checkpoint_path(run, payload.state.step + 1), half_then_hang)
 """
 
 

@@ -51,6 +51,7 @@ def _eps(value: object) -> float:
     return float(value)
 
 
+@tree.value_class
 @attrs.frozen
 class BatchNorm:
     """Spec of batch normalisation over the last axis with learned scale and offset and running statistics.

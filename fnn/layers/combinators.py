@@ -109,6 +109,7 @@ def _register_capabilities(cls: type, kids: Any) -> None:
 # ------------------------------------------------------------------ Residual
 
 
+@tree.value_class
 @attrs.frozen
 class Residual:
     """Spec of a residual connection: ``y = x + block(x)``; ``block`` is a layer spec or a list of them.
@@ -176,6 +177,7 @@ details.register(ResidualParams, lambda node: "x + block(x)")
 # ------------------------------------------------------------------ Concat and Parallel
 
 
+@tree.value_class
 @attrs.frozen
 class Concat:
     """Spec of branches that all get the input, with their outputs concatenated along ``axis`` (of a sample).
@@ -267,6 +269,7 @@ def _(node: ConcatParams, residuals, g, out, need_input_grad):
     return total
 
 
+@tree.value_class
 @attrs.frozen
 class Parallel:
     """Spec of branches that all get the input, with their outputs summed (all must have one output shape).

@@ -34,6 +34,7 @@ def _check_use_bias(value: object) -> bool:
     return bool(value)
 
 
+@tree.value_class
 @attrs.frozen
 class Dense:
     """Spec of a fully connected layer with ``units`` outputs.

@@ -37,6 +37,7 @@ from fnn.layers.base import (
 __all__ = ["Embedding", "EmbeddingParams"]
 
 
+@tree.value_class
 @attrs.frozen
 class Embedding:
     """Spec of a lookup table of ``num_embeddings`` vectors of size ``dim``.

@@ -42,6 +42,7 @@ def _eps_or_none(value: object) -> float | None:
     return None if value is None else _eps(value)
 
 
+@tree.value_class
 @attrs.frozen
 class LayerNorm:
     """Spec of layer normalisation over the last axis, with a learned scale and offset (``torch.nn.LayerNorm``).
@@ -70,6 +71,7 @@ class LayerNormParams:
         return f"LayerNorm({self.scale.shape[-1]})"
 
 
+@tree.value_class
 @attrs.frozen
 class RMSNorm:
     """Spec of root-mean-square normalisation over the last axis, with a learned scale (``torch.nn.RMSNorm``).

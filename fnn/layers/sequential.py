@@ -64,6 +64,7 @@ def _in_shape(value: object) -> tuple | None:
     return None if value is None else check_shape(value, "Sequential in_shape")
 
 
+@tree.value_class
 @attrs.frozen
 class Sequential:
     """Spec of layers applied in order to samples of shape ``in_shape``.
@@ -122,7 +123,7 @@ def _check_members(node: "SequentialParams", _: object, members: object) -> None
                 )
 
 
-@tree.register
+@tree.register(packed=True, kind="params")
 @attrs.frozen(init=False)
 class SequentialParams:
     """Parameters of a :class:`Sequential`: one node per layer; the input sample shape is static.

@@ -17,7 +17,7 @@ from fnn._reductions import TINY
 from fnn.errors import ConfigError
 from fnn.optim import _fused
 from fnn.optim.base import check_params, check_step, coupled_decay, flag, lr_at, lr_field, real, zeros
-from fnn.tree import register
+from fnn.tree import register, value_class
 
 __all__ = [
     "adam",
@@ -181,6 +181,7 @@ class _AdamFamily:
         return _adam_step(p, g, state, lr, self.b1, self.b2, self.eps, self.backend, spare, self.flush_subnormals)
 
 
+@value_class
 @attrs.frozen
 class Adam(_AdamFamily):
     """Adam; built by :func:`adam`, which documents it."""
@@ -207,6 +208,7 @@ class Adam(_AdamFamily):
         return self._step(old, coupled_decay(grad, old, self.weight_decay), state, lr, spare)
 
 
+@value_class
 @attrs.frozen
 class AdamW(_AdamFamily):
     """AdamW; built by :func:`adamw`, which documents it."""
@@ -367,6 +369,7 @@ class AdamaxState:
     nu: np.ndarray
 
 
+@value_class
 @attrs.frozen
 class Adamax:
     """Adamax; built by :func:`adamax`, which documents it."""
@@ -458,6 +461,7 @@ class NAdamState:
     nu: np.ndarray
 
 
+@value_class
 @attrs.frozen
 class NAdam:
     """NAdam; built by :func:`nadam`, which documents it."""

@@ -12,7 +12,7 @@ import attrs
 import numpy as np
 
 from fnn.optim.base import check_params, check_step, coupled_decay, flag, lr_at, lr_field, real, zeros
-from fnn.tree import register
+from fnn.tree import register, value_class
 
 __all__ = [
     "adagrad",
@@ -39,6 +39,7 @@ class AdagradState:
     sum_sq: np.ndarray
 
 
+@value_class
 @attrs.frozen
 class Adagrad:
     """Adagrad; built by :func:`adagrad`, which documents it."""
@@ -119,6 +120,7 @@ class RMSpropState:
     grad_avg: np.ndarray | None = None
 
 
+@value_class
 @attrs.frozen
 class RMSprop:
     """RMSprop; built by :func:`rmsprop`, which documents it."""
@@ -242,6 +244,7 @@ class AdadeltaState:
     acc_delta: np.ndarray
 
 
+@value_class
 @attrs.frozen
 class Adadelta:
     """Adadelta; built by :func:`adadelta`, which documents it."""

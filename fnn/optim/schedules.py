@@ -25,6 +25,7 @@ import attrs
 
 from fnn.errors import ConfigError
 from fnn.optim.base import _is_real, count_field, flag, real
+from fnn.tree import value_class
 
 __all__ = [
     "constant",
@@ -52,6 +53,7 @@ def _rate(default: Any = attrs.NOTHING) -> Any:
     return real(default)
 
 
+@value_class
 @attrs.frozen
 class Constant:
     """``value`` at every count; built by :func:`constant`."""
@@ -63,6 +65,7 @@ class Constant:
         return self.value
 
 
+@value_class
 @attrs.frozen
 class ExponentialDecay:
     """``init_value * decay_rate ** (count / transition_steps)``; built by :func:`exponential_decay`."""
@@ -78,6 +81,7 @@ class ExponentialDecay:
         return self.init_value * self.decay_rate**p
 
 
+@value_class
 @attrs.frozen
 class InverseTimeDecay:
     """``init_value / (1 + decay_rate * count / transition_steps)``; built by :func:`inverse_time_decay`."""
@@ -108,6 +112,7 @@ def _boundaries(owner: str, value: Any, n: int | None = None) -> tuple[int, ...]
     return tuple(int(b) for b in items)
 
 
+@value_class
 @attrs.frozen
 class PiecewiseConstant:
     """``values[i]`` where ``i`` = how many boundaries are <= count; built by :func:`piecewise_constant`."""
@@ -129,6 +134,7 @@ class PiecewiseConstant:
         return self.values[bisect.bisect_right(self.boundaries, count)]
 
 
+@value_class
 @attrs.frozen
 class StepDecay:
     """``init_value * gamma ** (count // step_size)``; built by :func:`step_decay`."""
@@ -142,6 +148,7 @@ class StepDecay:
         return self.init_value * self.gamma ** (count // self.step_size)
 
 
+@value_class
 @attrs.frozen
 class CosineDecay:
     """Cosine from ``init_value`` to ``alpha * init_value`` over ``decay_steps``; built by :func:`cosine_decay`."""
@@ -156,6 +163,7 @@ class CosineDecay:
         return self.init_value * ((1.0 - self.alpha) * cosine + self.alpha)
 
 
+@value_class
 @attrs.frozen
 class LinearWarmup:
     """Linear from ``init_value`` to ``peak_value`` over ``warmup_steps``, then flat; built by :func:`linear_warmup`."""
@@ -171,6 +179,7 @@ class LinearWarmup:
         return self.init_value + (self.peak_value - self.init_value) * (count / self.warmup_steps)
 
 
+@value_class
 @attrs.frozen
 class JoinedSchedules:
     """``schedules[i](count - boundaries[i-1])`` on piece ``i``; built by :func:`join_schedules`."""

@@ -12,7 +12,7 @@ import attrs
 import numpy as np
 
 from fnn.optim.base import check_params, check_step, coupled_decay, lr_at, lr_field, real, scratch, zeros
-from fnn.tree import register
+from fnn.tree import register, value_class
 
 __all__ = ["sgd", "momentum", "nesterov", "Sgd", "Momentum", "Nesterov", "SgdState", "MomentumState"]
 
@@ -34,6 +34,7 @@ class MomentumState:
     velocity: np.ndarray
 
 
+@value_class
 @attrs.frozen
 class Sgd:
     """Plain SGD; built by :func:`sgd`, which documents it."""
@@ -57,6 +58,7 @@ class Sgd:
         return new, SgdState(state.count + 1)
 
 
+@value_class
 @attrs.frozen
 class Momentum:
     """SGD with heavy-ball momentum; built by :func:`momentum`, which documents it."""
@@ -89,6 +91,7 @@ class Momentum:
         return step, MomentumState(state.count + 1, velocity)
 
 
+@value_class
 @attrs.frozen
 class Nesterov(Momentum):
     """SGD with Nesterov momentum; built by :func:`nesterov`, which documents it."""

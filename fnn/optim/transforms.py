@@ -19,7 +19,7 @@ from fnn.optim.adam import Adam, Adamax, AdamW, NAdam
 from fnn.optim.adaptive import Adadelta, Adagrad, RMSprop
 from fnn.optim.base import FromUpdate, GradientTransform, Optimizer, _owner, check_params, check_step, lr_at, real
 from fnn.optim.sgd import Momentum, Sgd
-from fnn.tree import register
+from fnn.tree import register, value_class
 
 __all__ = [
     "chain",
@@ -110,6 +110,7 @@ def global_norm(grad: np.ndarray) -> float:
     return math.sqrt(sq)
 
 
+@value_class
 @attrs.frozen
 class ClipByGlobalNorm:
     """Scale the gradient to norm ``max_norm`` if it is longer; built by :func:`clip_by_global_norm`."""
@@ -157,6 +158,7 @@ def clip_by_global_norm(max_norm: float) -> ClipByGlobalNorm:
     return ClipByGlobalNorm(max_norm)
 
 
+@value_class
 @attrs.frozen
 class ClipByValue:
     """Clip every entry to [-limit, limit]; built by :func:`clip_by_value`."""
@@ -190,6 +192,7 @@ def clip_by_value(limit: float) -> ClipByValue:
     return ClipByValue(limit)
 
 
+@value_class
 @attrs.frozen
 class AddWeightDecay:
     """Add ``weight_decay * params`` to the gradient; built by :func:`add_weight_decay`."""
@@ -267,6 +270,7 @@ def _lr_of(owner: str, opt: Any) -> Any:
     return lr
 
 
+@value_class
 @attrs.frozen
 class Chain:
     """Transforms, then an optimizer; built by :func:`chain`, which documents it."""
@@ -341,6 +345,7 @@ def chain(*parts: Any) -> Chain:
 # ------------------------------------------------------------ decoupled weight decay
 
 
+@value_class
 @attrs.frozen
 class DecoupledWeightDecay:
     """An optimizer whose params decay by ``lr * weight_decay`` before each step; see :func:`decoupled_weight_decay`."""

@@ -1,0 +1,418 @@
+"""The ``.npz`` file: :func:`save`, :func:`load` and :func:`read_header`, the header's checks and
+checksum, and :func:`atomic_write`, which every file fnn writes goes through.
+
+The layout of the file and every check :func:`load` makes are in the :mod:`fnn.io`
+docstring; the tree inside the header is :mod:`fnn.io._codec`'s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import pathlib
+import platform
+import secrets
+import struct
+import sys
+import zipfile
+import zlib
+from typing import IO, Any, Callable
+
+import numpy as np
+import numpy.lib.format as npy
+
+from fnn._version import __version__
+from fnn.errors import FormatError
+from fnn.io._codec import (
+    ARRAY_KINDS,
+    check_keys,
+    decode_tree,
+    dtype_name,
+    encode_tree,
+    fail,
+    file_kind,
+    parse_dtype,
+    short,
+)
+
+FORMAT = "fnn"
+FORMAT_VERSION = 1
+"""The version of the ``.npz`` format this fnn writes; it reads every version up to this one."""
+
+_HEADER = "__header__"
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: the same value gives the same bytes
+_ZIP_MAGIC = b"PK\x03\x04"
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# What a damaged or foreign file can make the zip, npy and JSON readers raise.
+_BAD_FILE = (
+    zipfile.BadZipFile,
+    zlib.error,
+    struct.error,
+    ValueError,
+    TypeError,
+    LookupError,
+    AttributeError,
+    OSError,
+    EOFError,
+    RecursionError,
+    OverflowError,
+    NotImplementedError,
+)
+
+
+# ------------------------------------------------------------------ writing (save)
+
+
+def fingerprint() -> dict[str, Any]:
+    """A description of this machine's numerics, stored in every file for reproducibility checks.
+
+    Results are reproducible bit for bit only on the same NumPy, BLAS, CPU architecture
+    and thread settings (BLAS reductions differ across them). fnn records this and
+    never acts on it; compare it with :func:`read_header` ``(path)["fingerprint"]``.
+
+    Returns:
+        A dict with ``numpy``, ``python``, ``machine``, ``system`` and ``byteorder``, plus
+        ``blas`` (name and version, when NumPy reports them) and ``threads`` (the
+        ``*_NUM_THREADS`` environment variables that are set).
+
+    >>> from fnn import io
+    >>> {"numpy", "python", "machine"} <= set(io.fingerprint())
+    True
+    """
+    info: dict[str, Any] = {
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "system": platform.system(),
+        "byteorder": sys.byteorder,
+    }
+    blas = _blas()
+    if blas:
+        info["blas"] = blas
+    threads = {k: os.environ[k] for k in _THREAD_VARIABLES if k in os.environ}
+    if threads:
+        info["threads"] = threads
+    return info
+
+
+def _blas() -> str | None:
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas['name']} {blas['version']}"
+    except Exception:  # noqa: BLE001 - informational only: older NumPy has no mode="dicts"
+        return None
+
+
+def _canonical(header: dict) -> bytes:
+    return json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
+
+
+def _checksum(header: dict, arrays: list[np.ndarray]) -> str:
+    """SHA-256 of the header without ``sha256``, then each array's name, dtype, shape and bytes."""
+    h = hashlib.sha256(_canonical({k: v for k, v in header.items() if k != "sha256"}))
+    for i, a in enumerate(arrays):
+        h.update(f"\na{i} {a.dtype.str} {tuple(a.shape)}\n".encode("ascii"))
+        c = a if a.flags.c_contiguous else a.copy(order="C")
+        h.update(c.reshape(-1).view(np.uint8))
+    return h.hexdigest()
+
+
+def _encode(obj: Any) -> tuple[bytes, list[np.ndarray]]:
+    """(header bytes, arrays) of a file holding ``obj``; raises before anything is written."""
+    encoded, arrays = encode_tree(obj)
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "fnn_version": __version__,
+        "kind": file_kind(obj),
+        "fingerprint": fingerprint(),
+        "arrays": [
+            {"name": f"a{i}", "dtype": dtype_name(a.dtype), "shape": list(a.shape)} for i, a in enumerate(arrays)
+        ],
+        "tree": encoded,
+    }
+    header["sha256"] = _checksum(header, arrays)
+    return _canonical(header), arrays
+
+
+def _write_npz(f: IO[bytes], header: bytes, arrays: list[np.ndarray]) -> None:
+    members = [(_HEADER, np.frombuffer(header, np.uint8)), *((f"a{i}", a) for i, a in enumerate(arrays))]
+    with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, a in members:
+            info = zipfile.ZipInfo(name + ".npy", date_time=_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w", force_zip64=True) as member:
+                npy.write_array(member, a, allow_pickle=False)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` through a temporary file in its directory: ``write(f)``, flush, fsync, rename, fsync.
+
+    Every file fnn writes goes through this. ``path`` then holds either its old content or
+    the complete new one, never half of one; on any error (``write`` raising included) the
+    temporary file, ``.<name>.<12 hex digits>.tmp``, is removed. A process killed midway
+    leaves that file behind and ``path`` untouched.
+
+    Args:
+        path: the file to write; its directory must exist.
+        write: called once with the temporary file, open for writing bytes.
+
+    Raises:
+        OSError: the directory is missing or not writable; whatever ``write`` raises.
+
+    >>> import pathlib, tempfile
+    >>> from fnn import io
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     notes = pathlib.Path(d) / "notes.txt"
+    ...     io.atomic_write(notes, lambda f: f.write(b"epoch 3 done"))
+    ...     notes.read_bytes(), [p.name for p in pathlib.Path(d).iterdir()]
+    (b'epoch 3 done', ['notes.txt'])
+    """
+    path = pathlib.Path(os.fspath(path))
+    directory = path.parent
+    tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    # os.open with 0o666 honours the umask, as an ordinary file would (NamedTemporaryFile makes 0o600).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: pathlib.Path) -> None:
+    """Make the rename durable; best effort (Windows cannot open a directory, some file systems refuse)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def save(path: str | os.PathLike, obj: Any) -> pathlib.Path:
+    """Write ``obj`` (params, a TrainState, a history, or a tree of them) to one ``.npz`` file, atomically.
+
+    The file name is used exactly as given (no ``.npz`` is appended). An existing file
+    is replaced only once the new one is complete and on disk.
+
+    Args:
+        path: the file to write; its directory must exist.
+        obj: what to save (the kinds are listed in the :mod:`fnn.io` docstring).
+
+    Returns:
+        ``path`` as a :class:`pathlib.Path`.
+
+    Raises:
+        ConfigError: ``obj`` holds something a file cannot describe (a function, an
+            unregistered class, a ``from_update`` optimizer); the message gives its path.
+        DtypeError: an array of object, string or structured dtype.
+        OSError: the directory is missing or not writable.
+
+    See Also:
+        :func:`load`, :func:`save_checkpoint`, :func:`export_json`.
+
+    >>> import tempfile, fnn
+    >>> from fnn import io
+    >>> p = fnn.init(fnn.random.key(0), fnn.mlp([2, 3]))
+    >>> state = fnn.TrainState.create(p, fnn.optim.adam(1e-3), key=fnn.random.key(1))
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     back = io.load(io.save(f"{d}/run.npz", {"state": state, "epoch": 3}))
+    >>> back["epoch"], back["state"].optimizer == state.optimizer, fnn.tree.equal(back, {"state": state, "epoch": 3})
+    (3, True, True)
+    """
+    path = pathlib.Path(os.fspath(path))
+    header, arrays = _encode(obj)
+    atomic_write(path, lambda f: _write_npz(f, header, arrays))
+    return path
+
+
+# ------------------------------------------------------------------ reading (load)
+
+
+def _read_member(npz: Any, name: str, where: str, expect: tuple[np.dtype, tuple] | None = None) -> np.ndarray:
+    """Read one ``.npy`` member after checking its header: numeric dtype, the expected dtype/shape, its size."""
+    info = npz.zip.getinfo(name + ".npy")
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise fail(where, f"member {name} is compressed; fnn files store their members uncompressed")
+    with npz.zip.open(info) as fp:
+        version = npy.read_magic(fp)
+        if version == (1, 0):
+            shape, _, dtype = npy.read_array_header_1_0(fp)
+        elif version == (2, 0):
+            shape, _, dtype = npy.read_array_header_2_0(fp)
+        else:
+            raise fail(where, f"member {name} is a .npy file of version {version}, which fnn does not write")
+        offset = fp.tell()
+    if dtype.hasobject or dtype.kind not in ARRAY_KINDS:
+        raise fail(
+            where,
+            f"member {name} holds {dtype} data; fnn files hold only boolean and numeric arrays "
+            f"(object arrays would need pickle, which fnn never loads)",
+        )
+    if expect is not None and (dtype != expect[0] or shape != expect[1]):
+        raise fail(
+            where,
+            f"array {name}: the header says dtype {expect[0]}, shape {expect[1]}, "
+            f"but the file holds dtype {dtype}, shape {shape}",
+        )
+    size = offset + math.prod(shape) * dtype.itemsize
+    if info.file_size != size:
+        raise fail(where, f"member {name} has {info.file_size} bytes, but its .npy header announces {size}")
+    return npz[name]
+
+
+def _array_specs(header: dict, where: str) -> list[tuple[np.dtype, tuple]]:
+    entries = header.get("arrays")
+    if type(entries) is not list:
+        raise fail(where, "malformed header: 'arrays' must be a list")
+    specs = []
+    for i, e in enumerate(entries):
+        check_keys(e, {"name", "dtype", "shape"}, set(), where, f"arrays[{i}]")
+        if e["name"] != f"a{i}":
+            raise fail(where, f"malformed header: arrays[{i}] is named {e['name']!r}, expected 'a{i}'")
+        shape = e["shape"]
+        if type(shape) is not list or not all(type(n) is int and n >= 0 for n in shape):
+            raise fail(
+                where, f"malformed header: arrays[{i}] has shape {short(shape)}, expected a list of integers >= 0"
+            )
+        specs.append((parse_dtype(e["dtype"], where, f"arrays[{i}].dtype"), tuple(shape)))
+    return specs
+
+
+def _check_format(header: Any, where: str) -> dict:
+    if type(header) is not dict or header.get("format") != FORMAT:
+        got = header.get("format") if type(header) is dict else type(header).__name__
+        raise fail(where, f"not an fnn file: its header's format is {got!r}, expected {FORMAT!r}")
+    version = header.get("format_version")
+    if type(version) is not int or version < 1:
+        raise fail(where, f"malformed header: format_version is {version!r}, expected an integer >= 1")
+    if version > FORMAT_VERSION:
+        raise fail(
+            where,
+            f"it was written by a newer fnn (format version {version}, fnn {header.get('fnn_version', '?')}); "
+            f"this fnn ({__version__}) reads format versions up to {FORMAT_VERSION}: upgrade fnn to load it",
+        )
+    return header
+
+
+def _read_npz(npz: Any, where: str, with_arrays: bool) -> tuple[dict, list[np.ndarray]]:
+    names = npz.zip.namelist()
+    if len(set(names)) != len(names):
+        raise fail(where, "the archive lists a member twice")
+    if _HEADER + ".npy" not in names:
+        raise fail(
+            where,
+            f"not an fnn file: it has no {_HEADER} member (a plain .npz, as np.savez writes?); "
+            f"members: {', '.join(sorted(names)[:5])}{', ...' if len(names) > 5 else ''}",
+        )
+    raw = _read_member(npz, _HEADER, where)
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise fail(where, f"the {_HEADER} member is {raw.dtype} of shape {raw.shape}, expected 1-D uint8 (UTF-8 JSON)")
+    try:
+        header = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise fail(where, f"the header is not valid JSON ({e})") from None
+    header = _check_format(header, where)
+    specs = _array_specs(header, where)
+    expected = {_HEADER + ".npy"} | {f"a{i}.npy" for i in range(len(specs))}
+    if set(names) != expected:
+        missing, extra = sorted(expected - set(names)), sorted(set(names) - expected)
+        raise fail(where, f"its members do not match its header: missing {missing}, unexpected {extra}")
+    if not with_arrays:
+        return header, []
+    arrays = [_read_member(npz, f"a{i}", where, spec) for i, spec in enumerate(specs)]
+    if header.get("sha256") != _checksum(header, arrays):
+        raise fail(where, "checksum mismatch: the arrays or the header changed after the file was written")
+    for a in arrays:
+        a.flags.writeable = False
+    return header, arrays
+
+
+def _read_file(path: str | os.PathLike, with_arrays: bool = True) -> tuple[dict, list[np.ndarray], str]:
+    where = os.fspath(path)
+    with open(path, "rb") as f:  # FileNotFoundError (and other OS errors) propagate as they are
+        start = f.read(len(_ZIP_MAGIC))
+        if not start:
+            raise fail(where, "the file is empty (0 bytes)")
+        if start != _ZIP_MAGIC:
+            raise fail(where, f"not an fnn file: it is not a .npz (zip) archive; it starts with {start!r}")
+        f.seek(0)
+        try:
+            with np.load(f, allow_pickle=False) as npz:
+                header, arrays = _read_npz(npz, where, with_arrays)
+        except FormatError:
+            raise
+        except _BAD_FILE as e:
+            raise fail(where, f"the file is truncated, corrupted or not an fnn file ({type(e).__name__}: {e})") from e
+    return header, arrays, where
+
+
+def load(path: str | os.PathLike) -> Any:
+    """Read a file written by :func:`save`: the same kind of value, bit for bit, with read-only leaves.
+
+    Params (and a TrainState's params) come back in one flat, read-only buffer, so
+    ``fnn.tree.ravel`` of them copies nothing. Every check of the :mod:`fnn.io` docstring
+    runs before anything is built; no code from the file is ever run.
+
+    Args:
+        path: a file written by :func:`save` (or :func:`save_checkpoint`).
+
+    Returns:
+        The saved value: params, a :class:`fnn.TrainState`, a history, or a tree of them.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        FormatError: the file is empty, truncated, corrupted, not an fnn file, holds
+            object arrays or a pickle, disagrees with its header, fails its checksum,
+            was written by a newer format version, or names a class this process does
+            not know; the message says which.
+
+    See Also:
+        :func:`save`, :func:`load_checkpoint`, :func:`import_json`.
+
+    >>> import tempfile, numpy as np, fnn
+    >>> from fnn import io
+    >>> history = {"loss": np.array([0.9, 0.5]), "val_loss": np.array([1.0, 0.7])}
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     back = io.load(io.save(f"{d}/history.npz", history))
+    >>> back["loss"].tolist(), list(back)
+    ([0.9, 0.5], ['loss', 'val_loss'])
+    """
+    header, arrays, where = _read_file(path)
+    return decode_tree(header, arrays, where)
+
+
+def read_header(path: str | os.PathLike) -> dict[str, Any]:
+    """The JSON header of a file written by :func:`save`, without reading or verifying its arrays.
+
+    Useful to see what a file holds (``kind``, ``fnn_version``, ``fingerprint``, the
+    array shapes) cheaply; :func:`load` does the full verification.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        FormatError: the file or its header is not a valid fnn file, or is too new.
+
+    >>> import tempfile, fnn
+    >>> from fnn import io
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     h = io.read_header(io.save(f"{d}/p.npz", fnn.init(fnn.random.key(0), fnn.mlp([2, 3]))))
+    >>> h["kind"], h["format_version"], [a["shape"] for a in h["arrays"]]
+    ('params', 1, [[2, 3], [3]])
+    """
+    return _read_file(path, with_arrays=False)[0]
