@@ -241,14 +241,15 @@ def _ce_from_logits(z: np.ndarray, y: np.ndarray, stacked: bool = False) -> tupl
     # −Σ y log softmax(z) = Σ y·(lse(z) − z); gradient Σy·softmax(z) − y.
     # (Written with ufunc calls on whole arrays and scalar arithmetic: on small batches the per-call
     # overhead of np.mean, .sum() and friends is most of the cost.)
-    n = z.shape[-2] if z.ndim - stacked == 2 else _member_size(z, stacked) // z.shape[-1]
+    rank = z.ndim - stacked  # of one network's outputs: 2 for (n, k)
+    n = z.shape[-2] if rank == 2 else _member_size(z, stacked) // z.shape[-1]
     # Shifted by each row's maximum, picked at its argmax: exact (a NaN row gives NaN), and over
     # short rows 2-9x faster than np.maximum.reduce, which loops over the rows one by one.
     at = _row_starts(z.shape)
     top = z.argmax(axis=-1)
     top += at
     shifted = np.subtract(z, z.ravel().take(top)[..., None])
-    if y.ndim < z.ndim - stacked:  # labels: each row's label logit by its flat index (fancy indexing costs more)
+    if y.ndim < rank:  # labels: each row's label logit by its flat index (fancy indexing costs more)
         at += y
         flat = shifted.ravel()  # a view: shifted is a new C-contiguous array
         picked = flat.take(at)  # before exp overwrites shifted

@@ -319,6 +319,9 @@ class EpochCarry(NamedTuple):
     done: int  # steps done in this call
 
 
+_carry = tuple.__new__  # builds an EpochCarry from a tuple in C: 0.12 against 0.25 µs for EpochCarry(...), once a step
+
+
 def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: EpochCarry, idx: np.ndarray) -> EpochCarry:
     """One mini-batch: gradient at the current params, then the optimizer update.
 
@@ -364,7 +367,7 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: EpochCarry, i
         _, opt_state = state.optimizer.update(flat, gflat, state.opt_state, spare=(slot.write, moments))
         # positional: 0.6 against 0.8 µs with keywords, once per step
         new_state = TrainState(slot.params, opt_state, state.key, state.step + 1, state.optimizer)
-        return EpochCarry(new_state, slot.flat, state, losses, done + 1)
+        return _carry(EpochCarry, (new_state, slot.flat, state, losses, done + 1))
     if slot is not None:  # the one gradient buffer is reused next step: the new state gets its own copy
         gstate = None if slot.state is None else slot.state.copy()
     if gstate is not None:

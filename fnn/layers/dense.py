@@ -112,6 +112,18 @@ def _(node: DenseParams, x, key, train):
 
 @backward.register
 def _(node: DenseParams, x, g, out, need_input_grad):
+    w = node.w
+    if g.ndim != w.ndim:  # samples of higher rank: the product runs on their rows
+        return _backward_rows(node, x, g, out, need_input_grad)
+    np.matmul(x.mT, g, out=out.w)
+    if node.b is not None:
+        column_sums(g, out.b)
+    if not need_input_grad:
+        return None
+    return g @ w.mT
+
+
+def _backward_rows(node: DenseParams, x: np.ndarray, g: np.ndarray, out: DenseParams, need_input_grad: bool) -> np.ndarray | None:
     shape = g.shape
     x, g = _rows(node, x), _rows(node, g)
     np.matmul(x.mT, g, out=out.w)
@@ -119,5 +131,4 @@ def _(node: DenseParams, x, g, out, need_input_grad):
         column_sums(g, out.b)
     if not need_input_grad:
         return None
-    g_in = g @ node.w.mT
-    return g_in if len(shape) == g_in.ndim else g_in.reshape(*shape[:-1], node.w.shape[-2])
+    return (g @ node.w.mT).reshape(*shape[:-1], node.w.shape[-2])
