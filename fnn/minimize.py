@@ -16,6 +16,7 @@ import attrs
 import numpy as np
 
 from fnn import tree
+from fnn._checks import integer, real
 from fnn.backprop import _check_batch, _check_l2, value_and_grad_unchecked
 from fnn.errors import ConfigError
 from fnn.layers import SequentialParams
@@ -45,9 +46,7 @@ class MinimizeResult:
 
 
 def _check_count(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"minimize: {what} must be an integer ≥ 1, got {value!r}")
-    return int(value)
+    return integer(value, f"minimize: {what}", minimum=1)
 
 
 def minimize(
@@ -108,8 +107,7 @@ def minimize(
     l2 = _check_l2(l2)
     maxiter = _check_count(maxiter, "maxiter")
     memory = _check_count(memory, "memory")
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
-        raise ConfigError(f"minimize: tol must be a number in (0, 1), got {tol!r}")
+    tol = real(tol, "minimize: tol", low=0, high=1, low_open=True, high_open=True)
     if isinstance(loss, Loss):
         y = loss.targets(y, (x.shape[0], *sample_out_shape(params)), params.dtype)
     flat, unravel = tree.ravel(params)

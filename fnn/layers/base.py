@@ -61,13 +61,13 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-import operator
 from typing import Any
 
 import attrs
 import numpy as np
 
 from fnn import tree
+from fnn._checks import integer
 from fnn.errors import ConfigError
 
 __all__ = [
@@ -334,12 +334,7 @@ def layer_name(node: Any) -> str:
 
 def check_size(value: Any, what: str, *, minimum: int = 1) -> int:
     """An integer size ≥ ``minimum``; bools, floats and strings are rejected with a ConfigError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ConfigError(f"{what} must be an integer ≥ {minimum}, got {value!r} ({type(value).__name__})")
-    value = operator.index(value)
-    if value < minimum:
-        raise ConfigError(f"{what} must be an integer ≥ {minimum}, got {value}")
-    return value
+    return integer(value, what, minimum=minimum)
 
 
 def check_shape(value: Any, what: str) -> tuple[int, ...]:

@@ -30,6 +30,7 @@ import attrs
 import numpy as np
 
 from fnn import tree
+from fnn._checks import real
 from fnn._reductions import column_sums
 from fnn.errors import ConfigError
 from fnn.layers.base import backward, details, forward, init_node, out_shape, stackable, uses_key, writes_every_grad
@@ -38,17 +39,11 @@ __all__ = ["BatchNorm", "BatchNormParams"]
 
 
 def _momentum(value: object) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not 0 <= value <= 1:
-        raise ConfigError(f"BatchNorm momentum must be a number in [0, 1] (the weight of the new batch) or None, got {value!r}")
-    return float(value)
+    return None if value is None else real(value, "BatchNorm momentum", low=0, high=1, hint=" (the weight of the new batch) or None")
 
 
 def _eps(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not 0 < value < 1:
-        raise ConfigError(f"BatchNorm eps must be a number in (0, 1), got {value!r}")
-    return float(value)
+    return real(value, "BatchNorm eps", low=0, high=1, low_open=True, high_open=True)
 
 
 @tree.value_class

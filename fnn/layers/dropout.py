@@ -6,6 +6,7 @@ import attrs
 import numpy as np
 
 from fnn import random, tree
+from fnn._checks import real
 from fnn.errors import ConfigError
 from fnn.layers.base import backward, details, forward, init_node, out_shape, stackable, uses_key
 
@@ -19,11 +20,7 @@ _NEEDS_KEY = (
 
 
 def _check_rate(rate: object) -> float:
-    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating, np.integer)):
-        raise ConfigError(f"Dropout rate must be a number in [0, 1), got {rate!r}")
-    if not 0.0 <= float(rate) < 1.0:
-        raise ConfigError(f"Dropout rate is the fraction of units DROPPED and must be in [0, 1), got {rate}")
-    return float(rate)
+    return real(rate, "Dropout rate", low=0, high=1, high_open=True, hint=" (the fraction of units DROPPED)")
 
 
 @tree.register

@@ -25,17 +25,15 @@ import attrs
 import numpy as np
 
 from fnn import tree
+from fnn._checks import real
 from fnn._reductions import column_sums
-from fnn.errors import ConfigError
 from fnn.layers.base import backward, details, forward, init_node, out_shape, stackable, uses_key, writes_every_grad
 
 __all__ = ["LayerNorm", "LayerNormParams", "RMSNorm", "RMSNormParams"]
 
 
 def _eps(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not 0 < value < 1:
-        raise ConfigError(f"eps must be a number in (0, 1), got {value!r}")
-    return float(value)
+    return real(value, "eps", low=0, high=1, low_open=True, high_open=True)
 
 
 def _eps_or_none(value: object) -> float | None:
