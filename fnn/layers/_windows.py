@@ -165,7 +165,7 @@ def out_sizes(
     spans = tuple(d * (k - 1) + 1 for k, d in zip(window, dilation, strict=True))
     padded = tuple(n + b + a for n, (b, a) in zip(spatial, pads, strict=True))
     if any(s > p for s, p in zip(spans, padded, strict=True)):
-        dilated = "" if set(dilation) == {1} else f" (dilation {fmt(dilation)})"
+        dilated = "" if set(dilation) == {1} else f" (dilation {fmt_step(dilation)})"
         raise ConfigError(
             f"{layer}: the {what} spans {fmt(spans)}{dilated} but the padded input is only {fmt(padded)} "
             f"(input {fmt(spatial)}, padding {describe_padding(pad)}); use a smaller {what}, more padding or a "

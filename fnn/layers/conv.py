@@ -283,7 +283,7 @@ def _chunk(node: _ConvParams, n: int, out: tuple, itemsize: int, limit: int) -> 
     return max(1, min(n, limit // max(per_sample, 1)))
 
 
-def conv_forward(node: _ConvParams, x: np.ndarray, limit: int = WINDOW_BYTES) -> tuple[np.ndarray, tuple]:
+def conv_forward(node: _ConvParams, x: np.ndarray, limit: int) -> tuple[np.ndarray, tuple]:
     """``(y, residual)`` of a convolution on ``x``, with window matrices of at most ``limit`` bytes per member."""
     rank, w = node.RANK, node.w
     stacked = w.ndim == rank + 3
@@ -308,6 +308,7 @@ def conv_forward(node: _ConvParams, x: np.ndarray, limit: int = WINDOW_BYTES) ->
             stop = min(n, start + step)
             chunk = _window_matrix(_rows(xp, stacked, start, stop), node, out, stacked)
             np.matmul(chunk, w2, out=y[..., start * p : stop * p, :])
+            del chunk  # before the next one is built: one chunk's windows at a time
     if node.b is not None:
         y += node.b if not stacked else node.b[:, None, :]
     lead = x.shape[: stacked + 1]
@@ -363,6 +364,8 @@ def conv_backward(node: _ConvParams, residual: tuple, g: np.ndarray, out: Any, n
                 own = chunk.flags.writeable and chunk.flags.c_contiguous
                 dcols = np.matmul(g_chunk, w2.mT, out=chunk if own else None)
                 _add_taps(dcols, _rows(dxp, stacked, start, stop), node, positions)
+                del dcols
+            del chunk
     if not need_input_grad:
         return None
     return dxp if xp.shape[-node.RANK - 1 : -1] == spatial else dxp[_windows.interior(spatial, node.pads)]
@@ -370,7 +373,7 @@ def conv_backward(node: _ConvParams, residual: tuple, g: np.ndarray, out: Any, n
 
 @forward.register
 def _(node: _ConvParams, x, key, train):
-    return conv_forward(node, x)
+    return conv_forward(node, x, WINDOW_BYTES)
 
 
 backward.register(_ConvParams, conv_backward)
