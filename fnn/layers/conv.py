@@ -323,12 +323,30 @@ def _view(a: np.ndarray, shape: tuple) -> np.ndarray:
     return v
 
 
-def _add_taps(dcols: np.ndarray, dxp: np.ndarray, node: _ConvParams, out: tuple) -> None:
-    """Add each tap's share of the window matrix's gradient back where that tap read the input."""
+def _input_grad(node: _ConvParams, g2: np.ndarray, dxp: np.ndarray, out: tuple, spare: np.ndarray | None) -> None:
+    """Add the gradient of every window back where its taps read the (padded) input: one strided add per tap.
+
+    The gradient of the window matrix is computed tap-major, (taps, rows, C_in) = g @ (each tap's
+    kernel)ᵀ, one product per tap in one matmul call; each tap's block is then contiguous, so its
+    add runs along rows of out-width·C_in values. (As one product (rows, taps·C_in) its taps would
+    be interleaved, and the adds would run along C_in values only: LeNet's second convolution,
+    3.0 against 5.2 ms for the adds, the products equally fast.) ``spare``, a window matrix that
+    is no longer needed, takes the product when it can.
+    """
+    w = node.w
+    members = w.shape[: w.ndim - node.RANK - 2]
+    taps, cin = math.prod(node.kernel_size), w.shape[-2]
+    per_tap = w.reshape(*members, taps, cin, w.shape[-1]).mT  # (…, taps, C_out, C_in)
+    rows = g2.shape[-2]
+    shape = (*members, taps, rows, cin)
+    if spare is not None and spare.flags.writeable and spare.flags.c_contiguous and spare.size == math.prod(shape):
+        spare = spare.reshape(shape)
+    else:
+        spare = None
+    grads = np.matmul(g2[..., None, :, :], per_tap, out=spare)
     lead = dxp.shape[: -node.RANK - 1]
-    taps = dcols.reshape(*lead, *out, *node.kernel_size, dxp.shape[-1])
-    for tap, index in _windows.offsets(node.kernel_size, node.stride, node.dilation, out):
-        dxp[index] += taps[(Ellipsis, *tap, slice(None))]
+    for t, (_, index) in enumerate(_windows.offsets(node.kernel_size, node.stride, node.dilation, out)):
+        dxp[index] += grads[..., t, :, :].reshape(*lead, *out, cin)
 
 
 def conv_backward(node: _ConvParams, residual: tuple, g: np.ndarray, out: Any, need_input_grad: bool) -> Any:
@@ -337,19 +355,15 @@ def conv_backward(node: _ConvParams, residual: tuple, g: np.ndarray, out: Any, n
     w = node.w
     stacked = w.ndim == node.RANK + 3
     members, cout = w.shape[:stacked], w.shape[-1]
-    w2 = w.reshape(*members, -1, cout)
     g2 = g.reshape(*members, -1, cout)
-    gw = _view(out.w, w2.shape)
+    gw = _view(out.w, (*members, -1, cout))
     if node.b is not None:
         column_sums(g2, out.b)
     dxp = np.zeros(xp.shape, g.dtype) if need_input_grad else None
     if cols is not None:
         np.matmul(cols.mT, g2, out=gw)
         if need_input_grad:
-            # the window matrix is not needed any more: its buffer takes its gradient (when it owns one)
-            own = cols.flags.writeable and cols.flags.c_contiguous
-            dcols = np.matmul(g2, w2.mT, out=cols if own else None)
-            _add_taps(dcols, dxp, node, positions)
+            _input_grad(node, g2, dxp, positions, cols)  # the window matrix is spent: its buffer is reused
     else:
         n, p = xp.shape[stacked], math.prod(positions)
         for start in range(0, n, step):
@@ -361,10 +375,7 @@ def conv_backward(node: _ConvParams, residual: tuple, g: np.ndarray, out: Any, n
             else:
                 gw += np.matmul(chunk.mT, g_chunk)
             if need_input_grad:
-                own = chunk.flags.writeable and chunk.flags.c_contiguous
-                dcols = np.matmul(g_chunk, w2.mT, out=chunk if own else None)
-                _add_taps(dcols, _rows(dxp, stacked, start, stop), node, positions)
-                del dcols
+                _input_grad(node, g_chunk, _rows(dxp, stacked, start, stop), positions, chunk)
             del chunk
     if not need_input_grad:
         return None
