@@ -9,9 +9,15 @@ neither ``in_axis`` nor ``out_axis``), ``fan_out`` likewise. So a Dense kernel
 Names (aliases in brackets): ``glorot_uniform`` (``xavier_uniform``),
 ``glorot_normal`` (``xavier_normal``), ``he_uniform`` (``kaiming_uniform``),
 ``he_normal`` (``kaiming_normal``), ``lecun_uniform``, ``lecun_normal``,
-``normal`` (std 0.01 unless given: the tutorials' ``randn * 0.01``), ``zeros``.
+``normal`` (std 0.01 unless given: the tutorials' ``randn * 0.01``), ``zeros``,
+``torch_uniform`` (PyTorch's default for ``nn.Linear`` and ``nn.Conv*d``:
+U(-1/√fan_in, 1/√fan_in), which is what its ``kaiming_uniform_(a=√5)`` draws).
 The normal variants are plain (untruncated) normals, as in PyTorch's
 ``torch.nn.init``; the uniform ones are U(-limit, limit) with the same variance.
+
+Biases are drawn by :func:`draw_bias`, named by a layer's ``bias_init``: ``zeros`` (the
+default) or ``torch_uniform`` (PyTorch's bias default, the same U(±1/√fan_in) with the
+fan_in of the layer's kernel).
 
 >>> import numpy as np, fnn
 >>> w = fnn.initializers.get("he_normal")(fnn.random.key(0), (400, 300), np.float32)
@@ -31,7 +37,7 @@ import numpy as np
 from fnn import random, tree
 from fnn.errors import ConfigError
 
-__all__ = ["Initializer", "get", "normal", "fans", "NAMES"]
+__all__ = ["Initializer", "get", "normal", "fans", "NAMES", "BIAS_NAMES", "bias_name", "draw_bias"]
 
 # name -> (distribution, fan used for the variance, variance numerator)
 _RULES = {
@@ -41,6 +47,7 @@ _RULES = {
     "he_normal": ("normal", "in", 2.0),
     "lecun_uniform": ("uniform", "in", 1.0),
     "lecun_normal": ("normal", "in", 1.0),
+    "torch_uniform": ("uniform", "in", 1.0 / 3.0),  # variance 1/(3·fan_in): the limit √3·std is 1/√fan_in
     "normal": ("normal", None, None),
     "zeros": ("zeros", None, None),
 }
@@ -138,3 +145,34 @@ def get(init: str | Initializer) -> Initializer:
 def normal(std: float = 0.01) -> Initializer:
     """Normal weights with the given standard deviation (default 0.01)."""
     return Initializer("normal", std)
+
+
+BIAS_NAMES = ("zeros", "torch_uniform")
+
+
+def bias_name(name: object, where: str = "bias_init") -> str:
+    """A valid bias initialiser name (see :data:`BIAS_NAMES`); a ConfigError listing them otherwise.
+
+    >>> import fnn
+    >>> fnn.initializers.bias_name("torch_uniform")
+    'torch_uniform'
+    """
+    if not isinstance(name, str) or name not in BIAS_NAMES:
+        raise ConfigError(f"{where} must be one of {', '.join(map(repr, BIAS_NAMES))}, got {name!r}")
+    return name
+
+
+def draw_bias(name: str, key: random.Key, units: int, fan_in: int, dtype: object) -> np.ndarray:
+    """A bias of ``units`` values: zeros, or U(-1/√fan_in, 1/√fan_in) (``torch_uniform``, PyTorch's bias default).
+
+    ``fan_in`` is the fan_in of the layer's kernel (inputs times the receptive field).
+
+    >>> import numpy as np, fnn
+    >>> b = fnn.initializers.draw_bias("torch_uniform", fnn.random.key(0), 1000, 25, np.float64)
+    >>> bool(np.abs(b).max() <= 0.2), round(float(np.abs(b).max()), 2)
+    (True, 0.2)
+    """
+    if bias_name(name) == "zeros":
+        return np.zeros(units, dtype)
+    limit = 1.0 / math.sqrt(fan_in)
+    return random.uniform(key, (units,), minval=-limit, maxval=limit, dtype=dtype)

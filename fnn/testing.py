@@ -465,6 +465,76 @@ def _sample_shapes(st: Any, min_rank: int = 1, max_rank: int = 3, max_size: int 
     return st.lists(st.integers(1, max_size), min_size=min_rank, max_size=max_rank).map(tuple)
 
 
+def window_settings(st: Any, rank: int, *, dilation: bool, max_size: int = 3) -> Any:
+    """Strategy of ``(size, stride, dilation, padding, pads)`` for a convolution or pooling window of ``rank`` axes.
+
+    Every padding form is drawn: "valid", "same" (stride 1), an integer, a pair per axis. With
+    ``dilation=False`` (pooling) the padding is at most half the window on each side.
+    """
+    from fnn.layers import _windows
+
+    @st.composite
+    def build(draw: Callable) -> tuple:
+        size = tuple(draw(st.integers(1, max_size)) for _ in range(rank))
+        stride = tuple(draw(st.integers(1, 2)) for _ in range(rank))
+        dil = tuple(draw(st.integers(1, 2)) if dilation else 1 for _ in range(rank))
+        half = [k // 2 if not dilation else 2 for k in size]
+        forms = ["valid", "int", "pairs"] + (["same"] if max(stride) == 1 else [])
+        form = draw(st.sampled_from(forms))
+        if form in ("valid", "same"):
+            pad: Any = form
+        elif form == "int":
+            pad = draw(st.integers(0, min(half)))
+        else:
+            pairs = tuple((draw(st.integers(0, h)), draw(st.integers(0, h))) for h in half)
+            pad = pairs[0] if rank == 1 else pairs
+        pads = _windows.resolve(_windows.padding(pad, rank, "padding"), size, dil)
+        return size, stride, dil, pad, pads
+
+    return build()
+
+
+def _window_layers(st: Any) -> dict[str, Callable[[], Any]]:
+    """Registry entries of the convolutions and pools: settings first, then input shapes the window fits in."""
+    from fnn.layers import AvgPool1D, AvgPool2D, Conv1D, Conv2D, GlobalAvgPool, GlobalMaxPool, MaxPool1D, MaxPool2D
+
+    def spatial(draw: Callable, size: tuple, dil: tuple, pads: tuple) -> tuple:
+        needed = [max(1, d * (k - 1) + 1 - b - a) for k, d, (b, a) in zip(size, dil, pads, strict=True)]
+        return tuple(draw(st.integers(n, n + 3)) for n in needed)
+
+    def conv(cls: type, rank: int) -> Any:
+        @st.composite
+        def build(draw: Callable) -> tuple:
+            size, stride, dil, pad, pads = draw(window_settings(st, rank, dilation=True))
+            spec = cls(draw(st.integers(1, 3)), size, stride=stride, padding=pad, dilation=dil,
+                       use_bias=draw(st.booleans()))
+            return spec, (*spatial(draw, size, dil, pads), draw(st.integers(1, 3)))
+
+        return build()
+
+    def pool(cls: type, rank: int) -> Any:
+        @st.composite
+        def build(draw: Callable) -> tuple:
+            size, stride, _, pad, pads = draw(window_settings(st, rank, dilation=False))
+            stride_arg = stride if pad == "same" else draw(st.sampled_from([None, stride]))  # None: the size
+            spec = cls(size, stride=stride_arg, padding=pad)
+            return spec, (*spatial(draw, size, (1,) * rank, pads), draw(st.integers(1, 3)))
+
+        return build()
+
+    global_shapes = _sample_shapes(st, 2, 3, 4)
+    return {
+        "Conv1D": lambda: conv(Conv1D, 1),
+        "Conv2D": lambda: conv(Conv2D, 2),
+        "MaxPool1D": lambda: pool(MaxPool1D, 1),
+        "MaxPool2D": lambda: pool(MaxPool2D, 2),
+        "AvgPool1D": lambda: pool(AvgPool1D, 1),
+        "AvgPool2D": lambda: pool(AvgPool2D, 2),
+        "GlobalMaxPool": lambda: st.tuples(st.just(GlobalMaxPool()), global_shapes),
+        "GlobalAvgPool": lambda: st.tuples(st.just(GlobalAvgPool()), global_shapes),
+    }
+
+
 def _registry() -> dict[str, Callable[[], Any]]:
     """name -> a function returning a strategy of ``(spec, in_shape)`` (hypothesis is imported lazily)."""
     from fnn.layers import BatchNorm, Concat, Embedding, Flatten, LayerNorm, Parallel, Reshape, Residual, RMSNorm
@@ -493,6 +563,7 @@ def _registry() -> dict[str, Callable[[], Any]]:
         )
 
     return {
+        **_window_layers(st),
         "Dense": lambda: with_shape(st.builds(Dense, st.integers(1, 6), use_bias=st.booleans())),
         "Activation": lambda: with_shape(st.sampled_from(sorted(ACTIVATIONS)).map(Activation)),
         "Dropout": lambda: with_shape(st.sampled_from([0.0, 0.25, 0.5]).map(Dropout)),
@@ -528,6 +599,7 @@ def _registry() -> dict[str, Callable[[], Any]]:
 LAYER_NAMES = (
     "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Residual", "Concat", "Parallel",
     "LayerNorm", "RMSNorm", "BatchNorm", "Embedding", "Sequential",
+    "Conv1D", "Conv2D", "MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D", "GlobalMaxPool", "GlobalAvgPool",
 )
 """The names of :func:`layer_cases`' registry: every layer spec fnn defines (a test checks none is missing)."""
 

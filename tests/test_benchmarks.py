@@ -31,3 +31,9 @@ def test_epoch_benchmark_profile_runs_and_breaks_the_epoch_down():
 def test_stacked_benchmark_runs():
     out = run("benchmarks/stacked.py", "--quick", "--epochs", "1")
     assert "| batch | hidden H | K |" in out and "| 32 | 64 | 8 |" in out
+
+
+def test_cnn_benchmark_runs_both_nets_and_measures_memory():
+    out = run("benchmarks/cnn.py", "--quick", "--rows", "256", "--batch", "128")
+    assert "| LeNet 28×28×1, 2 steps |" in out and "| 1-D CNN 40×1, 2 steps |" in out
+    assert "fnn: window matrices (batch 128)" in out and "| LeNet 28×28×1 | " in out

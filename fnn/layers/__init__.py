@@ -23,28 +23,40 @@ from fnn.layers.base import (
 )
 from fnn.layers.batchnorm import BatchNorm, BatchNormParams
 from fnn.layers.combinators import Concat, ConcatParams, Parallel, ParallelParams, Residual, ResidualParams
+from fnn.layers.conv import Conv1D, Conv1DParams, Conv2D, Conv2DParams
 from fnn.layers.dense import Dense, DenseParams
 from fnn.layers.dropout import Dropout
 from fnn.layers.embedding import Embedding, EmbeddingParams
 from fnn.layers.normalization import LayerNorm, LayerNormParams, RMSNorm, RMSNormParams
+from fnn.layers.pooling import AvgPool1D, AvgPool2D, GlobalAvgPool, GlobalMaxPool, MaxPool1D, MaxPool2D
 from fnn.layers.reshape import Flatten, Reshape
 from fnn.layers.sequential import Sequential, SequentialParams
 
 __all__ = [
     "activations",
     "Activation",
+    "AvgPool1D",
+    "AvgPool2D",
     "BatchNorm",
     "BatchNormParams",
     "Concat",
     "ConcatParams",
+    "Conv1D",
+    "Conv1DParams",
+    "Conv2D",
+    "Conv2DParams",
     "Dense",
     "DenseParams",
     "Dropout",
     "Embedding",
     "EmbeddingParams",
     "Flatten",
+    "GlobalAvgPool",
+    "GlobalMaxPool",
     "LayerNorm",
     "LayerNormParams",
+    "MaxPool1D",
+    "MaxPool2D",
     "Parallel",
     "ParallelParams",
     "RMSNorm",

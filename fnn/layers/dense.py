@@ -9,7 +9,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from fnn import initializers, tree
+from fnn import initializers, random, tree
 from fnn._reductions import column_sums
 from fnn.errors import ConfigError
 from fnn.layers.base import (
@@ -41,17 +41,20 @@ class Dense:
 
     Args:
         units: output width (an integer ≥ 1).
-        use_bias: whether to add a bias (started at zero).
+        use_bias: whether to add a bias.
         init: an initializer name (see :mod:`fnn.initializers`) or object.
+        bias_init: ``"zeros"`` (the default) or ``"torch_uniform"`` (PyTorch's ``nn.Linear`` default,
+            U(±1/√in); with ``init="torch_uniform"`` the layer starts as torch's does).
 
     >>> import fnn
     >>> fnn.Dense(4, init="he_normal")
-    Dense(units=4, use_bias=True, init=Initializer(name='he_normal', std=None))
+    Dense(units=4, use_bias=True, init=Initializer(name='he_normal', std=None), bias_init='zeros')
     """
 
     units: int = attrs.field(converter=lambda u: check_size(u, "Dense units"))
     use_bias: bool = attrs.field(default=True, converter=_check_use_bias)
     init: initializers.Initializer = attrs.field(default="glorot_uniform", converter=initializers.get)
+    bias_init: str = attrs.field(default="zeros", converter=lambda v: initializers.bias_name(v, "Dense bias_init"))
 
     def describe(self) -> str:
         return f"Dense({self.units})"
@@ -77,7 +80,9 @@ def _(spec: Dense, in_shape: tuple) -> tuple:
 @init_node.register
 def _(spec: Dense, key, in_shape, dtype):
     w = spec.init(key, (in_shape[-1], spec.units), dtype)
-    b = np.zeros(spec.units, dtype) if spec.use_bias else None
+    b = None
+    if spec.use_bias:  # the bias draws from its own key: zeros (the default) leave the weights' draw unchanged
+        b = initializers.draw_bias(spec.bias_init, random.fold_in(key, 1), spec.units, in_shape[-1], dtype)
     return DenseParams(w, b)
 
 
