@@ -21,12 +21,15 @@ from fnn.layers import (
     Dropout,
     Embedding,
     Flatten,
+    GRU,
+    LSTM,
     LayerNorm,
     Parallel,
     RMSNorm,
     Reshape,
     Residual,
     Sequential,
+    SimpleRNN,
 )
 from fnn.minimize import MinimizeResult, minimize
 from fnn.network import apply, init, mlp, output_shape, predict, predict_proba
@@ -44,6 +47,8 @@ __all__ = [
     "Dropout",
     "Embedding",
     "Flatten",
+    "GRU",
+    "LSTM",
     "LayerNorm",
     "Parallel",
     "RMSNorm",
@@ -52,6 +57,7 @@ __all__ = [
     "EarlyStopping",
     "SerialExecutor",
     "Sequential",
+    "SimpleRNN",
     "TrainState",
     "apply",
     "batches",

@@ -1,6 +1,6 @@
 """Layer specs, params nodes and the protocol that runs them (see :mod:`fnn.layers.base`)."""
 
-from fnn.layers import activations
+from fnn.layers import activations, recurrent
 from fnn.layers.activations import Activation
 from fnn.layers.base import (
     backward,
@@ -25,11 +25,13 @@ from fnn.layers.dense import Dense, DenseParams
 from fnn.layers.dropout import Dropout
 from fnn.layers.embedding import Embedding, EmbeddingParams
 from fnn.layers.normalization import LayerNorm, LayerNormParams, RMSNorm, RMSNormParams
+from fnn.layers.recurrent import GRU, LSTM, GRUParams, LSTMParams, SimpleRNN, SimpleRNNParams
 from fnn.layers.reshape import Flatten, Reshape
 from fnn.layers.sequential import Sequential, SequentialParams
 
 __all__ = [
     "activations",
+    "recurrent",
     "Activation",
     "Concat",
     "ConcatParams",
@@ -39,6 +41,10 @@ __all__ = [
     "Embedding",
     "EmbeddingParams",
     "Flatten",
+    "GRU",
+    "GRUParams",
+    "LSTM",
+    "LSTMParams",
     "LayerNorm",
     "LayerNormParams",
     "Parallel",
@@ -50,6 +56,8 @@ __all__ = [
     "ResidualParams",
     "Sequential",
     "SequentialParams",
+    "SimpleRNN",
+    "SimpleRNNParams",
     "backward",
     "check_shape",
     "details",
