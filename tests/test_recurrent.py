@@ -6,6 +6,9 @@ tests/test_torch_parity_rnn.py. Here: what is particular to recurrent layers.
 """
 
 import math
+import pathlib
+import subprocess
+import sys
 import tracemalloc
 
 import numpy as np
@@ -251,3 +254,13 @@ def test_a_thousand_steps_backpropagate_in_memory_linear_in_the_steps(kind):
     per_step = n * 2 * hidden * 8  # bytes of one step's states, both directions, float64
     assert long <= 40 * per_step * 1000 + 16 * n * d * 8 * 1000
     assert long / short < 2.2
+
+
+def test_the_benchmark_runs_and_checks_that_fnn_and_torch_compute_the_same_loss():
+    root = pathlib.Path(__file__).parents[1]
+    done = subprocess.run([sys.executable, "benchmarks/rnn.py", "--quick"], cwd=root, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "fnn and torch agree on the first loss" in done.stderr
+    assert "| (a) GRU(64)" in done.stdout and "| (b) bidirectional GRU(6)" in done.stdout
+    assert "| GRU, bidirectional |" in done.stdout  # the per-step cost
