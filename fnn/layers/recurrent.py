@@ -63,7 +63,7 @@ import attrs
 import numpy as np
 
 from fnn import initializers, random, tree
-from fnn._reductions import ones
+from fnn._reductions import constants, ones
 from fnn.errors import ConfigError, ShapeError
 from fnn.layers.base import (
     backward,
@@ -383,8 +383,10 @@ def from_torch(node: _RecurrentParams, state_dict: dict) -> _RecurrentParams:
 # Internally every (member, direction) pair is one of B "lanes" (B = K·D), batched by np.matmul,
 # and the arrays are feature-major, (…, features, n), so that each gate is a contiguous block of
 # rows: per step, a lane's state is h (H, n) and its gate pre-activations W_hh h (G·H, n).
-# Arrays over time are time-first, (T, B, ·, n), in each lane's processing order (the reverse
-# direction's step s is time T−1−s). The sigmoid gates run as σ(a) = ½·tanh(a/2) + ½, which
+# Arrays the time loops walk are time-first, (T, B, ·, n); the inputs and the gate gradients,
+# which the weight gradients contract over all steps at once, are lanes-first, (B, ·, T, n) (the
+# loop writes step t's strided view), so that no transposing copy of them is made. Both are in
+# each lane's processing order (the reverse direction's step s is time T−1−s). The sigmoid gates run as σ(a) = ½·tanh(a/2) + ½, which
 # never overflows; their rows of the forward weights and biases are stored pre-halved (exact:
 # a power of two), so each costs one tanh and two passes.
 
@@ -403,6 +405,9 @@ _KINDS = {
 
 # Rows per block of steps for the backward's gate factors: a block's factors stay in cache.
 _BLOCK_ELEMENTS = 1 << 15
+# ½ and 0 as 0-d arrays of each dtype: a Python float is converted at every call (0.6 against 0.3 µs a pass).
+_HALF = constants(lambda dtype: np.array(0.5, dtype))
+_ZERO = constants(lambda dtype: np.zeros((), dtype))
 
 
 def _blocks(index: tuple, hidden: int) -> np.ndarray:
@@ -443,7 +448,7 @@ def _weights(node: _RecurrentParams, kind: _Kind) -> _Weights:
         bias = b_ih.copy()
         bias[:, : 2 * h] += b_hh[:, : 2 * h]
         b_hn = np.ascontiguousarray(b_hh[:, 2 * h:, None])
-        wh_back = np.ascontiguousarray(wh_true[..., _blocks((0, 2, 1), h)])  # (r, hn, z): see _gru_backward
+        wh_back = np.ascontiguousarray(wh_true[..., _blocks((2, 0, 1), h)])  # (hn, r, z): see _gru_backward
     else:
         bias = b_ih + b_hh
         wh_back = np.ascontiguousarray(wh_true)
@@ -462,20 +467,21 @@ class _Layout(NamedTuple):
         return math.prod(self.lead) * self.directions
 
 
-def _in_steps(a: np.ndarray, layout: _Layout) -> np.ndarray:
-    """(*lead, n, T, F) in time order → (B, T, n, F) in each lane's processing order (a new array)."""
-    t_first = np.swapaxes(a, -3, -2)  # (*lead, T, n, F)
-    out = np.empty((*layout.lead, layout.directions, *t_first.shape[-3:]), a.dtype)
-    out[..., 0, :, :, :] = t_first
+def _by_lane(a: np.ndarray, layout: _Layout) -> np.ndarray:
+    """(*lead, n, T, F) in time order → (B, F, T, n), each lane's steps in its processing order (a new array)."""
+    rank = len(layout.lead)
+    moved = a.transpose(*range(rank), rank + 2, rank + 1, rank)  # (*lead, F, T, n)
+    out = np.empty((*layout.lead, layout.directions, *moved.shape[rank:]), a.dtype)
+    out[..., 0, :, :, :] = moved
     if layout.directions == 2:
-        out[..., 1, :, :, :] = t_first[..., ::-1, :, :]
-    return out.reshape(layout.lanes, *t_first.shape[-3:])
+        out[..., 1, :, :, :] = moved[..., ::-1, :]
+    return out.reshape(layout.lanes, *moved.shape[rank:])
 
 
 class _Saved(NamedTuple):
     layout: _Layout
     weights: _Weights
-    xs: np.ndarray  # (B, T·n, d): the inputs in processing order
+    xs: np.ndarray  # (B, d, T, n): the inputs, feature-major, in each lane's processing order
     h: np.ndarray  # (T + 1, B, H, n): the states, h[0] = 0
     cell: tuple  # the kind's gate values (see the forward loops)
     padded: np.ndarray | None  # (T, B, 1, n) bool: padded steps of each lane, or None without padding
@@ -501,15 +507,20 @@ def _padding(node: _RecurrentParams, x: np.ndarray, layout: _Layout) -> tuple:
     valid = np.any(x != x.dtype.type(node.mask_value), axis=-1)  # (*lead, n, T)
     if valid.all():
         return None, (), None
-    padded = ~_in_steps(valid[..., None], layout)[..., 0]  # (B, T, n)
-    padded = np.ascontiguousarray(padded.transpose(1, 0, 2))[:, :, None, :]  # (T, B, 1, n)
+    padded = ~_by_lane(valid[..., None], layout)  # (B, 1, T, n)
+    padded = np.ascontiguousarray(padded.transpose(2, 0, 1, 3))  # (T, B, 1, n)
     return padded, tuple(padded.reshape(layout.steps, -1).any(axis=1).tolist()), valid
 
 
-def _input_projection(w: _Weights, xs: np.ndarray, layout: _Layout) -> np.ndarray:
-    """(T, B, G·H, n): every step's ``W_ih x + biases`` (biases as :func:`_weights` folds them), one product per lane."""
-    rows = np.matmul(xs, w.wi)  # (B, T·n, G·H)
-    gi = np.ascontiguousarray(rows.reshape(layout.lanes, layout.steps, layout.n, -1).transpose(1, 0, 3, 2))
+def _input_projection(w: _Weights, xs: np.ndarray) -> np.ndarray:
+    """(T, B, G·H, n): every step's ``W_ih x + biases`` (as :func:`_weights` folds them), one product per step and lane.
+
+    Computed straight into the layout of the time loop (a product over all rows at once, then a
+    transposing copy, costs twice as much); with one feature an outer product, which BLAS is slow at.
+    """
+    steps = xs.transpose(2, 0, 1, 3)  # (T, B, d, n)
+    weights = w.wi.swapaxes(-1, -2)  # (B, G·H, d)
+    gi = np.multiply(weights, steps) if xs.shape[1] == 1 else np.matmul(weights, steps)
     gi += w.bias
     return gi
 
@@ -518,10 +529,9 @@ def _run(node: _RecurrentParams, x: np.ndarray) -> tuple[np.ndarray, _Saved]:
     layout = _check_input(node, x)
     kind = _KINDS[type(node)]
     w = _weights(node, kind)
-    xs = _in_steps(x, layout)
+    xs = _by_lane(x, layout)
     padded, padded_steps, valid = _padding(node, x, layout)
-    xs = xs.reshape(layout.lanes, -1, xs.shape[-1])
-    gi = _input_projection(w, xs, layout)
+    gi = _input_projection(w, xs)
     h = np.empty((layout.steps + 1, layout.lanes, node.hidden, layout.n), x.dtype)
     h[0] = 0
     loop = {SimpleRNNParams: _rnn_forward, GRUParams: _gru_forward, LSTMParams: _lstm_forward}[type(node)]
@@ -549,7 +559,7 @@ def _output(node: _RecurrentParams, saved: _Saved) -> np.ndarray:
 
 def _rnn_forward(node, w, gi, h, padded, padded_steps):
     relu = node.activation == "relu"
-    zero = np.zeros((), h.dtype)
+    zero = _ZERO[h.dtype]
     for t, (gi_t, h_prev, h_new) in enumerate(zip(gi, h[:-1], h[1:])):
         np.matmul(w.wh, h_prev, out=h_new)
         h_new += gi_t
@@ -570,13 +580,14 @@ def _gru_forward(node, w, gi, h, padded, padded_steps):
     hn = np.empty((steps, lanes, hid, n), h.dtype)  # W_hn h + b_hn
     gh = np.empty((lanes, 3 * hid, n), h.dtype)
     gh_rz, gh_n = gh[:, : 2 * hid], gh[:, 2 * hid:]
+    half = _HALF[h.dtype]
     views = zip(gi[:, :, : 2 * hid], gi[:, :, 2 * hid:], rz, rz[:, :, :hid], rz[:, :, hid:], new, hn, h[:-1], h[1:])
     for t, (gi_rz, gi_n, rz_t, r, z, n_t, hn_t, h_prev, h_new) in enumerate(views):
         np.matmul(w.wh, h_prev, out=gh)
         np.add(gh_rz, gi_rz, out=rz_t)
         np.tanh(rz_t, out=rz_t)
-        rz_t *= 0.5
-        rz_t += 0.5
+        np.multiply(rz_t, half, out=rz_t)
+        np.add(rz_t, half, out=rz_t)
         np.add(gh_n, w.b_hn, out=hn_t)
         np.multiply(r, hn_t, out=n_t)
         n_t += gi_n
@@ -597,14 +608,15 @@ def _lstm_forward(node, w, gi, h, padded, padded_steps):
     c[0] = 0
     tc = np.empty((steps, lanes, hid, n), h.dtype)  # tanh(c')
     ig = np.empty((lanes, hid, n), h.dtype)
+    half = _HALF[h.dtype]
     b = [gates[:, :, k * hid:(k + 1) * hid] for k in range(4)]
     views = zip(gi, gates, gates[:, :, : 3 * hid], *b, c[:-1], c[1:], tc, h[:-1], h[1:])
     for t, (gi_t, a, sig, o, i, f, g, c_prev, c_new, tc_t, h_prev, h_new) in enumerate(views):
         np.matmul(w.wh, h_prev, out=a)
         a += gi_t
         np.tanh(a, out=a)
-        sig *= 0.5
-        sig += 0.5
+        np.multiply(sig, half, out=sig)
+        np.add(sig, half, out=sig)
         np.multiply(f, c_prev, out=c_new)
         np.multiply(i, g, out=ig)
         c_new += ig
@@ -655,9 +667,10 @@ def _step_blocks(steps: int, per_step: int) -> list[tuple[int, int]]:
     return [(a, min(a + size, steps)) for a in range(0, steps, size)][::-1]
 
 
-def _rnn_backward(node, saved, dh, g_steps, e):
+def _rnn_backward(node, saved, dh, g_steps, grads):
     w, h, padded, padded_steps = saved.weights, saved.h, saved.padded, saved.padded_steps
     relu = node.activation == "relu"
+    e = grads.transpose(2, 0, 1, 3)  # (T, B, H, n): step t's view
     dh2 = np.empty_like(dh)
     carry = np.empty_like(dh) if padded is not None else None
     for a, b in _step_blocks(h.shape[0] - 1, dh.size):
@@ -674,34 +687,33 @@ def _rnn_backward(node, saved, dh, g_steps, e):
                 np.multiply(dh, padded[t], out=carry)
                 dh2 += carry
             dh, dh2 = dh2, dh
-    lanes_first = e.transpose(1, 2, 0, 3)  # (B, H, T, n)
-    return lanes_first, lanes_first
+    return grads, grads, None
 
 
-def _gru_backward(node, saved, dh, g_steps, e):
-    # e[t] holds the gate gradients in the order (r, hn, z, n): da_z and da_n are dh times one
-    # factor each, da_r and d(hn) are da_n times one factor each (two passes for four blocks), and
-    # (r, hn, z) is what W_hh multiplies. After the loop dGi = (r, z, n) and dGh = (r, z, hn).
+def _gru_backward(node, saved, dh, g_steps, grads):
+    # grads holds the gate gradients in the order (hn, r, z, n): da_z and da_n are dh times one
+    # factor each, d(hn) and da_r are da_n times one factor each (two passes for four blocks),
+    # (hn, r, z) is what W_hh multiplies and (r, z, n) what W_ih does: both are contiguous rows.
     w, h, padded = saved.weights, saved.h, saved.padded
     rz, new, hn = saved.cell
     hid = node.hidden
-    steps, lanes, _, n = e.shape
-    e4 = e.reshape(steps, lanes, 4, hid, n)
-    e3 = e[:, :, : 3 * hid]
+    lanes, _, steps, n = grads.shape
+    e4 = grads.reshape(lanes, 4, hid, steps, n).transpose(3, 0, 1, 2, 4)  # (T, B, 4, H, n)
+    e3 = grads[:, : 3 * hid].transpose(2, 0, 1, 3)  # (T, B, 3H, n): (hn, r, z)
     dh2, tmp = np.empty_like(dh), np.empty_like(dh)
     for a, b in _step_blocks(steps, 2 * dh.size):
         r, z = rz[a:b, :, :hid], rz[a:b, :, hid:]
         f1 = np.empty((b - a, lanes, 2, hid, n), dh.dtype)  # (dz/dh', dn/dh' through a_n)
-        f2 = np.empty((b - a, lanes, 2, hid, n), dh.dtype)  # (dr/da_n, d(hn)/da_n)
+        f2 = np.empty((b - a, lanes, 2, hid, n), dh.dtype)  # (d(hn)/da_n, dr/da_n)
         zz = z * (1 - z)
         np.subtract(h[a:b], new[a:b], out=f1[:, :, 0])
         f1[:, :, 0] *= zz
         np.multiply(new[a:b], new[a:b], out=f1[:, :, 1])
         np.subtract(1, f1[:, :, 1], out=f1[:, :, 1])
         f1[:, :, 1] *= 1 - z
-        np.multiply(hn[a:b], r, out=f2[:, :, 0])
-        f2[:, :, 0] *= 1 - r
-        f2[:, :, 1] = r
+        f2[:, :, 0] = r
+        np.multiply(hn[a:b], r, out=f2[:, :, 1])
+        f2[:, :, 1] *= 1 - r
         keep = z
         if padded is not None:
             np.copyto(f1, 0, where=padded[a:b, :, :, None])
@@ -715,20 +727,18 @@ def _gru_backward(node, saved, dh, g_steps, e):
             np.matmul(w.wh_back, e3[t], out=tmp)
             dh2 += tmp
             dh, dh2 = dh2, dh
-    lanes_first = e.transpose(1, 2, 0, 3)  # (B, 4H, T, n)
-    gates_in = lanes_first[:, _blocks((0, 2, 3), hid)]
-    gates_h = lanes_first[:, _blocks((0, 2, 1), hid)]
-    return gates_in, gates_h
+    return grads[:, hid:], grads[:, : 3 * hid], _blocks((1, 2, 0), hid)  # W_hh's columns from (hn, r, z) to (r, z, n)
 
 
-def _lstm_backward(node, saved, dh, g_steps, e):
-    # e[t] holds the gate gradients in the internal order (o, i, f, g): da_o = dh·tc·o(1−o) and
+def _lstm_backward(node, saved, dh, g_steps, grads):
+    # grads holds the gate gradients in the internal order (o, i, f, g): da_o = dh·tc·o(1−o) and
     # (da_i, da_f, da_g) = dc·(g·i(1−i), c·f(1−f), i(1−g²)), with dc = dc' + dh·o(1−tc²).
     w, h, padded, padded_steps = saved.weights, saved.h, saved.padded, saved.padded_steps
     gates, c, tc = saved.cell
     hid = node.hidden
-    steps, lanes, _, n = e.shape
-    e4 = e.reshape(steps, lanes, 4, hid, n)
+    lanes, _, steps, n = grads.shape
+    e = grads.transpose(2, 0, 1, 3)  # (T, B, 4H, n)
+    e4 = grads.reshape(lanes, 4, hid, steps, n).transpose(3, 0, 1, 2, 4)  # (T, B, 4, H, n)
     dc, dct, dh2 = np.zeros_like(dh), np.empty_like(dh), np.empty_like(dh)
     carry = np.empty_like(dh) if padded is not None else None
     for a, b in _step_blocks(steps, 3 * dh.size):
@@ -763,8 +773,7 @@ def _lstm_backward(node, saved, dh, g_steps, e):
                 np.multiply(dh, padded[t], out=carry)
                 dh2 += carry
             dh, dh2 = dh2, dh
-    lanes_first = e.transpose(1, 2, 0, 3)
-    return lanes_first, lanes_first
+    return grads, grads, None
 
 
 def _lanes_to_leaves(node: _RecurrentParams, kind: _Kind, grad: np.ndarray, out: Any, name: str, layout: _Layout) -> None:
@@ -787,22 +796,27 @@ def _(node, saved, g, out, need_input_grad):
         g_steps, dh = _upstream(node, g, saved), np.zeros((lay.lanes, hid, lay.n), dt)
     else:
         g_steps, dh = None, _final(node, g, saved)
-    e = np.empty((lay.steps, lay.lanes, (kind.gates + (kind.gates == 3)) * hid, lay.n), dt)
+    # The gate gradients, lanes first (B, rows, T, n), so that each weight gradient is one product
+    # over all steps (T·n columns) after the loop; the loop writes step t's view.
+    grads = np.empty((lay.lanes, (kind.gates + (kind.gates == 3)) * hid, lay.steps, lay.n), dt)
     loop = {SimpleRNNParams: _rnn_backward, GRUParams: _gru_backward, LSTMParams: _lstm_backward}[type(node)]
-    gates_in, gates_h = loop(node, saved, dh, g_steps, e)
+    d_in, d_h, h_columns = loop(node, saved, dh, g_steps, grads)
     rows = lay.steps * lay.n
-    d_in = np.ascontiguousarray(gates_in).reshape(lay.lanes, -1, rows)  # (B, G·H, T·n)
-    d_h = d_in if gates_h is gates_in else np.ascontiguousarray(gates_h).reshape(lay.lanes, -1, rows)
+    d_in, d_h = d_in.reshape(lay.lanes, -1, rows), d_h.reshape(lay.lanes, -1, rows)  # views: (T, n) is contiguous
     h_prev = np.ascontiguousarray(saved.h[:-1].transpose(1, 2, 0, 3)).reshape(lay.lanes, hid, rows)
     unit = ones(rows, dt)
-    _lanes_to_leaves(node, kind, np.matmul(saved.xs.mT, d_in.mT), out, "w_ih", lay)
-    _lanes_to_leaves(node, kind, np.matmul(h_prev, d_h.mT), out, "w_hh", lay)
+    dw_hh, db_hh = np.matmul(h_prev, d_h.mT), np.matmul(d_h, unit)
+    if h_columns is not None:
+        dw_hh, db_hh = dw_hh[..., h_columns], db_hh[..., h_columns]
+    _lanes_to_leaves(node, kind, np.matmul(saved.xs.reshape(lay.lanes, -1, rows), d_in.mT), out, "w_ih", lay)
+    _lanes_to_leaves(node, kind, dw_hh, out, "w_hh", lay)
     _lanes_to_leaves(node, kind, np.matmul(d_in, unit), out, "b_ih", lay)
-    _lanes_to_leaves(node, kind, np.matmul(d_h, unit), out, "b_hh", lay)
+    _lanes_to_leaves(node, kind, db_hh, out, "b_hh", lay)
     if not need_input_grad:
         return None
-    dx = np.matmul(d_in.mT, w.wi_true.mT).reshape(*lay.lead, lay.directions, lay.steps, lay.n, -1)
+    dx = np.matmul(w.wi_true, d_in).reshape(*lay.lead, lay.directions, -1, lay.steps, lay.n)  # (*lead, D, d, T, n)
     total = dx[..., 0, :, :, :]
     if lay.directions == 2:
-        total = total + dx[..., 1, ::-1, :, :]
-    return np.ascontiguousarray(np.swapaxes(total, -3, -2))
+        total = total + dx[..., 1, :, ::-1, :]
+    rank = len(lay.lead)
+    return np.ascontiguousarray(total.transpose(*range(rank), rank + 2, rank + 1, rank))  # (*lead, n, T, d)
