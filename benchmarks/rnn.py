@@ -8,6 +8,8 @@ epoch that keeps the last, shorter batch, BLAS/OpenMP threads limited to 2 for b
 - (b) a bidirectional ``GRU(6, return_sequences=True)`` over ``(n=4000, T=40, d=1)``,
   flattened (40 × 12 = 480) into ``Dense(10)``, batch 100: a tiny cell, where the cost is
   the work per time step, not arithmetic. Target: fnn faster than PyTorch.
+- (c) ``LSTM(64)`` as (a), for information: PyTorch runs its CPU LSTM as one fused oneDNN
+  kernel (its per-step cost below is a microsecond), its GRU as separate operations.
 
 fnn: ``fnn.train_epoch(state, (x, y), batch_size=B, loss="cross_entropy")`` on a
 ``fnn.Sequential`` with ``fnn.optim.adam(1e-3)``. PyTorch: ``nn.GRU(batch_first=True)`` and
@@ -61,11 +63,16 @@ from fnn.layers.recurrent import to_torch  # noqa: E402
 
 LR = 1e-3
 CLASSES = 10
-CASES = {  # name: (rows, steps, features, hidden, bidirectional, return_sequences, batch, target)
-    "a": (4096, 50, 16, 64, False, False, 128, "≤ 1.5× PyTorch"),
-    "b": (4000, 40, 1, 6, True, True, 100, "faster than PyTorch"),
+CASES = {  # name: (layer, rows, steps, features, hidden, bidirectional, return_sequences, batch, target)
+    "a": ("GRU", 4096, 50, 16, 64, False, False, 128, "≤ 1.5× PyTorch"),
+    "b": ("GRU", 4000, 40, 1, 6, True, True, 100, "faster than PyTorch"),
+    "c": ("LSTM", 4096, 50, 16, 64, False, False, 128, "none (for information)"),
 }
-TITLES = {"a": "(a) GRU(64), (4096, 50, 16), batch 128", "b": "(b) bidirectional GRU(6) → Flatten → Dense(10), (4000, 40, 1), batch 100"}
+TITLES = {
+    "a": "(a) GRU(64), (4096, 50, 16), batch 128",
+    "b": "(b) bidirectional GRU(6) → Flatten → Dense(10), (4000, 40, 1), batch 100",
+    "c": "(c) LSTM(64), as (a)",
+}
 
 
 def log(message: str) -> None:
@@ -81,8 +88,8 @@ def make_data(rows: int, steps: int, features: int) -> tuple[np.ndarray, np.ndar
     return x, fnn.random.generator(ky).integers(0, CLASSES, rows)
 
 
-def fnn_spec(steps: int, features: int, hidden: int, bidirectional: bool, sequences: bool) -> fnn.Sequential:
-    layers = [fnn.GRU(hidden, bidirectional=bidirectional, return_sequences=sequences)]
+def fnn_spec(layer: str, steps: int, features: int, hidden: int, bidirectional: bool, sequences: bool) -> fnn.Sequential:
+    layers = [getattr(fnn, layer)(hidden, bidirectional=bidirectional, return_sequences=sequences)]
     layers += [fnn.Flatten()] if sequences else []
     return fnn.Sequential([*layers, fnn.Dense(CLASSES), fnn.Activation("softmax")], in_shape=(steps, features))
 
@@ -99,22 +106,25 @@ def make_fnn(params, x, y, batch):
 def torch_model(params, sequences: bool):
     import torch
 
-    gru_node, dense = params.layers[0], params.layers[-2]
-    hidden, directions = gru_node.hidden, gru_node.directions
+    rnn, dense = params.layers[0], params.layers[-2]
+    hidden, directions = rnn.hidden, rnn.directions
+    lstm = isinstance(rnn, fnn.layers.LSTMParams)
 
     class Net(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.gru = torch.nn.GRU(gru_node.w_ih.shape[0], hidden, batch_first=True, bidirectional=directions == 2)
+            self.rnn = (torch.nn.LSTM if lstm else torch.nn.GRU)(rnn.w_ih.shape[0], hidden, batch_first=True,
+                                                                 bidirectional=directions == 2)
             self.fc = torch.nn.Linear(dense.w.shape[0], CLASSES)
 
         def forward(self, xb):
-            out, h_n = self.gru(xb)
+            out, h_n = self.rnn(xb)
+            h_n = h_n[0] if lstm else h_n
             z = out.reshape(xb.shape[0], -1) if sequences else h_n.permute(1, 0, 2).reshape(xb.shape[0], -1)
             return self.fc(z)
 
     net = Net()
-    net.gru.load_state_dict({k: torch.tensor(v) for k, v in to_torch(gru_node).items()})
+    net.rnn.load_state_dict({k: torch.tensor(v) for k, v in to_torch(rnn).items()})
     with torch.no_grad():
         net.fc.weight.copy_(torch.tensor(dense.w.T))
         net.fc.bias.copy_(torch.tensor(dense.b))
@@ -219,10 +229,10 @@ def best_of(runs: dict, reps: int, wait: float, label: str) -> dict:
 
 
 def case(name: str, rows: int | None, reps: int, wait: float) -> dict:
-    n, steps, d, hidden, bi, seq, batch, _ = CASES[name]
+    layer, n, steps, d, hidden, bi, seq, batch, _ = CASES[name]
     rows = rows or n
     x, y = make_data(rows, steps, d)
-    params = fnn.init(fnn.random.key(2), fnn_spec(steps, d, hidden, bi, seq))
+    params = fnn.init(fnn.random.key(2), fnn_spec(layer, steps, d, hidden, bi, seq))
     gap = check_same_loss(params, x, y, seq)
     log(f"{TITLES[name]}: fnn and torch agree on the first loss (relative difference {gap:.1e})")
     result = best_of({"fnn": make_fnn(params, x, y, batch), "torch": make_torch(params, x, y, batch, seq)},
@@ -305,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="512 rows, one repetition, a short per-step measurement")
     ap.add_argument("--reps", type=int, default=5, help="timed repetitions per contender (best of; default 5)")
-    ap.add_argument("--only", default="a,b", help="cases to run: a, b or a,b")
+    ap.add_argument("--only", default="a,b,c", help="cases to run, of a, b, c (default all)")
     ap.add_argument("--no-steps", action="store_true", help="skip the per-step cost")
     ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
                     help="before each timed run, wait up to SECONDS for other processes to go quiet")
@@ -325,9 +335,9 @@ def main(argv: list[str] | None = None) -> None:
     print("| case | fnn `train_epoch` | PyTorch CPU | fnn / PyTorch | target |")
     print("|---|---|---|---|---|")
     for c, r in results.items():
-        rows_note = "" if r["rows"] == CASES[c][0] else f" ({r['rows']} rows)"
+        rows_note = "" if r["rows"] == CASES[c][1] else f" ({r['rows']} rows)"
         print(f"| {TITLES[c]}{rows_note} | {r['fnn']:.3f} s | {r['torch']:.3f} s | {r['fnn'] / r['torch']:.2f}× | "
-              f"{CASES[c][7]} |")
+              f"{CASES[c][8]} |")
     if args.no_steps:
         return
     steps, step_reps = (50, 2) if args.quick else (200, 7)

@@ -262,5 +262,5 @@ def test_the_benchmark_runs_and_checks_that_fnn_and_torch_compute_the_same_loss(
                           timeout=600)
     assert done.returncode == 0, done.stderr
     assert "fnn and torch agree on the first loss" in done.stderr
-    assert "| (a) GRU(64)" in done.stdout and "| (b) bidirectional GRU(6)" in done.stdout
+    assert "| (a) GRU(64)" in done.stdout and "| (b) bidirectional GRU(6)" in done.stdout and "| (c) LSTM(64)" in done.stdout
     assert "| GRU, bidirectional |" in done.stdout  # the per-step cost

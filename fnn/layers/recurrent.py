@@ -41,13 +41,14 @@ the layer's own input: after an Embedding, a padding id must embed to exactly ``
 >>> bool(np.allclose(fnn.apply(p, padded), fnn.apply(alone, x), rtol=1e-12))
 True
 
-**Speed.** The input projections of all steps and directions are one matrix product per
-direction before the time loop; each step then runs one matrix product (both directions of a
-bidirectional layer, and every member of a stack, batched in one ``np.matmul``) and a few
-elementwise passes on contiguous gate blocks. The backward loop carries only the state
-gradients; the gate factors it needs are computed for blocks of steps at once, and the weight
-gradients are one matrix product each after the loop (backpropagation through time; memory
-about ``n·T·hidden·(G + 2)`` numbers per direction).
+**Speed and memory.** The input projections of all steps are computed before the time loop;
+each step then runs one matrix product (both directions of a bidirectional layer, and every
+member of a stack, batched in one ``np.matmul``) and a few elementwise passes on contiguous
+gate blocks. The backward loop carries only the state gradients; the gate factors it needs
+are computed for blocks of steps at once, and each weight gradient is one matrix product over
+all steps after the loop (backpropagation through time). The forward keeps the states and the
+gates, 1 (SimpleRNN), 5 (GRU) or 7 (LSTM) numbers per unit, step and direction, and the
+backward needs about as many again: memory O(n·T·hidden).
 
 **Stacks.** In a stack of K networks every leaf has a leading axis K and the input is
 ``(K, n, T, d)``; the members run the same products and passes one network runs, batched.
