@@ -418,10 +418,9 @@ def _blocks(index: tuple, hidden: int) -> np.ndarray:
 class _Weights(NamedTuple):
     wi: np.ndarray  # (B, d, G·H) internal order, sigmoid columns halved: the input projection
     wi_true: np.ndarray  # (B, d, G·H) internal order: for the input gradient
-    wh: np.ndarray  # (B, G·H, H) internal order, sigmoid rows halved: the forward step
+    wh: np.ndarray  # (B, G·H, H + 1) internal order, [W_hh | b_hh], sigmoid rows halved: the forward step
     wh_back: np.ndarray  # (B, H, G·H) in the order of the backward's gate gradients
-    bias: np.ndarray  # (B, G·H, 1): the biases added to the input projection (halved where sigmoid)
-    b_hn: np.ndarray | None  # (B, H, 1): GRU's b_hn, added inside the reset gate
+    bias: np.ndarray  # (B, G·H, 1): b_ih, added to the input projection (halved where sigmoid)
 
 
 def _lanes(node: _RecurrentParams, name: str) -> np.ndarray:
@@ -434,27 +433,21 @@ def _lanes(node: _RecurrentParams, name: str) -> np.ndarray:
 
 
 def _weights(node: _RecurrentParams, kind: _Kind) -> _Weights:
+    # The states carry a row of ones (see _run), so W_hh h + b_hh is one product: b_hh is the last
+    # column of the recurrent weights. GRU's b_hn, inside the reset gate, needs nothing more.
     h = node.hidden
     order = _blocks(kind.order, h)
     half = slice(0, kind.sigmoids * h)
     wi_true = np.ascontiguousarray(_lanes(node, "w_ih")[..., order])
     wh_true = _lanes(node, "w_hh")[..., order]
-    b_ih, b_hh = _lanes(node, "b_ih")[..., order], _lanes(node, "b_hh")[..., order]
     wi = wi_true.copy()
     wi[..., half] *= 0.5
-    wh = wh_true.swapaxes(-1, -2).copy()  # a copy even where the swap is contiguous (an axis of size 1)
+    wh = np.concatenate([wh_true, _lanes(node, "b_hh")[:, None, order]], axis=1).swapaxes(-1, -2).copy()
     wh[:, half] *= 0.5
-    b_hn = None
-    if type(node) is GRUParams:
-        bias = b_ih.copy()
-        bias[:, : 2 * h] += b_hh[:, : 2 * h]
-        b_hn = np.ascontiguousarray(b_hh[:, 2 * h:, None])
-        wh_back = np.ascontiguousarray(wh_true[..., _blocks((2, 0, 1), h)])  # (hn, r, z): see _gru_backward
-    else:
-        bias = b_ih + b_hh
-        wh_back = np.ascontiguousarray(wh_true)
+    bias = _lanes(node, "b_ih")[..., order, None]
     bias[:, half] *= 0.5
-    return _Weights(wi, wi_true, wh, wh_back, bias[..., None], b_hn)
+    back = _blocks((2, 0, 1), h) if type(node) is GRUParams else slice(None)  # GRU: (hn, r, z), see _gru_backward
+    return _Weights(wi, wi_true, wh, np.ascontiguousarray(wh_true[..., back]), bias)
 
 
 class _Layout(NamedTuple):
@@ -483,7 +476,7 @@ class _Saved(NamedTuple):
     layout: _Layout
     weights: _Weights
     xs: np.ndarray  # (B, d, T, n): the inputs, feature-major, in each lane's processing order
-    h: np.ndarray  # (T + 1, B, H, n): the states, h[0] = 0
+    h: np.ndarray  # (T + 1, B, H + 1, n): the states, h[0] = 0, and a last row of ones
     cell: tuple  # the kind's gate values (see the forward loops)
     padded: np.ndarray | None  # (T, B, 1, n) bool: padded steps of each lane, or None without padding
     padded_steps: tuple  # per processing step: whether any lane pads there
@@ -533,8 +526,9 @@ def _run(node: _RecurrentParams, x: np.ndarray) -> tuple[np.ndarray, _Saved]:
     xs = _by_lane(x, layout)
     padded, padded_steps, valid = _padding(node, x, layout)
     gi = _input_projection(w, xs)
-    h = np.empty((layout.steps + 1, layout.lanes, node.hidden, layout.n), x.dtype)
+    h = np.empty((layout.steps + 1, layout.lanes, node.hidden + 1, layout.n), x.dtype)
     h[0] = 0
+    h[:, :, -1] = 1  # the ones that multiply b_hh in the step's product
     loop = {SimpleRNNParams: _rnn_forward, GRUParams: _gru_forward, LSTMParams: _lstm_forward}[type(node)]
     cell = loop(node, w, gi, h, padded, padded_steps)
     saved = _Saved(layout, w, xs, h, cell, padded, padded_steps, valid)
@@ -544,9 +538,9 @@ def _run(node: _RecurrentParams, x: np.ndarray) -> tuple[np.ndarray, _Saved]:
 def _output(node: _RecurrentParams, saved: _Saved) -> np.ndarray:
     lay, hid = saved.layout, node.hidden
     if not node.return_sequences:  # the final state of every lane: (B, H, n) → (*lead, n, D·H)
-        last = saved.h[-1].reshape(*lay.lead, lay.directions, hid, lay.n)
+        last = saved.h[-1, :, :hid].reshape(*lay.lead, lay.directions, hid, lay.n)
         return np.ascontiguousarray(np.moveaxis(last, -1, -3)).reshape(*lay.lead, lay.n, lay.directions * hid)
-    states = saved.h[1:].reshape(lay.steps, *lay.lead, lay.directions, hid, lay.n)
+    states = saved.h[1:, :, :hid].reshape(lay.steps, *lay.lead, lay.directions, hid, lay.n)
     rank = len(lay.lead)
     states = states.transpose(*range(1, rank + 1), rank + 3, 0, rank + 1, rank + 2)  # (*lead, n, T, D, H)
     y = np.empty(states.shape, states.dtype)
@@ -561,7 +555,7 @@ def _output(node: _RecurrentParams, saved: _Saved) -> np.ndarray:
 def _rnn_forward(node, w, gi, h, padded, padded_steps):
     relu = node.activation == "relu"
     zero = _ZERO[h.dtype]
-    for t, (gi_t, h_prev, h_new) in enumerate(zip(gi, h[:-1], h[1:])):
+    for t, (gi_t, h_prev, h_new) in enumerate(zip(gi, h[:-1], h[1:, :, :-1])):
         np.matmul(w.wh, h_prev, out=h_new)
         h_new += gi_t
         if relu:
@@ -569,28 +563,26 @@ def _rnn_forward(node, w, gi, h, padded, padded_steps):
         else:
             np.tanh(h_new, out=h_new)
         if padded_steps and padded_steps[t]:
-            np.copyto(h_new, h_prev, where=padded[t])
+            np.copyto(h_new, h_prev[:, :-1], where=padded[t])
     return ()
 
 
 def _gru_forward(node, w, gi, h, padded, padded_steps):
     hid = node.hidden
     steps, lanes, _, n = gi.shape
-    rz = np.empty((steps, lanes, 2 * hid, n), h.dtype)  # r and z
+    gates = np.empty(gi.shape, h.dtype)  # (r, z, W_hn h + b_hn)
     new = np.empty((steps, lanes, hid, n), h.dtype)  # n
-    hn = np.empty((steps, lanes, hid, n), h.dtype)  # W_hn h + b_hn
-    gh = np.empty((lanes, 3 * hid, n), h.dtype)
-    gh_rz, gh_n = gh[:, : 2 * hid], gh[:, 2 * hid:]
     half = _HALF[h.dtype]
-    views = zip(gi[:, :, : 2 * hid], gi[:, :, 2 * hid:], rz, rz[:, :, :hid], rz[:, :, hid:], new, hn, h[:-1], h[1:])
-    for t, (gi_rz, gi_n, rz_t, r, z, n_t, hn_t, h_prev, h_new) in enumerate(views):
-        np.matmul(w.wh, h_prev, out=gh)
-        np.add(gh_rz, gi_rz, out=rz_t)
-        np.tanh(rz_t, out=rz_t)
-        np.multiply(rz_t, half, out=rz_t)
-        np.add(rz_t, half, out=rz_t)
-        np.add(gh_n, w.b_hn, out=hn_t)
-        np.multiply(r, hn_t, out=n_t)
+    views = zip(gi[:, :, : 2 * hid], gi[:, :, 2 * hid:], gates, gates[:, :, : 2 * hid], gates[:, :, :hid],
+                gates[:, :, hid: 2 * hid], gates[:, :, 2 * hid:], new, h[:-1], h[1:, :, :-1])
+    for t, (gi_rz, gi_n, gh, rz, r, z, hn, n_t, h_ones, h_new) in enumerate(views):
+        h_prev = h_ones[:, :-1]
+        np.matmul(w.wh, h_ones, out=gh)  # W_hh h + b_hh
+        rz += gi_rz
+        np.tanh(rz, out=rz)
+        np.multiply(rz, half, out=rz)
+        np.add(rz, half, out=rz)
+        np.multiply(r, hn, out=n_t)
         n_t += gi_n
         np.tanh(n_t, out=n_t)
         np.subtract(h_prev, n_t, out=h_new)  # h' = (h − n) ⊙ z + n, torch's own order
@@ -598,7 +590,7 @@ def _gru_forward(node, w, gi, h, padded, padded_steps):
         h_new += n_t
         if padded_steps and padded_steps[t]:
             np.copyto(h_new, h_prev, where=padded[t])
-    return rz, new, hn
+    return gates, new
 
 
 def _lstm_forward(node, w, gi, h, padded, padded_steps):
@@ -611,9 +603,9 @@ def _lstm_forward(node, w, gi, h, padded, padded_steps):
     ig = np.empty((lanes, hid, n), h.dtype)
     half = _HALF[h.dtype]
     b = [gates[:, :, k * hid:(k + 1) * hid] for k in range(4)]
-    views = zip(gi, gates, gates[:, :, : 3 * hid], *b, c[:-1], c[1:], tc, h[:-1], h[1:])
-    for t, (gi_t, a, sig, o, i, f, g, c_prev, c_new, tc_t, h_prev, h_new) in enumerate(views):
-        np.matmul(w.wh, h_prev, out=a)
+    views = zip(gi, gates, gates[:, :, : 3 * hid], *b, c[:-1], c[1:], tc, h[:-1], h[1:, :, :-1])
+    for t, (gi_t, a, sig, o, i, f, g, c_prev, c_new, tc_t, h_ones, h_new) in enumerate(views):
+        np.matmul(w.wh, h_ones, out=a)
         a += gi_t
         np.tanh(a, out=a)
         np.multiply(sig, half, out=sig)
@@ -625,7 +617,7 @@ def _lstm_forward(node, w, gi, h, padded, padded_steps):
         np.multiply(o, tc_t, out=h_new)
         if padded_steps and padded_steps[t]:
             np.copyto(c_new, c_prev, where=padded[t])
-            np.copyto(h_new, h_prev, where=padded[t])
+            np.copyto(h_new, h_ones[:, :-1], where=padded[t])
     return gates, c, tc
 
 
@@ -675,7 +667,7 @@ def _rnn_backward(node, saved, dh, g_steps, grads):
     dh2 = np.empty_like(dh)
     carry = np.empty_like(dh) if padded is not None else None
     for a, b in _step_blocks(h.shape[0] - 1, dh.size):
-        out = h[a + 1:b + 1]
+        out = h[a + 1:b + 1, :, :-1]
         factor = (out > 0).astype(out.dtype) if relu else 1 - out * out  # act'(a), from the output
         if padded is not None:
             np.copyto(factor, 0, where=padded[a:b])
@@ -696,24 +688,24 @@ def _gru_backward(node, saved, dh, g_steps, grads):
     # factor each, d(hn) and da_r are da_n times one factor each (two passes for four blocks),
     # (hn, r, z) is what W_hh multiplies and (r, z, n) what W_ih does: both are contiguous rows.
     w, h, padded = saved.weights, saved.h, saved.padded
-    rz, new, hn = saved.cell
+    gates, new = saved.cell
     hid = node.hidden
     lanes, _, steps, n = grads.shape
     e4 = grads.reshape(lanes, 4, hid, steps, n).transpose(3, 0, 1, 2, 4)  # (T, B, 4, H, n)
     e3 = grads[:, : 3 * hid].transpose(2, 0, 1, 3)  # (T, B, 3H, n): (hn, r, z)
     dh2, tmp = np.empty_like(dh), np.empty_like(dh)
     for a, b in _step_blocks(steps, 2 * dh.size):
-        r, z = rz[a:b, :, :hid], rz[a:b, :, hid:]
+        r, z, hn = gates[a:b, :, :hid], gates[a:b, :, hid: 2 * hid], gates[a:b, :, 2 * hid:]
         f1 = np.empty((b - a, lanes, 2, hid, n), dh.dtype)  # (dz/dh', dn/dh' through a_n)
         f2 = np.empty((b - a, lanes, 2, hid, n), dh.dtype)  # (d(hn)/da_n, dr/da_n)
         zz = z * (1 - z)
-        np.subtract(h[a:b], new[a:b], out=f1[:, :, 0])
+        np.subtract(h[a:b, :, :-1], new[a:b], out=f1[:, :, 0])
         f1[:, :, 0] *= zz
         np.multiply(new[a:b], new[a:b], out=f1[:, :, 1])
         np.subtract(1, f1[:, :, 1], out=f1[:, :, 1])
         f1[:, :, 1] *= 1 - z
         f2[:, :, 0] = r
-        np.multiply(hn[a:b], r, out=f2[:, :, 1])
+        np.multiply(hn, r, out=f2[:, :, 1])
         f2[:, :, 1] *= 1 - r
         keep = z
         if padded is not None:
@@ -804,14 +796,14 @@ def _(node, saved, g, out, need_input_grad):
     d_in, d_h, h_columns = loop(node, saved, dh, g_steps, grads)
     rows = lay.steps * lay.n
     d_in, d_h = d_in.reshape(lay.lanes, -1, rows), d_h.reshape(lay.lanes, -1, rows)  # views: (T, n) is contiguous
-    h_prev = np.ascontiguousarray(saved.h[:-1].transpose(1, 2, 0, 3)).reshape(lay.lanes, hid, rows)
-    unit = ones(rows, dt)
-    dw_hh, db_hh = np.matmul(h_prev, d_h.mT), np.matmul(d_h, unit)
+    h_prev = np.ascontiguousarray(saved.h[:-1].transpose(1, 2, 0, 3)).reshape(lay.lanes, hid + 1, rows)
+    dw_hh = np.matmul(h_prev, d_h.mT)  # (B, H + 1, G·H): the row of ones gives b_hh's gradient
     if h_columns is not None:
-        dw_hh, db_hh = dw_hh[..., h_columns], db_hh[..., h_columns]
+        dw_hh = dw_hh[..., h_columns]
+    dw_hh, db_hh = dw_hh[:, :hid], dw_hh[:, hid]
     _lanes_to_leaves(node, kind, np.matmul(saved.xs.reshape(lay.lanes, -1, rows), d_in.mT), out, "w_ih", lay)
     _lanes_to_leaves(node, kind, dw_hh, out, "w_hh", lay)
-    _lanes_to_leaves(node, kind, np.matmul(d_in, unit), out, "b_ih", lay)
+    _lanes_to_leaves(node, kind, np.matmul(d_in, ones(rows, dt)), out, "b_ih", lay)
     _lanes_to_leaves(node, kind, db_hh, out, "b_hh", lay)
     if not need_input_grad:
         return None
