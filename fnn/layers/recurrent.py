@@ -698,12 +698,12 @@ def _gru_backward(node, saved, dh, g_steps, grads):
         r, z, hn = gates[a:b, :, :hid], gates[a:b, :, hid: 2 * hid], gates[a:b, :, 2 * hid:]
         f1 = np.empty((b - a, lanes, 2, hid, n), dh.dtype)  # (dz/dh', dn/dh' through a_n)
         f2 = np.empty((b - a, lanes, 2, hid, n), dh.dtype)  # (d(hn)/da_n, dr/da_n)
-        zz = z * (1 - z)
-        np.subtract(h[a:b, :, :-1], new[a:b], out=f1[:, :, 0])
-        f1[:, :, 0] *= zz
+        one_z = 1 - z
+        np.subtract(h[a + 1:b + 1, :, :-1], new[a:b], out=f1[:, :, 0])  # h' − n = z ⊙ (h − n)
+        f1[:, :, 0] *= one_z
         np.multiply(new[a:b], new[a:b], out=f1[:, :, 1])
         np.subtract(1, f1[:, :, 1], out=f1[:, :, 1])
-        f1[:, :, 1] *= 1 - z
+        f1[:, :, 1] *= one_z
         f2[:, :, 0] = r
         np.multiply(hn, r, out=f2[:, :, 1])
         f2[:, :, 1] *= 1 - r
