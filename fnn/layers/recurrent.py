@@ -138,7 +138,9 @@ class _RecurrentSpec:
             "init": _init(owner, self.init),
         }
         if isinstance(self, SimpleRNN) and self.activation not in ("tanh", "relu"):
-            raise ConfigError(f"SimpleRNN activation must be 'tanh' or 'relu' (torch.nn.RNN's nonlinearity), got {self.activation!r}")
+            raise ConfigError(
+                f"SimpleRNN activation must be 'tanh' or 'relu' (torch.nn.RNN's nonlinearity), got {self.activation!r}"
+            )
         for name, value in checked.items():
             object.__setattr__(self, name, value)
 
@@ -228,7 +230,7 @@ class _RecurrentParams:
 @tree.register
 @attrs.frozen
 class SimpleRNNParams(_RecurrentParams):
-    """Parameters of a :class:`SimpleRNN`: ``w_ih`` (d, H), ``w_hh`` (H, H), ``b_ih``, ``b_hh`` (H,), and the ``*_reverse`` ones."""
+    """Parameters of a :class:`SimpleRNN`: ``w_ih`` (d, H), ``w_hh`` (H, H), ``b_ih``, ``b_hh`` (H,) (and ``*_reverse``)."""
 
     activation: str = tree.static_field(default="tanh")
 
@@ -363,7 +365,8 @@ def from_torch(node: _RecurrentParams, state_dict: dict) -> _RecurrentParams:
     >>> fnn.tree.equal(back, node)
     True
     """
-    expected = {_torch_name(n, s): (n + s, getattr(node, n + s)) for s in ("", "_reverse")[: node.directions] for n in _LEAVES}
+    suffixes = ("", "_reverse")[: node.directions]
+    expected = {_torch_name(n, s): (n + s, getattr(node, n + s)) for s in suffixes for n in _LEAVES}
     names = set(state_dict)
     if names != set(expected):
         missing, extra = sorted(set(expected) - names), sorted(names - set(expected))
@@ -374,7 +377,9 @@ def from_torch(node: _RecurrentParams, state_dict: dict) -> _RecurrentParams:
     for torch_name, (name, leaf) in expected.items():
         value, want = np.asarray(state_dict[torch_name]), leaf.T.shape
         if value.shape != want:
-            raise ShapeError(f"from_torch into {node.describe()}: {torch_name} has shape {value.shape}, this layer needs {want}")
+            raise ShapeError(
+                f"from_torch into {node.describe()}: {torch_name} has shape {value.shape}, this layer needs {want}"
+            )
         leaves[name] = np.array(value.T, dtype=leaf.dtype)
     return attrs.evolve(node, **leaves)
 
@@ -387,9 +392,9 @@ def from_torch(node: _RecurrentParams, state_dict: dict) -> _RecurrentParams:
 # Arrays the time loops walk are time-first, (T, B, ·, n); the inputs and the gate gradients,
 # which the weight gradients contract over all steps at once, are lanes-first, (B, ·, T, n) (the
 # loop writes step t's strided view), so that no transposing copy of them is made. Both are in
-# each lane's processing order (the reverse direction's step s is time T−1−s). The sigmoid gates run as σ(a) = ½·tanh(a/2) + ½, which
-# never overflows; their rows of the forward weights and biases are stored pre-halved (exact:
-# a power of two), so each costs one tanh and two passes.
+# each lane's processing order (the reverse direction's step s is time T−1−s). The sigmoid
+# gates run as σ(a) = ½·tanh(a/2) + ½, which never overflows; their rows of the forward weights
+# and biases are stored pre-halved (exact: a power of two), so each costs one tanh and two passes.
 
 
 class _Kind(NamedTuple):
@@ -769,13 +774,12 @@ def _lstm_backward(node, saved, dh, g_steps, grads):
     return grads, grads, None
 
 
-def _lanes_to_leaves(node: _RecurrentParams, kind: _Kind, grad: np.ndarray, out: Any, name: str, layout: _Layout) -> None:
+def _to_leaves(node: _RecurrentParams, kind: _Kind, grad: np.ndarray, out: Any, name: str, layout: _Layout) -> None:
     """Write a (B, ..., G·H) gradient in the internal gate order into leaf ``name`` (and its reverse) of ``out``."""
     back = np.argsort(_blocks(kind.order, node.hidden))
-    grad = grad[..., back].reshape(*layout.lead, layout.directions, *grad.shape[1:])
-    getattr(out, name)[...] = grad[..., 0, :, :] if grad.ndim - len(layout.lead) == 3 else grad[..., 0, :]
-    if layout.directions == 2:
-        getattr(out, name + "_reverse")[...] = grad[..., 1, :, :] if grad.ndim - len(layout.lead) == 3 else grad[..., 1, :]
+    lanes = grad[..., back].reshape(*layout.lead, layout.directions, *grad.shape[1:])
+    for suffix, part in zip(("", "_reverse")[: layout.directions], np.moveaxis(lanes, len(layout.lead), 0), strict=True):
+        getattr(out, name + suffix)[...] = part
 
 
 @backward.register(SimpleRNNParams)
@@ -801,10 +805,10 @@ def _(node, saved, g, out, need_input_grad):
     if h_columns is not None:
         dw_hh = dw_hh[..., h_columns]
     dw_hh, db_hh = dw_hh[:, :hid], dw_hh[:, hid]
-    _lanes_to_leaves(node, kind, np.matmul(saved.xs.reshape(lay.lanes, -1, rows), d_in.mT), out, "w_ih", lay)
-    _lanes_to_leaves(node, kind, dw_hh, out, "w_hh", lay)
-    _lanes_to_leaves(node, kind, np.matmul(d_in, ones(rows, dt)), out, "b_ih", lay)
-    _lanes_to_leaves(node, kind, db_hh, out, "b_hh", lay)
+    _to_leaves(node, kind, np.matmul(saved.xs.reshape(lay.lanes, -1, rows), d_in.mT), out, "w_ih", lay)
+    _to_leaves(node, kind, dw_hh, out, "w_hh", lay)
+    _to_leaves(node, kind, np.matmul(d_in, ones(rows, dt)), out, "b_ih", lay)
+    _to_leaves(node, kind, db_hh, out, "b_hh", lay)
     if not need_input_grad:
         return None
     dx = np.matmul(w.wi_true, d_in).reshape(*lay.lead, lay.directions, -1, lay.steps, lay.n)  # (*lead, D, d, T, n)

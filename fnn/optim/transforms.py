@@ -221,7 +221,8 @@ class ClipByMemberNorm:
         out = np.empty_like(grad)
         start = 0
         for size in self.sizes:
-            np.multiply(grad[start:start + k * size].reshape(k, size), scale, out=out[start:start + k * size].reshape(k, size))
+            part = slice(start, start + k * size)
+            np.multiply(grad[part].reshape(k, size), scale, out=out[part].reshape(k, size))
             start += k * size
         return out, None
 
