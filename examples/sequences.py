@@ -7,6 +7,9 @@ axis), pools the positions with a user-written layer (`MeanOverTime`, registered
 script with shapes and capabilities, and checked by the same laws as fnn's own layers),
 and reads the result with two branches concatenated.
 
+Recurrent layers (GRU, LSTM, an Embedding followed by a GRU on this same task, padding, a
+clipped stack): examples/recurrent.py.
+
 Run: python examples/sequences.py   (FNN_EPOCHS=3 for a quick run)
 """
 

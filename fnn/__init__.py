@@ -44,6 +44,8 @@ from fnn.layers import (
     Flatten,
     GlobalAvgPool,
     GlobalMaxPool,
+    GRU,
+    LSTM,
     LayerNorm,
     MaxPool1D,
     MaxPool2D,
@@ -52,6 +54,7 @@ from fnn.layers import (
     Reshape,
     Residual,
     Sequential,
+    SimpleRNN,
 )
 from fnn.minimize import MinimizeResult, minimize
 from fnn.network import apply, init, mlp, output_shape, predict, predict_proba
@@ -74,6 +77,8 @@ __all__ = [
     "Flatten",
     "GlobalAvgPool",
     "GlobalMaxPool",
+    "GRU",
+    "LSTM",
     "LayerNorm",
     "MaxPool1D",
     "MaxPool2D",
@@ -84,6 +89,7 @@ __all__ = [
     "EarlyStopping",
     "SerialExecutor",
     "Sequential",
+    "SimpleRNN",
     "TrainState",
     "apply",
     "batches",

@@ -18,7 +18,8 @@ network k alone, in float32 and float64: each member's matrix products are the
 products one network runs (``np.matmul`` loops over the members), its reductions add
 the same numbers in the same order, and the optimizers work element by element. The
 one exception, refused with a ConfigError, is an optimizer that mixes elements:
-``clip_by_global_norm`` would clip all members by one norm.
+``clip_by_global_norm`` would clip all members by one norm (``fnn.optim.clip_by_member_norm``
+clips each member by its own).
 
 >>> import numpy as np, fnn
 >>> spec = fnn.mlp([4, 8, 3])

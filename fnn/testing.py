@@ -537,7 +537,9 @@ def _window_layers(st: Any) -> dict[str, Callable[[], Any]]:
 
 def _registry() -> dict[str, Callable[[], Any]]:
     """name -> a function returning a strategy of ``(spec, in_shape)`` (hypothesis is imported lazily)."""
-    from fnn.layers import BatchNorm, Concat, Embedding, Flatten, LayerNorm, Parallel, Reshape, Residual, RMSNorm
+    from fnn.layers import (
+        GRU, LSTM, BatchNorm, Concat, Embedding, Flatten, LayerNorm, Parallel, Reshape, Residual, RMSNorm, SimpleRNN,
+    )
 
     st = _st()
     shapes = _sample_shapes(st)
@@ -561,6 +563,13 @@ def _registry() -> dict[str, Callable[[], Any]]:
                 in_shape,
             )
         )
+
+    # recurrent layers take (T, d) samples; a mask value is never met by the Dense in front (masks: test_recurrent.py)
+    sequences = _sample_shapes(st, 2, 2, 4)
+
+    def recurrent(cls: type, **extra: Any) -> Any:
+        flags = {"return_sequences": st.booleans(), "bidirectional": st.booleans(), **extra}
+        return st.builds(cls, st.integers(1, 4), **flags, mask_value=st.sampled_from([None, 0.0]))
 
     return {
         **_window_layers(st),
@@ -588,6 +597,9 @@ def _registry() -> dict[str, Callable[[], Any]]:
         "Embedding": lambda: with_shape(
             st.tuples(st.integers(1, 7), st.integers(1, 4)).map(lambda t: Embedding(*t)), _sample_shapes(st, 1, 2)
         ),
+        "SimpleRNN": lambda: with_shape(recurrent(SimpleRNN, activation=st.sampled_from(["tanh", "relu"])), sequences),
+        "GRU": lambda: with_shape(recurrent(GRU), sequences),
+        "LSTM": lambda: with_shape(recurrent(LSTM), sequences),
         "Sequential": lambda: with_shape(
             st.tuples(st.integers(1, 4), st.sampled_from(sorted(ACTIVATIONS))).map(
                 lambda t: Sequential([Dense(t[0]), Activation(t[1])])
@@ -598,7 +610,7 @@ def _registry() -> dict[str, Callable[[], Any]]:
 
 LAYER_NAMES = (
     "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Residual", "Concat", "Parallel",
-    "LayerNorm", "RMSNorm", "BatchNorm", "Embedding", "Sequential",
+    "LayerNorm", "RMSNorm", "BatchNorm", "Embedding", "SimpleRNN", "GRU", "LSTM", "Sequential",
     "Conv1D", "Conv2D", "MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D", "GlobalMaxPool", "GlobalAvgPool",
 )
 """The names of :func:`layer_cases`' registry: every layer spec fnn defines (a test checks none is missing)."""

@@ -81,8 +81,9 @@ class TrainState:
 
 
 def _mixing_part(obj: Any, seen: int = 0) -> Any:
-    """The first part of an optimizer that is not element by element (``elementwise = False``), or None."""
-    if getattr(type(obj), "elementwise", True) is False:
+    """The first part of an optimizer that mixes entries of different members (``elementwise = False``
+    without ``per_member = True``), or None."""
+    if getattr(type(obj), "elementwise", True) is False and not getattr(type(obj), "per_member", False):
         return obj
     if seen > 20:  # optimizers are shallow; a cycle is not one
         return None
@@ -106,7 +107,8 @@ def _check_stack_optimizer(params: Any, optimizer: Any, where: str) -> None:
     if part is not None:
         raise ConfigError(
             f"{where}: {type(part).__name__} acts on the whole flat vector, so in a stack of {params.members} "
-            f"networks it would mix the members (one norm for all); train the members one by one, or drop it"
+            f"networks it would mix the members (one norm for all); fnn.optim.clip_by_member_norm(max_norm, params) clips "
+            f"each member by its own norm"
         )
 
 

@@ -59,6 +59,7 @@ OPTIMIZERS = {
     "adamw_warmup_cosine": lambda p: fnn.optim.adamw(S.warmup_cosine_decay(0.0, 0.01, 2, 10)),
     "adam_linear_warmup_constant": lambda p: fnn.optim.adam(S.join_schedules((S.linear_warmup(0.0, 0.01, 2), S.constant(0.01)), (2,))),
     "chain_clip": lambda p: fnn.optim.chain(fnn.optim.clip_by_global_norm(0.5), fnn.optim.clip_by_value(0.1), fnn.optim.adam(0.01)),
+    "chain_member_clip": lambda p: fnn.optim.chain(fnn.optim.clip_by_member_norm(0.5, p), fnn.optim.adam(0.01)),
     "chain_masked_decay": lambda p: fnn.optim.chain(fnn.optim.add_weight_decay(0.1, mask=weight_mask(p)), fnn.optim.sgd(0.1)),
     "decoupled_masked": lambda p: fnn.optim.decoupled_weight_decay(fnn.optim.momentum(0.05), 0.1, mask=weight_mask(p)),
 }

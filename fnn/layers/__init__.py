@@ -1,6 +1,6 @@
 """Layer specs, params nodes and the protocol that runs them (see :mod:`fnn.layers.base`)."""
 
-from fnn.layers import activations
+from fnn.layers import activations, recurrent
 from fnn.layers.activations import Activation
 from fnn.layers.autodiff import FromForward, FromForwardParams, from_forward
 from fnn.layers.base import (
@@ -29,11 +29,13 @@ from fnn.layers.dropout import Dropout
 from fnn.layers.embedding import Embedding, EmbeddingParams
 from fnn.layers.normalization import LayerNorm, LayerNormParams, RMSNorm, RMSNormParams
 from fnn.layers.pooling import AvgPool1D, AvgPool2D, GlobalAvgPool, GlobalMaxPool, MaxPool1D, MaxPool2D
+from fnn.layers.recurrent import GRU, LSTM, GRUParams, LSTMParams, SimpleRNN, SimpleRNNParams
 from fnn.layers.reshape import Flatten, Reshape
 from fnn.layers.sequential import Sequential, SequentialParams
 
 __all__ = [
     "activations",
+    "recurrent",
     "Activation",
     "AvgPool1D",
     "AvgPool2D",
@@ -53,6 +55,10 @@ __all__ = [
     "Flatten",
     "GlobalAvgPool",
     "GlobalMaxPool",
+    "GRU",
+    "GRUParams",
+    "LSTM",
+    "LSTMParams",
     "LayerNorm",
     "LayerNormParams",
     "MaxPool1D",
@@ -68,6 +74,8 @@ __all__ = [
     "FromForwardParams",
     "Sequential",
     "SequentialParams",
+    "SimpleRNN",
+    "SimpleRNNParams",
     "backward",
     "check_shape",
     "details",

@@ -38,7 +38,8 @@ nothing to change (nothing downstream writes into a gradient).
 :func:`chain` ``(t1, ..., tk, opt)`` is an optimizer: it passes the gradient
 through the transforms in order and returns ``opt.update(old, grad_k, ...)``,
 so the result is still the new params; its state is
-``ChainState(transforms=(...), inner=...)``. Transforms: :func:`clip_by_global_norm`,
+``ChainState(transforms=(...), inner=...)``. Transforms: :func:`clip_by_global_norm`
+(:func:`clip_by_member_norm` for a stack: each member by its own norm),
 :func:`clip_by_value`, :func:`add_weight_decay` (coupled L2, into the gradient).
 Decoupled weight decay acts on the params, so it wraps a whole optimizer:
 :func:`decoupled_weight_decay` ``(opt, wd)`` decays the old params by
@@ -116,11 +117,13 @@ from fnn.optim.transforms import (
     Chain,
     ChainState,
     ClipByGlobalNorm,
+    ClipByMemberNorm,
     ClipByValue,
     DecoupledWeightDecay,
     add_weight_decay,
     chain,
     clip_by_global_norm,
+    clip_by_member_norm,
     clip_by_value,
     decoupled_weight_decay,
     global_norm,
@@ -144,6 +147,7 @@ __all__ = [
     # composition
     "chain",
     "clip_by_global_norm",
+    "clip_by_member_norm",
     "clip_by_value",
     "add_weight_decay",
     "decoupled_weight_decay",
@@ -188,6 +192,7 @@ __all__ = [
     "Chain",
     "ChainState",
     "ClipByGlobalNorm",
+    "ClipByMemberNorm",
     "ClipByValue",
     "AddWeightDecay",
     "DecoupledWeightDecay",

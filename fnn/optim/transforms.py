@@ -19,11 +19,12 @@ from fnn.optim.adam import Adam, Adamax, AdamW, NAdam
 from fnn.optim.adaptive import Adadelta, Adagrad, RMSprop
 from fnn.optim.base import FromUpdate, GradientTransform, Optimizer, _owner, check_params, check_step, lr_at, real
 from fnn.optim.sgd import Momentum, Sgd
-from fnn.tree import register, value_class
+from fnn.tree import leaves as tree_leaves, register, state_mask, value_class
 
 __all__ = [
     "chain",
     "clip_by_global_norm",
+    "clip_by_member_norm",
     "clip_by_value",
     "add_weight_decay",
     "decoupled_weight_decay",
@@ -31,6 +32,7 @@ __all__ = [
     "Chain",
     "ChainState",
     "ClipByGlobalNorm",
+    "ClipByMemberNorm",
     "ClipByValue",
     "AddWeightDecay",
     "DecoupledWeightDecay",
@@ -156,6 +158,108 @@ def clip_by_global_norm(max_norm: float) -> ClipByGlobalNorm:
     array([0.6, 0.8])
     """
     return ClipByGlobalNorm(max_norm)
+
+
+_BUILD = "build it with fnn.optim.clip_by_member_norm(max_norm, params)"
+
+
+def _is_size(value: Any, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _check_members(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not _is_size(value, 1):
+        raise ConfigError(f"clip_by_member_norm: members must be an integer ≥ 1, got {value!r}; {_BUILD}")
+
+
+def _check_sizes(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not (isinstance(value, tuple) and all(_is_size(s, 0) for s in value)):
+        raise ConfigError(f"clip_by_member_norm: sizes must be a tuple of leaf sizes, got {value!r}; {_BUILD}")
+
+
+@value_class
+@attrs.frozen
+class ClipByMemberNorm:
+    """Scale each member's gradient to norm ``max_norm`` if it is longer; built by :func:`clip_by_member_norm`."""
+
+    max_norm: float = real(lo_open=True)
+    members: int = attrs.field(validator=_check_members)
+    sizes: tuple = attrs.field(  # one member's leaf sizes, in ravel order
+        converter=lambda v: tuple(v) if isinstance(v, list) else v, validator=_check_sizes)
+    _name = "clip_by_member_norm"
+    elementwise = False  # one norm per member ...
+    per_member = True  # ... over that member's own entries: it never mixes the members of a stack
+
+    def init(self, flat: np.ndarray) -> None:
+        """No state: ``None``; checks that ``flat`` is the params this transform was built for."""
+        check_params(self._name, flat)
+        expected = self.members * sum(self.sizes)
+        if flat.size != expected:
+            raise ShapeError(
+                f"{self._name}: built for {self.members} member(s) of {sum(self.sizes)} params ({expected} in all), "
+                f"given flat params of size {flat.size}; {_BUILD} with the params it will train"
+            )
+
+    def update(self, grad: np.ndarray, state: None, params: np.ndarray) -> tuple[np.ndarray, None]:
+        """Return the transformed gradient and the state (``None``)."""
+        k = self.members
+        if k == 1:  # one network: clip_by_global_norm itself
+            return ClipByGlobalNorm(self.max_norm).update(grad, state, params)
+        # A stack's flat vector holds each leaf for all members in turn (leaf i: K·s_i entries, member-major):
+        # gather member m's entries into one row, in the order one network's flat vector has them, so that
+        # its norm adds the same numbers in the same order as clip_by_global_norm on network m alone.
+        rows = np.empty((k, sum(self.sizes)), grad.dtype)
+        start = column = 0
+        for size in self.sizes:
+            rows[:, column:column + size] = grad[start:start + k * size].reshape(k, size)
+            start, column = start + k * size, column + size
+        factors = []
+        for row in rows:
+            norm = global_norm(row)
+            factors.append(self.max_norm / norm if math.isfinite(norm) and norm > self.max_norm else 1.0)
+        if all(f == 1.0 for f in factors):
+            return grad, None
+        scale = np.array(factors, grad.dtype)[:, None]  # rounded to the dtype, as a Python float scalar would be
+        out = np.empty_like(grad)
+        start = 0
+        for size in self.sizes:
+            part = slice(start, start + k * size)
+            np.multiply(grad[part].reshape(k, size), scale, out=out[part].reshape(k, size))
+            start += k * size
+        return out, None
+
+
+def clip_by_member_norm(max_norm: float, params: Any) -> ClipByMemberNorm:
+    """Clip each member of a stack of networks as :func:`clip_by_global_norm` clips one network.
+
+    Member m's gradient is rescaled to norm ``max_norm`` when its own norm (over its own
+    entries of every leaf) is larger, and left unchanged otherwise; members never mix, so
+    member m of a stack trained with it is bit for bit network m trained alone with
+    ``clip_by_global_norm(max_norm)``, and stacks accept it (where ``clip_by_global_norm`` is
+    refused). For one network it is ``clip_by_global_norm``. The clip of exploding gradients
+    in recurrent networks (Pascanu et al. 2013), for K seeds at once.
+
+    Args:
+        max_norm: the largest allowed norm of each member's gradient, > 0.
+        params: the params it will train (a stack from :func:`fnn.stack` or :func:`fnn.init_many`,
+            or one network): the transform keeps only their layout (members and leaf sizes).
+
+    Raises:
+        ConfigError: ``max_norm`` not > 0.
+
+    >>> import numpy as np, fnn
+    >>> stack = fnn.init_many(fnn.random.split(fnn.random.key(0), 2), fnn.mlp([1, 1], output=None, use_bias=False))
+    >>> clip = fnn.optim.clip_by_member_norm(1.0, stack)
+    >>> clip.members, clip.sizes
+    (2, (1,))
+    >>> clip.update(np.array([3.0, 0.5]), None, np.zeros(2))[0]   # member 0 clipped, member 1 left
+    array([1. , 0.5])
+    """
+    members = getattr(params, "members", None)
+    # the flat vector's leaves: state leaves (BatchNorm's statistics) are not in it
+    found = [leaf for leaf, state in zip(tree_leaves(params), state_mask(params), strict=True) if not state]
+    sizes = tuple(int(np.size(leaf)) // (members or 1) for leaf in found)
+    return ClipByMemberNorm(max_norm, members or 1, sizes)
 
 
 @value_class
@@ -420,7 +524,7 @@ def decoupled_weight_decay(opt: Any, weight_decay: float, *, mask: Any = None) -
 
 # fnn's own transforms and optimizers share method names, so chain tells them apart by type
 # (Nesterov subclasses Momentum); foreign objects are taken at their word.
-_FNN_TRANSFORMS = (ClipByGlobalNorm, ClipByValue, AddWeightDecay)
+_FNN_TRANSFORMS = (ClipByGlobalNorm, ClipByMemberNorm, ClipByValue, AddWeightDecay)
 _FNN_OPTIMIZERS = (
     Sgd, Momentum, Adagrad, RMSprop, Adadelta, Adam, AdamW, Adamax, NAdam, FromUpdate, Chain, DecoupledWeightDecay
 )
