@@ -93,3 +93,70 @@ class Scaled:
 
     def __call__(self, config, key):
         return {"value": self.factor * config["scale"]}
+
+
+# ---------------------------------------------------------------- failures, side channels, kills
+
+
+def note(log, *words):
+    """Append one line to the side-channel file ``log`` (one write with O_APPEND: lines never interleave)."""
+    if log is None:
+        return
+    line = " ".join(str(w) for w in words) + "\n"
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def pair_word(config, seed):
+    """A pair in one word, for the side channel: ``k=v,k=v/seed``."""
+    return ",".join(f"{k}={config[k]}" for k in sorted(config)) + f"/{seed}"
+
+
+def _draws(config, key):
+    x = fnn.random.normal(key, (3,), std=config.get("scale", 1.0))
+    return {"total": float(x.sum()), "draws": x.tolist()}
+
+
+def counted(config, key, log=None):
+    """``draw``'s results as JSON (a float and a list) after sleeping ``config["sleep"]`` seconds; notes start and
+    end in ``log``."""
+    note(log, "start", pair_word(config, key.seed), os.getpid())
+    time.sleep(config.get("sleep", 0.0))
+    result = _draws(config, key)
+    note(log, "end", pair_word(config, key.seed), os.getpid())
+    return result
+
+
+def dies(config, key, log=None):
+    """Like ``counted``, but the worker dies as ``config["death"]`` says: "exit", "segfault" or "" (none)."""
+    note(log, "start", pair_word(config, key.seed), os.getpid())
+    time.sleep(config.get("sleep", 0.0))
+    if config["death"] == "exit":
+        os._exit(3)
+    if config["death"] == "segfault":
+        import ctypes
+
+        ctypes.string_at(0)
+    if config["death"] == "raise":
+        raise ValueError(f"boom for {config}")
+    return _draws(config, key)
+
+
+def dies_once(config, key, marks):
+    """The worker dies on a pair's first attempt ("once": a file in ``marks`` remembers it), or on every attempt
+    ("always"), or never (""); then ``counted``'s results."""
+    mark = os.path.join(marks, f"{config['scale']}-{key.seed}.mark")
+    if config["death"] == "always" or (config["death"] == "once" and not os.path.exists(mark)):
+        open(mark, "w").close()
+        os._exit(3)
+    return _draws(config, key)
+
+
+def hangs(config, key, log=None):
+    """Sleeps ``config["sleep"]`` seconds (a run that does not return in time when that is long)."""
+    note(log, "start", pair_word(config, key.seed), os.getpid())
+    time.sleep(config["sleep"])
+    return {"slept": config["sleep"]}

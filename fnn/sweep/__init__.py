@@ -14,14 +14,23 @@ worker builds the key itself. A lambda or a function defined inside another func
 no name to import by, so it is refused whenever the work leaves this process. A
 ``functools.partial`` or a callable object travels pickled, its function or class by name.
 
-Executors:
+**Executors.**
 
-- ``executor=None``: a fresh local process pool (``forkserver``, or ``spawn`` where there is
-  no forkserver), shut down before :func:`sweep` returns.
+- ``executor=None``: fnn's own local process pool (``fnn.sweep._pool``), started and ended
+  by :func:`sweep`. It knows which pair each worker runs, so a worker that dies fails its
+  own pair (and a new worker runs the rest), ``timeout=`` ends an overdue run's worker,
+  Ctrl-C ends every worker at once, and a killed sweep leaves no worker behind.
 - :class:`SerialExecutor` (in this thread; for debugging, doctests and ``pdb``) or a
   :class:`concurrent.futures.ThreadPoolExecutor`: work stays in this process.
 - any other :class:`concurrent.futures.Executor`, e.g. a Dask cluster's
-  ``distributed.Client(...).get_executor()``. fnn never shuts down an executor it was given.
+  ``distributed.Client(...).get_executor()`` (the cluster retries the tasks of a lost
+  worker; a task that keeps failing comes back as ``KilledWorker``). fnn never shuts down an
+  executor it was given.
+
+**Failures.** With ``on_error="raise"`` (the default) the first failure stops the sweep as
+a :class:`~fnn.errors.SweepError` that names the pair and holds the finished rows;
+``on_error="record"`` makes a failure (an exception, a dead worker, a timeout) a row with
+``status="error"`` and goes on.
 
 :func:`sweep_summary` groups the rows by setting and reports the mean and standard deviation
 of every numeric result across seeds, as a list of dicts or a pandas DataFrame.
@@ -37,7 +46,8 @@ of every numeric result across seeds, as a list of dicts or a pandas DataFrame.
 [2, 2]
 """
 
-from fnn.sweep._core import SerialExecutor, sweep
+from fnn.sweep._core import sweep
+from fnn.sweep._serial import SerialExecutor
 from fnn.sweep.summary import sweep_summary
 
 __all__ = ["sweep", "sweep_summary", "SerialExecutor"]

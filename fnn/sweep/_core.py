@@ -1,70 +1,17 @@
-"""Running a sweep: every (config, seed) pair on an executor, the rows back in grid order."""
+"""Running a sweep: every (config, seed) pair on an executor, each outcome a row or the first failure, in grid order."""
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import multiprocessing
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from fnn import random
 from fnn.errors import ConfigError, SweepError
-from fnn.sweep._grid import (
-    SEED,
-    SerialExecutorBase,
-    _ByName,
-    _check_executor,
-    _check_run,
-    _seeds,
-    _settings,
-    _shipped,
-    name_of,
-)
-
-_SEED = SEED
-
-
-class SerialExecutor(SerialExecutorBase):
-    """A :class:`concurrent.futures.Executor` that runs each task at once, in the calling thread.
-
-    ``submit`` returns a future that is already done. Useful to debug a sweep (breakpoints
-    and tracebacks stay in this process), in doctests, and for ``run`` functions that
-    cannot be imported by another process. Lambdas and nested functions are accepted.
-
-    >>> from fnn.sweep import SerialExecutor
-    >>> with SerialExecutor() as ex:
-    ...     ex.submit(pow, 2, 10).result()
-    1024
-    """
-
-    def __init__(self) -> None:
-        self._shut = False
-
-    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> cf.Future:
-        if self._shut:
-            raise RuntimeError("cannot schedule new futures after shutdown")
-        future: cf.Future = cf.Future()
-        future.set_running_or_notify_cancel()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except Exception as error:  # noqa: BLE001 - the future carries it, as every executor's does
-            future.set_exception(error)
-        return future
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self._shut = True
-
-
-
-# ---------------------------------------------------------------- running
-
-
-def _run_task(run: Any, config: dict, seed: int) -> Any:
-    """The unit of work a worker receives: ``run`` (or its name), a config and a seed; ``run``'s result out."""
-    if isinstance(run, _ByName):
-        run = run.resolve()
-    return run(config, random.key(seed))
+from fnn.sweep import _grid
+from fnn.sweep._grid import ERROR_MESSAGE, ERROR_TYPE, SEED, STATUS, name_of
+from fnn.sweep._pool import StartFailed, run_in_processes
+from fnn.sweep._task import Done, Failed, run_task
 
 
 def _cpu_count() -> int:
@@ -73,30 +20,20 @@ def _cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-def _process_pool(max_workers: int | None, tasks: int) -> cf.ProcessPoolExecutor:
-    # Not "fork": forking a process that has threads (BLAS, a test runner, a Dask client, a
-    # GUI) can deadlock the child on a lock some thread held, and Python ≥ 3.12 warns about it.
-    # "forkserver" forks each worker from a small single-threaded server process and starts
-    # faster than "spawn" (a fresh interpreter per worker), which is the only choice on Windows.
-    # Both give each worker this process's sys.path and re-import a script's __main__.
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    workers = min(tasks, max_workers if max_workers is not None else _cpu_count())
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
-
-
-def _failure(error: BaseException, run: Callable, config: dict, seed: int) -> SweepError:
+def _failure(outcome: Failed, run: Callable, config: dict, seed: int) -> SweepError:
     hint = ""
-    if isinstance(error, cf.BrokenExecutor):
+    if isinstance(outcome.error, cf.BrokenExecutor):
         hint = (
             " (a worker process died: it crashed, ran out of memory or could not unpack the task; "
             "pass executor=fnn.SerialExecutor() to see the error in this process)"
         )
-    elif isinstance(error, ImportError):
+    elif isinstance(outcome.error, ImportError):
         hint = " (make run's module importable in the workers: install its package, or put its folder on their PYTHONPATH)"
     failed = SweepError(
-        f"sweep: run {name_of(run)} failed for config {config!r}, seed {seed}: {type(error).__name__}: {error}{hint}"
+        f"sweep: run {name_of(run)} failed for config {config!r}, seed {seed}: {outcome.type_name}: {outcome.message}{hint}"
     )
-    failed.config, failed.seed = dict(config), seed
+    failed.config, failed.seed, failed.rows = dict(config), seed, []
+    failed.__cause__, failed.__suppress_context__ = outcome.error, True
     return failed
 
 
@@ -107,52 +44,102 @@ def _checked(result: Any, run: Callable, config: dict, seed: int) -> dict:
             f"for config {config!r}, seed {seed}"
         )
     for name in result:
-        if name == _SEED or name in config:
+        if name == SEED or name in config:
             raise ConfigError(
                 f"sweep: run {name_of(run)} returned the key {name!r}, which is already a "
-                f"{'row' if name == _SEED else 'config'} key (config {config!r}, seed {seed}); rename that result"
+                f"{'row' if name == SEED else 'config'} key (config {config!r}, seed {seed}); rename that result"
             )
     return result
 
 
-def _gather(executor: cf.Executor, run: Callable, tasks: list[tuple[dict, int]]) -> list[dict]:
-    """Submit every task, check results as they finish, return them in task order; fail fast."""
-    shipped = _shipped(run, executor)
-    futures: list[cf.Future] = []
-    results: dict[int, dict] = {}
+class _Broken(Exception):
+    """A given executor broke (a worker of a ProcessPoolExecutor died): every pair in flight failed at once."""
 
-    def settle(i: int) -> None:
-        config, seed = tasks[i]
-        error = futures[i].exception()
-        if error is not None:
-            raise _failure(error, run, config, seed) from error
-        results[i] = _checked(futures[i].result(), run, config, seed)
+    def __init__(self, error: BaseException, indices: list[int]) -> None:
+        super().__init__(error)
+        self.error, self.indices = error, indices
+
+
+def _on_executor(executor: cf.Executor, shipped: Any, jobs: Sequence[tuple], deliver: Callable) -> None:
+    """Submit ``jobs`` to a given executor, ``deliver`` each outcome as it ends; cancel what is left on a stop."""
+    futures: dict[cf.Future, int] = {}
+    going = True
+
+    def settle(future: cf.Future) -> None:
+        nonlocal going
+        index = futures.pop(future)
+        if future.cancelled():
+            return
+        error = future.exception()
+        if isinstance(error, cf.BrokenExecutor):  # it cannot say which pair its dead worker ran: all are suspects
+            raise _Broken(error, [index, *futures.values()])
+        outcome = Failed.of(error) if error is not None else Done(*future.result())
+        going = deliver(index, outcome) and going
+        if not going:
+            for pending in [f for f in futures if f.cancel()]:
+                del futures[pending]
 
     try:
-        for config, seed in tasks:
+        for index, (config, *rest) in jobs:
+            if not going:
+                break
             # Each task gets its own copy of the config: a run that changes it in place changes
-            # neither the rows nor the other tasks, in this process or another.
-            futures.append(executor.submit(_run_task, shipped, dict(config), seed))
-            if futures[-1].done():  # a serial executor: stop at the first failure
-                settle(len(futures) - 1)
-        index = {future: i for i, future in enumerate(futures)}
-        for future in cf.as_completed(futures):
-            if index[future] not in results:
-                settle(index[future])
+            # neither the rows nor the other tasks (in another process, pickling copies it).
+            future = executor.submit(run_task, shipped, dict(config), *rest)
+            futures[future] = index
+            if future.done():  # a serial executor: stop at the first failure
+                settle(future)
+        while futures:
+            done, _ = cf.wait(list(futures), return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                if future in futures:
+                    settle(future)
     except BaseException:
         for future in futures:
             future.cancel()
         raise
-    return [results[i] for i in range(len(tasks))]
+
+
+class _Rows:
+    """The rows of one sweep call as its pairs finish, checked; with on_error='raise', the first failure."""
+
+    def __init__(self, run: Callable, tasks: list[tuple[dict, int]], *, record: bool) -> None:
+        self.run, self.tasks, self.record = run, tasks, record
+        self.rows: dict[int, dict] = {}
+        self.failure: BaseException | None = None
+
+    def deliver(self, index: int, outcome: Done | Failed) -> bool:
+        """Keep the outcome of pair ``index``; False once the sweep must stop (a failure with on_error='raise')."""
+        config, seed = self.tasks[index]
+        if isinstance(outcome, Done):
+            try:
+                row = {**config, SEED: seed, **_checked(outcome.result, self.run, config, seed)}
+            except ConfigError as error:
+                if not self.record:
+                    self.failure = self.failure or error
+                    return False
+                outcome = Failed.of(error, outcome.seconds)
+        if isinstance(outcome, Failed):
+            if not self.record:
+                self.failure = self.failure or _failure(outcome, self.run, config, seed)
+                return False
+            row = {**config, SEED: seed, STATUS: "error", ERROR_TYPE: outcome.type_name, ERROR_MESSAGE: outcome.message}
+        self.rows[index] = row
+        return True
+
+    def done(self) -> list[dict]:
+        return [self.rows[i] for i in sorted(self.rows)]
 
 
 def sweep(
-    run: Callable[[dict, random.Key], dict],
+    run: Callable[..., dict],
     grid: Mapping[str, Sequence] | Sequence[Mapping[str, Any]],
     seeds: int | Sequence[int],
     *,
     executor: cf.Executor | None = None,
     max_workers: int | None = None,
+    on_error: str = "raise",
+    timeout: float | None = None,
 ) -> list[dict]:
     """Run ``run(config, fnn.random.key(seed))`` for every setting and seed; one row per pair.
 
@@ -166,11 +153,16 @@ def sweep(
             in the dict's key order, the last key varying fastest; or a list of dicts, one
             setting each. Keys are strings; ``"seed"`` is reserved; settings are distinct.
         seeds: a list of distinct non-negative ints, or an int N for seeds 0..N-1.
-        executor: None for a local process pool (created and shut down here), or any
+        executor: None for fnn's local process pool (created and ended here), or any
             :class:`concurrent.futures.Executor`: :class:`SerialExecutor`, a
             ``ThreadPoolExecutor``, a ``ProcessPoolExecutor``, or a Dask cluster's
             ``Client(...).get_executor()``. A given executor is never shut down.
-        max_workers: processes of the default pool (default: one per CPU, at most one per task).
+        max_workers: processes of the default pool (default: one per CPU, at most one per pair).
+        on_error: ``"raise"`` (stop at the first failure, as a :class:`~fnn.errors.SweepError`)
+            or ``"record"``: a failed pair becomes the row ``{**config, "seed": seed,
+            "status": "error", "error_type": ..., "error_message": ...}`` and the sweep goes on.
+        timeout: seconds a run may take in fnn's process pool (counted once its worker is up);
+            an overdue run fails with ``TimeoutError`` and its worker process is ended.
 
     Returns:
         A list of dicts ``{**config, "seed": seed, **result}``, settings in grid order and seeds
@@ -178,11 +170,13 @@ def sweep(
         are bitwise the same for every executor and number of workers.
 
     Raises:
-        ConfigError: a bad ``run``, ``grid``, ``seeds``, ``executor`` or ``max_workers`` (before
-            any work starts); or ``run`` returned a non-dict or a key that clashes (names the key).
-        SweepError: ``run`` raised (or its worker died); the message names the config and seed,
-            ``.config`` and ``.seed`` hold them, and ``__cause__`` is the original error. The
-            first failure stops the sweep: work not yet started is cancelled.
+        ConfigError: a bad ``run``, ``grid``, ``seeds``, ``executor`` or option (before any
+            work starts); with ``on_error="raise"``, ``run`` returned a non-dict or a key that
+            clashes (names the key).
+        SweepError: with ``on_error="raise"``, ``run`` raised, its worker died or it timed out;
+            the message names the config and seed, ``.config`` and ``.seed`` hold them,
+            ``.rows`` the rows that finished, and ``__cause__`` is the original error. Runs not
+            yet started are cancelled, runs already running finish first (their rows are kept).
 
     See Also:
         :func:`sweep_summary`: mean and standard deviation across seeds, per setting.
@@ -201,18 +195,51 @@ def sweep(
     >>> with ThreadPoolExecutor(2) as pool:
     ...     rows == fnn.sweep(run, {"std": [1.0, 3.0]}, [0, 1], executor=pool)
     True
+
+    A failure as a row:
+
+    >>> def fragile(config, key):
+    ...     if config["lr"] > 1:
+    ...         raise ValueError(f"diverged at lr={config['lr']}")
+    ...     return {"loss": config["lr"] / 10}
+    >>> rows = fnn.sweep(fragile, {"lr": [0.1, 10]}, 1, on_error="record", executor=fnn.SerialExecutor())
+    >>> rows[1]
+    {'lr': 10, 'seed': 0, 'status': 'error', 'error_type': 'ValueError', 'error_message': 'diverged at lr=10'}
     """
-    settings = _settings(grid)
-    seed_list = _seeds(seeds)
-    _check_executor(executor, max_workers)
-    _check_run(run, executor)
+    settings = _grid.settings_of(grid)
+    seed_list = _grid.seed_list(seeds)
+    _grid.check_executor(executor, max_workers)
+    _grid.check_run(run, executor)
+    limit = _grid.check_options(on_error, timeout, executor)
+    record = on_error == "record"
+    if record:
+        _grid.check_record_keys(settings)
     tasks = [(config, seed) for config in settings for seed in seed_list]
-    if executor is not None:
-        results = _gather(executor, run, tasks)
-    else:
-        pool = _process_pool(max_workers, len(tasks))
-        try:
-            results = _gather(pool, run, tasks)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-    return [{**config, _SEED: seed, **result} for (config, seed), result in zip(tasks, results, strict=True)]
+    collected = _Rows(run, tasks, record=record)
+    jobs = [(i, (config, seed)) for i, (config, seed) in enumerate(tasks)]
+    shipped = _grid.shipped(run, executor)
+    try:
+        if executor is None:
+            workers = min(len(jobs), max_workers if max_workers is not None else _cpu_count())
+            run_in_processes(shipped, jobs, workers=workers, timeout=limit, deliver=collected.deliver)
+        else:
+            _on_executor(executor, shipped, jobs, collected.deliver)
+    except _Broken as broken:
+        suspects = [tasks[i] for i in broken.indices]
+        error = SweepError(
+            f"sweep: a worker process of the given executor died ({type(broken.error).__name__}: {broken.error}) "
+            f"while {len(suspects)} pairs were running or queued, and the executor cannot tell which one it ran: "
+            f"{', '.join(f'config {c!r} seed {s}' for c, s in suspects)}. None of them is recorded; fnn's own pool "
+            f"(leave executor out) names the pair whose worker died and runs the others"
+        )
+        error.config, error.seed, error.rows = None, None, collected.done()
+        raise error from broken.error
+    except StartFailed as failed:
+        error = SweepError(f"sweep: {failed}")
+        error.config, error.seed, error.rows = None, None, collected.done()
+        raise error from None
+    if collected.failure is not None:
+        if isinstance(collected.failure, SweepError):
+            collected.failure.rows = collected.done()
+        raise collected.failure
+    return [collected.rows[i] for i in range(len(tasks))]

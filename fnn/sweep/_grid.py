@@ -1,32 +1,31 @@
-"""The boundary of :func:`fnn.sweep`: the grid, the seeds, ``run`` and the executor, checked before any work starts."""
+"""The boundary of :func:`fnn.sweep`: the grid, the seeds, ``run``, the executor and the options, checked before any work starts."""
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import functools
-import importlib
 import inspect
 import itertools
+import math
 import numbers
 import operator
-import os
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import attrs
 import numpy as np
 
 from fnn.errors import ConfigError
+from fnn.sweep._serial import SerialExecutor
+from fnn.sweep._task import ByName
 
 SEED = "seed"
+STATUS, ERROR_TYPE, ERROR_MESSAGE = "status", "error_type", "error_message"
+"""The keys of a failed pair's row besides its config and seed (``on_error="record"``)."""
+ON_ERROR = ("raise", "record")
 
 
-class SerialExecutorBase(cf.Executor):
-    """Marker base of :class:`fnn.SerialExecutor`, so that this module can tell in-process executors."""
-
-
-def _check_config(config: Any, where: str) -> dict:
+def check_config(config: Any, where: str) -> dict:
     if not isinstance(config, Mapping):
         raise ConfigError(f"sweep: {where} must be a dict of settings, got {type(config).__name__} {config!r}")
     for name in config:
@@ -37,10 +36,10 @@ def _check_config(config: Any, where: str) -> dict:
     return dict(config)
 
 
-def _settings(grid: Any) -> list[dict]:
+def settings_of(grid: Any) -> list[dict]:
     """Every setting of ``grid`` in grid order: a dict of lists (product, last key fastest) or a list of dicts."""
     if isinstance(grid, Mapping):
-        grid = _check_config(grid, "grid")
+        grid = check_config(grid, "grid")
         if not grid:
             raise ConfigError("sweep: grid is an empty dict; give at least one key with a list of values, e.g. {'lr': [0.1, 0.01]}")
         for name, values in grid.items():
@@ -50,7 +49,7 @@ def _settings(grid: Any) -> list[dict]:
     elif isinstance(grid, (list, tuple)):
         if not grid:
             raise ConfigError("sweep: grid is an empty list; give at least one setting (a dict)")
-        settings = [_check_config(config, f"grid[{i}]") for i, config in enumerate(grid)]
+        settings = [check_config(config, f"grid[{i}]") for i, config in enumerate(grid)]
     else:
         raise ConfigError(
             f"sweep: grid must be a dict of lists (every combination) or a list of dicts (one setting each), "
@@ -58,13 +57,13 @@ def _settings(grid: Any) -> list[dict]:
         )
     seen: dict = {}
     for i, config in enumerate(settings):
-        first = seen.setdefault(_setting_key(config.items()), i)
+        first = seen.setdefault(setting_key(config.items()), i)
         if first != i:
             raise ConfigError(f"sweep: grid has the setting {config!r} twice (settings {first} and {i}); each must be distinct")
     return settings
 
 
-def _seeds(seeds: Any) -> list[int]:
+def seed_list(seeds: Any) -> list[int]:
     """``seeds`` as a list of distinct non-negative Python ints (an int N means range(N))."""
     if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
         if seeds < 1:
@@ -86,7 +85,7 @@ def _seeds(seeds: Any) -> list[int]:
     return out
 
 
-def _target(run: Callable) -> Any:
+def target_of(run: Callable) -> Any:
     """What pickling ``run`` by reference has to import: the function under partials, or an object's class."""
     while isinstance(run, functools.partial):
         run = run.func
@@ -95,74 +94,52 @@ def _target(run: Callable) -> Any:
     return type(run)
 
 
-def _in_process(executor: cf.Executor) -> bool:
-    return isinstance(executor, (SerialExecutorBase, cf.ThreadPoolExecutor))
+def in_process(executor: cf.Executor) -> bool:
+    return isinstance(executor, (SerialExecutor, cf.ThreadPoolExecutor))
 
 
-@attrs.frozen
-class _ByName:
-    """A function as its module and qualified name: what a worker imports instead of receiving code.
-
-    Pickle would send a function by name too, but a worker that cannot import it then fails
-    while unpacking the task, which kills a process pool's worker and stalls a Dask worker;
-    resolved inside the task, the ImportError comes back as the task's error.
-    """
-
-    module: str
-    qualname: str
-
-    def resolve(self) -> Callable:
-        try:
-            obj: Any = importlib.import_module(self.module)
-            for part in self.qualname.split("."):
-                obj = getattr(obj, part)
-        except (ImportError, AttributeError) as e:
-            raise ImportError(f"cannot import {self.module}.{self.qualname} in process {os.getpid()}: {e}") from e
-        return obj
-
-
-def _shipped(run: Callable, executor: cf.Executor | None) -> Any:
-    """``run`` as it travels to the workers: itself in this process, a :class:`_ByName` for a function elsewhere."""
-    if executor is not None and _in_process(executor):
+def shipped(run: Callable, executor: cf.Executor | None) -> Any:
+    """``run`` as it travels to the workers: itself in this process, a :class:`ByName` for a function elsewhere."""
+    if executor is not None and in_process(executor):
         return run
     if inspect.isfunction(run):
-        return _ByName(run.__module__, run.__qualname__)
+        return ByName(run.__module__, run.__qualname__)
     return run  # a partial or a callable object: pickled, its function or class by name
 
 
-def _check_run(run: Any, executor: cf.Executor | None) -> None:
+def check_run(run: Any, executor: cf.Executor | None) -> None:
     if not callable(run):
         raise ConfigError(f"sweep: run must be a function run(config, key) -> dict, got {type(run).__name__} {run!r}")
-    if executor is not None and _in_process(executor):
+    if executor is not None and in_process(executor):
         return
-    target = _target(run)
+    target = target_of(run)
     qualname = getattr(target, "__qualname__", "")
-    in_process = "pass executor=fnn.SerialExecutor() or a ThreadPoolExecutor to run in this process"
+    here = "pass executor=fnn.SerialExecutor() or a ThreadPoolExecutor to run in this process"
     if "<lambda>" in qualname or "<locals>" in qualname:
         raise ConfigError(
             f"sweep: run is {qualname!r}, a lambda or a function defined inside another function; the sweep's "
             f"workers run in other processes and import run by its module-level name, which this one does not "
-            f"have. Define it with def at the top level of a module (a script's own file works), or {in_process}"
+            f"have. Define it with def at the top level of a module (a script's own file works), or {here}"
         )
     if getattr(target, "__module__", None) == "__main__" and not hasattr(sys.modules.get("__main__"), "__file__"):
         raise ConfigError(
             f"sweep: run {qualname!r} is defined in an interactive session (a notebook or the REPL), which the "
-            f"worker processes cannot import; move it into a .py module and import it from there, or {in_process}"
+            f"worker processes cannot import; move it into a .py module and import it from there, or {here}"
         )
     if inspect.isfunction(run):
         try:
-            found = _ByName(run.__module__, qualname).resolve()
+            found = ByName(run.__module__, qualname).resolve()
         except ImportError:
             found = None
         if found is not run:
             raise ConfigError(
                 f"sweep: run's name {run.__module__}.{qualname} does not lead back to it (redefined, or wrapped by a "
                 f"decorator without functools.wraps), so workers that import it by name would run something else; "
-                f"define it once at the top level of a module, or {in_process}"
+                f"define it once at the top level of a module, or {here}"
             )
 
 
-def _check_executor(executor: Any, max_workers: Any) -> None:
+def check_executor(executor: Any, max_workers: Any) -> None:
     if executor is not None:
         if not isinstance(executor, cf.Executor):
             raise ConfigError(
@@ -177,13 +154,12 @@ def _check_executor(executor: Any, max_workers: Any) -> None:
         raise ConfigError(f"sweep: max_workers must be an int ≥ 1 or None (one per CPU), got {max_workers!r}")
 
 
-
-def _freeze(value: Any) -> Any:
+def freeze(value: Any) -> Any:
     """A hashable stand-in for ``value`` that is equal for equal values (lists, dicts and arrays too)."""
     if isinstance(value, Mapping):
-        return ("dict", tuple(sorted((repr(k), _freeze(v)) for k, v in value.items())))
+        return ("dict", tuple(sorted((repr(k), freeze(v)) for k, v in value.items())))
     if isinstance(value, (list, tuple)):
-        return (type(value).__name__, tuple(_freeze(v) for v in value))
+        return (type(value).__name__, tuple(freeze(v) for v in value))
     if isinstance(value, np.ndarray):
         return ("array", value.dtype.str, value.shape, value.tobytes())
     try:
@@ -193,11 +169,43 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-def _setting_key(items: Any) -> tuple:
-    return tuple(sorted((name, _freeze(value)) for name, value in items))
+def setting_key(items: Any) -> tuple:
+    return tuple(sorted((name, freeze(value)) for name, value in items))
 
 
 def name_of(run: Callable) -> str:
     """``module.qualname`` of ``run`` (of the function under partials, or of a callable object's class)."""
-    target = _target(run)
+    target = target_of(run)
     return f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', repr(target))}"
+
+
+def is_error_row(row: Mapping) -> bool:
+    """Whether ``row`` is a failed pair's row (``status="error"`` with the error's type and message)."""
+    return row.get(STATUS) == "error" and ERROR_TYPE in row and ERROR_MESSAGE in row
+
+
+def check_options(on_error: Any, timeout: Any, executor: Any) -> float | None:
+    """The options of :func:`fnn.sweep` beyond the grid; returns the timeout in seconds (or None)."""
+    if on_error not in ON_ERROR:
+        raise ConfigError(f"sweep: on_error must be 'raise' (stop at the first failure) or 'record' (a failed pair "
+                          f"becomes a row with status='error'), got {on_error!r}")
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not math.isfinite(timeout) or timeout <= 0:
+        raise ConfigError(f"sweep: timeout must be a positive number of seconds (per run) or None, got {timeout!r}")
+    if executor is not None:
+        raise ConfigError(
+            "sweep: timeout= ends an overdue run by ending its worker process, which fnn can do only in its own process "
+            "pool (a thread cannot be stopped, and another executor's workers are not fnn's to end); leave executor "
+            "out (max_workers= sizes the pool), or set a time limit in the cluster"
+        )
+    return float(timeout)
+
+
+def check_record_keys(settings: list[dict]) -> None:
+    """A failed pair's row holds its config and the error keys: a config key among those would be lost."""
+    for i, config in enumerate(settings):
+        for name in (STATUS, ERROR_TYPE, ERROR_MESSAGE):
+            if name in config:
+                raise ConfigError(f"sweep: setting {i} has a key {name!r}, which on_error='record' uses in the rows of "
+                                  f"failed pairs; rename that setting")

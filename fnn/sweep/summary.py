@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 
 from fnn.errors import ConfigError
-from fnn.sweep._grid import SEED, _setting_key
+from fnn.sweep._grid import SEED, is_error_row, setting_key
 
 _SEED = SEED
 _COUNT = "seeds"
+_FAILED = "failed"
 
 
 def _config_keys(row: Mapping, i: int) -> list:
@@ -31,12 +32,14 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
-def _summarize(setting: dict, rows: list[Mapping], skip: set, ddof: int) -> dict:
+def _summarize(setting: dict, rows: list[Mapping], failed: int | None, skip: set, ddof: int) -> dict:
     out: dict = dict(setting)
-    if _COUNT in out:
-        raise ConfigError(f"sweep_summary: the setting has a key {_COUNT!r}, which the summary uses for the count of rows")
-    out[_COUNT] = len(rows)
-    names = [name for name in rows[0] if name not in skip and name not in setting]
+    for count, value in ((_COUNT, len(rows)), (_FAILED, failed)):
+        if count in out:
+            raise ConfigError(f"sweep_summary: the setting has a key {count!r}, which the summary uses for a count of rows")
+        if value is not None:
+            out[count] = value
+    names = [name for name in rows[0] if name not in skip and name not in setting] if rows else []
     for name in names:
         if not all(name in row and _is_number(row[name]) for row in rows):
             continue
@@ -76,7 +79,9 @@ def sweep_summary(
         ``"seeds"`` (the number of rows in the group: one per seed when grouping by the whole
         setting), then ``NAME_mean`` and ``NAME_std`` for every result that is a real number
         (not a bool) in every row of the group. Other results (arrays, strings) are left out.
-        Means and deviations are float64.
+        Means and deviations are float64. Rows of failed pairs (``status="error"``, from
+        ``on_error="record"``) are left out of the statistics and counted in ``"failed"``,
+        a column that is there when any row failed.
 
     Raises:
         ConfigError: empty rows, a row that is not a dict, a row without a ``by`` key (or
@@ -90,6 +95,9 @@ def sweep_summary(
     ...     print(s["lr"], s["seeds"], round(s["acc_mean"], 3), round(s["acc_std"], 4))
     0.1 2 0.92 0.0283
     0.01 2 0.8 0.0
+    >>> rows[3] = {"lr": 0.01, "seed": 1, "status": "error", "error_type": "ValueError", "error_message": "nan loss"}
+    >>> [(s["lr"], s["seeds"], s["failed"], s["acc_mean"]) for s in fnn.sweep_summary(rows)]
+    [(0.1, 2, 0, 0.92), (0.01, 1, 1, 0.8)]
     """
     if isinstance(ddof, bool) or not isinstance(ddof, numbers.Integral) or ddof < 0:
         raise ConfigError(f"sweep_summary: ddof must be an int ≥ 0, got {ddof!r}")
@@ -99,7 +107,7 @@ def sweep_summary(
         raise ConfigError(f"sweep_summary: by must be a key name or a list of key names, got {by!r}")
     if not isinstance(rows, Sequence) or isinstance(rows, (str, bytes)) or not rows:
         raise ConfigError(f"sweep_summary: rows must be a non-empty list of dicts (from fnn.sweep), got {rows!r:.80}")
-    groups: dict[tuple, tuple[dict, list, set]] = {}
+    groups: dict[tuple, tuple[dict, list, list, set]] = {}
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping):
             raise ConfigError(f"sweep_summary: rows[{i}] must be a dict, got {type(row).__name__}")
@@ -109,10 +117,12 @@ def sweep_summary(
             if name not in row:
                 raise ConfigError(f"sweep_summary: rows[{i}] has no key {name!r} (by={list(by)!r}); its keys are {list(row)}")
         setting = {name: row[name] for name in names}
-        _, members, skip = groups.setdefault(_setting_key(setting.items()), (setting, [], {_SEED}))
-        members.append(row)
+        _, members, failures, skip = groups.setdefault(setting_key(setting.items()), (setting, [], [], {_SEED}))
+        (failures if is_error_row(row) else members).append(row)
         skip.update(config)
-    summary = [_summarize(setting, members, skip, int(ddof)) for setting, members, skip in groups.values()]
+    any_failed = any(failures for _, _, failures, _ in groups.values())
+    summary = [_summarize(setting, members, len(failures) if any_failed else None, skip, int(ddof))
+               for setting, members, failures, skip in groups.values()]
     if not as_frame:
         return summary
     try:
