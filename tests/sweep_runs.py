@@ -12,6 +12,7 @@ import numpy as np
 
 import fnn
 import fnn.data
+from fnn.sweep import stored_rows
 
 
 def train_digits(config, key):
@@ -160,3 +161,51 @@ def hangs(config, key, log=None):
     note(log, "start", pair_word(config, key.seed), os.getpid())
     time.sleep(config["sleep"])
     return {"slept": config["sleep"]}
+
+
+# ---------------------------------------------------------------- stores and working directories
+
+
+def fails_while(config, key, flag, log=None):
+    """``counted``'s results, except for scale 1.0 while the file ``flag`` exists: then RuntimeError."""
+    note(log, "start", pair_word(config, key.seed), os.getpid())
+    if config["scale"] == 1.0 and os.path.exists(flag):
+        raise RuntimeError(f"{flag} exists")
+    return _draws(config, key)
+
+
+def reads_store(config, key, path):
+    """After ``config["wait"]`` seconds, how many rows the store at ``path`` holds, read from this worker process."""
+    time.sleep(config["wait"])
+    return {"rows_seen": len(stored_rows(path))}
+
+
+def where_am_i(config, key, workdir, log=None):
+    """The working directory the sweep gave this pair."""
+    note(log, "start", pair_word(config, key.seed), os.getpid())
+    return {"workdir": os.fspath(workdir)}
+
+
+def fit_resumable(config, key, workdir, log=None):
+    """A small real fit that checkpoints every epoch into ``workdir`` and resumes from it; notes each epoch in ``log``.
+
+    Returns the per-epoch losses and a SHA-256 of the final params' bytes: JSON, so a store keeps them.
+    """
+    import hashlib
+
+    note(log, "start", pair_word(config, key.seed), os.getpid())
+    k_split, k_init, k_train = fnn.random.split(key, 3)
+    x, y = fnn.data.load_digits()
+    x, y = x[:240], y[:240]
+    params = fnn.init(k_init, fnn.mlp([64, 16, 10]))
+    state = fnn.TrainState.create(params, fnn.optim.adam(lr=config["lr"]), key=k_train)
+
+    def epoch_done(epoch, state, logs):
+        note(log, "epoch", pair_word(config, key.seed), epoch, os.getpid())
+        time.sleep(0.05)
+
+    state, history = fnn.fit(state, (x, y), epochs=config["epochs"], batch_size=24, loss="cross_entropy",
+                             verbose=0, split_key=k_split, resume=workdir, callbacks=[epoch_done])
+    flat, _ = fnn.tree.ravel(state.params)
+    note(log, "end", pair_word(config, key.seed), os.getpid())
+    return {"loss": [float(v) for v in history["loss"]], "params_sha256": hashlib.sha256(flat.tobytes()).hexdigest()}

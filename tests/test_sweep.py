@@ -189,7 +189,7 @@ def test_dask_retries_a_lost_workers_task_and_a_task_that_keeps_killing_its_work
     one that kills its worker can be blamed too once deaths exceed allowed-failures, 1 here.)"""
     run = functools.partial(sweep_runs.dies_once, marks=str(tmp_path))
     grid = [{"scale": 1.0, "death": ""}, {"scale": 2.0, "death": "once"}, {"scale": 3.0, "death": ""}]
-    rows = fnn.sweep(run, grid, 1, executor=dask_executor, on_error="record")
+    rows = fnn.sweep(run, grid, 1, executor=dask_executor, on_error="record", store=tmp_path / "s.db")
     assert_rows_equal(rows, direct_rows(sweep_runs.counted, grid, [0]))
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".mark"] == ["2.0-0.mark"]  # it died once
     rows = fnn.sweep(run, [{"scale": 4.0, "death": "always"}], 1, executor=dask_executor, on_error="record")

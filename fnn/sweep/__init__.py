@@ -1,18 +1,20 @@
-"""Seeded experiment sweeps: every (setting, seed) pair, in a process pool, a thread or on a cluster.
+"""Seeded experiment sweeps that lose nothing: every (setting, seed) pair, kept as it finishes.
 
 :func:`sweep` runs ``run(config, key)`` for every setting of a grid and every seed and
 returns one row per pair: the config, its ``seed`` and what ``run`` returned. The key is
 ``fnn.random.key(seed)`` and nothing else reaches ``run``, so for a ``run`` that depends on
 its arguments only, a row is a function of (config, seed): the rows are the same, bit for
 bit, whichever executor runs them, with however many workers, in whatever order the work
-finishes. (Across machines, that also takes the same NumPy build and CPU kernels: BLAS
-libraries pick their summation order by CPU.)
+finishes, and however often the sweep was interrupted and rerun. (Across machines, that
+also takes the same NumPy build and CPU kernels: BLAS libraries pick their summation order
+by CPU.)
 
-Work leaves this process as three plain values: ``run`` by reference (its module and
-qualified name, which the worker imports: no code travels), the config and the seed; the
-worker builds the key itself. A lambda or a function defined inside another function has
-no name to import by, so it is refused whenever the work leaves this process. A
-``functools.partial`` or a callable object travels pickled, its function or class by name.
+Work leaves this process as plain values: ``run`` by reference (its module and qualified
+name, which the worker imports: no code travels), the config, the seed and the pair's
+working directory; the worker builds the key itself. A lambda or a function defined inside
+another function has no name to import by, so it is refused whenever the work leaves this
+process. A ``functools.partial`` or a callable object travels pickled, its function or
+class by name.
 
 **Executors.**
 
@@ -27,13 +29,20 @@ no name to import by, so it is refused whenever the work leaves this process. A
   worker; a task that keeps failing comes back as ``KilledWorker``). fnn never shuts down an
   executor it was given.
 
-**Failures.** With ``on_error="raise"`` (the default) the first failure stops the sweep as
-a :class:`~fnn.errors.SweepError` that names the pair and holds the finished rows;
-``on_error="record"`` makes a failure (an exception, a dead worker, a timeout) a row with
-``status="error"`` and goes on.
+**Nothing lost.** ``store=PATH`` keeps every finished row in an SQLite file
+(:mod:`fnn.sweep.store`), committed as its run finishes; the same call again returns the
+stored rows and runs only the pairs still missing. ``on_error="record"`` makes a failure
+(an exception, a dead worker, a timeout) a row with ``status="error"`` and goes on.
+``workdirs=DIR`` gives each pair a directory of its own, the same on every rerun, for
+``fnn.fit(..., resume=workdir)``, so that an interrupted run goes on from its last
+checkpoint.
 
-:func:`sweep_summary` groups the rows by setting and reports the mean and standard deviation
-of every numeric result across seeds, as a list of dicts or a pandas DataFrame.
+:func:`sweep_summary` groups the rows (or a store's rows) by setting and reports the mean
+and standard deviation of every numeric result across seeds, as a list of dicts or a
+pandas DataFrame.
+
+The names here are imported from the package, ``from fnn.sweep import store``
+(``fnn.sweep`` itself is the function).
 
 >>> import fnn
 >>> from fnn.sweep import SerialExecutor
@@ -46,8 +55,17 @@ of every numeric result across seeds, as a list of dicts or a pandas DataFrame.
 [2, 2]
 """
 
+from fnn.sweep import store
 from fnn.sweep._core import sweep
 from fnn.sweep._serial import SerialExecutor
+from fnn.sweep.store import pair_dir, stored_rows
 from fnn.sweep.summary import sweep_summary
 
-__all__ = ["sweep", "sweep_summary", "SerialExecutor"]
+__all__ = [
+    "sweep",
+    "sweep_summary",
+    "SerialExecutor",
+    "store",
+    "stored_rows",
+    "pair_dir",
+]

@@ -9,6 +9,8 @@ import itertools
 import math
 import numbers
 import operator
+import os
+import pathlib
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -184,11 +186,31 @@ def is_error_row(row: Mapping) -> bool:
     return row.get(STATUS) == "error" and ERROR_TYPE in row and ERROR_MESSAGE in row
 
 
-def check_options(on_error: Any, timeout: Any, executor: Any) -> float | None:
+def check_signature(run: Callable, workdirs: bool) -> None:
+    """ConfigError unless ``run`` can be called as ``run(config, key)`` (``run(config, key, workdir)`` with workdirs)."""
+    try:
+        signature = inspect.signature(run)
+    except (TypeError, ValueError):  # some builtins and C callables have none to read: let the call tell
+        return
+    args = ("config", "key", "workdir") if workdirs else ("config", "key")
+    try:
+        signature.bind(*args)
+    except TypeError:
+        why = ("workdirs= adds the pair's working directory as a third argument" if workdirs else
+               "a third argument, the pair's working directory, comes with workdirs=DIR")
+        raise ConfigError(f"sweep: run {name_of(run)} is called as run({', '.join(args)}) ({why}), but its signature "
+                          f"is {signature}") from None
+
+
+def check_options(on_error: Any, retry_failed: Any, store: Any, timeout: Any, executor: Any) -> float | None:
     """The options of :func:`fnn.sweep` beyond the grid; returns the timeout in seconds (or None)."""
     if on_error not in ON_ERROR:
         raise ConfigError(f"sweep: on_error must be 'raise' (stop at the first failure) or 'record' (a failed pair "
                           f"becomes a row with status='error'), got {on_error!r}")
+    if not isinstance(retry_failed, bool):
+        raise ConfigError(f"sweep: retry_failed must be True or False, got {retry_failed!r}")
+    if retry_failed and store is None:
+        raise ConfigError("sweep: retry_failed=True runs again the failed pairs of a store; it needs store=PATH")
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not math.isfinite(timeout) or timeout <= 0:
@@ -209,3 +231,19 @@ def check_record_keys(settings: list[dict]) -> None:
             if name in config:
                 raise ConfigError(f"sweep: setting {i} has a key {name!r}, which on_error='record' uses in the rows of "
                                   f"failed pairs; rename that setting")
+
+
+def workdir_root(workdirs: Any) -> pathlib.Path | None:
+    """``workdirs`` checked and made absolute (workers elsewhere may have another current directory); created."""
+    if workdirs is None:
+        return None
+    if not isinstance(workdirs, (str, os.PathLike)):
+        raise ConfigError(f"sweep: workdirs must be a directory path or None, got {type(workdirs).__name__}")
+    root = pathlib.Path(os.path.abspath(os.fspath(workdirs)))
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"sweep: workdirs={os.fspath(workdirs)!r} is a file; give a directory (created if missing)")
+    if not root.parent.is_dir():
+        raise ConfigError(f"sweep: workdirs={os.fspath(workdirs)!r} is in the directory {os.fspath(root.parent)!r}, "
+                          f"which does not exist; create it first")
+    root.mkdir(exist_ok=True)
+    return root

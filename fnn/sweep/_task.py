@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import pathlib
 import time
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
-from fnn import random
+from fnn import io, random
 
 
 @attrs.frozen
@@ -35,15 +37,33 @@ class ByName:
         return obj
 
 
-def run_task(run: Any, config: dict, seed: int) -> tuple[Any, float]:
-    """The unit of work a worker receives: ``run`` (or its name), a config and a seed.
+PAIR_FILE = "pair.json"
+"""What a pair's working directory holds besides ``run``'s own files: its config and seed, as JSON."""
 
-    Returns ``run``'s result and the seconds it took here.
+
+def _enter_workdir(workdir: pathlib.Path, config: dict, seed: int) -> None:
+    workdir.mkdir(exist_ok=True)
+    record = workdir / PAIR_FILE
+    if not record.exists():
+        text = json.dumps({"config": config, "seed": seed}, indent=1) + "\n"
+        io.atomic_write(record, lambda f: f.write(text.encode("utf-8")))
+
+
+def run_task(run: Any, config: dict, seed: int, workdir: pathlib.Path | None = None) -> tuple[Any, float]:
+    """The unit of work a worker receives: ``run`` (or its name), a config, a seed and maybe a working directory.
+
+    Returns ``run``'s result and the seconds it took here. With a working directory, it is
+    created (its parent exists) with a ``pair.json`` naming the pair, and ``run`` is called
+    as ``run(config, key, workdir)``.
     """
     if isinstance(run, ByName):
         run = run.resolve()
     start = time.perf_counter()
-    result = run(config, random.key(seed))
+    if workdir is None:
+        result = run(config, random.key(seed))
+    else:
+        _enter_workdir(workdir, config, seed)
+        result = run(config, random.key(seed), workdir)
     return result, time.perf_counter() - start
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from fnn.errors import ConfigError
 from fnn.sweep._grid import SEED, is_error_row, setting_key
+from fnn.sweep.store import stored_rows
 
 _SEED = SEED
 _COUNT = "seeds"
@@ -56,7 +58,7 @@ def _summarize(setting: dict, rows: list[Mapping], failed: int | None, skip: set
 
 
 def sweep_summary(
-    rows: Sequence[Mapping[str, Any]],
+    rows: Sequence[Mapping[str, Any]] | str | os.PathLike,
     *,
     by: str | Sequence[str] | None = None,
     ddof: int = 1,
@@ -65,7 +67,8 @@ def sweep_summary(
     """Mean and standard deviation of every numeric result across seeds, one entry per setting.
 
     Args:
-        rows: the rows of :func:`sweep` (or dicts like them).
+        rows: the rows of :func:`sweep` (or dicts like them), or the path of a sweep's store
+            (see :mod:`fnn.sweep.store`), whose rows are read (while the sweep runs, too).
         by: the keys that name a setting. By default, each row's config keys: those before
             ``"seed"``, as :func:`sweep` orders them. With a subset of them, the other config
             keys are averaged over too (they are never reported as results).
@@ -86,6 +89,7 @@ def sweep_summary(
     Raises:
         ConfigError: empty rows, a row that is not a dict, a row without a ``by`` key (or
             without ``"seed"`` when ``by`` is None), a bad ``ddof``, or column names that clash.
+        FormatError: ``rows`` is a path to a file that is not a sweep store.
         ImportError: ``as_frame=True`` without pandas.
 
     >>> import fnn
@@ -105,7 +109,9 @@ def sweep_summary(
         by = [by]
     if by is not None and (not isinstance(by, (list, tuple)) or not all(isinstance(name, str) for name in by)):
         raise ConfigError(f"sweep_summary: by must be a key name or a list of key names, got {by!r}")
-    if not isinstance(rows, Sequence) or isinstance(rows, (str, bytes)) or not rows:
+    if isinstance(rows, (str, os.PathLike)):
+        rows = stored_rows(rows)
+    if not isinstance(rows, Sequence) or isinstance(rows, bytes) or not rows:
         raise ConfigError(f"sweep_summary: rows must be a non-empty list of dicts (from fnn.sweep), got {rows!r:.80}")
     groups: dict[tuple, tuple[dict, list, list, set]] = {}
     for i, row in enumerate(rows):
