@@ -192,6 +192,7 @@ def test_dask_retries_a_lost_workers_task_and_a_task_that_keeps_killing_its_work
     rows = fnn.sweep(run, grid, 1, executor=dask_executor, on_error="record", store=tmp_path / "s.db")
     assert_rows_equal(rows, direct_rows(sweep_runs.counted, grid, [0]))
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".mark"] == ["2.0-0.mark"]  # it died once
+    assert fnn.sweep(run, grid, 1, executor=dask_executor, on_error="record", store=tmp_path / "s.db") == rows
     rows = fnn.sweep(run, [{"scale": 4.0, "death": "always"}], 1, executor=dask_executor, on_error="record")
     assert rows[0]["status"] == "error" and rows[0]["error_type"] == "KilledWorker"
 

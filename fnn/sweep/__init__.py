@@ -35,13 +35,16 @@ stored rows and runs only the pairs still missing. ``on_error="record"`` makes a
 (an exception, a dead worker, a timeout) a row with ``status="error"`` and goes on.
 ``workdirs=DIR`` gives each pair a directory of its own, the same on every rerun, for
 ``fnn.fit(..., resume=workdir)``, so that an interrupted run goes on from its last
-checkpoint.
+checkpoint. ``progress=True`` shows finished, failed and remaining pairs.
+
+**Random search.** :func:`fnn.sweep.space.random_search` draws configs from a space with an
+fnn key (the same configs on any machine); the list is a grid like any other.
 
 :func:`sweep_summary` groups the rows (or a store's rows) by setting and reports the mean
 and standard deviation of every numeric result across seeds, as a list of dicts or a
 pandas DataFrame.
 
-The names here are imported from the package, ``from fnn.sweep import store``
+The names here are imported from the package, ``from fnn.sweep import space, store``
 (``fnn.sweep`` itself is the function).
 
 >>> import fnn
@@ -55,9 +58,10 @@ The names here are imported from the package, ``from fnn.sweep import store``
 [2, 2]
 """
 
-from fnn.sweep import store
+from fnn.sweep import space, store
 from fnn.sweep._core import sweep
 from fnn.sweep._serial import SerialExecutor
+from fnn.sweep.space import Choice, Integer, LogUniform, Uniform, random_search
 from fnn.sweep.store import pair_dir, stored_rows
 from fnn.sweep.summary import sweep_summary
 
@@ -65,7 +69,13 @@ __all__ = [
     "sweep",
     "sweep_summary",
     "SerialExecutor",
+    "space",
     "store",
+    "random_search",
+    "Uniform",
+    "LogUniform",
+    "Integer",
+    "Choice",
     "stored_rows",
     "pair_dir",
 ]

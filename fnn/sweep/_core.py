@@ -13,6 +13,7 @@ from fnn.errors import ConfigError, SweepError
 from fnn.sweep import _grid, store as _store
 from fnn.sweep._grid import ERROR_MESSAGE, ERROR_TYPE, SEED, STATUS, name_of
 from fnn.sweep._pool import StartFailed, run_in_processes
+from fnn.sweep._progress import Display
 from fnn.sweep._task import Done, Failed, run_task
 
 
@@ -103,12 +104,12 @@ def _on_executor(executor: cf.Executor, shipped: Any, jobs: Sequence[tuple], del
 
 
 class _Rows:
-    """The rows of one sweep call as its pairs finish: checked, committed to the store; the first failure."""
+    """The rows of one sweep call as its pairs finish: checked, committed to the store, shown; the first failure."""
 
     def __init__(self, run: Callable, tasks: list[tuple[dict, int]], *, record: bool, kept: _store.Store | None,
-                 pairs: list[str | None], workdirs: list[pathlib.Path | None]) -> None:
+                 pairs: list[str | None], workdirs: list[pathlib.Path | None], display: Display) -> None:
         self.run, self.tasks, self.record, self.kept = run, tasks, record, kept
-        self.pairs, self.workdirs = pairs, workdirs
+        self.pairs, self.workdirs, self.display = pairs, workdirs, display
         self.rows: dict[int, dict] = {}
         self.failure: BaseException | None = None
 
@@ -139,6 +140,7 @@ class _Rows:
                           workdir=None if workdir is None else os.fspath(workdir))
             row = json.loads(text)  # the stored form, which a rerun returns: equal, and the same types
         self.rows[index] = row
+        self.display.update(row)
         return True
 
     def done(self) -> list[dict]:
@@ -190,6 +192,8 @@ def sweep(
     retry_failed: bool = False,
     timeout: float | None = None,
     workdirs: str | os.PathLike | None = None,
+    progress: bool = False,
+    best: tuple[str, str] | None = None,
 ) -> list[dict]:
     """Run ``run(config, fnn.random.key(seed))`` for every setting and seed; one row per pair.
 
@@ -201,7 +205,7 @@ def sweep(
             config's and from ``"seed"``. With ``workdirs``, ``run(config, key, workdir)``.
         grid: a dict of lists, ``{"lr": [0.1, 0.01], "width": [32, 64]}``: every combination,
             in the dict's key order, the last key varying fastest; or a list of dicts, one
-            setting each. Keys are strings;
+            setting each (e.g. from :func:`fnn.sweep.space.random_search`). Keys are strings;
             ``"seed"`` is reserved; settings are distinct.
         seeds: a list of distinct non-negative ints, or an int N for seeds 0..N-1.
         executor: None for fnn's local process pool (created and ended here), or any
@@ -228,6 +232,10 @@ def sweep(
             (:func:`fnn.sweep.store.pair_dir`): ``run`` is called as ``run(config, key,
             workdir)``, so ``fnn.fit(..., resume=workdir)`` inside it continues an interrupted
             run from its last checkpoint. On a cluster it must be on a shared file system.
+        progress: show finished, failed and remaining pairs as they finish (a tqdm bar when
+            tqdm is installed, else a line on stderr per pair).
+        best: ``(result name, "min" or "max")``: the progress display also shows the best
+            row so far by that result.
 
     Returns:
         A list of dicts ``{**config, "seed": seed, **result}``, settings in grid order and seeds
@@ -287,7 +295,7 @@ def sweep(
     seed_list = _grid.seed_list(seeds)
     _grid.check_executor(executor, max_workers)
     _grid.check_run(run, executor)
-    limit = _grid.check_options(on_error, retry_failed, store, timeout, executor)
+    limit = _grid.check_options(on_error, retry_failed, store, timeout, executor, progress, best)
     _grid.check_signature(run, workdirs is not None)
     record = on_error == "record"
     if record:
@@ -306,7 +314,8 @@ def sweep(
         rows = {} if kept is None else _stored(kept, tasks, pairs, record=record, retry_failed=retry_failed, run=run)
         if kept is not None:
             kept.set_grid(pairs)
-        collected = _Rows(run, tasks, record=record, kept=kept, pairs=pairs, workdirs=dirs)
+        display = Display(len(tasks), [rows[i] for i in sorted(rows)], show=progress, best=best)
+        collected = _Rows(run, tasks, record=record, kept=kept, pairs=pairs, workdirs=dirs, display=display)
         collected.rows.update(rows)
         jobs = [(i, (config, seed, dirs[i])) for i, (config, seed) in enumerate(tasks) if i not in rows]
         shipped = _grid.shipped(run, executor)
@@ -330,6 +339,8 @@ def sweep(
             error = SweepError(f"sweep: {failed}")
             error.config, error.seed, error.rows = None, None, collected.done()
             raise error from None
+        finally:
+            display.close()
     finally:
         if kept is not None:
             kept.close()

@@ -202,7 +202,8 @@ def check_signature(run: Callable, workdirs: bool) -> None:
                           f"is {signature}") from None
 
 
-def check_options(on_error: Any, retry_failed: Any, store: Any, timeout: Any, executor: Any) -> float | None:
+def check_options(on_error: Any, retry_failed: Any, store: Any, timeout: Any, executor: Any,
+                  progress: Any, best: Any) -> float | None:
     """The options of :func:`fnn.sweep` beyond the grid; returns the timeout in seconds (or None)."""
     if on_error not in ON_ERROR:
         raise ConfigError(f"sweep: on_error must be 'raise' (stop at the first failure) or 'record' (a failed pair "
@@ -211,6 +212,14 @@ def check_options(on_error: Any, retry_failed: Any, store: Any, timeout: Any, ex
         raise ConfigError(f"sweep: retry_failed must be True or False, got {retry_failed!r}")
     if retry_failed and store is None:
         raise ConfigError("sweep: retry_failed=True runs again the failed pairs of a store; it needs store=PATH")
+    if not isinstance(progress, bool):
+        raise ConfigError(f"sweep: progress must be True or False, got {progress!r}")
+    if best is not None:
+        if not (isinstance(best, (tuple, list)) and len(best) == 2 and isinstance(best[0], str)
+                and best[1] in ("min", "max")):
+            raise ConfigError(f"sweep: best must be a (result name, 'min' or 'max') pair, e.g. ('val_loss', 'min'), got {best!r}")
+        if not progress:
+            raise ConfigError("sweep: best= names the result the progress display reports; pass progress=True too")
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not math.isfinite(timeout) or timeout <= 0:
