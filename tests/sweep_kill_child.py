@@ -21,7 +21,7 @@ SWEEPS = {
     # 12 cheap pairs of 0.05-0.15 s each: kills land before, between and during commits
     "store": (sweep_runs.counted, [{"scale": float(s), "sleep": (0.05, 0.1, 0.15)[s % 3]} for s in range(4)], 3),
     # 4 pairs of a real fit that checkpoints every epoch into the pair's working directory
-    "workdirs": (sweep_runs.fit_resumable, [{"lr": lr, "epochs": 6} for lr in (0.01, 0.03)], 2),
+    "workdirs": (sweep_runs.fit_resumable, [{"lr": lr, "epochs": 4} for lr in (0.01, 0.03)], 2),
     # 2 pairs that end at once, then 2 that would run for a minute: Ctrl-C arrives during those
     "interrupt": (sweep_runs.counted, [{"scale": 1.0, "sleep": 0.0}, {"scale": 2.0, "sleep": 60.0}], 2),
 }

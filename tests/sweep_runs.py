@@ -156,6 +156,24 @@ def dies_once(config, key, marks):
     return _draws(config, key)
 
 
+class TwoPartError(Exception):
+    """An exception that pickles but cannot be unpickled: its __init__ takes two arguments, its args hold one."""
+
+    def __init__(self, a, b):
+        super().__init__(f"{a} went wrong with {b}")
+
+
+def travels_badly(config, key):
+    """Raises what cannot travel back to the driver, or returns it, as ``config["what"]`` says."""
+    import threading
+
+    if config["what"] == "two-part error":
+        raise TwoPartError("the loss", "the data")
+    if config["what"] == "error holding a lock":
+        raise RuntimeError("a lock inside", threading.Lock())
+    return {"lock": threading.Lock()}
+
+
 def hangs(config, key, log=None):
     """Sleeps ``config["sleep"]`` seconds (a run that does not return in time when that is long)."""
     note(log, "start", pair_word(config, key.seed), os.getpid())
@@ -196,7 +214,7 @@ def fit_resumable(config, key, workdir, log=None):
     note(log, "start", pair_word(config, key.seed), os.getpid())
     k_split, k_init, k_train = fnn.random.split(key, 3)
     x, y = fnn.data.load_digits()
-    x, y = x[:240], y[:240]
+    x, y = x[:160], y[:160]
     params = fnn.init(k_init, fnn.mlp([64, 16, 10]))
     state = fnn.TrainState.create(params, fnn.optim.adam(lr=config["lr"]), key=k_train)
 

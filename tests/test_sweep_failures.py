@@ -119,28 +119,42 @@ def test_raise_stops_at_the_first_failure_and_the_finished_rows_are_on_the_error
     assert_rows_equal(info.value.rows, direct_rows(sweep_runs.counted, [FLAKY[0]], range(2)))
 
 
-@pytest.mark.parametrize("death, message", [
-    ("exit", r"the worker process running this pair exited with code 3"),
-    ("segfault", r"the worker process running this pair was killed by SIGSEGV"),
-])
-def test_a_dead_worker_fails_its_own_pair_and_the_pool_runs_the_rest(tmp_path, death, message):
+DEATHS = {"exit": r"the worker process running this pair exited with code 3",
+          "segfault": r"the worker process running this pair was killed by SIGSEGV"}
+
+
+def test_a_dead_worker_fails_its_own_pair_and_the_pool_runs_the_rest(tmp_path):
     """F6 and F2: the pair whose worker died is the one reported, with its own config, and every other row comes back."""
     log = tmp_path / "log"
-    grid = [{"i": i, "sleep": 0.2, "death": death if i in (2, 5) else ""} for i in range(7)]
+    grid = [{"i": i, "sleep": 0.1, "death": {2: "exit", 4: "segfault"}.get(i, "")} for i in range(6)]
     run = functools.partial(sweep_runs.dies, log=str(log))
     rows = fnn.sweep(run, grid, 1, max_workers=2, on_error="record")
     failed = [r["i"] for r in rows if r.get("status") == "error"]
-    assert failed == [2, 5]
+    assert failed == [2, 4]
     for r in rows:
         if r["i"] in failed:
-            assert r["error_type"] == "BrokenProcessPool" and re.search(message, r["error_message"])
+            assert r["error_type"] == "BrokenProcessPool" and re.fullmatch(DEATHS[r["death"]], r["error_message"])
     assert_rows_equal([r for r in rows if r["i"] not in failed],
-                      [{**row} for row in direct_rows(sweep_runs.counted, [g for g in grid if g["i"] not in failed], [0])])
+                      direct_rows(sweep_runs.counted, [g for g in grid if g["i"] not in failed], [0]))
     assert_gone([pid for _, _, pid, _ in read_log(log)])
-    with pytest.raises(SweepError, match=rf"failed for config \{{'i': 2, 'sleep': 0.2, 'death': '{death}'\}}, seed 0: "
-                                         rf"BrokenProcessPool: {message}") as info:
+    with pytest.raises(SweepError, match=r"failed for config \{'i': 2, 'sleep': 0.1, 'death': 'exit'\}, seed 0: "
+                                         rf"BrokenProcessPool: {DEATHS['exit']}") as info:
         fnn.sweep(run, grid, 1, max_workers=2)
     assert info.value.config == grid[2] and [r["i"] for r in info.value.rows][:2] == [0, 1]
+
+
+def test_what_cannot_travel_back_from_a_worker_fails_its_own_pair_with_its_message():
+    """F20: an exception that cannot be rebuilt (or pickled) comes back as its type and message, not as a dead worker."""
+    grid = [{"what": "two-part error"}, {"what": "error holding a lock"}, {"what": "lock as a result"}]
+    rows = fnn.sweep(sweep_runs.travels_badly, grid, 1, max_workers=2, on_error="record")
+    assert [r["error_type"] for r in rows] == ["TwoPartError", "RuntimeError", "TypeError"]
+    assert rows[0]["error_message"] == "the loss went wrong with the data"
+    assert rows[1]["error_message"].startswith("('a lock inside', <unlocked _thread.lock")
+    assert rows[2]["error_message"].startswith("run returned a result that cannot be sent back to the sweep: "
+                                               "TypeError: cannot pickle '_thread.lock' object")
+    with pytest.raises(SweepError, match=r"seed 0: TwoPartError: the loss went wrong with the data$") as info:
+        fnn.sweep(sweep_runs.travels_badly, grid[:1], 1, max_workers=1)
+    assert info.value.__cause__ is None
 
 
 def test_a_worker_of_a_given_pool_that_dies_blames_no_single_pair(tmp_path):
@@ -156,13 +170,13 @@ def test_a_run_past_its_timeout_becomes_an_error_row_and_its_worker_is_ended(tmp
     log = tmp_path / "log"
     run = functools.partial(sweep_runs.hangs, log=str(log))
     start = time.monotonic()
-    rows = fnn.sweep(run, [{"sleep": 0.0}, {"sleep": 600.0}, {"sleep": 0.1}], [0, 1], max_workers=2, timeout=2.0,
+    rows = fnn.sweep(run, [{"sleep": 0.0}, {"sleep": 600.0}, {"sleep": 0.1}], [0, 1], max_workers=2, timeout=1.5,
                      on_error="record")
     took = time.monotonic() - start
-    print(f"\ntimeout=2 s with two runs of 600 s: the sweep returned after {took:.2f} s")
+    print(f"\ntimeout=1.5 s with two runs of 600 s: the sweep returned after {took:.2f} s")
     assert took < 60
     assert [r.get("error_type") for r in rows] == [None, None, "TimeoutError", "TimeoutError", None, None]
-    assert rows[2]["error_message"] == "the run took longer than timeout=2 s, so its worker process was ended"
+    assert rows[2]["error_message"] == "the run took longer than timeout=1.5 s, so its worker process was ended"
     assert [r["slept"] for r in rows if "slept" in r] == [0.0, 0.0, 0.1, 0.1]
     assert_gone([pid for event, pair, pid, _ in read_log(log) if pair.startswith("sleep=600.0")], within=2)
     with pytest.raises(SweepError, match=r"config \{'sleep': 600.0\}, seed 0: TimeoutError: the run took longer"):

@@ -77,7 +77,9 @@ def _answer(job: tuple) -> bytes:
         trace = "".join(traceback.format_exception(error))
         failed = ("failed", error, type(error).__name__, str(error), trace, time.perf_counter() - start)
         try:
-            return _dumps(failed)
+            data = _dumps(failed)
+            multiprocessing.reduction.ForkingPickler.loads(data)  # E(a, b) pickles, but cannot be rebuilt from its args
+            return data
         except Exception:  # noqa: BLE001 - an exception that cannot travel travels as text
             return _dumps(("failed", None, *failed[2:]))
     try:
