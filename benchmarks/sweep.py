@@ -1,4 +1,4 @@
-"""Wall time of one sweep (4 learning rates × 4 seeds of a digits MLP) on each kind of executor.
+"""Wall time of one sweep (4 learning rates × 4 seeds of a digits MLP) on each kind of executor; the store's cost per row.
 
 Executors: fnn.SerialExecutor (this process), the default process pool (2 workers, started
 and shut down by the sweep, so its start-up is part of the time) and a Dask LocalCluster of
@@ -12,11 +12,19 @@ BLAS threads: the parent and the pool's workers use OpenBLAS's default (one thre
 Dask's workers one thread (distributed sets OPENBLAS_NUM_THREADS=1 for them). Run with
 OPENBLAS_NUM_THREADS=1 in the environment to give every process one BLAS thread.
 
-Run: python benchmarks/sweep.py [--repeat 2] [--epochs 10] [--hidden 64]
+The store (--part store): a sweep of --rows trivial runs on fnn.SerialExecutor with and without
+store= on --dir (default: a temporary directory), so that the difference is the store's cost
+per row: encoding the row as JSON and one SQLite transaction (write-ahead log, fsync) per
+finished pair; then a rerun that reads every row back. In fnn's process pool the driver commits
+while the workers run the next pairs, so there the cost hides behind the runs.
+
+Run: python benchmarks/sweep.py [--part executors|store|all] [--repeat 2] [--epochs 10] [--hidden 64] [--rows 400] [--dir D]
 """
 
 import argparse
 import os
+import pathlib
+import tempfile
 import time
 
 import fnn
@@ -40,6 +48,34 @@ def fingerprint(rows: list[dict]) -> list[tuple]:
     return [(r["lr"], r["seed"], r["test_accuracy"], r["params"].dtype.str, r["params"].tobytes()) for r in rows]
 
 
+def tiny(config, key):
+    """A run that costs nothing, so that a sweep of it times the sweep's own work per row."""
+    return {"value": config["i"] * 0.5, "seed_again": key.seed, "curve": [0.1, 0.2, 0.3]}
+
+
+def store_overhead(rows: int, directory: str | None, repeat: int) -> None:
+    grid = [{"i": i} for i in range(rows)]
+    with tempfile.TemporaryDirectory(dir=directory) as d:
+        plain, stored, reread = [], [], []
+        for r in range(repeat):
+            t0 = time.perf_counter()
+            expected = fnn.sweep(tiny, grid, 1, executor=fnn.SerialExecutor())
+            plain.append(time.perf_counter() - t0)
+            path = pathlib.Path(d) / f"store-{r}.db"
+            t0 = time.perf_counter()
+            got = fnn.sweep(tiny, grid, 1, executor=fnn.SerialExecutor(), store=path)
+            stored.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            again = fnn.sweep(tiny, grid, 1, executor=fnn.SerialExecutor(), store=path)
+            reread.append(time.perf_counter() - t0)
+            if not (got == expected == again):
+                raise SystemExit("rows through the store differ from the rows without it")
+        per_row = (min(stored) - min(plain)) / rows
+        print(f"store on {d}: {rows} rows; without a store {min(plain) * 1e3:.1f} ms, with one {min(stored) * 1e3:.1f} ms "
+              f"({per_row * 1e3:.2f} ms a row: JSON and one committed transaction); a rerun reading every row back "
+              f"{min(reread) * 1e3:.1f} ms ({min(reread) / rows * 1e6:.0f} us a row)")
+
+
 def load() -> str:
     return open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
 
@@ -49,7 +85,14 @@ def main(argv=None) -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--part", choices=["executors", "store", "all"], default="all")
+    ap.add_argument("--rows", type=int, default=400, help="rows of the store benchmark")
+    ap.add_argument("--dir", default=None, help="where the store benchmark writes (default: a temporary directory)")
     args = ap.parse_args(argv)
+    if args.part in ("store", "all"):
+        store_overhead(args.rows, args.dir, args.repeat)
+    if args.part == "store":
+        return
     grid = {"lr": [3e-4, 1e-3, 3e-3, 1e-2], "hidden": [args.hidden], "epochs": [args.epochs]}
     print(f"sweep: 4 settings × 4 seeds, 64-{args.hidden}-10 MLP, {args.epochs} epochs on 1,347 digits; "
           f"{os.cpu_count()} CPUs, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")

@@ -12,6 +12,7 @@ import numpy as np
 
 import fnn
 import fnn.data
+from fnn.sweep import stored_rows
 
 
 def train_digits(config, key):
@@ -93,3 +94,136 @@ class Scaled:
 
     def __call__(self, config, key):
         return {"value": self.factor * config["scale"]}
+
+
+# ---------------------------------------------------------------- failures, side channels, kills
+
+
+def note(log, *words):
+    """Append one line to the side-channel file ``log`` (one write with O_APPEND: lines never interleave)."""
+    if log is None:
+        return
+    line = " ".join(str(w) for w in words) + "\n"
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def pair_word(config, seed):
+    """A pair in one word, for the side channel: ``k=v,k=v/seed``."""
+    return ",".join(f"{k}={config[k]}" for k in sorted(config)) + f"/{seed}"
+
+
+def _draws(config, key):
+    x = fnn.random.normal(key, (3,), std=config.get("scale", 1.0))
+    return {"total": float(x.sum()), "draws": x.tolist()}
+
+
+def counted(config, key, log=None):
+    """``draw``'s results as JSON (a float and a list) after sleeping ``config["sleep"]`` seconds; notes start and
+    end in ``log``."""
+    note(log, "start", pair_word(config, key.seed), os.getpid())
+    time.sleep(config.get("sleep", 0.0))
+    result = _draws(config, key)
+    note(log, "end", pair_word(config, key.seed), os.getpid())
+    return result
+
+
+def dies(config, key, log=None):
+    """Like ``counted``, but the worker dies as ``config["death"]`` says: "exit", "segfault" or "" (none)."""
+    note(log, "start", pair_word(config, key.seed), os.getpid())
+    time.sleep(config.get("sleep", 0.0))
+    if config["death"] == "exit":
+        os._exit(3)
+    if config["death"] == "segfault":
+        import ctypes
+
+        ctypes.string_at(0)
+    if config["death"] == "raise":
+        raise ValueError(f"boom for {config}")
+    return _draws(config, key)
+
+
+def dies_once(config, key, marks):
+    """The worker dies on a pair's first attempt ("once": a file in ``marks`` remembers it), or on every attempt
+    ("always"), or never (""); then ``counted``'s results."""
+    mark = os.path.join(marks, f"{config['scale']}-{key.seed}.mark")
+    if config["death"] == "always" or (config["death"] == "once" and not os.path.exists(mark)):
+        open(mark, "w").close()
+        os._exit(3)
+    return _draws(config, key)
+
+
+class TwoPartError(Exception):
+    """An exception that pickles but cannot be unpickled: its __init__ takes two arguments, its args hold one."""
+
+    def __init__(self, a, b):
+        super().__init__(f"{a} went wrong with {b}")
+
+
+def travels_badly(config, key):
+    """Raises what cannot travel back to the driver, or returns it, as ``config["what"]`` says."""
+    import threading
+
+    if config["what"] == "two-part error":
+        raise TwoPartError("the loss", "the data")
+    if config["what"] == "error holding a lock":
+        raise RuntimeError("a lock inside", threading.Lock())
+    return {"lock": threading.Lock()}
+
+
+def hangs(config, key, log=None):
+    """Sleeps ``config["sleep"]`` seconds (a run that does not return in time when that is long)."""
+    note(log, "start", pair_word(config, key.seed), os.getpid())
+    time.sleep(config["sleep"])
+    return {"slept": config["sleep"]}
+
+
+# ---------------------------------------------------------------- stores and working directories
+
+
+def fails_while(config, key, flag, log=None):
+    """``counted``'s results, except for scale 1.0 while the file ``flag`` exists: then RuntimeError."""
+    note(log, "start", pair_word(config, key.seed), os.getpid())
+    if config["scale"] == 1.0 and os.path.exists(flag):
+        raise RuntimeError(f"{flag} exists")
+    return _draws(config, key)
+
+
+def reads_store(config, key, path):
+    """After ``config["wait"]`` seconds, how many rows the store at ``path`` holds, read from this worker process."""
+    time.sleep(config["wait"])
+    return {"rows_seen": len(stored_rows(path))}
+
+
+def where_am_i(config, key, workdir, log=None):
+    """The working directory the sweep gave this pair."""
+    note(log, "start", pair_word(config, key.seed), os.getpid())
+    return {"workdir": os.fspath(workdir)}
+
+
+def fit_resumable(config, key, workdir, log=None):
+    """A small real fit that checkpoints every epoch into ``workdir`` and resumes from it; notes each epoch in ``log``.
+
+    Returns the per-epoch losses and a SHA-256 of the final params' bytes: JSON, so a store keeps them.
+    """
+    import hashlib
+
+    note(log, "start", pair_word(config, key.seed), os.getpid())
+    k_split, k_init, k_train = fnn.random.split(key, 3)
+    x, y = fnn.data.load_digits()
+    x, y = x[:160], y[:160]
+    params = fnn.init(k_init, fnn.mlp([64, 16, 10]))
+    state = fnn.TrainState.create(params, fnn.optim.adam(lr=config["lr"]), key=k_train)
+
+    def epoch_done(epoch, state, logs):
+        note(log, "epoch", pair_word(config, key.seed), epoch, os.getpid())
+        time.sleep(0.05)
+
+    state, history = fnn.fit(state, (x, y), epochs=config["epochs"], batch_size=24, loss="cross_entropy",
+                             verbose=0, split_key=k_split, resume=workdir, callbacks=[epoch_done])
+    flat, _ = fnn.tree.ravel(state.params)
+    note(log, "end", pair_word(config, key.seed), os.getpid())
+    return {"loss": [float(v) for v in history["loss"]], "params_sha256": hashlib.sha256(flat.tobytes()).hexdigest()}

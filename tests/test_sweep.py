@@ -7,6 +7,7 @@ worker processes import by name.
 """
 
 import concurrent.futures as cf
+import functools
 import itertools
 import math
 import multiprocessing
@@ -149,10 +150,13 @@ def test_later_tasks_finishing_first_in_threads_and_processes():
 
 @pytest.fixture(scope="module")
 def dask_executor():
+    import dask
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    # A task whose worker dies is retried once (Dask's default: 3 times), to keep the worker-death tests short.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                         dashboard_address=None) as cluster, Client(cluster) as client:
         yield client.get_executor()
 
 
@@ -176,6 +180,21 @@ def test_dask_failure_names_config_and_seed(dask_executor):
     with pytest.raises(SweepError, match=r"config \{'bad_seed': 2\}, seed 2: ValueError: boom at seed 2") as info:
         fnn.sweep(sweep_runs.fail_on_seed, {"bad_seed": [2]}, 4, executor=dask_executor)
     assert isinstance(info.value.__cause__, ValueError) and info.value.seed == 2
+
+
+def test_dask_retries_a_lost_workers_task_and_a_task_that_keeps_killing_its_worker_is_an_error_row(dask_executor, tmp_path):
+    """The cluster reschedules the tasks of a worker that died (here: on the first attempt of one pair); a task
+    whose every attempt kills its worker comes back as KilledWorker, which on_error="record" makes the pair's row.
+    (Apart, one sweep each: Dask counts a worker's death against every task that worker held, so a pair beside
+    one that kills its worker can be blamed too once deaths exceed allowed-failures, 1 here.)"""
+    run = functools.partial(sweep_runs.dies_once, marks=str(tmp_path))
+    grid = [{"scale": 1.0, "death": ""}, {"scale": 2.0, "death": "once"}, {"scale": 3.0, "death": ""}]
+    rows = fnn.sweep(run, grid, 1, executor=dask_executor, on_error="record", store=tmp_path / "s.db")
+    assert_rows_equal(rows, direct_rows(sweep_runs.counted, grid, [0]))
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".mark"] == ["2.0-0.mark"]  # it died once
+    assert fnn.sweep(run, grid, 1, executor=dask_executor, on_error="record", store=tmp_path / "s.db") == rows
+    rows = fnn.sweep(run, [{"scale": 4.0, "death": "always"}], 1, executor=dask_executor, on_error="record")
+    assert rows[0]["status"] == "error" and rows[0]["error_type"] == "KilledWorker"
 
 
 # ---------------------------------------------------------------- grid, seeds and rows
