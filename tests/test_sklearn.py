@@ -5,6 +5,7 @@ equality with scikit-learn's own MLP (same steps, parameters, messages) is in
 tests/test_sklearn_parity.py.
 """
 
+import functools
 import pickle
 import subprocess
 import sys
@@ -701,3 +702,24 @@ def test_grid_search_over_a_pipeline_with_every_solver(solver):
     best = search.best_estimator_[-1]
     assert best.solver == solver and best.hidden_layer_sizes in [(4,), (16,)] and search.best_score_ > 0.8
     assert search.score(X, y) > 0.8
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam", "rmsprop"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_an_epoch_is_the_explicit_loop_of_value_and_grad_and_opt_step(solver, weighted):
+    # the epoch makes the flat layout and the gradient buffer once; it must take the public pieces' steps, bitwise
+    X, y = classes_data(n=50)
+    w = np.linspace(0.0, 2.0, len(X)) if weighted else None
+    est = quiet_fit(small(MLPClassifier, solver=solver, max_iter=1), X, y, sample_weight=w)
+    problem = training.Problem(X, np.eye(3)[y], w, "softmax", est.alpha)
+    after, loss = training._epoch(est.state_, problem, 16, False)
+    state, losses = est.state_, []
+    for start in range(0, len(X), 16):
+        rows = problem.rows(slice(start, start + 16))
+        total = rows.total()
+        objective = functools.partial(fnn.sklearn._objective.objective, "softmax", weights=rows.weights, total=total)
+        value, grads = fnn.value_and_grad(state.params, (rows.x, rows.y), loss=objective, l2=est.alpha / total)
+        state = fnn.opt_step(state, grads)
+        losses.append(float(value) * rows.n)
+    fnn.tree.assert_equal(after, state)
+    assert loss == sum(losses) / len(X)

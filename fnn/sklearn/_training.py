@@ -22,11 +22,11 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from fnn import random, tree
-from fnn.backprop import value_and_grad
-from fnn.layers import DenseParams
+from fnn.backprop import Plan, value_and_grad, value_and_grad_into
+from fnn.layers import DenseParams, writes_every_grad
 from fnn.network import apply
 from fnn.sklearn._objective import objective
-from fnn.train import SHUFFLE, TrainState, opt_step
+from fnn.train import SHUFFLE, TrainState
 
 __all__ = ["Problem", "Run", "Settings", "Diverged", "fit_stochastic", "fit_lbfgs", "forward", "LbfgsResult"]
 
@@ -180,11 +180,13 @@ def batch_size_for(settings: Settings, n: int) -> int:
 def _epoch(state: TrainState, problem: Problem, batch_size: int, shuffle: bool) -> tuple[TrainState, float]:
     """One pass over ``problem`` in mini-batches; returns the state and scikit-learn's epoch loss.
 
-    The order is fnn's: the permutation of ``fold_in(fold_in(key, SHUFFLE), step)`` at the
-    epoch's first step, so a state alone fixes the rest of a run. The epoch loss is the mean of
-    the batch losses weighted by their lengths (penalty included), as scikit-learn's
-    ``accumulated_loss / n``. A batch whose weights sum to 0 carries no information and is
-    skipped (scikit-learn divides by that 0).
+    Each step is ``fnn.value_and_grad`` then ``fnn.opt_step`` (bitwise: the same calls, with the
+    flat layout, the plan and a gradient buffer made once an epoch instead of once a step). The
+    order is fnn's: the permutation of ``fold_in(fold_in(key, SHUFFLE), step)`` at the epoch's
+    first step, so a state alone fixes the rest of a run. The epoch loss is the mean of the batch
+    losses weighted by their lengths (penalty included), as scikit-learn's ``accumulated_loss / n``.
+    A batch whose weights sum to 0 carries no information and is skipped (scikit-learn divides by
+    that 0).
     """
     n = problem.n
     if shuffle:
@@ -192,19 +194,33 @@ def _epoch(state: TrainState, problem: Problem, batch_size: int, shuffle: bool) 
         batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
     else:
         batches = [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    params, opt_state, step, optimizer = state.params, state.opt_state, state.step, state.optimizer
+    flat, unravel = tree.ravel(params)
+    plan = Plan.of(params, objective)
+    grad = np.zeros(unravel.size, flat.dtype)
+    grad_tree = unravel(grad)
+    zero = not writes_every_grad(params)
     accumulated = 0.0
     for idx in batches:
-        batch = problem.rows(idx)
-        total = batch.total()
+        weights = None if problem.weights is None else problem.weights[idx]
+        y = problem.y[idx]
+        total = float(y.shape[0]) if weights is None else float(weights.sum())
         if total == 0:
             continue
-        value, grads = _value_and_grad(state.params, batch, total, problem.alpha / total)
-        value = float(value)
+        loss = functools.partial(objective, problem.kind, weights=weights, total=total)
+        if zero:
+            grad.fill(0)
+        value = float(value_and_grad_into(params, dense(problem.x[idx]), y, loss, problem.alpha / total, None,
+                                          grad_tree, train=True, plan=plan, stop_if_non_finite=True))
         if not math.isfinite(value):
-            raise Diverged(value, state)
-        state = opt_step(state, grads)
-        accumulated += value * batch.n
-    return state, accumulated / n
+            raise Diverged(value, TrainState(params, opt_state, key=state.key, step=step, optimizer=optimizer))
+        flat, opt_state = optimizer.update(flat, grad, opt_state)
+        if flat.flags.writeable:
+            flat.flags.writeable = False
+        params = unravel(flat)
+        step += 1
+        accumulated += value * y.shape[0]
+    return TrainState(params, opt_state, key=state.key, step=step, optimizer=optimizer), accumulated / n
 
 
 def _with_lr(state: TrainState, lr: Any) -> TrainState:
