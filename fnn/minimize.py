@@ -16,7 +16,7 @@ import attrs
 import numpy as np
 
 from fnn import tree
-from fnn.backprop import _check_batch, _check_l2, value_and_grad_unchecked
+from fnn.backprop import _check_batch, _check_l2, check_loss_output, value_and_grad_unchecked
 from fnn.errors import ConfigError
 from fnn.layers import SequentialParams
 from fnn.losses import Loss, get as get_loss
@@ -105,6 +105,7 @@ def minimize(
             "inference mode, where they would stay at their initial values: train it with fnn.fit instead"
         )
     loss = get_loss(loss)
+    check_loss_output(params, loss, "minimize")
     l2 = _check_l2(l2)
     maxiter = _check_count(maxiter, "maxiter")
     memory = _check_count(memory, "memory")

@@ -31,7 +31,7 @@ import numpy as np
 import toolz
 
 from fnn import optim as _optim, random, tree
-from fnn.backprop import Plan, _check_l2, value_and_grad_into
+from fnn.backprop import Plan, _check_l2, check_loss_output, value_and_grad_into, weighted_targets
 from fnn.errors import ConfigError, NonFiniteError, ShapeError
 from fnn.layers import uses_key, writes_every_grad
 from fnn.losses import Loss, get as get_loss
@@ -230,9 +230,12 @@ class _Problem:
     unravel: Callable
     dropout: bool
     plan: Plan
+    weights: np.ndarray | None = None  # each row's weight (sample_weight, class_weight), or None
 
 
-def _prepare(state: TrainState, data: Any, loss: Any, l2: float, where: str) -> _Problem:
+def _prepare(
+    state: TrainState, data: Any, loss: Any, l2: float, where: str, sample_weight: Any = None, class_weight: Any = None
+) -> _Problem:
     if not isinstance(state, TrainState):
         raise ConfigError(f"{where} expects a TrainState (fnn.TrainState.create(params, opt, key=...)), got {type(state).__name__}")
     _rows(data)
@@ -240,10 +243,14 @@ def _prepare(state: TrainState, data: Any, loss: Any, l2: float, where: str) -> 
     x = check_inputs(params, data[0], where)
     _check_stack_optimizer(params, state.optimizer, where)
     loss = get_loss(loss)
+    check_loss_output(params, loss, where)
     y = np.asarray(data[1])  # once, not per batch
-    if isinstance(loss, Loss):
+    weights = None
+    if sample_weight is not None or class_weight is not None:
+        y, weights = weighted_targets(params, x.shape[0], y, loss, sample_weight, class_weight, where)
+    elif isinstance(loss, Loss):
         y = loss.targets(y, (x.shape[0], *sample_out_shape(params)), params.dtype)
-    return _Problem(x, y, loss, _check_l2(l2), tree.ravel(params)[1], uses_key(params), Plan.of(params, loss))
+    return _Problem(x, y, loss, _check_l2(l2), tree.ravel(params)[1], uses_key(params), Plan.of(params, loss), weights)
 
 
 @attrs.frozen
@@ -286,6 +293,7 @@ class _EpochBuffers:
     slots: tuple  # two _Slots, or () when the gradient has a buffer of its own:
     grad: _Slot | None  # ... this one (its params views unused)
     zero: bool  # whether that buffer must be cleared each step (layers that may write only part of it)
+    w: np.ndarray | None = None  # batch_size rows of the weights, when there are weights
 
     @classmethod
     def for_epoch(cls, state: TrainState, problem: _Problem, batch_size: int) -> "_EpochBuffers | None":
@@ -298,11 +306,13 @@ class _EpochBuffers:
         # The rotation writes each gradient over params the step has given up, so every element of it
         # must be written by the backward pass: the layers say whether theirs does (writes_every_grad).
         fills = writes_every_grad(state.params)
+        w = problem.weights
+        wb = None if w is None else np.empty((batch_size, *w.shape[1:]), w.dtype)
         if fills and getattr(state.optimizer, "accepts_spare", False) is True:
-            return cls(xb, yb, (_Slot.make(problem.unravel, dtype), _Slot.make(problem.unravel, dtype)), None, False)
+            return cls(xb, yb, (_Slot.make(problem.unravel, dtype), _Slot.make(problem.unravel, dtype)), None, False, wb)
         grad = _Slot.make(problem.unravel, dtype)
         grad.write.fill(0)
-        return cls(xb, yb, (), grad, not fills)
+        return cls(xb, yb, (), grad, not fills, wb)
 
 
 class EpochCarry(NamedTuple):
@@ -350,10 +360,18 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: EpochCarry, i
         gflat, gtree = slot.grad, slot.grad_tree
         if buffers.zero:
             slot.write.fill(0)
-    value = value_and_grad_into(
-        state.params, xb, yb, problem.loss, problem.l2, key, gtree, train=True, plan=problem.plan,
-        stop_if_non_finite=True,
-    )
+    if problem.weights is None:
+        value = value_and_grad_into(
+            state.params, xb, yb, problem.loss, problem.l2, key, gtree, train=True, plan=problem.plan,
+            stop_if_non_finite=True,
+        )
+    else:  # a path of its own: the plain one above stays as fast as it was
+        wb = np.take(problem.weights, idx, axis=0) if buffers is None else problem.weights.take(
+            idx, axis=0, out=buffers.w[:idx.size], mode="clip")
+        value = value_and_grad_into(
+            state.params, xb, yb, problem.loss, problem.l2, key, gtree, train=True, plan=problem.plan,
+            stop_if_non_finite=True, weights=wb,
+        )
     if value.ndim:  # a stack: K losses, kept as float64 like one network's
         if not np.isfinite(value).all():
             _non_finite(state, flat, previous, f"{value} (members {np.flatnonzero(~np.isfinite(value)).tolist()})")
@@ -491,8 +509,14 @@ def train_epoch(
     l2: float = 0.0,
     shuffle: bool = True,
     drop_last: bool = False,
+    sample_weight: Any = None,
+    class_weight: Any = None,
 ) -> tuple[TrainState, dict]:
     """One pass over ``data`` in mini-batches: ``toolz.reduce`` of (grad, opt_step) over the batches.
+
+    ``sample_weight`` (one weight ≥ 0 per row of ``data``) and ``class_weight`` (a dict
+    ``{class: weight}`` or ``"balanced"``, counted over ``data``) make each batch's loss the
+    weighted mean of its rows (see :mod:`fnn.losses`).
 
     Returns:
         ``(state, metrics)`` with ``metrics["loss"]`` the mean of the batch losses weighted by
@@ -512,6 +536,6 @@ def train_epoch(
     >>> s.step, m["steps"], m["step_loss"].shape
     (3, 3, (3,))
     """
-    problem = _prepare(state, data, loss, l2, "train_epoch")
+    problem = _prepare(state, data, loss, l2, "train_epoch", sample_weight, class_weight)
     batch_size = _check_batch_size(batch_size, problem.x.shape[0])
     return _run_epoch(state, problem, batch_size, bool(shuffle), bool(drop_last))
