@@ -69,7 +69,8 @@ def _validation_split(
         raise ConfigError(f"{where}: validation must be None, a fraction in (0, 1) or (x_val, y_val), got {validation!r}")
     y = problem.y  # integer labels and one-hot targets stratify; anything else splits plainly
     train_idx, val_idx = split_indices(split_key, problem.x.shape[0], float(validation), labels=y)
-    train = attrs.evolve(problem, x=problem.x[train_idx], y=np.take(y, train_idx, axis=0))
+    weights = None if problem.weights is None else np.take(problem.weights, train_idx, axis=0)
+    train = attrs.evolve(problem, x=problem.x[train_idx], y=np.take(y, train_idx, axis=0), weights=weights)
     return train, (problem.x[val_idx], np.take(y, val_idx, axis=0))
 
 
@@ -129,6 +130,8 @@ def fit(
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int | str | None = None,
     resume: str | os.PathLike | None = None,
+    sample_weight: Any = None,
+    class_weight: Any = None,
 ) -> tuple[TrainState, dict[str, np.ndarray]]:
     """Train for ``epochs`` epochs of :func:`fnn.train_epoch`; return the state and the history.
 
@@ -160,6 +163,12 @@ def fit(
             ``state`` (but checking that its key, optimizer and params structure are the run's),
             or start from ``state`` when it holds none yet; either way keep checkpointing into
             it. So the same call serves the first start and every restart. See :mod:`fnn.resume`.
+        sample_weight: None, or one weight ≥ 0 per row of ``data``: each training batch's loss
+            is the weighted mean of its rows (see :mod:`fnn.losses`); the rows a ``validation``
+            fraction holds out leave with their weights. Validation losses and metrics are unweighted.
+        class_weight: None, a dict ``{class: weight}`` (classes left out weigh 1), or
+            ``"balanced"`` (n / (classes · count) over ``data``, scikit-learn's rule); multiplies
+            ``sample_weight``. Needs class labels or one-hot targets.
 
     Returns:
         ``(state, history)``; history maps ``loss``, ``val_loss``, metric names, ``val_``
@@ -196,7 +205,7 @@ def fit(
     (True, True)
     """
     where = "fit"
-    problem = _prepare(state, data, loss, l2, where)
+    problem = _prepare(state, data, loss, l2, where, sample_weight, class_weight)
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ConfigError(f"fit: epochs must be an integer ≥ 0, got {epochs!r}")
     if verbose not in (0, 1, 2):
@@ -224,7 +233,7 @@ def fit(
         settings = resume_module.settings(
             (whole.x, whole.y), None if pair else validation, val if pair else None, split_key=split_key,
             batch_size=batch_size, shuffle=bool(shuffle), drop_last=bool(drop_last), loss=problem.loss,
-            l2=problem.l2, metrics=tuple(metric_fns), early_stopping=early_stopping,
+            l2=problem.l2, metrics=tuple(metric_fns), early_stopping=early_stopping, weights=whole.weights,
         )
         saver = resume_module._Saver(directory, every, settings)
         if not resuming:

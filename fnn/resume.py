@@ -184,11 +184,14 @@ def settings(
     l2: float,
     metrics: Sequence[str],
     early_stopping: Any,
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """What a resumed run must share with the run that wrote its checkpoint.
 
     ``data`` is the whole training set as fit checked it (before a validation split);
-    ``validation`` the fraction given or None; ``validation_data`` the pair given, if any.
+    ``validation`` the fraction given or None; ``validation_data`` the pair given, if any;
+    ``weights`` the rows' weights, if any (recorded only then, so runs without weights keep
+    the settings of the checkpoints written before weights existed).
 
     >>> import numpy as np, fnn
     >>> from fnn import resume
@@ -198,7 +201,7 @@ def settings(
     >>> s["data"].split(" crc32 ")[0], s["loss"], s["validation"]
     ('<f8(4, 2) <i8(4,)', 'mse', 0.25)
     """
-    return {
+    recorded = {
         "data": digest(*data),
         "validation": digest(*validation_data) if validation_data is not None else validation,
         "split_key": split_key,
@@ -210,6 +213,9 @@ def settings(
         "metrics": tuple(metrics),
         "early_stopping": early_stopping,
     }
+    if weights is not None:
+        recorded["weights"] = digest(weights)
+    return recorded
 
 
 # ------------------------------------------------------------------ directories
@@ -266,8 +272,9 @@ def _check_same_run(
 ) -> None:
     """ConfigError naming the first difference between the run in ``directory`` and this call."""
     place = f"{where}(resume={os.fspath(directory)!r})"
-    for name, value in current.items():
-        saved = found.settings.get(name, "<not recorded>")
+    given = {**current, **{k: None for k in found.settings if k not in current}}  # weights are recorded only if any
+    for name, value in given.items():
+        saved = found.settings.get(name, "<not recorded>" if name != "weights" else None)
         if saved != value:
             raise ConfigError(
                 f"{place}: {name} differs: the run was started with {saved!r}, this call gives {value!r}; resume "
