@@ -14,6 +14,7 @@ from fnn import (
     data,
     early_stopping,
     errors,
+    evaluation,
     initializers,
     io,
     layers,
@@ -28,6 +29,7 @@ from fnn import (
 from fnn._version import __version__
 from fnn.backprop import grad, l2_penalty, value_and_grad
 from fnn.early_stopping import EarlyStopping
+from fnn.evaluation import evaluate
 from fnn.fit import fit
 from fnn.io import load, save
 from fnn.layers import (
@@ -73,6 +75,8 @@ __all__ = [
     "batches",
     "data",
     "early_stopping",
+    "evaluate",
+    "evaluation",
     "fit",
     "opt_step",
     "optim",

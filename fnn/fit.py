@@ -25,26 +25,17 @@ from typing import Any, Callable, Sequence
 import attrs
 import numpy as np
 
-from fnn import metrics as metrics_module, random, resume as resume_module
-from fnn.backprop import loss_value
+from fnn import random, resume as resume_module
 from fnn.data import split_indices
 from fnn.early_stopping import EarlyStopping, start_watch
 from fnn.errors import ConfigError, ShapeError
-from fnn.layers import forward
-from fnn.losses import BinaryCrossEntropy, CrossEntropy, Loss
+from fnn.evaluation import check_metrics, metric_functions, scores
+from fnn.losses import Loss
 from fnn.network import check_inputs
 from fnn.network import sample_out_shape
 from fnn.train import TrainState, _check_batch_size, _prepare, _Problem, _run_epoch, value_text
 
 __all__ = ["fit", "EarlyStopping"]
-
-
-def _metric_functions(metrics: Sequence[str] | None, loss: Any) -> dict[str, Callable]:
-    if metrics is None:
-        metrics = ("accuracy",) if isinstance(loss, (CrossEntropy, BinaryCrossEntropy)) else ()
-    if isinstance(metrics, str):
-        raise ConfigError(f"metrics must be a sequence of names, e.g. ('accuracy',), got the string {metrics!r}")
-    return {name: metrics_module.get(name) for name in metrics}
 
 
 def _validation_split(
@@ -75,17 +66,8 @@ def _validation_split(
 
 
 def _evaluate(state: TrainState, x: np.ndarray, y: Any, problem: _Problem, metric_fns: dict, prefix: str) -> dict:
-    """Loss (with a prefix) and metrics on (x, y): floats, or (K,) arrays for a stack."""
-    logs = {}
-    stacked = state.params.members is not None
-    if prefix:
-        value = loss_value(state.params, x, y, problem.loss, problem.l2)
-        logs[prefix + "loss"] = value.astype(np.float64) if stacked else float(value)
-    if metric_fns:
-        y_hat = forward(state.params, x, None, False)[0]
-        for name, fn in metric_fns.items():
-            logs[prefix + name] = np.array([float(fn(y, m)) for m in y_hat]) if stacked else float(fn(y, y_hat))
-    return logs
+    """Loss (with a prefix: the training loss is the epoch's) and metrics on (x, y): floats, or (K,) arrays for a stack."""
+    return scores(state.params, x, y, problem.loss, problem.l2, metric_fns, prefix, with_loss=bool(prefix), where="fit")
 
 
 def _progress(verbose: int, steps: int, epoch: int, epochs: int, done: int = 0) -> Any:
@@ -219,12 +201,13 @@ def fit(
         if not callable(cb):
             raise ConfigError(f"fit: callbacks must be callables (epoch, state, logs), got {cb!r}")
     directory, resuming, every = resume_module._directory_of(checkpoint, resume, checkpoint_every, where)
-    metric_fns = _metric_functions(metrics, problem.loss)
+    metric_fns = metric_functions(metrics, problem.loss, where)
     whole = problem
     problem, val = _validation_split(validation, problem, state.params, split_key, where)
     batch_size = _check_batch_size(batch_size, problem.x.shape[0])
     if early_stopping is not None and early_stopping.monitor.startswith("val_") and val is None:
         raise ConfigError(f"fit: early stopping monitors {early_stopping.monitor!r} but no validation data was given")
+    check_metrics(metric_fns, state.params, problem.x, problem.y, where)  # a user's metric fails now, not after an epoch
 
     history: dict[str, list] = {}
     watch, done, losses, stop, saver = start_watch(state.params), 0, [], False, None

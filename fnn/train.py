@@ -171,13 +171,24 @@ def _check_batch_size(batch_size: Any, n: int) -> int:
     return int(batch_size)
 
 
-def _rows(data: Any) -> int:
+def _rows(data: Any, where: str = "batches", params: Any = None) -> int:
+    """The number of rows of ``data``, a pair (x, y) of one row per sample each; ShapeError naming what is wrong."""
     if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise ShapeError(f"data must be a pair (x, y), got {type(data).__name__}")
+        got = f"a {type(data).__name__}" + (f" of {len(data)} items" if isinstance(data, (tuple, list)) else "")
+        raise ShapeError(f"{where}: data must be a pair (x, y), e.g. {where}(state, (x, y), ...), got {got}")
+    for i, (name, a) in enumerate((("x", data[0]), ("y", data[1]))):
+        if a is None or isinstance(a, (str, bytes)) or not hasattr(a, "__len__") or np.ndim(a) == 0:
+            raise ShapeError(f"{where}: data[{i}] ({name}) must be an array with one row per sample, got {a!r:.80}")
     x, y = data
-    n = len(x)
-    if len(y) != n:
-        raise ShapeError(f"x and y must have the same number of rows, got {n} and {len(y)}")
+    n, m = len(x), len(y)
+    if m != n:
+        members = getattr(params, "members", None)
+        hint = ""
+        if members is not None and np.ndim(y) >= 2 and np.shape(y)[:2] == (members, n):
+            hint = (f"; the {members} members of a stack share x and y, so y has one row per row of x: targets per "
+                    f"member, of shape {np.shape(y)}, are not supported (pass y of shape {(n, *np.shape(y)[2:])}, or "
+                    f"train the members one by one)")
+        raise ShapeError(f"{where}: x and y must have the same number of rows, got {n} and {m}{hint}")
     return n
 
 
@@ -198,7 +209,7 @@ def batches(
     >>> [b[1].tolist() for b in fnn.batches(fnn.random.key(0), (x, y), 2)]
     [[0, 3], [4, 2], [1]]
     """
-    n = _rows(data)
+    n = _rows(data, "batches")
     batch_size = _check_batch_size(batch_size, n)
     if shuffle and not isinstance(key, random.Key):
         raise ConfigError(f"batches: shuffling needs an fnn.random.Key, got {type(key).__name__}")
@@ -238,8 +249,8 @@ def _prepare(
 ) -> _Problem:
     if not isinstance(state, TrainState):
         raise ConfigError(f"{where} expects a TrainState (fnn.TrainState.create(params, opt, key=...)), got {type(state).__name__}")
-    _rows(data)
     params = state.params
+    _rows(data, where, params)
     x = check_inputs(params, data[0], where)
     _check_stack_optimizer(params, state.optimizer, where)
     loss = get_loss(loss)
