@@ -11,6 +11,7 @@ without a key.
 """
 
 from fnn import (
+    callbacks,
     data,
     early_stopping,
     errors,
@@ -73,6 +74,7 @@ __all__ = [
     "TrainState",
     "apply",
     "batches",
+    "callbacks",
     "data",
     "early_stopping",
     "evaluate",

@@ -245,8 +245,8 @@ def _directory_of(checkpoint: Any, resume: Any, every: Any, where: str) -> tuple
     return pathlib.Path(directory), resume is not None, steps
 
 
-def _newest(directory: pathlib.Path) -> Checkpoint | None:
-    """The newest checkpoint in ``directory`` (after deleting partial writes), or None."""
+def _newest(directory: pathlib.Path) -> tuple[pathlib.Path, Checkpoint] | None:
+    """The newest checkpoint in ``directory`` (after deleting partial writes) and its path, or None."""
     found = io.recover_checkpoint(directory)
     if found is None:
         return None
@@ -255,7 +255,7 @@ def _newest(directory: pathlib.Path) -> Checkpoint | None:
         raise FormatError(
             f"cannot resume from {path}: it holds a {type(value).__name__}, not a checkpoint written by fnn.fit"
         )
-    return value
+    return path, value
 
 
 def _refuse_to_mix(directory: pathlib.Path, where: str) -> None:

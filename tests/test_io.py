@@ -53,6 +53,7 @@ OPTIMIZERS = {
     "rmsprop_centered_momentum": lambda p: fnn.optim.rmsprop(0.01, momentum=0.9, centered=True),
     "adadelta": lambda p: fnn.optim.adadelta(),
     "adam": lambda p: fnn.optim.adam(0.01),
+    "plateau_adam": lambda p: fnn.optim.ReduceLROnPlateau(fnn.optim.adam(0.01), factor=0.5, patience=2),
     "adam_amsgrad_exp": lambda p: fnn.optim.adam(S.exponential_decay(0.01, 0.5, 3), amsgrad=True),
     "adamax_inverse_time": lambda p: fnn.optim.adamax(S.inverse_time_decay(0.01, 0.1)),
     "nadam_cosine": lambda p: fnn.optim.nadam(S.cosine_decay(0.01, 5)),
