@@ -35,7 +35,7 @@ from fnn.losses import Loss
 from fnn.network import check_inputs
 from fnn.network import sample_out_shape
 from fnn.optim.plateau import ReduceLROnPlateau
-from fnn.train import TrainState, _check_batch_size, _prepare, _Problem, _run_epoch, value_text
+from fnn.train import REQUIRED, TrainState, _check_batch_size, _prepare, _Problem, _run_epoch, check_call, value_text
 
 __all__ = ["fit", "EarlyStopping"]
 
@@ -176,10 +176,10 @@ def _restore_news(rule: EarlyStopping | None, watch: Any, epoch: int, stopped: b
 def fit(
     state: TrainState,
     data: tuple[Any, Any],
-    *,
-    epochs: int,
-    batch_size: int,
-    loss: Any,
+    *extra: Any,
+    epochs: int = REQUIRED,
+    batch_size: int = REQUIRED,
+    loss: Any = REQUIRED,
     l2: float = 0.0,
     validation: Any = None,
     metrics: Sequence[str] | None = None,
@@ -199,7 +199,7 @@ def fit(
 
     Args:
         state: from :meth:`fnn.TrainState.create` (or a previous ``fit``: training continues).
-        data: ``(x, y)``.
+        data: ``(x, y)``, one pair (``fit(state, x, y)`` is refused with a message saying so).
         epochs: how many epochs this call runs; with ``checkpoint`` or ``resume``, the total
             of the run (a resumed run at epoch 3 of ``epochs=5`` runs 2 more). A resumed call that
             trains no epoch because the run already has them, given a state that has trained
@@ -271,6 +271,7 @@ def fit(
     (True, True)
     """
     where = "fit"
+    check_call(where, extra, epochs=epochs, batch_size=batch_size, loss=loss)
     problem = _prepare(state, data, loss, l2, where, sample_weight, class_weight)
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ConfigError(f"fit: epochs must be an integer ≥ 0, got {epochs!r}")

@@ -232,6 +232,12 @@ def _directory_of(checkpoint: Any, resume: Any, every: Any, where: str) -> tuple
             f"resume=DIR alone continues the run in DIR and keeps checkpointing into it"
         )
     directory = resume if resume is not None else checkpoint
+    if directory is not None and pathlib.Path(directory).exists() and not pathlib.Path(directory).is_dir():
+        name = "resume" if resume is not None else "checkpoint"
+        raise ConfigError(
+            f"{where}: {name}={os.fspath(directory)!r} is a file, but {name}= takes a directory, where fit keeps a run's "
+            f"checkpoints (ckpt-<step>.npz); a file written by fnn.save is read with fnn.load(path)"
+        )
     if directory is None:
         if every is not None:
             raise ConfigError(f"{where}: checkpoint_every={every!r} needs checkpoint=DIR or resume=DIR")

@@ -42,6 +42,32 @@ __all__ = ["TrainState", "opt_step", "batches", "train_epoch", "detached", "Epoc
 SHUFFLE, DROPOUT = 0, 1  # fold_in tags: the two uses of a state's key
 
 
+class _Required:
+    """The default of a keyword ``fit`` and ``train_epoch`` cannot do without: its absence is an fnn error
+    that names it and its kind of value, checked after a misplaced positional argument is."""
+
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+REQUIRED = _Required()
+
+
+def check_call(where: str, extra: tuple, **required: Any) -> None:
+    """ConfigError for ``fit(state, x, y)`` (data is one pair) and for a keyword left out (``loss=``, ...)."""
+    if extra:
+        raise ConfigError(
+            f"{where} takes the data as one pair: {where}(state, (x, y), epochs=..., batch_size=..., loss=...), got "
+            f"{len(extra)} more positional argument{'s' if len(extra) > 1 else ''} after it (scikit-learn's and "
+            f"Keras's fit(x, y) is {where}(state, (x, y)) here)"
+        )
+    examples = {"epochs": "epochs=10", "batch_size": "batch_size=32", "loss": "loss='cross_entropy' (or 'mse', ...)"}
+    missing = [name for name, value in required.items() if value is REQUIRED]
+    if missing:
+        raise ConfigError(f"{where} needs {', '.join(examples[m] for m in missing)}: the keyword"
+                          f"{'s' if len(missing) > 1 else ''} {', '.join(missing)} {'were' if len(missing) > 1 else 'was'} not given")
+
+
 @tree.register(kind="train_state", packed_children=("params",))
 @attrs.frozen
 class TrainState:
@@ -74,7 +100,7 @@ class TrainState:
         """
         if not isinstance(key, random.Key):
             raise ConfigError(f"TrainState.create: key must be an fnn.random.Key, got {type(key).__name__}")
-        optimizer = _optim.from_update(optimizer)
+        optimizer = _optim.from_update(_optim.check_optimizer(optimizer, "TrainState.create"))
         _check_stack_optimizer(params, optimizer, "TrainState.create")
         flat, _ = tree.ravel(params)
         return cls(params, optimizer.init(flat), key=key, step=0, optimizer=optimizer)
@@ -514,9 +540,9 @@ def _epoch_mean(values: np.ndarray, sizes: np.ndarray, params: Any) -> Any:
 def train_epoch(
     state: TrainState,
     data: tuple[Any, Any],
-    *,
-    batch_size: int,
-    loss: Any,
+    *extra: Any,
+    batch_size: int = REQUIRED,
+    loss: Any = REQUIRED,
     l2: float = 0.0,
     shuffle: bool = True,
     drop_last: bool = False,
@@ -547,6 +573,7 @@ def train_epoch(
     >>> s.step, m["steps"], m["step_loss"].shape
     (3, 3, (3,))
     """
+    check_call("train_epoch", extra, batch_size=batch_size, loss=loss)
     problem = _prepare(state, data, loss, l2, "train_epoch", sample_weight, class_weight)
     batch_size = _check_batch_size(batch_size, problem.x.shape[0])
     return _run_epoch(state, problem, batch_size, bool(shuffle), bool(drop_last))

@@ -425,9 +425,15 @@ def test_save_writes_the_exact_name_and_honours_the_umask(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
-def test_save_into_a_missing_directory_raises_file_not_found(tmp_path):
-    with pytest.raises(FileNotFoundError):
-        io.save(tmp_path / "no" / "p.npz", {"a": np.zeros(1)})
+def test_save_makes_a_missing_directory_and_atomic_write_names_it(tmp_path):  # finding 65
+    path = io.save(tmp_path / "run" / "deeper" / "p.npz", {"a": np.zeros(1)})
+    assert io.load(path)["a"].tolist() == [0.0]
+    with pytest.raises(FileNotFoundError, match=r"cannot write .*/no/p\.json: the directory .*/no does not exist") as e:
+        io.atomic_write(tmp_path / "no" / "p.json", lambda f: f.write(b"{}"))
+    assert ".tmp" not in str(e.value)
+    with pytest.raises(ConfigError):  # an object that cannot be saved makes no directory
+        io.save(tmp_path / "never" / "p.npz", {"f": len})
+    assert not (tmp_path / "never").exists()
 
 
 # ------------------------------------------------------------------ bad files

@@ -102,7 +102,7 @@ from fnn.optim.adaptive import (
 )
 from fnn.optim.base import FromUpdate, FromUpdateState, GradientTransform, Optimizer, Schedule, from_update, lr_at
 from fnn.optim.plateau import PlateauState, ReduceLROnPlateau
-from fnn.optim.registry import OPTIMIZERS, get
+from fnn.optim.registry import OPTIMIZERS, check_optimizer, get
 from fnn.optim.schedules import (
     constant,
     cosine_decay,
@@ -145,6 +145,7 @@ __all__ = [
     "from_update",
     "OPTIMIZERS",
     "get",
+    "check_optimizer",
     # composition
     "chain",
     "clip_by_global_norm",
