@@ -11,9 +11,11 @@ without a key.
 """
 
 from fnn import (
+    callbacks,
     data,
     early_stopping,
     errors,
+    evaluation,
     initializers,
     io,
     layers,
@@ -28,6 +30,7 @@ from fnn import (
 from fnn._version import __version__
 from fnn.backprop import grad, l2_penalty, value_and_grad
 from fnn.early_stopping import EarlyStopping
+from fnn.evaluation import evaluate
 from fnn.fit import fit
 from fnn.io import load, save
 from fnn.layers import (
@@ -93,8 +96,11 @@ __all__ = [
     "TrainState",
     "apply",
     "batches",
+    "callbacks",
     "data",
     "early_stopping",
+    "evaluate",
+    "evaluation",
     "fit",
     "opt_step",
     "optim",

@@ -17,12 +17,12 @@ import numpy as np
 
 from fnn import random, tree
 from fnn.errors import ConfigError, ShapeError
-from fnn.layers import Activation, SequentialParams, backward, forward, weight_leaves
+from fnn.layers import Activation, DenseParams, Dropout, SequentialParams, backward, forward, layer_name, weight_leaves
 from fnn.layers.sequential import network_input, stack_key
-from fnn.losses import Loss, _as_dtype, get as get_loss
-from fnn.network import check_inputs
+from fnn.losses import Loss, _as_dtype, _weighted_mean, get as get_loss
+from fnn.network import check_inputs, sample_out_shape
 
-__all__ = ["grad", "value_and_grad", "l2_penalty", "loss_value"]
+__all__ = ["grad", "value_and_grad", "l2_penalty", "loss_value", "output_of", "check_loss_output"]
 
 
 def value_and_grad(
@@ -33,6 +33,7 @@ def value_and_grad(
     l2: float = 0.0,
     key: random.Key | None = None,
     train: bool = True,
+    sample_weight: Any = None,
 ) -> tuple[np.floating, SequentialParams]:
     """The loss of ``params`` on ``batch`` and its gradient with respect to every leaf.
 
@@ -44,6 +45,13 @@ def value_and_grad(
         key: the key of the layers that draw random numbers in training (dropout).
         train: training mode (the default: dropout active, which then needs ``key``);
             ``train=False`` differentiates the network as :func:`fnn.apply` runs it.
+        sample_weight: None, or one weight ≥ 0 per sample (n,): the loss is then the weighted
+            mean of the rows (see :mod:`fnn.losses`).
+
+    Raises:
+        ConfigError: a loss that cannot take the network's outputs (a probability loss on logits,
+            see :mod:`fnn.losses`; the message names the output and the two ways to fix it), or a
+            bad argument.
 
     Returns:
         ``(value, grads)``: a scalar of the params' dtype, and a tree shaped like ``params``
@@ -60,10 +68,30 @@ def value_and_grad(
     """
     x, y = _check_batch(params, batch, "value_and_grad")
     loss = get_loss(loss)
+    check_loss_output(params, loss, "value_and_grad")
     l2 = _check_l2(l2)
     if key is not None and not isinstance(key, random.Key):
         raise ConfigError(f"value_and_grad: key must be an fnn.random.Key or None, got {type(key).__name__}")
-    return value_and_grad_unchecked(params, x, y, loss, l2, key, train=_check_train(train), check_targets=True)
+    weights = None
+    if sample_weight is not None:
+        y, weights = weighted_targets(params, x.shape[0], y, loss, sample_weight, None, "value_and_grad")
+    return value_and_grad_unchecked(
+        params, x, y, loss, l2, key, train=_check_train(train), check_targets=weights is None, weights=weights
+    )
+
+
+def weighted_targets(
+    params: SequentialParams, n: int, y: Any, loss: Any, sample_weight: Any, class_weight: Any, where: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``y`` converted by ``loss`` for ``n`` rows of the network's outputs, and each row's weight (or None)."""
+    if not isinstance(loss, Loss):
+        raise ConfigError(
+            f"{where}: sample_weight and class_weight need an fnn.losses loss (which takes weights); the custom "
+            f"loss {loss!r} is called as loss(y_hat, y), without them"
+        )
+    shape = (n, *sample_out_shape(params))
+    y = loss.targets(y, shape, params.dtype)
+    return y, loss.weights(y, shape, params.dtype, sample_weight=sample_weight, class_weight=class_weight, where=where)
 
 
 def _check_train(train: Any) -> bool:
@@ -73,7 +101,7 @@ def _check_train(train: Any) -> bool:
 
 
 def grad(params: SequentialParams, batch: tuple[Any, Any], *, loss: Loss | Callable | str, l2: float = 0.0,
-         key: random.Key | None = None, train: bool = True) -> SequentialParams:
+         key: random.Key | None = None, train: bool = True, sample_weight: Any = None) -> SequentialParams:
     """The gradient of the loss with respect to ``params`` (see :func:`value_and_grad`).
 
     >>> import numpy as np, fnn
@@ -82,7 +110,7 @@ def grad(params: SequentialParams, batch: tuple[Any, Any], *, loss: Loss | Calla
     >>> g.layers[0].w.shape
     (2, 1)
     """
-    return value_and_grad(params, batch, loss=loss, l2=l2, key=key, train=train)[1]
+    return value_and_grad(params, batch, loss=loss, l2=l2, key=key, train=train, sample_weight=sample_weight)[1]
 
 
 def _check_batch(params: Any, batch: Any, where: str) -> tuple[np.ndarray, Any]:
@@ -98,10 +126,60 @@ def _check_l2(l2: Any) -> float:
     return float(l2)
 
 
-def _fused_loss(params: SequentialParams, loss: Any) -> Callable | None:
+def _fused_loss(params: SequentialParams, loss: Any, rows: bool = False) -> Callable | None:
     if isinstance(loss, Loss) and params.layers and isinstance(params.layers[-1], Activation):
-        return loss.fused(params.layers[-1].name)
+        return (loss.fused_rows if rows else loss.fused)(params.layers[-1].name)
     return None
+
+
+def output_of(params: SequentialParams) -> tuple[str | None, int | None, str]:
+    """What the network's last layers say about its outputs: (last activation, output width, that layer's name).
+
+    The activation is ``"identity"`` for a network ending in a Dense layer (logits) and None when
+    its last layer is neither an Activation nor a Dense (a user's layer: its outputs are then
+    checked by value, see :mod:`fnn.losses`); the width is None where it is not known. Dropout,
+    the identity at inference, is looked through.
+
+    >>> import fnn
+    >>> fnn.backprop.output_of(fnn.init(fnn.random.key(0), fnn.mlp([4, 8, 3], output=None)))
+    ('identity', 3, 'Dense(8→3)')
+    >>> fnn.backprop.output_of(fnn.init(fnn.random.key(0), fnn.mlp([4, 3], output="sigmoid")))
+    ('sigmoid', 3, 'Activation(sigmoid)')
+    """
+    return _output_of(getattr(params, "layers", ()))
+
+
+def _output_of(layers: Any) -> tuple[str | None, int | None, str]:
+    layers = [layer for layer in layers if not isinstance(layer, Dropout)]
+    if not layers:
+        return None, None, "Sequential"
+    last = layers[-1]
+    if isinstance(last, SequentialParams):
+        return _output_of(last.layers)
+    if isinstance(last, DenseParams):
+        return "identity", int(last.w.shape[-1]), layer_name(last)
+    if isinstance(last, Activation):
+        before, width, _ = _output_of(layers[:-1])
+        return last.name, width if before == "identity" else None, layer_name(last)
+    return None, None, layer_name(last)
+
+
+def check_loss_output(params: SequentialParams, loss: Any, where: str) -> None:
+    """ConfigError when ``loss`` cannot take the outputs of ``params`` (a probability loss on logits, ...).
+
+    See :mod:`fnn.losses` for the pairs; custom callables are taken at their word.
+
+    >>> import fnn
+    >>> params = fnn.init(fnn.random.key(0), fnn.mlp([4, 3], output="log_softmax"))
+    >>> fnn.backprop.check_loss_output(params, fnn.losses.nll, "fit")               # a pair: nothing to say
+    >>> fnn.backprop.check_loss_output(params, fnn.losses.cross_entropy, "fit")
+    Traceback (most recent call last):
+    fnn.errors.ConfigError: fit: loss 'cross_entropy' takes probabilities, but the network ends in
+    Activation(log_softmax) over 3 outputs: log-probabilities (log_softmax). Either use loss='nll' (the negative
+    log-likelihood of log-probabilities, PyTorch's NLLLoss), or end the network in a softmax
+    """
+    if isinstance(loss, Loss):
+        loss.check_output(*output_of(params), where)
 
 
 @attrs.frozen
@@ -114,22 +192,28 @@ class Plan:
     forwards: tuple
     backwards: tuple
     fused: Callable | None  # the fused loss from logits, when the last activation allows it
+    fused_rows: Callable | None = None  # its rows' losses and gradients, for weights
 
     @classmethod
     def of(cls, params: SequentialParams, loss: Any) -> "Plan":
         fused = _fused_loss(params, loss)
         layers = params.layers[:-1] if fused is not None else params.layers
         kinds = [type(layer) for layer in layers]
-        return cls(tuple(forward.dispatch(k) for k in kinds), tuple(backward.dispatch(k) for k in kinds), fused)
+        rows = _fused_loss(params, loss, rows=True) if fused is not None else None
+        return cls(tuple(forward.dispatch(k) for k in kinds), tuple(backward.dispatch(k) for k in kinds), fused, rows)
 
 
 def _loss_value_and_grad(
-    loss: Any, out: np.ndarray, y: Any, check_targets: bool, stacked: bool
+    loss: Any, out: np.ndarray, y: Any, check_targets: bool, stacked: bool, weights: np.ndarray | None = None
 ) -> tuple[Any, np.ndarray]:
     if isinstance(loss, Loss):
         if check_targets:
             y = loss.targets(y, out.shape[1:] if stacked else out.shape, out.dtype)
+        if weights is not None:
+            return loss._weighted(out, y, stacked, weights)
         return loss._value_and_grad(out, y, stacked)
+    if weights is not None:
+        raise ConfigError(f"sample weights need an fnn.losses loss; the custom loss {loss!r} takes none")
     if stacked:  # a custom loss sees one member's outputs at a time
         pairs = [_custom_loss(loss, member, y) for member in out]
         return np.array([v for v, _ in pairs], dtype=out.dtype), np.stack([g for _, g in pairs])
@@ -146,7 +230,7 @@ def _custom_loss(loss: Callable, out: np.ndarray, y: Any) -> tuple[np.floating, 
 
 def value_and_grad_unchecked(
     params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float, key: random.Key | None,
-    *, train: bool, check_targets: bool = False, unravel: Callable | None = None,
+    *, train: bool, check_targets: bool = False, unravel: Callable | None = None, weights: np.ndarray | None = None,
 ) -> tuple[np.floating, SequentialParams]:
     """:func:`value_and_grad` without input checks, for loops that checked their data once.
 
@@ -159,7 +243,7 @@ def value_and_grad_unchecked(
     # a layer with state (BatchNorm) writes the state this batch leads to into the gradient's state leaves
     gstate = np.zeros(unravel.state_size, params.dtype) if unravel.mask else None
     value = value_and_grad_into(
-        params, x, y, loss, l2, key, unravel(gflat, gstate), train=train, check_targets=check_targets
+        params, x, y, loss, l2, key, unravel(gflat, gstate), train=train, check_targets=check_targets, weights=weights
     )
     gflat.flags.writeable = False
     if gstate is not None:
@@ -170,7 +254,7 @@ def value_and_grad_unchecked(
 def value_and_grad_into(
     params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float, key: random.Key | None,
     gtree: SequentialParams, *, train: bool, check_targets: bool = False, plan: Plan | None = None,
-    stop_if_non_finite: bool = False,
+    stop_if_non_finite: bool = False, weights: np.ndarray | None = None,
 ) -> np.floating:
     """The loss value; its gradient is written into ``gtree``, writable views laid out like ``params``.
 
@@ -178,7 +262,8 @@ def value_and_grad_into(
     may be handed a buffer of stale numbers; the others need it zero-filled. ``plan`` (from
     :meth:`Plan.of` for these params and loss) may be passed to skip resolving it. With
     ``stop_if_non_finite``, a NaN or infinite value (penalty included) is returned before
-    the backward pass: ``gtree`` is then left untouched.
+    the backward pass: ``gtree`` is then left untouched. ``weights``: each row's weight (as
+    ``loss.weights`` gives them), for the weighted mean; None for the plain mean.
     """
     if plan is None:
         plan = Plan.of(params, loss)
@@ -199,9 +284,12 @@ def value_and_grad_into(
     if plan.fused is not None:
         if check_targets:
             y = loss.targets(y, h.shape[1:] if stacked else h.shape, h.dtype)
-        value, g = plan.fused(h, y, stacked) if stacked else plan.fused(h, y)
+        if weights is None:
+            value, g = plan.fused(h, y, stacked) if stacked else plan.fused(h, y)
+        else:
+            value, g = _weighted_mean(*plan.fused_rows(h, y, stacked), weights, stacked, loss.class_axis)
     else:
-        value, g = _loss_value_and_grad(loss, h, y, check_targets, stacked)
+        value, g = _loss_value_and_grad(loss, h, y, check_targets, stacked, weights)
     if l2:
         value = _with_penalty(value, l2_penalty(params, l2))
     if type(value) is not h.dtype.type:  # the output has the params' dtype
@@ -224,7 +312,9 @@ def _with_penalty(value: Any, penalty: Any) -> Any:
     return value + penalty.astype(value.dtype)
 
 
-def loss_value(params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float = 0.0) -> np.floating:
+def loss_value(
+    params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float = 0.0, weights: np.ndarray | None = None
+) -> np.floating:
     """The value :func:`value_and_grad` reports (fused from logits where it fuses), without gradients or dropout.
 
     ``x`` must already be checked (:func:`fnn.network.check_inputs`) and ``y`` converted by the loss.
@@ -235,7 +325,12 @@ def loss_value(params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: f
     h = network_input(params, x)
     for layer in layers:
         h = forward(layer, h, None, False)[0]
-    value = fused(h, y, stacked)[0] if fused is not None else _loss_value_and_grad(loss, h, y, False, stacked)[0]
+    if fused is None:
+        value = _loss_value_and_grad(loss, h, y, False, stacked, weights)[0]
+    elif weights is None:
+        value = fused(h, y, stacked)[0]
+    else:
+        value = _weighted_mean(*_fused_loss(params, loss, rows=True)(h, y, stacked), weights, stacked, loss.class_axis)[0]
     if l2:
         value = _with_penalty(value, l2_penalty(params, l2))
     return _as_dtype(value, params.dtype)

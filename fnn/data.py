@@ -243,14 +243,17 @@ def split_indices(
     return np.flatnonzero(~test).astype(np.int64), np.flatnonzero(test).astype(np.int64)
 
 
+_NO_Y = object()  # y left out: the key probably was (scikit-learn's train_test_split(x, y))
+
+
 def train_test_split(
-    key: Key, x: Any, y: Any, *, test_size: float | int = 0.25, stratify: bool = True
+    key: Key, x: Any, y: Any = _NO_Y, *, test_size: float | int = 0.25, stratify: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(x_train, x_test, y_train, y_test)``: rows split by :func:`split_indices`, stratified on ``y``.
 
     Raises:
         ShapeError: x and y have different numbers of rows.
-        ConfigError: as :func:`split_indices`.
+        ConfigError: as :func:`split_indices`; no key first (scikit-learn's ``train_test_split(x, y)``).
 
     >>> import numpy as np, fnn, fnn.data
     >>> x, y = np.arange(20).reshape(10, 2), np.array([0, 1] * 5)
@@ -258,6 +261,14 @@ def train_test_split(
     >>> x_tr.shape, x_te.shape, np.bincount(y_te).tolist()
     ((6, 2), (4, 2), [2, 2])
     """
+    if not isinstance(key, Key):
+        raise ConfigError(
+            f"train_test_split(key, x, y, test_size=...) takes the key of the split first, e.g. "
+            f"fnn.data.train_test_split(fnn.random.key(0), x, y, test_size=0.25), got {type(key).__name__} "
+            f"(scikit-learn's train_test_split(x, y, random_state=0) is this with the key first)"
+        )
+    if y is _NO_Y:
+        raise ConfigError("train_test_split(key, x, y, test_size=...): y was not given")
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
         raise ShapeError(f"train_test_split: x and y must have the same number of rows, got shapes {x.shape} and {y.shape}")

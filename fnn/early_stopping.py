@@ -37,6 +37,14 @@ from fnn.train import TrainState
 __all__ = ["EarlyStopping", "Watch", "StackedWatch", "start_watch"]
 
 
+def _check_monitor(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        hint = (f" (the first argument is monitor; patience is a keyword: EarlyStopping(patience={value!r}))"
+                if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else "")
+        raise ConfigError(f"EarlyStopping monitor must be a history key such as 'val_loss', got {value!r}{hint}")
+    return value
+
+
 def _check_patience(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
         raise ConfigError(f"EarlyStopping patience must be an integer ≥ 0, got {value!r}")
@@ -72,7 +80,7 @@ class EarlyStopping:
     'max'
     """
 
-    monitor: str = "val_loss"
+    monitor: str = attrs.field(default="val_loss", converter=_check_monitor)
     patience: int = attrs.field(default=5, converter=_check_patience)
     min_delta: float = attrs.field(default=0.0, converter=_check_min_delta)
     mode: str = attrs.field(default="auto", converter=_check_mode)

@@ -21,6 +21,7 @@ __all__ = [
     "FormatError",
     "NonFiniteError",
     "SweepError",
+    "FnnWarning",
 ]
 
 
@@ -53,3 +54,8 @@ class SweepError(FnnError, RuntimeError):
 
     The original exception is the ``__cause__``.
     """
+
+
+class FnnWarning(UserWarning):
+    """Something fnn did that may not be what was meant, said rather than left silent (e.g. a resumed
+    run that trains no epoch because ``epochs`` counts the run's, not the call's)."""

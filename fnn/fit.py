@@ -19,32 +19,25 @@ import math
 import os
 import sys
 import time
+import warnings
 from functools import partial
 from typing import Any, Callable, Sequence
 
 import attrs
 import numpy as np
 
-from fnn import metrics as metrics_module, random, resume as resume_module
-from fnn.backprop import loss_value
+from fnn import random, resume as resume_module
 from fnn.data import split_indices
 from fnn.early_stopping import EarlyStopping, start_watch
-from fnn.errors import ConfigError, ShapeError
-from fnn.layers import forward
-from fnn.losses import BinaryCrossEntropy, CrossEntropy, Loss
+from fnn.errors import ConfigError, FnnWarning, ShapeError
+from fnn.evaluation import check_metrics, metric_functions, scores
+from fnn.losses import Loss
 from fnn.network import check_inputs
 from fnn.network import sample_out_shape
-from fnn.train import TrainState, _check_batch_size, _prepare, _Problem, _run_epoch, value_text
+from fnn.optim.plateau import ReduceLROnPlateau
+from fnn.train import REQUIRED, TrainState, _check_batch_size, _prepare, _Problem, _run_epoch, check_call, value_text
 
 __all__ = ["fit", "EarlyStopping"]
-
-
-def _metric_functions(metrics: Sequence[str] | None, loss: Any) -> dict[str, Callable]:
-    if metrics is None:
-        metrics = ("accuracy",) if isinstance(loss, (CrossEntropy, BinaryCrossEntropy)) else ()
-    if isinstance(metrics, str):
-        raise ConfigError(f"metrics must be a sequence of names, e.g. ('accuracy',), got the string {metrics!r}")
-    return {name: metrics_module.get(name) for name in metrics}
 
 
 def _validation_split(
@@ -69,22 +62,14 @@ def _validation_split(
         raise ConfigError(f"{where}: validation must be None, a fraction in (0, 1) or (x_val, y_val), got {validation!r}")
     y = problem.y  # integer labels and one-hot targets stratify; anything else splits plainly
     train_idx, val_idx = split_indices(split_key, problem.x.shape[0], float(validation), labels=y)
-    train = attrs.evolve(problem, x=problem.x[train_idx], y=np.take(y, train_idx, axis=0))
+    weights = None if problem.weights is None else np.take(problem.weights, train_idx, axis=0)
+    train = attrs.evolve(problem, x=problem.x[train_idx], y=np.take(y, train_idx, axis=0), weights=weights)
     return train, (problem.x[val_idx], np.take(y, val_idx, axis=0))
 
 
 def _evaluate(state: TrainState, x: np.ndarray, y: Any, problem: _Problem, metric_fns: dict, prefix: str) -> dict:
-    """Loss (with a prefix) and metrics on (x, y): floats, or (K,) arrays for a stack."""
-    logs = {}
-    stacked = state.params.members is not None
-    if prefix:
-        value = loss_value(state.params, x, y, problem.loss, problem.l2)
-        logs[prefix + "loss"] = value.astype(np.float64) if stacked else float(value)
-    if metric_fns:
-        y_hat = forward(state.params, x, None, False)[0]
-        for name, fn in metric_fns.items():
-            logs[prefix + name] = np.array([float(fn(y, m)) for m in y_hat]) if stacked else float(fn(y, y_hat))
-    return logs
+    """Loss (with a prefix: the training loss is the epoch's) and metrics on (x, y): floats, or (K,) arrays for a stack."""
+    return scores(state.params, x, y, problem.loss, problem.l2, metric_fns, prefix, with_loss=bool(prefix), where="fit")
 
 
 def _progress(verbose: int, steps: int, epoch: int, epochs: int, done: int = 0) -> Any:
@@ -110,13 +95,91 @@ def _check_callback_result(result: Any, callback: Callable) -> bool:
     raise ConfigError(f"callback {callback!r} returned {result!r}; return True to stop training, or None/False")
 
 
+def _say(verbose: int, level: int, text: str) -> None:
+    """An event line (early stopping, resume, a checkpoint) when ``verbose`` is at least ``level``."""
+    if verbose >= level:
+        print(f"fit: {text}", flush=True)
+
+
+def _plateau_inside(optimizer: Any, depth: int = 0) -> bool:
+    """Whether a ReduceLROnPlateau sits inside ``optimizer`` (where fit cannot tell it the epochs' logs)."""
+    if depth > 20 or not attrs.has(type(optimizer)):
+        return False
+    for f in attrs.fields(type(optimizer)):
+        child = getattr(optimizer, f.name)
+        for part in child if isinstance(child, tuple) else (child,):
+            if isinstance(part, ReduceLROnPlateau) or _plateau_inside(part, depth + 1):
+                return True
+    return False
+
+
+def _check_plateau(optimizer: Any, params: Any, keys: set, where: str) -> ReduceLROnPlateau | None:
+    if isinstance(optimizer, ReduceLROnPlateau):
+        if getattr(params, "members", None) is not None:
+            raise ConfigError(
+                f"{where}: ReduceLROnPlateau watches one number, and a stack of {params.members} networks has one per "
+                f"member (each would want its own rate): train the members one by one"
+            )
+        if optimizer.monitor not in keys:
+            raise ConfigError(f"{where}: ReduceLROnPlateau monitors {optimizer.monitor!r}; the history will have {sorted(keys)}")
+        return optimizer
+    if _plateau_inside(optimizer):
+        raise ConfigError(
+            f"{where}: a ReduceLROnPlateau inside another optimizer ({type(optimizer).__name__}) never hears of the "
+            f"epochs: make it the outermost, e.g. ReduceLROnPlateau(fnn.optim.chain(..., adam))"
+        )
+    return None
+
+
+def _history_keys(metric_fns: dict, validation: bool, plateau: bool) -> set:
+    keys = {"loss", *metric_fns}
+    if validation:
+        keys |= {"val_" + k for k in keys}
+    return keys | ({"lr"} if plateau else set())
+
+
+def _stopping_news(rule: EarlyStopping, before: Any, after: Any, epoch: int) -> str | None:
+    """What early stopping did this epoch, in words, or None."""
+    if getattr(after, "stopped", None) is None:  # one network
+        if not after.stop(rule):
+            return None
+        text = (f"early stopping at epoch {epoch}: {rule.monitor} has not improved on {after.best:.4g} (epoch "
+                f"{after.best_epoch}) for {after.wait} epochs")
+        if not rule.restore_best:
+            return text + "; keeping the last epoch's params (restore_best=False)"
+        return text + f"; restoring the params of epoch {after.best_epoch}"
+    new = np.flatnonzero(after.stopped & ~before.stopped)
+    if not new.size:
+        return None
+    text = (f"early stopping member{'s' if new.size > 1 else ''} {new.tolist()} at epoch {epoch} (best {rule.monitor} at "
+            f"epoch{'s' if new.size > 1 else ''} {after.best_epoch[new].tolist()})")
+    if after.stopped.all():
+        text += f"; all {after.stopped.size} members have stopped"
+        if rule.restore_best:
+            text += f"; restoring each member's best params (epochs {after.best_epoch.tolist()})"
+    return text
+
+
+def _restore_news(rule: EarlyStopping | None, watch: Any, epoch: int, stopped: bool) -> str | None:
+    """Whether restore_best changes the params of a run that was not stopped by early stopping, in words."""
+    if rule is None or not rule.restore_best or stopped:
+        return None
+    if getattr(watch, "stopped", None) is None:
+        if watch.best_epoch in (-1, epoch):
+            return None
+        return f"restoring the params of epoch {watch.best_epoch}, the best {rule.monitor} ({watch.best:.4g}); the last epoch was {epoch}"
+    if np.all((watch.best_epoch == epoch) | (watch.best_epoch < 0)):
+        return None
+    return f"restoring each member's best params (epochs {watch.best_epoch.tolist()}, best {rule.monitor})"
+
+
 def fit(
     state: TrainState,
     data: tuple[Any, Any],
-    *,
-    epochs: int,
-    batch_size: int,
-    loss: Any,
+    *extra: Any,
+    epochs: int = REQUIRED,
+    batch_size: int = REQUIRED,
+    loss: Any = REQUIRED,
     l2: float = 0.0,
     validation: Any = None,
     metrics: Sequence[str] | None = None,
@@ -129,14 +192,18 @@ def fit(
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int | str | None = None,
     resume: str | os.PathLike | None = None,
+    sample_weight: Any = None,
+    class_weight: Any = None,
 ) -> tuple[TrainState, dict[str, np.ndarray]]:
     """Train for ``epochs`` epochs of :func:`fnn.train_epoch`; return the state and the history.
 
     Args:
         state: from :meth:`fnn.TrainState.create` (or a previous ``fit``: training continues).
-        data: ``(x, y)``.
+        data: ``(x, y)``, one pair (``fit(state, x, y)`` is refused with a message saying so).
         epochs: how many epochs this call runs; with ``checkpoint`` or ``resume``, the total
-            of the run (a resumed run at epoch 3 of ``epochs=5`` runs 2 more).
+            of the run (a resumed run at epoch 3 of ``epochs=5`` runs 2 more). A resumed call that
+            trains no epoch because the run already has them, given a state that has trained
+            (so probably meant as "N more"), warns with :class:`fnn.errors.FnnWarning`.
         batch_size: rows per mini-batch (1 ≤ batch_size ≤ training rows).
         loss: a loss name, ``fnn.losses`` object or custom callable.
         l2: weight penalty (see :func:`fnn.value_and_grad`).
@@ -149,7 +216,9 @@ def fit(
             (``epoch`` counts from 1 over the whole run; an epoch whose checkpoint a kill
             prevented is run again on resume, callbacks included); returning True stops training.
         verbose: 0 silent; 1 one line per epoch plus a progress bar on a terminal (if tqdm is
-            installed); 2 one line per epoch.
+            installed), and a line for each event: early stopping (when it stops and which
+            epoch's params it restores), a resume (from which checkpoint, epoch and step), a
+            learning-rate reduction; 2 one line per epoch, the events, and each checkpoint written.
         split_key: the key of the validation split (never the training key).
         shuffle, drop_last: as in :func:`fnn.batches`.
         checkpoint: a directory to write checkpoints into (created if needed; it must hold no
@@ -160,6 +229,12 @@ def fit(
             ``state`` (but checking that its key, optimizer and params structure are the run's),
             or start from ``state`` when it holds none yet; either way keep checkpointing into
             it. So the same call serves the first start and every restart. See :mod:`fnn.resume`.
+        sample_weight: None, or one weight ≥ 0 per row of ``data``: each training batch's loss
+            is the weighted mean of its rows (see :mod:`fnn.losses`); the rows a ``validation``
+            fraction holds out leave with their weights. Validation losses and metrics are unweighted.
+        class_weight: None, a dict ``{class: weight}`` (classes left out weigh 1), or
+            ``"balanced"`` (n / (classes · count) over ``data``, scikit-learn's rule); multiplies
+            ``sample_weight``. Needs class labels or one-hot targets.
 
     Returns:
         ``(state, history)``; history maps ``loss``, ``val_loss``, metric names, ``val_``
@@ -196,7 +271,8 @@ def fit(
     (True, True)
     """
     where = "fit"
-    problem = _prepare(state, data, loss, l2, where)
+    check_call(where, extra, epochs=epochs, batch_size=batch_size, loss=loss)
+    problem = _prepare(state, data, loss, l2, where, sample_weight, class_weight)
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ConfigError(f"fit: epochs must be an integer ≥ 0, got {epochs!r}")
     if verbose not in (0, 1, 2):
@@ -210,12 +286,22 @@ def fit(
         if not callable(cb):
             raise ConfigError(f"fit: callbacks must be callables (epoch, state, logs), got {cb!r}")
     directory, resuming, every = resume_module._directory_of(checkpoint, resume, checkpoint_every, where)
-    metric_fns = _metric_functions(metrics, problem.loss)
+    metric_fns = metric_functions(metrics, problem.loss, where)
     whole = problem
     problem, val = _validation_split(validation, problem, state.params, split_key, where)
     batch_size = _check_batch_size(batch_size, problem.x.shape[0])
     if early_stopping is not None and early_stopping.monitor.startswith("val_") and val is None:
         raise ConfigError(f"fit: early stopping monitors {early_stopping.monitor!r} but no validation data was given")
+    plateau_watching = isinstance(state.optimizer, ReduceLROnPlateau)
+    if plateau_watching and state.optimizer.monitor.startswith("val_") and val is None:
+        raise ConfigError(f"fit: ReduceLROnPlateau monitors {state.optimizer.monitor!r} but no validation data was given")
+    keys = _history_keys(metric_fns, val is not None, plateau_watching)
+    plateau = _check_plateau(state.optimizer, state.params, keys, where)
+    if early_stopping is not None and early_stopping.monitor not in keys:
+        raise ConfigError(f"fit: early stopping monitors {early_stopping.monitor!r}; the history will have {sorted(keys)}")
+    check_metrics(metric_fns, state.params, problem.x, problem.y, where)  # a user's metric fails now, not after an epoch
+    say = partial(_say, verbose)
+    steps = math.ceil(problem.x.shape[0] / batch_size) if not drop_last else problem.x.shape[0] // batch_size
 
     history: dict[str, list] = {}
     watch, done, losses, stop, saver = start_watch(state.params), 0, [], False, None
@@ -224,26 +310,31 @@ def fit(
         settings = resume_module.settings(
             (whole.x, whole.y), None if pair else validation, val if pair else None, split_key=split_key,
             batch_size=batch_size, shuffle=bool(shuffle), drop_last=bool(drop_last), loss=problem.loss,
-            l2=problem.l2, metrics=tuple(metric_fns), early_stopping=early_stopping,
+            l2=problem.l2, metrics=tuple(metric_fns), early_stopping=early_stopping, weights=whole.weights,
         )
         saver = resume_module._Saver(directory, every, settings)
         if not resuming:
             resume_module._refuse_to_mix(directory, where)
-        found = resume_module._newest(directory) if resuming else None
-        if found is None:
-            saver.save(state, history, watch, 0)  # at once: an unsaveable state fails before any training
+        newest = resume_module._newest(directory) if resuming else None
+        if newest is None:
+            path = saver.save(state, history, watch, 0)  # at once: an unsaveable state fails before any training
+            say(2, f"checkpoint {path} (the start, step {state.step})")
         else:
+            path, found = newest
             resume_module._check_same_run(found, state, settings, epochs, where, directory)
+            given = state
             state, watch, done, losses, stop = found.state, found.watch, found.epoch, found.losses(), found.stopped
             history = {k: list(v) for k, v in found.history.items()}
+            _resume_news(say, directory, path, found, epochs, steps, given)
     try:
         epoch = done
         while epoch < epochs and not stop:
             epoch += 1
             start = time.perf_counter()
-            steps = math.ceil(problem.x.shape[0] / batch_size)
-            bar = _progress(verbose, steps, epoch, epochs, len(losses))
-            hook = partial(saver.mid_epoch, history, watch, epoch - 1) if saver is not None and saver.every else None
+            bar = _progress(verbose, math.ceil(problem.x.shape[0] / batch_size), epoch, epochs, len(losses))
+            hook = None
+            if saver is not None and saver.every:
+                hook = partial(_mid_epoch_checkpoint, saver, say, steps, history, watch, epoch - 1)
             try:
                 state, m = _run_epoch(state, problem, batch_size, bool(shuffle), bool(drop_last), bar,
                                       position=len(losses), losses=losses, every=every, hook=hook)
@@ -256,6 +347,8 @@ def fit(
             if val is not None:
                 logs.update(_evaluate(state, val[0], val[1], problem, metric_fns, "val_"))
             logs = watch.mask(logs)
+            if plateau is not None and plateau.rate(state.opt_state) is not None:
+                logs["lr"] = plateau.rate(state.opt_state)  # the rate this epoch's steps used
             logs["time"] = time.perf_counter() - start
             for k, v in logs.items():
                 history.setdefault(k, []).append(v)
@@ -264,18 +357,59 @@ def fit(
             if early_stopping is not None:
                 if early_stopping.monitor not in logs:
                     raise ConfigError(f"fit: early stopping monitors {early_stopping.monitor!r}; history has {sorted(logs)}")
-                watch = watch.update(early_stopping, logs[early_stopping.monitor], epoch, state)
+                before, watch = watch, watch.update(early_stopping, logs[early_stopping.monitor], epoch, state)
                 stop = watch.stop(early_stopping)
+                news = _stopping_news(early_stopping, before, watch, epoch)
+                if news:
+                    say(1, news)
+            if plateau is not None:
+                observed = plateau.observe(state.opt_state, logs)
+                if observed.scale < state.opt_state.scale:
+                    say(1, f"epoch {epoch}: {plateau.monitor} has not improved for {plateau.patience} epochs; "
+                           f"ReduceLROnPlateau multiplies the learning rate by {plateau.factor:g}"
+                           + (f", to {plateau.rate(observed):.4g}" if plateau.rate(observed) is not None else ""))
+                state = attrs.evolve(state, opt_state=observed)
             for cb in callbacks:
-                stop = _check_callback_result(cb(epoch, state, dict(logs)), cb) or stop
+                asked = _check_callback_result(cb(epoch, state, dict(logs)), cb)
+                if asked and not stop:
+                    say(1, f"stopped at epoch {epoch} by the callback {getattr(cb, '__name__', cb)!r}")
+                stop = asked or stop
             if saver is not None and (not saver.every or stop or epoch == epochs):
-                saver.save(state, history, watch, epoch, stopped=stop)
+                path = saver.save(state, history, watch, epoch, stopped=stop)
+                say(2, f"checkpoint {path} (epoch {epoch}, step {state.step})")
+        news = _restore_news(early_stopping, watch, epoch, stop and early_stopping is not None and watch.stop(early_stopping))
+        if news:
+            say(1, news)
     except BaseException as error:
         good = getattr(error, "state", None) or state
         error.state = _restore(early_stopping, watch, good)
         error.history = _as_arrays(history)
         raise
     return _restore(early_stopping, watch, state), _as_arrays(history)
+
+
+def _resume_news(say: Callable, directory: Any, path: Any, found: Any, epochs: int, steps: int, given: TrainState) -> None:
+    """Say where a resumed run continues, and warn when it trains nothing although more was probably meant."""
+    place = os.fspath(directory)
+    if found.stopped:
+        say(1, f"the run in {place} stopped early at epoch {found.epoch} (early stopping or a callback); nothing to train")
+        return
+    if found.epoch >= epochs:
+        message = (f"the run in {place} has done its {epochs} epochs: with resume=, epochs counts the run's epochs, "
+                   f"not this call's, so this call trains none; pass epochs={epochs + found.epoch} for {found.epoch} more")
+        say(1, message)
+        if given.step > 0:  # a trained state: probably a script that added resume= to a second fit call
+            warnings.warn(f"fit(resume={place!r}): {message}", FnnWarning, stacklevel=3)
+        return
+    where = f", and {found.position} of {steps} batches of epoch {found.epoch + 1}" if found.position else ""
+    say(1, f"resuming the run in {place} from {os.path.basename(path)}: {found.epoch} of {epochs} epochs done"
+           f"{where} (step {found.state.step})")
+
+
+def _mid_epoch_checkpoint(saver: Any, say: Callable, steps: int, history: dict, watch: Any, epoch: int,
+                          state: TrainState, losses: Any) -> None:
+    path = saver.mid_epoch(history, watch, epoch, state, losses)
+    say(2, f"checkpoint {path} (step {state.step}: {len(losses)} of {steps} batches of epoch {epoch + 1})")
 
 
 def _restore(rule: EarlyStopping | None, watch: Any, state: TrainState) -> TrainState:

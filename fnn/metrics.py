@@ -15,6 +15,19 @@ binary targets of shape (n,) or (n, 1) in [0, 1] (class 1 when >= 0.5).
 :data:`METRICS` maps names to metrics and :func:`get` looks them up, as
 ``fnn.fit(metrics=("accuracy",))`` does.
 
+**Metrics users bring.** :func:`named` turns anything ``fit(metrics=[...])`` and
+:func:`fnn.evaluate` take into a ``(name, metric)`` pair, the name being the history's key:
+
+- a name of :data:`METRICS`, or of a scikit-learn metric fnn knows (:data:`SKLEARN_NAMES`:
+  ``"f1_macro"``, ``"roc_auc"``, ..., scikit-learn's scorer names, imported only then);
+- a function ``(y_true, y_hat) -> float``, named by its ``__name__`` (a lambda has none: give it one);
+- a pair ``(name, function)``;
+- a scikit-learn metric function itself (``sklearn.metrics.f1_score``, or a
+  ``functools.partial`` of one such as ``partial(f1_score, average="macro")``): fnn gives it what
+  it takes, predicted labels (``f1_score``, ``precision_score``, ...), scores (``roc_auc_score``,
+  ``log_loss``, ...: the positive class's column for two classes, all columns for more) or
+  values (``r2_score``, ...), and the true labels.
+
 >>> import numpy as np, fnn.metrics
 >>> y_hat = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
 >>> fnn.metrics.accuracy(np.array([0, 1, 1]), y_hat)
@@ -26,9 +39,13 @@ array([[1, 0],
 
 from __future__ import annotations
 
+import difflib
+import functools
+import importlib
 import numbers
 from typing import Any, Callable
 
+import attrs
 import numpy as np
 
 from fnn._reductions import all_finite
@@ -44,7 +61,10 @@ __all__ = [
     "mse",
     "mae",
     "METRICS",
+    "SKLEARN_NAMES",
     "get",
+    "named",
+    "SklearnMetric",
 ]
 
 
@@ -64,7 +84,7 @@ def _outputs(y_hat: Any, where: str, *, column_ok: bool = False) -> np.ndarray:
     return y_hat
 
 
-def _positions(y_true: Any, y_hat: Any) -> tuple[Any, Any]:
+def _positions(y_true: Any, y_hat: Any, where: str = "metric") -> tuple[Any, Any]:
     """Outputs of a sequence or image model, (n, ..., k), as rows (n·…, k) with their targets alike.
 
     Labels (n, ...) become (n·…,) and targets (n, ..., k) become (n·…, k); other shapes are left
@@ -78,7 +98,29 @@ def _positions(y_true: Any, y_hat: Any) -> tuple[Any, Any]:
         y = y.reshape(-1)
     elif y.shape == y_hat.shape:
         y = y.reshape(-1, y_hat.shape[-1])
+    elif y_hat.ndim == 3 and y.shape in (y_hat.shape[1:-1], y_hat.shape[1:]):
+        k = y_hat.shape[0]
+        raise ShapeError(
+            f"{where}: y_hat of shape {y_hat.shape} for {y.shape[0]} rows of y_true: if this is the output of a stack of {k} "
+            f"networks (fnn.apply of params from fnn.stack or fnn.init_many), score each member, "
+            f"[metric(y_true, member) for member in y_hat], or use fnn.evaluate(state, (x, y)), which gives one "
+            f"value per member"
+        )
     return y, y_hat.reshape(-1, y_hat.shape[-1])
+
+
+def _predicted_labels(y_hat: Any, where: str) -> np.ndarray | None:
+    """A 1-D ``y_hat`` as predicted labels (integers, bools or whole numbers); None for anything else."""
+    y = np.asarray(y_hat)
+    if y.ndim != 1 or y.dtype.kind not in "biuf":
+        return None
+    if y.dtype.kind == "f" and not (np.isfinite(y).all() and np.array_equal(y, np.round(y))):
+        raise ShapeError(
+            f"{where}: a 1-D y_hat is read as predicted labels (what fnn.predict returns), but these are not whole "
+            f"numbers; pass the network's output as it is, (n, k), and for one sigmoid output its column (n, 1), "
+            f"e.g. y_hat[:, None]"
+        )
+    return _class_labels(y, f"{where}: y_hat (predicted labels)")[0]
 
 
 def _labels_of(y_hat: np.ndarray, threshold: float) -> np.ndarray:
@@ -143,11 +185,25 @@ def accuracy(y_true: Any, y_hat: Any, *, threshold: float = 0.5) -> float:
         ConfigError: labels outside [0, k) or not integers; binary targets outside [0, 1].
         NonFiniteError: NaN or infinity in y_hat or the targets.
 
+    A 1-D ``y_hat`` of integers (or whole numbers) is taken as predicted labels, as
+    scikit-learn's ``accuracy_score(y_true, y_pred)`` takes them: ``accuracy(y, fnn.predict(params, x))``.
+
     >>> import numpy as np, fnn.metrics
     >>> fnn.metrics.accuracy(np.array([1, 0, 0, 1]), np.array([[0.9], [0.1], [0.7], [0.4]]))
     0.5
+    >>> fnn.metrics.accuracy([1, 0, 2], np.array([1, 0, 0]))     # labels against labels
+    0.6666666666666666
     """
-    y_true, y_hat = _positions(y_true, y_hat)
+    labels = _predicted_labels(y_hat, "accuracy")
+    if labels is not None:
+        if np.ndim(y_true) == 2 and np.shape(y_true)[1] > 1:  # targets (n, k): their classes
+            truth = _labels_of(_as_2d_like(y_true, np.shape(y_true), np.float64, "accuracy: y_true"), 0.5)
+        else:
+            truth = _class_labels(np.ravel(y_true) if np.ndim(y_true) == 2 else y_true, "accuracy: y_true")[0]
+        if truth.shape != labels.shape:
+            raise ShapeError(f"accuracy: y_true with {truth.size} rows for {labels.size} predicted labels")
+        return float(np.mean(truth == labels))
+    y_true, y_hat = _positions(y_true, y_hat, "accuracy")
     y_hat = _outputs(y_hat, "accuracy")
     truth = _true_labels(y_true, y_hat.shape, "accuracy")
     return float(np.mean(_labels_of(y_hat, threshold) == truth))
@@ -170,7 +226,7 @@ def top_k_accuracy(y_true: Any, y_hat: Any, *, k: int = 5) -> float:
     """
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
         raise ConfigError(f"top_k_accuracy: k must be a positive integer, got {k!r}")
-    y_true, y_hat = _positions(y_true, y_hat)
+    y_true, y_hat = _positions(y_true, y_hat, "top_k_accuracy")
     y_hat = _outputs(y_hat, "top_k_accuracy")
     if y_hat.shape[1] < 2:
         raise ShapeError(f"top_k_accuracy: y_hat with at least 2 columns (classes) expected, got shape {y_hat.shape}")
@@ -212,7 +268,7 @@ def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -
 
 def _errors(y_true: Any, y_hat: Any, where: str) -> np.ndarray:
     """``y_hat - y_true`` in float64, with targets shaped like y_hat ((n,) accepted for one column)."""
-    y_true, y_hat = _positions(y_true, y_hat)
+    y_true, y_hat = _positions(y_true, y_hat, where)
     y_hat = _outputs(y_hat, where, column_ok=True).astype(np.float64)
     return y_hat - _as_2d_like(y_true, y_hat.shape, np.float64, f"{where}: y_true")
 
@@ -239,9 +295,170 @@ def mae(y_true: Any, y_hat: Any) -> float:
 
 METRICS: dict[str, Callable[[Any, Any], float]] = {"accuracy": accuracy, "mse": mse, "mae": mae}
 
+# scikit-learn's metric functions by what they take: predicted labels, scores, or values.
+_SKLEARN_TAKES = {
+    "labels": ("accuracy_score", "balanced_accuracy_score", "precision_score", "recall_score", "f1_score",
+               "fbeta_score", "jaccard_score", "matthews_corrcoef", "cohen_kappa_score", "hamming_loss", "zero_one_loss"),
+    "scores": ("roc_auc_score", "average_precision_score", "log_loss", "top_k_accuracy_score", "brier_score_loss",
+               "d2_log_loss_score"),
+    "values": ("r2_score", "mean_squared_error", "root_mean_squared_error", "mean_absolute_error",
+               "median_absolute_error", "explained_variance_score", "max_error", "mean_absolute_percentage_error",
+               "mean_squared_log_error", "root_mean_squared_log_error", "mean_pinball_loss", "d2_absolute_error_score",
+               "mean_poisson_deviance", "mean_gamma_deviance", "mean_tweedie_deviance"),
+}
+_TAKES = {name: takes for takes, names in _SKLEARN_TAKES.items() for name in names}
+
+SKLEARN_NAMES: dict[str, tuple[str, dict]] = {
+    "precision": ("precision_score", {"zero_division": 0}),
+    "recall": ("recall_score", {"zero_division": 0}),
+    "f1": ("f1_score", {"zero_division": 0}),
+    **{f"{m}_{avg}": (f"{m}_score", {"average": avg, "zero_division": 0})
+       for m in ("precision", "recall", "f1") for avg in ("macro", "micro", "weighted")},
+    "balanced_accuracy": ("balanced_accuracy_score", {}),
+    "matthews_corrcoef": ("matthews_corrcoef", {}),
+    "roc_auc": ("roc_auc_score", {}),
+    "roc_auc_ovr": ("roc_auc_score", {"multi_class": "ovr"}),
+    "roc_auc_ovo": ("roc_auc_score", {"multi_class": "ovo"}),
+    "average_precision": ("average_precision_score", {}),
+    "log_loss": ("log_loss", {}),
+    "r2": ("r2_score", {}),
+}
+"""Metric names that scikit-learn computes (its scorer names): name -> (function in ``sklearn.metrics``, its
+keyword arguments). ``precision``, ``recall`` and ``f1`` are binary, as scikit-learn's; for more classes use
+their ``_macro``, ``_micro`` or ``_weighted`` forms. An undefined precision (no row predicted in a class) is 0."""
+
+
+def _sklearn_function(fn: Any) -> tuple[str, str] | None:
+    """(function name, what it takes) for a function of ``sklearn.metrics`` (or a partial of one), else None."""
+    base = fn.func if isinstance(fn, functools.partial) else fn
+    module = getattr(base, "__module__", None) or ""
+    if not module.startswith("sklearn.metrics"):
+        return None
+    name = getattr(base, "__name__", repr(base))
+    if name not in _TAKES:
+        raise ConfigError(
+            f"fnn does not know what scikit-learn's {name} takes (predicted labels, scores or values); pass it "
+            f"wrapped: ({name!r}, lambda y_true, y_hat: {name}(y_true, <what it takes, from y_hat>))"
+        )
+    return name, _TAKES[name]
+
+
+@attrs.frozen
+class SklearnMetric:
+    """A scikit-learn metric function called as an fnn metric, ``(y_true, y_hat) -> float``.
+
+    ``y_hat`` is the network's output (n, k); the function gets the true labels and, as
+    ``takes`` says, the predicted labels (:func:`predict_labels`), the scores (for k ≤ 2 the
+    positive class's column, else all k), or the values. Outputs (n, ..., k) count every position.
+
+    >>> import numpy as np, fnn.metrics
+    >>> from sklearn.metrics import f1_score
+    >>> f1 = fnn.metrics.SklearnMetric(f1_score, "labels")
+    >>> f1([0, 1, 1], np.array([[0.8, 0.2], [0.4, 0.6], [0.9, 0.1]]))
+    0.6666666666666666
+    """
+
+    fn: Callable
+    takes: str = attrs.field(validator=attrs.validators.in_(tuple(_SKLEARN_TAKES)))
+
+    def __call__(self, y_true: Any, y_hat: Any) -> float:
+        where = f"scikit-learn's {getattr(getattr(self.fn, 'func', self.fn), '__name__', 'metric')}"
+        y_true, y_hat = _positions(y_true, y_hat, where)
+        if self.takes == "values":
+            out = _outputs(y_hat, where, column_ok=True).astype(np.float64)
+            truth = _as_2d_like(y_true, out.shape, np.float64, f"{where}: y_true")
+            if out.shape[1] == 1:
+                out, truth = out[:, 0], truth[:, 0]
+            return float(self.fn(truth, out))
+        out = _outputs(y_hat, where)
+        truth = _true_labels(y_true, out.shape, where)
+        if self.takes == "labels":
+            return float(self.fn(truth, _labels_of(out, 0.5)))
+        scores = out[:, -1] if out.shape[1] <= 2 else out
+        return float(self.fn(truth, scores))
+
+
+def _from_sklearn_name(name: str) -> Callable:
+    function, kwargs = SKLEARN_NAMES[name]
+    try:
+        module = importlib.import_module("sklearn.metrics")
+    except ImportError as e:
+        raise ImportError(f"the metric {name!r} is scikit-learn's: pip install 'fnn[sklearn]'") from e
+    fn = getattr(module, function)
+    return SklearnMetric(functools.partial(fn, **kwargs) if kwargs else fn, _TAKES[function])
+
+
+def _valid_names() -> str:
+    return f"{', '.join(METRICS)} (and, computed by scikit-learn: {', '.join(SKLEARN_NAMES)})"
+
+
+_RESERVED = ("loss", "time", "lr")
+
+
+def _checked_name(name: Any, metric: Any) -> str:
+    if not isinstance(name, str) or not name or name.startswith("val_") or name in _RESERVED:
+        raise ConfigError(
+            f"a metric's name must be a non-empty string that does not start with 'val_' and is none of "
+            f"{', '.join(_RESERVED)} (the history's own keys), got {name!r} for {metric!r}"
+        )
+    return name
+
+
+def named(metric: Any) -> tuple[str, Callable]:
+    """``(name, metric)`` for anything ``fit(metrics=[...])`` takes (see the module): the name is the history's key.
+
+    Raises:
+        ConfigError: an unknown name (the message lists the valid ones), a lambda without a name,
+            a scikit-learn function fnn does not know, or something that is not a metric.
+
+    >>> import numpy as np, fnn.metrics
+    >>> def always_one(y_true, y_hat):
+    ...     return 1.0
+    >>> fnn.metrics.named(always_one)[0], fnn.metrics.named(("ones", always_one))[0], fnn.metrics.named("mae")[0]
+    ('always_one', 'ones', 'mae')
+    >>> from sklearn.metrics import f1_score
+    >>> name, f1 = fnn.metrics.named(f1_score)
+    >>> name, f1([0, 1, 1], np.array([[0.8, 0.2], [0.4, 0.6], [0.9, 0.1]]))
+    ('f1_score', 0.6666666666666666)
+    """
+    if isinstance(metric, str):
+        if metric in METRICS:
+            return metric, METRICS[metric]
+        if metric in SKLEARN_NAMES:
+            return metric, _from_sklearn_name(metric)
+        names = [*METRICS, *SKLEARN_NAMES]
+        close = [n for n in names if n.startswith(metric)] or difflib.get_close_matches(metric, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"unknown metric {metric!r}; valid names: {_valid_names()}{hint}")
+    if isinstance(metric, (tuple, list)) and len(metric) == 2 and isinstance(metric[0], str):
+        name, fn = metric
+        if not callable(fn):
+            raise ConfigError(f"a metric pair is (name, function (y_true, y_hat) -> float), got ({name!r}, {fn!r})")
+        found = _sklearn_function(fn)
+        return _checked_name(name, metric), fn if found is None else SklearnMetric(fn, found[1])
+    if callable(metric) and not isinstance(metric, type):
+        found = _sklearn_function(metric)
+        if found is not None:
+            return found[0], SklearnMetric(metric, found[1])
+        if isinstance(metric, SklearnMetric):
+            return _sklearn_function(metric.fn)[0], metric
+        name = getattr(metric, "__name__", None)
+        if not isinstance(name, str) or name == "<lambda>":
+            raise ConfigError(
+                f"the metric {metric!r} has no name for the history (a lambda, or a callable object without "
+                f"__name__): pass it as a pair, ('my_metric', fn)"
+            )
+        return _checked_name(name, metric), metric
+    raise ConfigError(
+        f"metric must be a name ({_valid_names()}), a function (y_true, y_hat) -> float, a pair (name, function) "
+        f"or a scikit-learn metric function, got {metric!r}"
+    )
+
 
 def get(metric: str | Callable) -> Callable:
-    """A metric from its name in :data:`METRICS`, or a callable ``(y_true, y_hat) -> float`` as is.
+    """A metric from its name in :data:`METRICS` (or :data:`SKLEARN_NAMES`), or a callable ``(y_true, y_hat) -> float`` as is.
+
+    scikit-learn's metric functions come back adapted (see :func:`named`).
 
     Raises:
         ConfigError: an unknown name (the message lists the valid ones) or a non-callable.
@@ -250,10 +467,8 @@ def get(metric: str | Callable) -> Callable:
     >>> fnn.metrics.get("accuracy") is fnn.metrics.accuracy
     True
     """
-    if isinstance(metric, str):
-        if metric not in METRICS:
-            raise ConfigError(f"unknown metric {metric!r}; valid names: {', '.join(METRICS)}")
-        return METRICS[metric]
-    if not callable(metric):
-        raise ConfigError(f"metric must be a name ({', '.join(METRICS)}) or a callable (y_true, y_hat) -> float, got {metric!r}")
-    return metric
+    if callable(metric) and not isinstance(metric, type) and _sklearn_function(metric) is None:
+        return metric
+    if not isinstance(metric, str) and not callable(metric):
+        raise ConfigError(f"metric must be a name ({_valid_names()}) or a callable (y_true, y_hat) -> float, got {metric!r}")
+    return named(metric)[1]

@@ -17,7 +17,7 @@ import numpy as np
 
 from fnn import tree
 from fnn._checks import integer, real
-from fnn.backprop import _check_batch, _check_l2, value_and_grad_unchecked
+from fnn.backprop import _check_batch, _check_l2, check_loss_output, value_and_grad_unchecked
 from fnn.errors import ConfigError
 from fnn.layers import SequentialParams
 from fnn.losses import Loss, get as get_loss
@@ -104,6 +104,7 @@ def minimize(
             "inference mode, where they would stay at their initial values: train it with fnn.fit instead"
         )
     loss = get_loss(loss)
+    check_loss_output(params, loss, "minimize")
     l2 = _check_l2(l2)
     maxiter = _check_count(maxiter, "maxiter")
     memory = _check_count(memory, "memory")

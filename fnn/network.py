@@ -100,7 +100,10 @@ def init(key: random.Key, spec: Sequential) -> SequentialParams:
     (19, 3)
     """
     if not isinstance(key, random.Key):
-        raise ConfigError(f"init(key, spec) expects an fnn.random.Key first, got {type(key).__name__}")
+        raise ConfigError(
+            f"init(key, spec) expects an fnn.random.Key first, got {type(key).__name__}"
+            + (f" (for a seed: fnn.init(fnn.random.key({key!r}), spec))" if isinstance(key, int) and not isinstance(key, bool) else "")
+        )
     _check_spec(spec, "init")
     return tree.pack(init_node(spec, key, spec.in_shape, spec.dtype))
 
@@ -147,10 +150,17 @@ def check_inputs(params: Any, x: Any, where: str) -> np.ndarray:
         NonFiniteError: ``x`` holds NaN or infinity.
     """
     if not isinstance(params, SequentialParams):
-        raise ConfigError(NOT_PARAMS.format(where=where, given=type(params).__name__))
-    x = np.asarray(x)
+        hint = " (pass state.params)" if type(params).__name__ == "TrainState" else ""
+        raise ConfigError(NOT_PARAMS.format(where=where, given=type(params).__name__) + hint)
+    columns = getattr(x, "dtypes", None)  # a pandas DataFrame: name the column that is not numeric
+    try:
+        x = np.asarray(x)
+    except (ValueError, TypeError) as e:
+        raise ShapeError(f"{where}: x must be an array of shape (n, {', '.join(map(str, params.in_shape))}); {_ragged(x, e)}") from None
     if x.dtype.kind not in "biuf":
-        raise DtypeError(f"{where}: x must be a numeric array, got dtype {x.dtype}")
+        bad = [str(c) for c, t in getattr(columns, "items", lambda: ())() if getattr(t, "kind", "O") not in "biuf"]
+        named = f" (the column{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad[:3]))})" if bad else ""
+        raise DtypeError(f"{where}: x must be a numeric array, got dtype {x.dtype}{named}")
     in_shape = params.in_shape
     if x.shape[1:] != in_shape:
         first = layer_name(params.layers[0]) if params.layers else "Sequential"
@@ -181,6 +191,18 @@ def check_inputs(params: Any, x: Any, where: str) -> np.ndarray:
         place = f"row {at[0]}, column {at[1]}" if len(at) == 2 else f"index {at}"
         raise NonFiniteError(f"{where}: x contains NaN or infinity (first at {place})")
     return x
+
+
+def _ragged(x: Any, error: Exception) -> str:
+    """Where a nested sequence stops being rectangular: its first row of another length."""
+    try:
+        lengths = [len(row) for row in x]
+    except TypeError:
+        return f"NumPy cannot make one array of it ({error})"
+    for i, n in enumerate(lengths):
+        if n != lengths[0]:
+            return f"it is a ragged list: row 0 has {lengths[0]} values, row {i} has {n}"
+    return f"NumPy cannot make one array of it ({error})"
 
 
 def apply(params: SequentialParams, x: Any, *, key: random.Key | None = None, train: bool = False) -> np.ndarray:

@@ -184,11 +184,14 @@ def settings(
     l2: float,
     metrics: Sequence[str],
     early_stopping: Any,
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """What a resumed run must share with the run that wrote its checkpoint.
 
     ``data`` is the whole training set as fit checked it (before a validation split);
-    ``validation`` the fraction given or None; ``validation_data`` the pair given, if any.
+    ``validation`` the fraction given or None; ``validation_data`` the pair given, if any;
+    ``weights`` the rows' weights, if any (recorded only then, so runs without weights keep
+    the settings of the checkpoints written before weights existed).
 
     >>> import numpy as np, fnn
     >>> from fnn import resume
@@ -198,7 +201,7 @@ def settings(
     >>> s["data"].split(" crc32 ")[0], s["loss"], s["validation"]
     ('<f8(4, 2) <i8(4,)', 'mse', 0.25)
     """
-    return {
+    recorded = {
         "data": digest(*data),
         "validation": digest(*validation_data) if validation_data is not None else validation,
         "split_key": split_key,
@@ -210,6 +213,9 @@ def settings(
         "metrics": tuple(metrics),
         "early_stopping": early_stopping,
     }
+    if weights is not None:
+        recorded["weights"] = digest(weights)
+    return recorded
 
 
 # ------------------------------------------------------------------ directories
@@ -226,6 +232,12 @@ def _directory_of(checkpoint: Any, resume: Any, every: Any, where: str) -> tuple
             f"resume=DIR alone continues the run in DIR and keeps checkpointing into it"
         )
     directory = resume if resume is not None else checkpoint
+    if directory is not None and pathlib.Path(directory).exists() and not pathlib.Path(directory).is_dir():
+        name = "resume" if resume is not None else "checkpoint"
+        raise ConfigError(
+            f"{where}: {name}={os.fspath(directory)!r} is a file, but {name}= takes a directory, where fit keeps a run's "
+            f"checkpoints (ckpt-<step>.npz); a file written by fnn.save is read with fnn.load(path)"
+        )
     if directory is None:
         if every is not None:
             raise ConfigError(f"{where}: checkpoint_every={every!r} needs checkpoint=DIR or resume=DIR")
@@ -239,8 +251,8 @@ def _directory_of(checkpoint: Any, resume: Any, every: Any, where: str) -> tuple
     return pathlib.Path(directory), resume is not None, steps
 
 
-def _newest(directory: pathlib.Path) -> Checkpoint | None:
-    """The newest checkpoint in ``directory`` (after deleting partial writes), or None."""
+def _newest(directory: pathlib.Path) -> tuple[pathlib.Path, Checkpoint] | None:
+    """The newest checkpoint in ``directory`` (after deleting partial writes) and its path, or None."""
     found = io.recover_checkpoint(directory)
     if found is None:
         return None
@@ -249,7 +261,7 @@ def _newest(directory: pathlib.Path) -> Checkpoint | None:
         raise FormatError(
             f"cannot resume from {path}: it holds a {type(value).__name__}, not a checkpoint written by fnn.fit"
         )
-    return value
+    return path, value
 
 
 def _refuse_to_mix(directory: pathlib.Path, where: str) -> None:
@@ -266,8 +278,9 @@ def _check_same_run(
 ) -> None:
     """ConfigError naming the first difference between the run in ``directory`` and this call."""
     place = f"{where}(resume={os.fspath(directory)!r})"
-    for name, value in current.items():
-        saved = found.settings.get(name, "<not recorded>")
+    given = {**current, **{k: None for k in found.settings if k not in current}}  # weights are recorded only if any
+    for name, value in given.items():
+        saved = found.settings.get(name, "<not recorded>" if name != "weights" else None)
         if saved != value:
             raise ConfigError(
                 f"{place}: {name} differs: the run was started with {saved!r}, this call gives {value!r}; resume "

@@ -31,7 +31,7 @@ import numpy as np
 import toolz
 
 from fnn import optim as _optim, random, tree
-from fnn.backprop import Plan, _check_l2, value_and_grad_into
+from fnn.backprop import Plan, _check_l2, check_loss_output, value_and_grad_into, weighted_targets
 from fnn.errors import ConfigError, NonFiniteError, ShapeError
 from fnn.layers import uses_key, writes_every_grad
 from fnn.losses import Loss, get as get_loss
@@ -40,6 +40,32 @@ from fnn.network import check_inputs, sample_out_shape
 __all__ = ["TrainState", "opt_step", "batches", "train_epoch", "detached", "EpochCarry", "SHUFFLE", "DROPOUT"]
 
 SHUFFLE, DROPOUT = 0, 1  # fold_in tags: the two uses of a state's key
+
+
+class _Required:
+    """The default of a keyword ``fit`` and ``train_epoch`` cannot do without: its absence is an fnn error
+    that names it and its kind of value, checked after a misplaced positional argument is."""
+
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+REQUIRED = _Required()
+
+
+def check_call(where: str, extra: tuple, **required: Any) -> None:
+    """ConfigError for ``fit(state, x, y)`` (data is one pair) and for a keyword left out (``loss=``, ...)."""
+    if extra:
+        raise ConfigError(
+            f"{where} takes the data as one pair: {where}(state, (x, y), epochs=..., batch_size=..., loss=...), got "
+            f"{len(extra)} more positional argument{'s' if len(extra) > 1 else ''} after it (scikit-learn's and "
+            f"Keras's fit(x, y) is {where}(state, (x, y)) here)"
+        )
+    examples = {"epochs": "epochs=10", "batch_size": "batch_size=32", "loss": "loss='cross_entropy' (or 'mse', ...)"}
+    missing = [name for name, value in required.items() if value is REQUIRED]
+    if missing:
+        raise ConfigError(f"{where} needs {', '.join(examples[m] for m in missing)}: the keyword"
+                          f"{'s' if len(missing) > 1 else ''} {', '.join(missing)} {'were' if len(missing) > 1 else 'was'} not given")
 
 
 @tree.register(kind="train_state", packed_children=("params",))
@@ -74,7 +100,7 @@ class TrainState:
         """
         if not isinstance(key, random.Key):
             raise ConfigError(f"TrainState.create: key must be an fnn.random.Key, got {type(key).__name__}")
-        optimizer = _optim.from_update(optimizer)
+        optimizer = _optim.from_update(_optim.check_optimizer(optimizer, "TrainState.create"))
         _check_stack_optimizer(params, optimizer, "TrainState.create")
         flat, _ = tree.ravel(params)
         return cls(params, optimizer.init(flat), key=key, step=0, optimizer=optimizer)
@@ -173,13 +199,24 @@ def _check_batch_size(batch_size: Any, n: int) -> int:
     return int(batch_size)
 
 
-def _rows(data: Any) -> int:
+def _rows(data: Any, where: str = "batches", params: Any = None) -> int:
+    """The number of rows of ``data``, a pair (x, y) of one row per sample each; ShapeError naming what is wrong."""
     if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise ShapeError(f"data must be a pair (x, y), got {type(data).__name__}")
+        got = f"a {type(data).__name__}" + (f" of {len(data)} items" if isinstance(data, (tuple, list)) else "")
+        raise ShapeError(f"{where}: data must be a pair (x, y), e.g. {where}(state, (x, y), ...), got {got}")
+    for i, (name, a) in enumerate((("x", data[0]), ("y", data[1]))):
+        if a is None or isinstance(a, (str, bytes)) or not hasattr(a, "__len__") or np.ndim(a) == 0:
+            raise ShapeError(f"{where}: data[{i}] ({name}) must be an array with one row per sample, got {a!r:.80}")
     x, y = data
-    n = len(x)
-    if len(y) != n:
-        raise ShapeError(f"x and y must have the same number of rows, got {n} and {len(y)}")
+    n, m = len(x), len(y)
+    if m != n:
+        members = getattr(params, "members", None)
+        hint = ""
+        if members is not None and np.ndim(y) >= 2 and np.shape(y)[:2] == (members, n):
+            hint = (f"; the {members} members of a stack share x and y, so y has one row per row of x: targets per "
+                    f"member, of shape {np.shape(y)}, are not supported (pass y of shape {(n, *np.shape(y)[2:])}, or "
+                    f"train the members one by one)")
+        raise ShapeError(f"{where}: x and y must have the same number of rows, got {n} and {m}{hint}")
     return n
 
 
@@ -200,7 +237,7 @@ def batches(
     >>> [b[1].tolist() for b in fnn.batches(fnn.random.key(0), (x, y), 2)]
     [[0, 3], [4, 2], [1]]
     """
-    n = _rows(data)
+    n = _rows(data, "batches")
     batch_size = _check_batch_size(batch_size, n)
     if shuffle and not isinstance(key, random.Key):
         raise ConfigError(f"batches: shuffling needs an fnn.random.Key, got {type(key).__name__}")
@@ -232,20 +269,27 @@ class _Problem:
     unravel: Callable
     dropout: bool
     plan: Plan
+    weights: np.ndarray | None = None  # each row's weight (sample_weight, class_weight), or None
 
 
-def _prepare(state: TrainState, data: Any, loss: Any, l2: float, where: str) -> _Problem:
+def _prepare(
+    state: TrainState, data: Any, loss: Any, l2: float, where: str, sample_weight: Any = None, class_weight: Any = None
+) -> _Problem:
     if not isinstance(state, TrainState):
         raise ConfigError(f"{where} expects a TrainState (fnn.TrainState.create(params, opt, key=...)), got {type(state).__name__}")
-    _rows(data)
     params = state.params
+    _rows(data, where, params)
     x = check_inputs(params, data[0], where)
     _check_stack_optimizer(params, state.optimizer, where)
     loss = get_loss(loss)
+    check_loss_output(params, loss, where)
     y = np.asarray(data[1])  # once, not per batch
-    if isinstance(loss, Loss):
+    weights = None
+    if sample_weight is not None or class_weight is not None:
+        y, weights = weighted_targets(params, x.shape[0], y, loss, sample_weight, class_weight, where)
+    elif isinstance(loss, Loss):
         y = loss.targets(y, (x.shape[0], *sample_out_shape(params)), params.dtype)
-    return _Problem(x, y, loss, _check_l2(l2), tree.ravel(params)[1], uses_key(params), Plan.of(params, loss))
+    return _Problem(x, y, loss, _check_l2(l2), tree.ravel(params)[1], uses_key(params), Plan.of(params, loss), weights)
 
 
 @attrs.frozen
@@ -288,6 +332,7 @@ class _EpochBuffers:
     slots: tuple  # two _Slots, or () when the gradient has a buffer of its own:
     grad: _Slot | None  # ... this one (its params views unused)
     zero: bool  # whether that buffer must be cleared each step (layers that may write only part of it)
+    w: np.ndarray | None = None  # batch_size rows of the weights, when there are weights
 
     @classmethod
     def for_epoch(cls, state: TrainState, problem: _Problem, batch_size: int) -> "_EpochBuffers | None":
@@ -300,11 +345,13 @@ class _EpochBuffers:
         # The rotation writes each gradient over params the step has given up, so every element of it
         # must be written by the backward pass: the layers say whether theirs does (writes_every_grad).
         fills = writes_every_grad(state.params)
+        w = problem.weights
+        wb = None if w is None else np.empty((batch_size, *w.shape[1:]), w.dtype)
         if fills and getattr(state.optimizer, "accepts_spare", False) is True:
-            return cls(xb, yb, (_Slot.make(problem.unravel, dtype), _Slot.make(problem.unravel, dtype)), None, False)
+            return cls(xb, yb, (_Slot.make(problem.unravel, dtype), _Slot.make(problem.unravel, dtype)), None, False, wb)
         grad = _Slot.make(problem.unravel, dtype)
         grad.write.fill(0)
-        return cls(xb, yb, (), grad, not fills)
+        return cls(xb, yb, (), grad, not fills, wb)
 
 
 class EpochCarry(NamedTuple):
@@ -352,10 +399,18 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: EpochCarry, i
         gflat, gtree = slot.grad, slot.grad_tree
         if buffers.zero:
             slot.write.fill(0)
-    value = value_and_grad_into(
-        state.params, xb, yb, problem.loss, problem.l2, key, gtree, train=True, plan=problem.plan,
-        stop_if_non_finite=True,
-    )
+    if problem.weights is None:
+        value = value_and_grad_into(
+            state.params, xb, yb, problem.loss, problem.l2, key, gtree, train=True, plan=problem.plan,
+            stop_if_non_finite=True,
+        )
+    else:  # a path of its own: the plain one above stays as fast as it was
+        wb = np.take(problem.weights, idx, axis=0) if buffers is None else problem.weights.take(
+            idx, axis=0, out=buffers.w[:idx.size], mode="clip")
+        value = value_and_grad_into(
+            state.params, xb, yb, problem.loss, problem.l2, key, gtree, train=True, plan=problem.plan,
+            stop_if_non_finite=True, weights=wb,
+        )
     if value.ndim:  # a stack: K losses, kept as float64 like one network's
         if not np.isfinite(value).all():
             _non_finite(state, flat, previous, f"{value} (members {np.flatnonzero(~np.isfinite(value)).tolist()})")
@@ -487,14 +542,20 @@ def _epoch_mean(values: np.ndarray, sizes: np.ndarray, params: Any) -> Any:
 def train_epoch(
     state: TrainState,
     data: tuple[Any, Any],
-    *,
-    batch_size: int,
-    loss: Any,
+    *extra: Any,
+    batch_size: int = REQUIRED,
+    loss: Any = REQUIRED,
     l2: float = 0.0,
     shuffle: bool = True,
     drop_last: bool = False,
+    sample_weight: Any = None,
+    class_weight: Any = None,
 ) -> tuple[TrainState, dict]:
     """One pass over ``data`` in mini-batches: ``toolz.reduce`` of (grad, opt_step) over the batches.
+
+    ``sample_weight`` (one weight ≥ 0 per row of ``data``) and ``class_weight`` (a dict
+    ``{class: weight}`` or ``"balanced"``, counted over ``data``) make each batch's loss the
+    weighted mean of its rows (see :mod:`fnn.losses`).
 
     Returns:
         ``(state, metrics)`` with ``metrics["loss"]`` the mean of the batch losses weighted by
@@ -514,6 +575,7 @@ def train_epoch(
     >>> s.step, m["steps"], m["step_loss"].shape
     (3, 3, (3,))
     """
-    problem = _prepare(state, data, loss, l2, "train_epoch")
+    check_call("train_epoch", extra, batch_size=batch_size, loss=loss)
+    problem = _prepare(state, data, loss, l2, "train_epoch", sample_weight, class_weight)
     batch_size = _check_batch_size(batch_size, problem.x.shape[0])
     return _run_epoch(state, problem, batch_size, bool(shuffle), bool(drop_last))

@@ -116,7 +116,7 @@ def test_bad_batches():
     with pytest.raises(ConfigError, match="l2"):
         fnn.grad(params, (np.ones((2, 4)), np.array([0, 1])), loss="cross_entropy", l2=-1)
     with pytest.raises(ConfigError, match="unknown loss"):
-        fnn.grad(params, (np.ones((2, 4)), np.array([0, 1])), loss="nll")
+        fnn.grad(params, (np.ones((2, 4)), np.array([0, 1])), loss="hinge")
 
 
 def test_checker_catches_a_wrong_gradient():

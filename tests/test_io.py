@@ -53,6 +53,7 @@ OPTIMIZERS = {
     "rmsprop_centered_momentum": lambda p: fnn.optim.rmsprop(0.01, momentum=0.9, centered=True),
     "adadelta": lambda p: fnn.optim.adadelta(),
     "adam": lambda p: fnn.optim.adam(0.01),
+    "plateau_adam": lambda p: fnn.optim.ReduceLROnPlateau(fnn.optim.adam(0.01), factor=0.5, patience=2),
     "adam_amsgrad_exp": lambda p: fnn.optim.adam(S.exponential_decay(0.01, 0.5, 3), amsgrad=True),
     "adamax_inverse_time": lambda p: fnn.optim.adamax(S.inverse_time_decay(0.01, 0.1)),
     "nadam_cosine": lambda p: fnn.optim.nadam(S.cosine_decay(0.01, 5)),
@@ -425,9 +426,15 @@ def test_save_writes_the_exact_name_and_honours_the_umask(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
-def test_save_into_a_missing_directory_raises_file_not_found(tmp_path):
-    with pytest.raises(FileNotFoundError):
-        io.save(tmp_path / "no" / "p.npz", {"a": np.zeros(1)})
+def test_save_makes_a_missing_directory_and_atomic_write_names_it(tmp_path):  # finding 65
+    path = io.save(tmp_path / "run" / "deeper" / "p.npz", {"a": np.zeros(1)})
+    assert io.load(path)["a"].tolist() == [0.0]
+    with pytest.raises(FileNotFoundError, match=r"cannot write .*/no/p\.json: the directory .*/no does not exist") as e:
+        io.atomic_write(tmp_path / "no" / "p.json", lambda f: f.write(b"{}"))
+    assert ".tmp" not in str(e.value)
+    with pytest.raises(ConfigError):  # an object that cannot be saved makes no directory
+        io.save(tmp_path / "never" / "p.npz", {"f": len})
+    assert not (tmp_path / "never").exists()
 
 
 # ------------------------------------------------------------------ bad files

@@ -174,6 +174,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     path = pathlib.Path(os.fspath(path))
     directory = path.parent
     tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    if not directory.is_dir():  # say so, rather than name the temporary file the user never asked for
+        what = "is not a directory" if directory.exists() else "does not exist"
+        raise FileNotFoundError(f"cannot write {os.fspath(path)}: the directory {os.fspath(directory) or '.'} {what}")
     # os.open with 0o666 honours the umask, as an ordinary file would (NamedTemporaryFile makes 0o600).
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
@@ -209,10 +212,11 @@ def save(path: str | os.PathLike, obj: Any) -> pathlib.Path:
     """Write ``obj`` (params, a TrainState, a history, or a tree of them) to one ``.npz`` file, atomically.
 
     The file name is used exactly as given (no ``.npz`` is appended). An existing file
-    is replaced only once the new one is complete and on disk.
+    is replaced only once the new one is complete and on disk. Missing parent directories
+    are created (as :func:`save_checkpoint` creates its directory).
 
     Args:
-        path: the file to write; its directory must exist.
+        path: the file to write.
         obj: what to save (the kinds are listed in the :mod:`fnn.io` docstring).
 
     Returns:
@@ -222,7 +226,7 @@ def save(path: str | os.PathLike, obj: Any) -> pathlib.Path:
         ConfigError: ``obj`` holds something a file cannot describe (a function, an
             unregistered class, a ``from_update`` optimizer); the message gives its path.
         DtypeError: an array of object, string or structured dtype.
-        OSError: the directory is missing or not writable.
+        OSError: the directory cannot be made or is not writable.
 
     See Also:
         :func:`load`, :func:`save_checkpoint`, :func:`export_json`.
@@ -237,7 +241,8 @@ def save(path: str | os.PathLike, obj: Any) -> pathlib.Path:
     (3, True, True)
     """
     path = pathlib.Path(os.fspath(path))
-    header, arrays = _encode(obj)
+    header, arrays = _encode(obj)  # first: nothing is made for an object that cannot be saved
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda f: _write_npz(f, header, arrays))
     return path
 
@@ -346,6 +351,11 @@ def _read_npz(npz: Any, where: str, with_arrays: bool) -> tuple[dict, list[np.nd
 
 def _read_file(path: str | os.PathLike, with_arrays: bool = True) -> tuple[dict, list[np.ndarray], str]:
     where = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(
+            f"cannot load {where}: it is a directory; a checkpoint directory is read with fnn.io.load_checkpoint(DIR) "
+            f"(or continued with fit(..., resume=DIR)), a run of the command line with fnn.load(DIR/model.npz)"
+        )
     with open(path, "rb") as f:  # FileNotFoundError (and other OS errors) propagate as they are
         start = f.read(len(_ZIP_MAGIC))
         if not start:

@@ -172,7 +172,9 @@ NAMES = tuple(ACTIVATIONS) + tuple(_ALIASES)
 def canonical(name: object) -> str:
     """The canonical activation name (``linear`` → ``identity``); ConfigError listing valid names otherwise."""
     if not isinstance(name, str) or _ALIASES.get(name, name) not in ACTIVATIONS:
-        raise ConfigError(f"unknown activation {name!r}; valid names: {', '.join(NAMES)}")
+        lower = name.lower() if isinstance(name, str) else None
+        hint = f" (names are lower case: {lower!r})" if lower in NAMES else ""
+        raise ConfigError(f"unknown activation {name!r}; valid names: {', '.join(NAMES)}{hint}")
     return _ALIASES.get(name, name)
 
 

@@ -25,6 +25,9 @@ formulas follow ``torch.optim``; each factory's docstring gives its exact rule.
 ``lr(count) -> rate`` (see :mod:`fnn.optim.schedules`), called with the count
 of updates already applied (0 for the first). A schedule that returns a
 negative or non-finite rate makes ``update`` raise :class:`~fnn.errors.ConfigError`.
+:class:`ReduceLROnPlateau` ``(opt, monitor="val_loss", ...)`` watches a validation metric
+instead (Keras's rule): :func:`fnn.fit` tells it each epoch's logs through its ``observe``
+method, and its state (in the optimizer state, so in checkpoints) holds the reduced scale.
 
 **Gradient transforms and composition.** A transform maps the gradient before
 an optimizer sees it::
@@ -99,7 +102,8 @@ from fnn.optim.adaptive import (
     rmsprop,
 )
 from fnn.optim.base import FromUpdate, FromUpdateState, GradientTransform, Optimizer, Schedule, from_update, lr_at
-from fnn.optim.registry import OPTIMIZERS, get
+from fnn.optim.plateau import PlateauState, ReduceLROnPlateau
+from fnn.optim.registry import OPTIMIZERS, check_optimizer, get
 from fnn.optim.schedules import (
     constant,
     cosine_decay,
@@ -144,6 +148,7 @@ __all__ = [
     "from_update",
     "OPTIMIZERS",
     "get",
+    "check_optimizer",
     # composition
     "chain",
     "clip_by_global_norm",
@@ -164,6 +169,8 @@ __all__ = [
     "join_schedules",
     "warmup_cosine_decay",
     "lr_at",
+    "ReduceLROnPlateau",
+    "PlateauState",
     # protocols
     "Optimizer",
     "GradientTransform",

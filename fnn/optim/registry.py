@@ -11,7 +11,7 @@ from fnn.optim.adam import adam, adamax, adamw, nadam
 from fnn.optim.adaptive import adadelta, adagrad, rmsprop
 from fnn.optim.sgd import momentum, nesterov, sgd
 
-__all__ = ["OPTIMIZERS", "get"]
+__all__ = ["OPTIMIZERS", "get", "check_optimizer"]
 
 OPTIMIZERS = MappingProxyType(
     {
@@ -28,6 +28,38 @@ OPTIMIZERS = MappingProxyType(
     }
 )
 """Read-only mapping from an optimizer's name to its factory (``OPTIMIZERS["adam"] is fnn.optim.adam``)."""
+
+
+def check_optimizer(obj: Any, where: str) -> Any:
+    """``obj``, unless it is one of the slips that look like an optimizer: ConfigError saying what to pass.
+
+    A name (Keras's ``optimizer="adam"``), a factory not called (``fnn.optim.adam`` without
+    ``(...)``, which :func:`fnn.optim.from_update` would otherwise take for a tutorial's
+    ``update(old, grad)`` function) or a class.
+
+    >>> from fnn import optim
+    >>> optim.check_optimizer(optim.adam, "TrainState.create")
+    Traceback (most recent call last):
+    fnn.errors.ConfigError: TrainState.create: optimizer is the function fnn.optim.adam, which makes an
+    optimizer: call it, e.g. fnn.optim.adam(lr=1e-3)
+    """
+    if isinstance(obj, str):
+        key = obj.lower()
+        example = f"fnn.optim.{key}(lr=1e-3) or fnn.optim.get({obj!r}, lr=1e-3)" if key in OPTIMIZERS else (
+            f"fnn.optim.adam(lr=1e-3), or one of: {', '.join(sorted(OPTIMIZERS))}")
+        raise ConfigError(f"{where}: optimizer is the string {obj!r}, not an optimizer: pass one, e.g. {example}")
+    for name, factory in OPTIMIZERS.items():
+        if obj is factory:
+            raise ConfigError(
+                f"{where}: optimizer is the function fnn.optim.{name}, which makes an optimizer: call it, e.g. "
+                f"fnn.optim.{name}(lr=1e-3)"
+            )
+    if isinstance(obj, type) and obj.__module__.startswith("fnn.optim"):
+        raise ConfigError(
+            f"{where}: optimizer is the class {obj.__module__}.{obj.__name__}, not an optimizer: build one with its "
+            f"factory, e.g. fnn.optim.adam(lr=1e-3)"
+        )
+    return obj
 
 
 def get(name: str, **hyper: Any) -> Any:
