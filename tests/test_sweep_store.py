@@ -288,6 +288,7 @@ def test_each_pair_gets_its_own_working_directory_the_same_on_every_rerun(tmp_pa
 
 
 KILLS = int(os.environ.get("FNN_SWEEP_KILLS", "5"))  # more for a local stress run: FNN_SWEEP_KILLS=50
+STORE_SWEEP = "store" if KILLS <= 5 else f"store:{2 * KILLS}"  # a stress run needs a grid that outlasts its kills
 
 
 def launch(kind, db, log, *extra, **kwargs):
@@ -355,8 +356,8 @@ def test_sigkill_the_driver_at_random_moments_and_rerun_until_complete(tmp_path)
     """The law: the final rows are an uninterrupted sweep's, bitwise, and no finished pair ever ran twice."""
     db, log = tmp_path / "s.db", tmp_path / "log"
     rng = np.random.default_rng(20261202)  # kill moments: seeded, so that a failure can be replayed
-    generations = list(drive_until_done("store", db, log, rng, KILLS))
-    run, grid, seeds = sweep_kill_child.sweep_of("store")
+    generations = list(drive_until_done(STORE_SWEEP, db, log, rng, KILLS))
+    run, grid, seeds = sweep_kill_child.sweep_of(STORE_SWEEP)
     expected = fnn.sweep(sweep_runs.counted, grid, seeds, executor=SERIAL())
     assert_rows_equal(stored_rows(db), expected)
     runs = collections.Counter(starts(log))
