@@ -6,7 +6,9 @@ tests/test_sklearn_parity.py.
 """
 
 import functools
+import pathlib
 import pickle
+import re
 import subprocess
 import sys
 import warnings
@@ -723,3 +725,15 @@ def test_an_epoch_is_the_explicit_loop_of_value_and_grad_and_opt_step(solver, we
         losses.append(float(value) * rows.n)
     fnn.tree.assert_equal(after, state)
     assert loss == sum(losses) / len(X)
+
+
+def test_the_readme_section_runs():
+    text = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    section = text.split("## scikit-learn\n", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    namespace = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short runs, as documentation
+        exec(compile(code, "README.md", "exec"), namespace)
+    ours, theirs, clf = namespace["ours"], namespace["theirs"], namespace["clf"]
+    assert ours.get_params() == theirs.get_params() and clf.n_iter_ == 1 and clf.state_.step > clf.n_iter_
