@@ -6,7 +6,9 @@ tests/test_sklearn_parity.py.
 """
 
 import functools
+import pathlib
 import pickle
+import re
 import subprocess
 import sys
 import warnings
@@ -690,18 +692,20 @@ def test_real_data_cross_validated_accuracy_matches_sklearn_mlp(load):
     assert abs(ours.mean() - theirs.mean()) <= 0.03, (ours.mean(), theirs.mean())
 
 
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
 @pytest.mark.parametrize("solver", ["lbfgs", "sgd", "adam"])
-def test_grid_search_over_a_pipeline_with_every_solver(solver):
-    X, y = classes_data(n=90)
-    pipe = make_pipeline(StandardScaler(), small(MLPClassifier, solver=solver, max_iter=60))
-    grid = {"mlpclassifier__hidden_layer_sizes": [(4,), (16,)], "mlpclassifier__alpha": [1e-4, 1e-1]}
+def test_grid_search_over_a_pipeline_with_every_solver(solver, cls):
+    X, y = classes_data(n=90) if cls is MLPClassifier else regression_data(n=90)
+    name = cls.__name__.lower()
+    pipe = make_pipeline(StandardScaler(), small(cls, solver=solver, max_iter=40))
+    grid = {f"{name}__hidden_layer_sizes": [(4,), (16,)], f"{name}__alpha": [1e-4, 1e-1]}
     search = GridSearchCV(pipe, grid, cv=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         search.fit(X, y)
     best = search.best_estimator_[-1]
-    assert best.solver == solver and best.hidden_layer_sizes in [(4,), (16,)] and search.best_score_ > 0.8
-    assert search.score(X, y) > 0.8
+    assert best.solver == solver and best.hidden_layer_sizes in [(4,), (16,)]
+    assert search.best_score_ > (0.8 if cls is MLPClassifier else 0.5) and search.score(X, y) > search.best_score_ - 0.1
 
 
 @pytest.mark.parametrize("solver", ["sgd", "adam", "rmsprop"])
@@ -723,3 +727,15 @@ def test_an_epoch_is_the_explicit_loop_of_value_and_grad_and_opt_step(solver, we
         losses.append(float(value) * rows.n)
     fnn.tree.assert_equal(after, state)
     assert loss == sum(losses) / len(X)
+
+
+def test_the_readme_section_runs():
+    text = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    section = text.split("## scikit-learn\n", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    namespace = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short runs, as documentation
+        exec(compile(code, "README.md", "exec"), namespace)
+    ours, theirs, clf = namespace["ours"], namespace["theirs"], namespace["clf"]
+    assert ours.get_params() == theirs.get_params() and clf.n_iter_ == 1 and clf.state_.step > clf.n_iter_

@@ -34,9 +34,10 @@ from fnn.sklearn._optimizers import SklearnAdam, SklearnSGD  # noqa: E402
 SKLEARN_17 = tuple(int(p) for p in sklearn.__version__.split(".")[:2]) >= (1, 7)  # sample_weight, poisson
 needs_17 = pytest.mark.skipif(not SKLEARN_17, reason="sample_weight and loss='poisson' came in scikit-learn 1.7")
 
-# the worst weight difference after the runs below, relative to the largest weight (float64 rounding, grown
-# over a few dozen steps; L-BFGS's line search amplifies it more)
-STEP_TOL = {"sgd": 1e-11, "adam": 1e-11, "lbfgs": 1e-9}
+# the worst weight difference after the runs below, relative to the largest weight: float64 rounding grown over a
+# few dozen steps. L-BFGS stops where the gradient is ~1e-13: in a flat direction (a dead relu unit) the two may stop
+# a few evaluations apart, at weights 1e-9 apart and losses equal to rounding (hypothesis found one such case).
+STEP_TOL = {"sgd": 1e-11, "adam": 1e-11, "lbfgs": 1e-7}
 ROUNDING = 1e-12  # a loss or prediction computed by two formulas of the same float64 numbers
 
 
@@ -80,10 +81,12 @@ def both(kind, X, y, sample_weight=None, **params):
     hidden = list(np.atleast_1d(params.get("hidden_layer_sizes", (100,))))
     coefs, intercepts = sk_initial_weights(params["random_state"], [X.shape[1], *hidden, outputs],
                                            params.get("activation", "relu"))
+    weights = {} if sample_weight is None else {"sample_weight": sample_weight}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # short runs on purpose
-        weights = {} if sample_weight is None else {"sample_weight": sample_weight}
-        theirs.fit(X, y, **weights)
+        with warnings.catch_warnings():  # scikit-learn 1.6 passes SciPy >= 1.15 its deprecated iprint
+            warnings.simplefilter("ignore", DeprecationWarning)
+            theirs.fit(X, y, **weights)
         ours.fit(X, y, **weights, coefs_init=coefs, intercepts_init=intercepts)
     return theirs, ours
 
@@ -104,7 +107,8 @@ def assert_same_steps(theirs, ours, X, solver):
         assert ours.best_loss_ == pytest.approx(theirs.best_loss_, rel=ROUNDING)
     assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-10)
     method = "predict_proba" if hasattr(theirs, "predict_proba") else "predict"
-    assert np.allclose(getattr(ours, method)(X), getattr(theirs, method)(X), rtol=1e-9, atol=1e-9)
+    close = max(1e-9, 10 * STEP_TOL[solver])
+    assert np.allclose(getattr(ours, method)(X), getattr(theirs, method)(X), rtol=close, atol=close)
     assert np.array_equal(ours.predict(X), theirs.predict(X)) or method == "predict"
     for name in ("n_layers_", "n_outputs_", "out_activation_", "n_features_in_"):
         assert getattr(ours, name) == getattr(theirs, name), name
@@ -173,7 +177,8 @@ def test_objective_value_is_scikit_learns_loss_and_delta_its_output_error(kind, 
         pytest.skip("scikit-learn's losses take sample_weight, and loss='poisson' exists, from 1.7")
     value, delta = objective(kind, z, y, w, total)
     p = output(kind, z)
-    assert value == pytest.approx(LOSS_FUNCTIONS[_SK_LOSS[kind]](y, p, w), rel=1e-12)
+    sk_loss = LOSS_FUNCTIONS[_SK_LOSS[kind]]
+    assert value == pytest.approx(sk_loss(y, p) if w is None else sk_loss(y, p, w), rel=1e-12)
     expected = (p - y) * (1.0 if w is None else w[:, None]) / total  # scikit-learn's deltas[last] / sw_sum
     assert np.allclose(delta, expected, rtol=1e-13, atol=1e-16)
 
@@ -325,6 +330,7 @@ def test_early_stopping_validation_set_sizes_are_scikit_learns():
     assert ours.t_ == theirs.t_ == 3 * 18
 
 
+@needs_17  # scikit-learn 1.6 trains on a validation set of one row
 @pytest.mark.parametrize("ours, theirs", [(MLPClassifier, sk_nn.MLPClassifier), (MLPRegressor, sk_nn.MLPRegressor)])
 def test_a_too_small_validation_set_is_refused_with_scikit_learns_words(ours, theirs):
     X, y = task("multilabel" if ours is MLPClassifier else "regression", n=10)  # not stratified: 1 row validates
@@ -365,9 +371,10 @@ def test_any_scikit_learn_estimators_params_build_the_fnn_estimator(theirs, ours
     for params in _sklearn_parameter_sets():
         sk = theirs(**params)
         est = ours(**sk.get_params())
-        assert est.get_params() == sk.get_params()
+        assert {name: est.get_params()[name] for name in sk.get_params()} == sk.get_params()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)  # scikit-learn 1.6 passes SciPy >= 1.15 iprint
             assert est.fit(X, y).predict(X).shape == sk.fit(X, y).predict(X).shape
 
 

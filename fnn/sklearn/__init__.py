@@ -45,11 +45,14 @@ scikit-learn accepts it; batches are densified one at a time.
   scikit-learn's "Solver produced non-finite parameter weights", which it raises after
   ``max_iter`` epochs) and leaves the estimator unchanged; with it, the best epoch's model is
   kept, as scikit-learn keeps it, with a ``ConvergenceWarning``.
-- *Numerics.* Losses are computed from the logits (log-sum-exp), where scikit-learn clips
-  probabilities to ``[eps, 1 - eps]``; ``predict_log_proba`` stays finite where probabilities
-  round to 0. ``coefs_`` and ``intercepts_`` are read-only views of the fitted params.
+- *Read-only results.* ``coefs_`` and ``intercepts_`` are read-only views of the fitted
+  params; ``predict_log_proba`` is computed from the logits, so it stays finite where
+  probabilities round to 0 (the loss itself is computed as scikit-learn computes it, from
+  probabilities clipped to ``[eps, 1 - eps]``: it is the function its L-BFGS sees).
 - *Stricter inputs.* Negative sample weights, Poisson targets below 0 and a single class are
-  errors (scikit-learn trains on them); a batch whose weights sum to 0 is skipped.
+  errors (scikit-learn trains on them: with a loss of NaN for the Poisson case, and for one
+  class a model that always predicts it); a batch whose weights sum to 0 is skipped (there
+  scikit-learn divides by that 0).
   ``partial_fit`` does not exist for ``solver="lbfgs"``, for the regressor too.
 - *Additions.* Any fnn optimizer as ``solver``, any fnn activation, an fnn schedule as
   ``learning_rate_init``, ``decision_function`` (the logits) on the classifier, a
