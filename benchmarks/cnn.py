@@ -293,6 +293,10 @@ def table(results: dict, steps: dict) -> str:
     return "\n".join(lines)
 
 
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2**20:.1f} MiB" if nbytes >= 2**20 else f"{nbytes / 2**10:.0f} KiB"
+
+
 def memory_table(mem: dict, batch: int) -> str:
     lines = [f"| net | fnn: peak RSS of a step | fnn: tracemalloc peak | fnn: window matrices (batch {batch}) "
              "| PyTorch: peak RSS of a step |", "|---|---|---|---|---|"]
@@ -305,7 +309,7 @@ def memory_table(mem: dict, batch: int) -> str:
             cells += [rss, f"{f['traced']:.1f} MiB"]
         else:
             cells += [str(f or "not run"), "–"]
-        cells.append(" + ".join(f"{b / 2**20:.1f}" for _, b in windows) + f" = {sum(b for _, b in windows) / 2**20:.1f} MiB")
+        cells.append(" + ".join(_size(b) for _, b in windows) + f" = {_size(sum(b for _, b in windows))}")
         t = found.get("torch")
         if isinstance(t, dict):
             cells.append(f"{t['peak'] - t['before']:.1f} MiB" if t.get("before") is not None else f"{t['peak']:.1f} MiB (total)")
