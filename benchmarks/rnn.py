@@ -11,6 +11,10 @@ epoch that keeps the last, shorter batch, BLAS/OpenMP threads limited to 2 for b
 - (c) ``LSTM(64)`` as (a), for information: PyTorch runs its CPU LSTM as one fused oneDNN
   kernel (its per-step cost below is a microsecond), its GRU as separate operations.
 
+On a busy machine PyTorch's two OpenMP threads wait for each other (an epoch of (b) took 1 to
+39 s instead of 0.3 while other processes used 1.2-1.6 cores): read the load in the header, and
+compare with ``--threads 1`` too.
+
 fnn: ``fnn.train_epoch(state, (x, y), batch_size=B, loss="cross_entropy")`` on a
 ``fnn.Sequential`` with ``fnn.optim.adam(1e-3)``. PyTorch: ``nn.GRU(batch_first=True)`` and
 ``nn.Linear``, ``nn.CrossEntropyLoss``, ``torch.optim.Adam``, a loop over slices of
@@ -36,9 +40,11 @@ Run (from the repo root):
 from __future__ import annotations
 
 import os
+import sys
 
-THREADS = 2
-# Before numpy (and torch) are imported: the BLAS and OpenMP pools are sized at load time.
+# --threads N (default 2), read before numpy (and torch) are imported: the BLAS and OpenMP pools are
+# sized at load time.
+THREADS = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv[:-1] else 2
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(THREADS)
 
@@ -48,7 +54,6 @@ import math  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -317,6 +322,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reps", type=int, default=5, help="timed repetitions per contender (best of; default 5)")
     ap.add_argument("--only", default="a,b,c", help="cases to run, of a, b, c (default all)")
     ap.add_argument("--no-steps", action="store_true", help="skip the per-step cost")
+    ap.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP/torch threads of both (default 2)")
     ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
                     help="before each timed run, wait up to SECONDS for other processes to go quiet")
     args = ap.parse_args(argv)
