@@ -655,6 +655,7 @@ def load_csv(
     header: bool | None = None,
     delimiter: str = ",",
     dtype: Any = np.float32,
+    target_dtype: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Numeric features and a target column from a small CSV file.
 
@@ -668,10 +669,12 @@ def load_csv(
             looking: the first line is a header when any of its cells is not a number.
         delimiter: the cell separator.
         dtype: float dtype of x, and of y when y is not integral.
+        target_dtype: None for a numeric target; ``str`` to read the target cells as text
+            (class names such as ``setosa``; encode them with ``np.unique(y, return_inverse=True)``).
 
     Returns:
         ``(x, y)``: x of shape (n, columns - 1); y of shape (n,), int64 when every target
-        value is a whole number (class labels), else ``dtype``.
+        value is a whole number (class labels), else ``dtype`` (or ``str`` with ``target_dtype=str``).
 
     Raises:
         FormatError: a ragged line, a cell that is not a finite number (naming its line and
@@ -693,6 +696,13 @@ def load_csv(
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f, delimiter=delimiter)
         rows = [(reader.line_num, cells) for cells in reader if any(c.strip() for c in cells)]
+    text_target = target_dtype is str
+    if target_dtype is not None and not text_target:
+        raise ConfigError(f"load_csv: target_dtype must be None (numbers) or str (text), got {target_dtype!r}")
+    if header is None and text_target and rows:  # a text target says nothing: look at the other cells
+        first = rows[0][1]
+        skip = None if isinstance(target, str) else (target % len(first) if isinstance(target, int) and first else None)
+        header = isinstance(target, str) or not all(_is_number(c) for j, c in enumerate(first) if j != skip)
     if header is None:
         header = bool(rows) and not all(map(_is_number, rows[0][1]))
     names = [c.strip() for c in rows[0][1]] if header and rows else None
@@ -706,6 +716,21 @@ def load_csv(
     for line, cells in rows:
         if len(cells) != width:
             raise FormatError(f"{name}, line {line}: {width} cells expected (like the first line), got {len(cells)}")
+    if text_target:
+        labels = np.array([cells[col].strip() for _, cells in rows], dtype=np.str_)
+        rows = [(line, [c for j, c in enumerate(cells) if j != col]) for line, cells in rows]
+        names = None if names is None else [c for j, c in enumerate(names) if j != col]
+        x, _ = _numbers(rows, names, name, None)
+        return x.astype(dt), labels
+    values, _ = _numbers(rows, names, name, col)
+    y = values[:, col]
+    x = np.delete(values, col, axis=1).astype(dt)
+    integral = (y == np.round(y)).all() and np.abs(y).max() < 2**53
+    return x, y.astype(np.int64 if integral else dt)
+
+
+def _numbers(rows: list, names: list | None, name: str, col: int | None) -> tuple[np.ndarray, None]:
+    """The cells of ``rows`` as float64 (n, width); FormatError naming the first cell that is not a finite number."""
     try:
         values = np.array([cells for _, cells in rows], dtype=np.str_).astype(np.float64)
     except ValueError:
@@ -716,8 +741,6 @@ def load_csv(
             for j, cell in enumerate(cells):
                 if not _is_number(cell) or not math.isfinite(float(cell)):
                     column = f"column {j + 1}" + (f" ({names[j]!r})" if names else "")
-                    raise FormatError(f"{name}, line {line}, {column}: a finite number expected, got {cell!r}")
-    y = values[:, col]
-    x = np.delete(values, col, axis=1).astype(dt)
-    integral = (y == np.round(y)).all() and np.abs(y).max() < 2**53
-    return x, y.astype(np.int64 if integral else dt)
+                    hint = " (a target of class names: read it with target_dtype=str)" if j == col else ""
+                    raise FormatError(f"{name}, line {line}, {column}: a finite number expected, got {cell!r}{hint}")
+    return values, None

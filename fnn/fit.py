@@ -135,7 +135,7 @@ def _history_keys(metric_fns: dict, validation: bool, plateau: bool) -> set:
     keys = {"loss", *metric_fns}
     if validation:
         keys |= {"val_" + k for k in keys}
-    return keys | ({"lr"} if plateau else set())
+    return keys | {"time"} | ({"lr"} if plateau else set())
 
 
 def _stopping_news(rule: EarlyStopping, before: Any, after: Any, epoch: int) -> str | None:

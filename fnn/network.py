@@ -165,6 +165,11 @@ def check_inputs(params: Any, x: Any, where: str) -> np.ndarray:
     if x.shape[1:] != in_shape:
         first = layer_name(params.layers[0]) if params.layers else "Sequential"
         hint = " (for one sample use x[None])" if x.ndim == len(in_shape) else ""
+        if params.members is not None and x.shape[:1] == (params.members,) and x.shape[2:] == in_shape:
+            raise ShapeError(
+                f"{where}: x has shape {x.shape}, as if each of the {params.members} members of this stack had rows of "
+                f"its own; the members share x: pass x of shape (n, {', '.join(map(str, in_shape))}), e.g. x[0]"
+            )
         if len(in_shape) == 1:
             if x.ndim == 2:
                 raise ShapeError(f"{where}: x has {x.shape[1]} features but layer 0 ({first}) expects {in_shape[0]}")

@@ -99,7 +99,9 @@ class TrainState:
         0
         """
         if not isinstance(key, random.Key):
-            raise ConfigError(f"TrainState.create: key must be an fnn.random.Key, got {type(key).__name__}")
+            raise ConfigError(
+                f"TrainState.create: key must be an fnn.random.Key, e.g. key=fnn.random.key(0), got {type(key).__name__}"
+            )
         optimizer = _optim.from_update(_optim.check_optimizer(optimizer, "TrainState.create"))
         _check_stack_optimizer(params, optimizer, "TrainState.create")
         flat, _ = tree.ravel(params)

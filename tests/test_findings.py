@@ -115,6 +115,13 @@ CASES = {
         ["class labels must be integers, got nan at index 3"]),
     "121 load a checkpoint directory": (
         lambda: fnn.load(PATH), IsADirectoryError, ["is a directory", "fnn.io.load_checkpoint(DIR)"]),
+    "53 per-member inputs (K, n, d) to a stack": (
+        lambda: fnn.apply(STACK, np.stack([XTE] * 4)), ShapeError, ["4 members of this stack", "the members share x", "x[0]"]),
+    "42 a NumPy Generator as key": (
+        lambda: fnn.TrainState.create(PARAMS, fnn.optim.adam(), key=np.random.default_rng(0)), ConfigError,
+        ["key=fnn.random.key(0)", "got Generator"]),
+    "126 export_json of a TrainState": (
+        lambda: fnn.io.export_json(PATH / "m.json", state()), ConfigError, ["export_json expects params", "(pass state.params)"]),
     "23 DataFrame with a string column": (
         lambda: fnn.apply(PARAMS, pd.DataFrame(XTE).assign(**{"63": "x"})), DtypeError,
         ["x must be a numeric array, got dtype object", "(the column '63')"]),

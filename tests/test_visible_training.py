@@ -90,7 +90,7 @@ def test_adding_resume_to_a_second_fit_call_is_not_a_silent_no_op(tmp_path, caps
 
 def test_the_monitors_are_checked_before_training():  # finding 36: the typo was found after the first epoch
     calls = []
-    with pytest.raises(ConfigError, match=r"early stopping monitors 'val_acc'; the history will have \['accuracy', 'loss', "):
+    with pytest.raises(ConfigError, match=r"early stopping monitors 'val_acc'; the history will have \['accuracy', 'loss', 'time', "):
         fnn.fit(state(), (X, Y), epochs=2, early_stopping=fnn.EarlyStopping("val_acc"), callbacks=[lambda *a: calls.append(1)],
                 verbose=0, **KW)
     assert calls == []

@@ -104,7 +104,8 @@ def export_json(path: str | os.PathLike, params: SequentialParams) -> pathlib.Pa
     True
     """
     if not isinstance(params, SequentialParams):
-        raise ConfigError(NOT_PARAMS.format(where="export_json", given=type(params).__name__))
+        hint = " (pass state.params)" if type(params).__name__ == "TrainState" else ""
+        raise ConfigError(NOT_PARAMS.format(where="export_json", given=type(params).__name__) + hint)
     doc = {
         "format": JSON_FORMAT,
         "format_version": JSON_FORMAT_VERSION,
