@@ -396,7 +396,7 @@ def _resume_news(say: Callable, directory: Any, path: Any, found: Any, epochs: i
         return
     if found.epoch >= epochs:
         message = (f"the run in {place} has done its {epochs} epochs: with resume=, epochs counts the run's epochs, "
-                   f"not this call's, so this call trains none; pass epochs={epochs + found.epoch} for {found.epoch} more")
+                   f"not this call's, so this call trains none; pass epochs={found.epoch + epochs} for {epochs} more")
         say(1, message)
         if given.step > 0:  # a trained state: probably a script that added resume= to a second fit call
             warnings.warn(f"fit(resume={place!r}): {message}", FnnWarning, stacklevel=3)
