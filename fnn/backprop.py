@@ -330,7 +330,8 @@ def loss_value(
     elif weights is None:
         value = fused(h, y, stacked)[0]
     else:
-        value = _weighted_mean(*_fused_loss(params, loss, rows=True)(h, y, stacked), weights, stacked, loss.class_axis)[0]
+        rows = _fused_loss(params, loss, rows=True)(h, y, stacked)
+        value = _weighted_mean(*rows, weights, stacked, loss.class_axis)[0]
     if l2:
         value = _with_penalty(value, l2_penalty(params, l2))
     return _as_dtype(value, params.dtype)

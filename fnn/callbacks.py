@@ -31,7 +31,8 @@ takes a few lines; here the tracker is a stand-in with the usual ``log_metrics(m
 ...     tracker.log_metrics(fnn.callbacks.scalars(logs), step=epoch)
 >>> x = fnn.random.normal(fnn.random.key(0), (64, 3)).astype(np.float32)
 >>> y = (x[:, 0] > 0).astype(int)
->>> s = fnn.TrainState.create(fnn.init(fnn.random.key(1), fnn.mlp([3, 8, 2])), fnn.optim.adam(0.01), key=fnn.random.key(2))
+>>> params = fnn.init(fnn.random.key(1), fnn.mlp([3, 8, 2]))
+>>> s = fnn.TrainState.create(params, fnn.optim.adam(0.01), key=fnn.random.key(2))
 >>> _ = fnn.fit(s, (x, y), epochs=3, batch_size=16, loss="cross_entropy", verbose=0, callbacks=[to_tracker])
 >>> [step for step, _ in tracker.logged], sorted(tracker.logged[0][1])
 ([1, 2, 3], ['accuracy', 'loss', 'time'])
@@ -186,7 +187,8 @@ class JSONLinesLogger:
         epoch = _check_epoch(epoch, "JSONLinesLogger")
         record: dict[str, Any] = {"epoch": epoch}
         for key, value in logs.items():
-            record[key] = _json_value(float(value)) if np.ndim(value) == 0 else [_json_value(float(v)) for v in np.ravel(value)]
+            values = [_json_value(float(v)) for v in np.ravel(value)]
+            record[key] = values[0] if np.ndim(value) == 0 else values
         line = json.dumps(record, allow_nan=False)
         lines, complete = _read_lines(self.path)
         kept = [] if epoch == 1 else [k for k in lines if _json_epoch(k) < epoch]

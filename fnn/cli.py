@@ -91,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     t.add_argument("--dropout", type=float, default=0.0, help="fraction of hidden units dropped (default 0)")
     t.add_argument("--loss", default="cross_entropy", choices=LOSSES,
-                   help="cross_entropy: classes (softmax output); mse or huber: real-valued targets (default cross_entropy)")
+                   help="cross_entropy: classes (softmax output); mse or huber: real-valued targets "
+                        "(default cross_entropy)")
     t.add_argument("--optimizer", default="adam", help=f"one of {', '.join(fnn.optim.OPTIMIZERS)} (default adam)")
     t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     t.add_argument("--l2", type=float, default=0.0, help="L2 penalty on weights (default 0)")
@@ -174,8 +175,8 @@ def _targets(y: np.ndarray, loss: str, classes: list[str] | None, data: str) -> 
     if regression:
         if numbers is None:
             bad = next(v for v in y if _as_numbers(np.array([v])) is None)
-            raise _UsageError(f"--loss {loss} needs real-valued targets, but the target column of {data} holds {bad!r}; "
-                              f"to classify, leave out --loss")
+            raise _UsageError(f"--loss {loss} needs real-valued targets, but the target column of {data} holds "
+                              f"{bad!r}; to classify, leave out --loss")
         return numbers, None
     if classes is None and numbers is not None:
         if not np.array_equal(numbers, np.round(numbers)):
@@ -184,7 +185,8 @@ def _targets(y: np.ndarray, loss: str, classes: list[str] | None, data: str) -> 
                 f"the target column of {data} holds real numbers (e.g. {bad:g}), not class labels; for regression "
                 f"pass --loss mse (or huber)")
         if numbers.min() < 0:
-            raise _UsageError(f"the target column of {data} holds negative class labels ({numbers.min():g}); labels are 0, 1, ...")
+            raise _UsageError(f"the target column of {data} holds negative class labels ({numbers.min():g}); labels "
+                              f"are 0, 1, ...")
         return numbers.astype(np.int64), None
     if classes is None:
         names, labels = np.unique(y, return_inverse=True)
@@ -192,7 +194,8 @@ def _targets(y: np.ndarray, loss: str, classes: list[str] | None, data: str) -> 
     index = {name: i for i, name in enumerate(classes)}
     unknown = sorted({str(v) for v in y} - set(index))
     if unknown:
-        raise _UsageError(f"{data} holds the class {unknown[0]!r}, which the run never saw; its classes: {', '.join(classes)}")
+        raise _UsageError(f"{data} holds the class {unknown[0]!r}, which the run never saw; its classes: "
+                          f"{', '.join(classes)}")
     return np.array([index[str(v)] for v in y], dtype=np.int64), classes
 
 
@@ -288,7 +291,9 @@ def _check_numbers(args: argparse.Namespace) -> None:
     if args.batch_size < 1:
         raise _UsageError(f"--batch-size must be ≥ 1, got {args.batch_size}")
     if not 0 <= args.validation < 1:
-        raise _UsageError(f"--validation must be a fraction in [0, 1) of the training rows (0: none), got {args.validation:g}")
+        raise _UsageError(
+            f"--validation must be a fraction in [0, 1) of the training rows (0: none), got {args.validation:g}"
+        )
     if not 0 < args.test_size < 1:
         raise _UsageError(f"--test-size must be a fraction in (0, 1), got {args.test_size:g}")
     if args.patience is not None:
@@ -318,8 +323,8 @@ def _in_cli_words(message: str) -> str:
 def _train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     out, resume = _run_dir(args)
     config = {k: getattr(args, k) for k in ("data", "layers", "activation", "dropout", "optimizer", "lr", "l2", "epochs",
-                                            "batch_size", "validation", "patience", "test_size", "target", "seed", "dtype",
-                                            "loss")}
+                                            "batch_size", "validation", "patience", "test_size", "target", "seed",
+                                            "dtype", "loss")}
     _check_numbers(args)
     every = _checkpoint_every(args.checkpoint_every)
     hidden = _hidden(args.layers)
@@ -358,7 +363,8 @@ def _train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return _diverged(e, out, fresh, started_before, args)
     except KeyboardInterrupt as e:
         return _interrupted(e, out, argv, resume)
-    payload = {"state": state, "history": history, "classes": outputs, "scaler": {"mean": scaler.mean, "scale": scaler.scale}}
+    payload = {"state": state, "history": history, "classes": outputs,
+               "scaler": {"mean": scaler.mean, "scale": scaler.scale}}
     if classes is not None:
         payload["class_names"] = classes
     fnn.save(out / MODEL, payload)
@@ -394,8 +400,8 @@ def _diverged(error: NonFiniteError, out: Path, fresh: bool, started_before: boo
 def _interrupted(error: KeyboardInterrupt, out: Path, argv: Sequence[str], resume: bool) -> int:
     done = len(getattr(error, "history", {}).get("loss", ()))
     command = shlex.join(["fnn", *argv, *([] if resume else ["--resume"])])
-    print(f"\nfnn: interrupted in epoch {done + 1}; the run is saved in {out / CHECKPOINTS}: continue it with: {command}",
-          file=sys.stderr)
+    print(f"\nfnn: interrupted in epoch {done + 1}; the run is saved in {out / CHECKPOINTS}: continue it with: "
+          f"{command}", file=sys.stderr)
     return INTERRUPTED
 
 
@@ -434,7 +440,9 @@ def _run(path: str) -> tuple[dict, dict]:
         raise _UsageError(f"{run} is a file{hint}")
     if not (run / MODEL).exists():
         if fnn.io.list_checkpoints(run / CHECKPOINTS):
-            raise _UsageError(f"{run} holds a run that has not finished: continue it with `fnn train ... --resume {run}`")
+            raise _UsageError(
+                f"{run} holds a run that has not finished: continue it with `fnn train ... --resume {run}`"
+            )
         raise _UsageError(f"{run} is not a run directory: {MODEL} is missing (write one with `fnn train`)")
     return fnn.load(run / MODEL), json.loads((run / CONFIG).read_text())
 
@@ -442,7 +450,9 @@ def _run(path: str) -> tuple[dict, dict]:
 def _features(x: np.ndarray, scaler: Any, data: str, config: dict) -> np.ndarray:
     width = scaler.mean.shape[0]
     if x.shape[1] != width:
-        raise _UsageError(f"--data {data} has {x.shape[1]} features, but the run was trained on {width} ({config['data']})")
+        raise _UsageError(
+            f"--data {data} has {x.shape[1]} features, but the run was trained on {width} ({config['data']})"
+        )
     return scaler.transform(x.astype(config["dtype"]))
 
 

@@ -67,16 +67,22 @@ def metric_functions(metrics: Any, loss: Any, where: str) -> dict[str, Callable]
     if metrics is None:
         metrics = ("accuracy",) if isinstance(loss, _CLASS_LOSSES) else ()
     if isinstance(metrics, str):
-        raise ConfigError(f"{where}: metrics must be a sequence of names, e.g. ('accuracy',), got the string {metrics!r}")
+        raise ConfigError(
+            f"{where}: metrics must be a sequence of names, e.g. ('accuracy',), got the string {metrics!r}"
+        )
     if isinstance(metrics, Mapping):
         metrics = list(metrics.items())
     if callable(metrics) or not hasattr(metrics, "__iter__"):
-        raise ConfigError(f"{where}: metrics must be a sequence (e.g. ['accuracy', f1_score]) or a dict, got {metrics!r}")
+        raise ConfigError(
+            f"{where}: metrics must be a sequence (e.g. ['accuracy', f1_score]) or a dict, got {metrics!r}"
+        )
     found: dict[str, Callable] = {}
     for metric in metrics:
         name, fn = metrics_module.named(metric)
         if name in found:
-            raise ConfigError(f"{where}: two metrics are named {name!r}; give one another name with a pair ('name', fn)")
+            raise ConfigError(
+                f"{where}: two metrics are named {name!r}; give one another name with a pair ('name', fn)"
+            )
         found[name] = fn
     return found
 
@@ -116,7 +122,8 @@ def check_metrics(metric_fns: dict[str, Callable], params: SequentialParams, x: 
                 f"{where}: metric {name!r} raised {type(e).__name__} on the training data, before training: {e}"
                 f"{_hint(name, str(e))}"
             ) from e
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)) or np.ndim(value) != 0:
+        number = isinstance(value, (numbers.Real, np.ndarray)) and not isinstance(value, (bool, np.bool_))
+        if not number or np.ndim(value) != 0:
             raise ConfigError(
                 f"{where}: metric {name!r} returned {value!r} on the training data, before training; a metric "
                 f"returns one number (a float)"
@@ -132,7 +139,9 @@ def _hint(name: str, message: str) -> str:
     return ""
 
 
-def _outputs(params: SequentialParams, x: np.ndarray, loss: Any, batch_size: int | None) -> tuple[np.ndarray, Callable | None]:
+def _outputs(
+    params: SequentialParams, x: np.ndarray, loss: Any, batch_size: int | None
+) -> tuple[np.ndarray, Callable | None]:
     """The network's outputs before a last activation the loss fuses with (the logits), and that fused loss.
 
     Run in chunks of ``batch_size`` rows when given (memory only: each row's numbers are its own).
@@ -153,7 +162,8 @@ def _outputs(params: SequentialParams, x: np.ndarray, loss: Any, batch_size: int
 
 def scores(
     params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float, metric_fns: dict, prefix: str = "",
-    *, weights: np.ndarray | None = None, batch_size: int | None = None, with_loss: bool = True, where: str = "evaluate",
+    *, weights: np.ndarray | None = None, batch_size: int | None = None, with_loss: bool = True,
+    where: str = "evaluate",
 ) -> dict:
     """Loss (``prefix + "loss"``) and metrics of checked ``x`` and converted ``y``: floats, or (K,) arrays for a stack.
 
@@ -171,7 +181,8 @@ def scores(
         elif weights is None:
             value = fused(h, y, stacked)[0]
         else:
-            value = _weighted_mean(*_fused_loss(params, loss, rows=True)(h, y, stacked), weights, stacked, loss.class_axis)[0]
+            rows = _fused_loss(params, loss, rows=True)(h, y, stacked)
+            value = _weighted_mean(*rows, weights, stacked, loss.class_axis)[0]
         if l2:
             value = _with_penalty(value, l2_penalty(params, l2))
         value = _as_dtype(value, params.dtype)
@@ -184,7 +195,8 @@ def scores(
             except FnnError:
                 raise
             except Exception as e:  # noqa: BLE001 - a user's metric: say which one
-                raise ConfigError(f"{where}: metric {name!r} raised {type(e).__name__}: {e}{_hint(name, str(e))}") from e
+                hint = _hint(name, str(e))
+                raise ConfigError(f"{where}: metric {name!r} raised {type(e).__name__}: {e}{hint}") from e
     return logs
 
 

@@ -68,7 +68,8 @@ def _validation_split(
 
 
 def _evaluate(state: TrainState, x: np.ndarray, y: Any, problem: _Problem, metric_fns: dict, prefix: str) -> dict:
-    """Loss (with a prefix: the training loss is the epoch's) and metrics on (x, y): floats, or (K,) arrays for a stack."""
+    """Loss (with a prefix: the training loss is the epoch's) and metrics on (x, y): floats, or (K,) arrays for a
+    stack."""
     return scores(state.params, x, y, problem.loss, problem.l2, metric_fns, prefix, with_loss=bool(prefix), where="fit")
 
 
@@ -121,7 +122,9 @@ def _check_plateau(optimizer: Any, params: Any, keys: set, where: str) -> Reduce
                 f"member (each would want its own rate): train the members one by one"
             )
         if optimizer.monitor not in keys:
-            raise ConfigError(f"{where}: ReduceLROnPlateau monitors {optimizer.monitor!r}; the history will have {sorted(keys)}")
+            raise ConfigError(
+                f"{where}: ReduceLROnPlateau monitors {optimizer.monitor!r}; the history will have {sorted(keys)}"
+            )
         return optimizer
     if _plateau_inside(optimizer):
         raise ConfigError(
@@ -151,8 +154,9 @@ def _stopping_news(rule: EarlyStopping, before: Any, after: Any, epoch: int) -> 
     new = np.flatnonzero(after.stopped & ~before.stopped)
     if not new.size:
         return None
-    text = (f"early stopping member{'s' if new.size > 1 else ''} {new.tolist()} at epoch {epoch} (best {rule.monitor} at "
-            f"epoch{'s' if new.size > 1 else ''} {after.best_epoch[new].tolist()})")
+    s = "s" if new.size > 1 else ""
+    text = (f"early stopping member{s} {new.tolist()} at epoch {epoch} (best {rule.monitor} at "
+            f"epoch{s} {after.best_epoch[new].tolist()})")
     if after.stopped.all():
         text += f"; all {after.stopped.size} members have stopped"
         if rule.restore_best:
@@ -167,7 +171,8 @@ def _restore_news(rule: EarlyStopping | None, watch: Any, epoch: int, stopped: b
     if getattr(watch, "stopped", None) is None:
         if watch.best_epoch in (-1, epoch):
             return None
-        return f"restoring the params of epoch {watch.best_epoch}, the best {rule.monitor} ({watch.best:.4g}); the last epoch was {epoch}"
+        return (f"restoring the params of epoch {watch.best_epoch}, the best {rule.monitor} ({watch.best:.4g}); "
+                f"the last epoch was {epoch}")
     if np.all((watch.best_epoch == epoch) | (watch.best_epoch < 0)):
         return None
     return f"restoring each member's best params (epochs {watch.best_epoch.tolist()}, best {rule.monitor})"
@@ -294,12 +299,16 @@ def fit(
         raise ConfigError(f"fit: early stopping monitors {early_stopping.monitor!r} but no validation data was given")
     plateau_watching = isinstance(state.optimizer, ReduceLROnPlateau)
     if plateau_watching and state.optimizer.monitor.startswith("val_") and val is None:
-        raise ConfigError(f"fit: ReduceLROnPlateau monitors {state.optimizer.monitor!r} but no validation data was given")
+        raise ConfigError(
+            f"fit: ReduceLROnPlateau monitors {state.optimizer.monitor!r} but no validation data was given"
+        )
     keys = _history_keys(metric_fns, val is not None, plateau_watching)
     plateau = _check_plateau(state.optimizer, state.params, keys, where)
     if early_stopping is not None and early_stopping.monitor not in keys:
-        raise ConfigError(f"fit: early stopping monitors {early_stopping.monitor!r}; the history will have {sorted(keys)}")
-    check_metrics(metric_fns, state.params, problem.x, problem.y, where)  # a user's metric fails now, not after an epoch
+        raise ConfigError(
+            f"fit: early stopping monitors {early_stopping.monitor!r}; the history will have {sorted(keys)}"
+        )
+    check_metrics(metric_fns, state.params, problem.x, problem.y, where)  # a user's metric fails now, not an epoch on
     say = partial(_say, verbose)
     steps = math.ceil(problem.x.shape[0] / batch_size) if not drop_last else problem.x.shape[0] // batch_size
 
@@ -377,7 +386,8 @@ def fit(
             if saver is not None and (not saver.every or stop or epoch == epochs):
                 path = saver.save(state, history, watch, epoch, stopped=stop)
                 say(2, f"checkpoint {path} (epoch {epoch}, step {state.step})")
-        news = _restore_news(early_stopping, watch, epoch, stop and early_stopping is not None and watch.stop(early_stopping))
+        stopped_early = stop and early_stopping is not None and watch.stop(early_stopping)
+        news = _restore_news(early_stopping, watch, epoch, stopped_early)
         if news:
             say(1, news)
     except BaseException as error:
@@ -388,15 +398,18 @@ def fit(
     return _restore(early_stopping, watch, state), _as_arrays(history)
 
 
-def _resume_news(say: Callable, directory: Any, path: Any, found: Any, epochs: int, steps: int, given: TrainState) -> None:
+def _resume_news(
+    say: Callable, directory: Any, path: Any, found: Any, epochs: int, steps: int, given: TrainState
+) -> None:
     """Say where a resumed run continues, and warn when it trains nothing although more was probably meant."""
     place = os.fspath(directory)
     if found.stopped:
-        say(1, f"the run in {place} stopped early at epoch {found.epoch} (early stopping or a callback); nothing to train")
+        say(1, f"the run in {place} stopped early at epoch {found.epoch} (early stopping or a callback); nothing to "
+               f"train")
         return
     if found.epoch >= epochs:
         message = (f"the run in {place} has done its {epochs} epochs: with resume=, epochs counts the run's epochs, "
-                   f"not this call's, so this call trains none; pass epochs={epochs + found.epoch} for {found.epoch} more")
+                   f"not this call's, so this call trains none; pass epochs={found.epoch + epochs} for {epochs} more")
         say(1, message)
         if given.step > 0:  # a trained state: probably a script that added resume= to a second fit call
             warnings.warn(f"fit(resume={place!r}): {message}", FnnWarning, stacklevel=3)

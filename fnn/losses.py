@@ -156,7 +156,9 @@ def _as_dtype(value: Any, dtype: np.dtype) -> Any:
 # ------------------------------------------------------------------ weights
 
 
-def _weighted_mean(rows: np.ndarray, g: np.ndarray, w: np.ndarray, stacked: bool, class_axis: bool) -> tuple[Any, np.ndarray]:
+def _weighted_mean(
+    rows: np.ndarray, g: np.ndarray, w: np.ndarray, stacked: bool, class_axis: bool
+) -> tuple[Any, np.ndarray]:
     """Σ w·ℓ / Σ w over the rows and its gradient, from each row's loss ``rows`` and gradient ``g``.
 
     ``w`` is shaped like one network's rows (a stack's members share it); ``class_axis``: each row
@@ -181,7 +183,9 @@ def _check_sample_weight(sample_weight: Any, rows: tuple, where: str) -> np.ndar
         raise ConfigError(f"{where}: sample_weight must be numbers (one per sample), got dtype {w.dtype}")
     if w.shape != rows and w.shape != rows[:1]:
         also = f" or {rows}" if len(rows) > 1 else ""
-        raise ShapeError(f"{where}: sample_weight of shape {rows[:1]} (one weight per sample){also} expected, got {w.shape}")
+        raise ShapeError(
+            f"{where}: sample_weight of shape {rows[:1]} (one weight per sample){also} expected, got {w.shape}"
+        )
     w = w.astype(np.float64)
     if not np.isfinite(w).all() or (w.size and w.min() < 0):
         raise ConfigError(f"{where}: sample_weight must be finite numbers ≥ 0, got values in [{w.min()}, {w.max()}]")
@@ -198,7 +202,9 @@ def _class_weights_of(classes: np.ndarray, class_weight: Any, k: int, where: str
     """The weight of each row's class (``classes``: integer labels of the rows)."""
     if isinstance(class_weight, str):
         if class_weight != "balanced":
-            raise ConfigError(f"{where}: class_weight must be a dict {{class: weight}} or 'balanced', got {class_weight!r}")
+            raise ConfigError(
+                f"{where}: class_weight must be a dict {{class: weight}} or 'balanced', got {class_weight!r}"
+            )
         class_weight = _balanced(classes)
     if not isinstance(class_weight, dict):
         raise ConfigError(f"{where}: class_weight must be a dict {{class: weight}} or 'balanced', got {class_weight!r}")
@@ -338,15 +344,15 @@ class Loss:
             return
         why = self.mismatch(activation, width)
         if why is not None:
-            raise ConfigError(
-                f"{where}: loss {self.name!r} takes {self._takes}, but {_describe_output(activation, width, layer)}. {why}"
-            )
+            output = _describe_output(activation, width, layer)
+            raise ConfigError(f"{where}: loss {self.name!r} takes {self._takes}, but {output}. {why}")
 
     _takes = "any outputs"
 
     @property
     def name(self) -> str:
-        """The loss's name: its key in :data:`LOSSES`, with any non-default setting, e.g. ``cross_entropy(label_smoothing=0.1)``."""
+        """The loss's name: its key in :data:`LOSSES`, with any non-default setting, e.g.
+        ``cross_entropy(label_smoothing=0.1)``."""
         settings = [
             f"{f.name}={getattr(self, f.name)!r}" for f in attrs.fields(type(self))
             if f.name != "from_logits" and getattr(self, f.name) != f.default
@@ -366,7 +372,8 @@ def _check_smoothing(instance: Any, attribute: attrs.Attribute, value: Any) -> N
 
 
 def _flag_field() -> Any:
-    return attrs.field(default=False, kw_only=True, validator=_check_flag, converter=lambda v: bool(v) if isinstance(v, np.bool_) else v)
+    return attrs.field(default=False, kw_only=True, validator=_check_flag,
+                       converter=lambda v: bool(v) if isinstance(v, np.bool_) else v)
 
 
 def _smoothing_field() -> Any:
@@ -408,8 +415,10 @@ class Huber(Loss):
     1.3125
     """
 
-    delta: float = attrs.field(default=1.0, validator=_check_delta,
-                               converter=lambda v: float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else v)
+    delta: float = attrs.field(
+        default=1.0, validator=_check_delta,
+        converter=lambda v: float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else v,
+    )
     _base = "huber"
 
     def _rows(self, y_hat, y, stacked):
@@ -485,7 +494,8 @@ class BinaryCrossEntropy(Loss):
         return _class_weights_of((y >= 0.5).astype(np.intp), class_weight, 2, where)
 
     def _probabilities(self, p):
-        _check_unit_interval(p, self.name, "for logits (a network without a sigmoid) use loss='binary_cross_entropy_from_logits'")
+        fix = "for logits (a network without a sigmoid) use loss='binary_cross_entropy_from_logits'"
+        _check_unit_interval(p, self.name, fix)
         return _clip(p)
 
     def _value_and_grad(self, p, y, stacked):
@@ -506,7 +516,9 @@ class BinaryCrossEntropy(Loss):
     def fused(self, activation):
         if self.from_logits or activation != "sigmoid":
             return None
-        return partial(_smoothed, _bce_from_logits, _smooth_binary, self.label_smoothing) if self.label_smoothing else _bce_from_logits
+        if not self.label_smoothing:
+            return _bce_from_logits
+        return partial(_smoothed, _bce_from_logits, _smooth_binary, self.label_smoothing)
 
     def fused_rows(self, activation):
         if self.from_logits or activation != "sigmoid":
@@ -555,7 +567,8 @@ def _labels(y: np.ndarray, rows: tuple, k: int, where: str) -> np.ndarray:
     if y.dtype.kind == "f":
         if not np.isfinite(y).all():
             bad = tuple(int(i) for i in np.argwhere(~np.isfinite(y))[0])
-            raise ConfigError(f"{where}: class labels must be integers, got {y[bad]} at index {bad[0] if len(bad) == 1 else bad}")
+            at = bad[0] if len(bad) == 1 else bad
+            raise ConfigError(f"{where}: class labels must be integers, got {y[bad]} at index {at}")
         if not np.array_equal(y, np.round(y)):
             raise ConfigError(f"{where}: targets with one axis fewer than the outputs are class labels and must be integers, got non-integer values")
     elif y.dtype.kind not in "iub":
@@ -633,7 +646,8 @@ class CrossEntropy(Loss):
         return _class_weights_of(_classes_of(y), class_weight, shape[-1], where)
 
     def _probabilities(self, p):
-        _check_probability_rows(p, self.name, "for logits (a network without a softmax) use loss='cross_entropy_from_logits'")
+        fix = "for logits (a network without a softmax) use loss='cross_entropy_from_logits'"
+        _check_probability_rows(p, self.name, fix)
         return p
 
     def _value_and_grad(self, p, y, stacked):
@@ -685,11 +699,11 @@ class CrossEntropy(Loss):
         if activation == "softmax":
             return _needs_columns(width, "softmax")
         if activation == "identity":
-            return ("Either end the network in a softmax (fnn.mlp(..., output='softmax'), or fnn.Activation('softmax')), "
-                    "or keep the logits and use loss='cross_entropy_from_logits'")
+            return ("Either end the network in a softmax (fnn.mlp(..., output='softmax'), or "
+                    "fnn.Activation('softmax')), or keep the logits and use loss='cross_entropy_from_logits'")
         if activation == "log_softmax":
-            return ("Either use loss='nll' (the negative log-likelihood of log-probabilities, PyTorch's NLLLoss), or end "
-                    "the network in a softmax")
+            return ("Either use loss='nll' (the negative log-likelihood of log-probabilities, PyTorch's NLLLoss), "
+                    "or end the network in a softmax")
         if activation == "sigmoid":
             return ("Its outputs do not sum to 1 over a row. Either end the network in a softmax (one class per row), "
                     "or, for independent labels, use loss='binary_cross_entropy'")
@@ -823,8 +837,8 @@ class NLL(Loss):
             return ("Either use loss='cross_entropy', which takes probabilities, or end the network in log_softmax "
                     "(fnn.mlp(..., output='log_softmax'))")
         if activation == "identity":
-            return ("Either end the network in log_softmax (fnn.mlp(..., output='log_softmax')), or keep the logits and "
-                    "use loss='cross_entropy_from_logits'")
+            return ("Either end the network in log_softmax (fnn.mlp(..., output='log_softmax')), or keep the logits "
+                    "and use loss='cross_entropy_from_logits'")
         return ("Either end the network in log_softmax (fnn.mlp(..., output='log_softmax')), or treat its outputs as "
                 "logits with loss='cross_entropy_from_logits'")
 
@@ -887,7 +901,10 @@ def get(loss: str | Loss | Callable) -> Loss | Callable:
                 f"loss is the class fnn.losses.{loss.__name__}, not a loss: pass an instance, "
                 f"fnn.losses.{loss.__name__}(){by_name}"
             )
-        raise ConfigError(f"loss must be a name, an fnn.losses.Loss or a callable (y_hat, y) -> (value, grad), got the class {loss.__name__}")
+        raise ConfigError(
+            f"loss must be a name, an fnn.losses.Loss or a callable (y_hat, y) -> (value, grad), got the class "
+            f"{loss.__name__}"
+        )
     if not callable(loss):
         raise ConfigError(f"loss must be a name, an fnn.losses.Loss or a callable (y_hat, y) -> (value, grad), got {loss!r}")
     return loss

@@ -101,8 +101,8 @@ def _positions(y_true: Any, y_hat: Any, where: str = "metric") -> tuple[Any, Any
     elif y_hat.ndim == 3 and y.shape in (y_hat.shape[1:-1], y_hat.shape[1:]):
         k = y_hat.shape[0]
         raise ShapeError(
-            f"{where}: y_hat of shape {y_hat.shape} for {y.shape[0]} rows of y_true: if this is the output of a stack of {k} "
-            f"networks (fnn.apply of params from fnn.stack or fnn.init_many), score each member, "
+            f"{where}: y_hat of shape {y_hat.shape} for {y.shape[0]} rows of y_true: if this is the output of a stack "
+            f"of {k} networks (fnn.apply of params from fnn.stack or fnn.init_many), score each member, "
             f"[metric(y_true, member) for member in y_hat], or use fnn.evaluate(state, (x, y)), which gives one "
             f"value per member"
         )
@@ -298,7 +298,8 @@ METRICS: dict[str, Callable[[Any, Any], float]] = {"accuracy": accuracy, "mse": 
 # scikit-learn's metric functions by what they take: predicted labels, scores, or values.
 _SKLEARN_TAKES = {
     "labels": ("accuracy_score", "balanced_accuracy_score", "precision_score", "recall_score", "f1_score",
-               "fbeta_score", "jaccard_score", "matthews_corrcoef", "cohen_kappa_score", "hamming_loss", "zero_one_loss"),
+               "fbeta_score", "jaccard_score", "matthews_corrcoef", "cohen_kappa_score", "hamming_loss",
+               "zero_one_loss"),
     "scores": ("roc_auc_score", "average_precision_score", "log_loss", "top_k_accuracy_score", "brier_score_loss",
                "d2_log_loss_score"),
     "values": ("r2_score", "mean_squared_error", "root_mean_squared_error", "mean_absolute_error",
@@ -456,7 +457,8 @@ def named(metric: Any) -> tuple[str, Callable]:
 
 
 def get(metric: str | Callable) -> Callable:
-    """A metric from its name in :data:`METRICS` (or :data:`SKLEARN_NAMES`), or a callable ``(y_true, y_hat) -> float`` as is.
+    """A metric from its name in :data:`METRICS` (or :data:`SKLEARN_NAMES`), or a callable ``(y_true, y_hat) -> float``
+    as is.
 
     scikit-learn's metric functions come back adapted (see :func:`named`).
 
@@ -470,5 +472,7 @@ def get(metric: str | Callable) -> Callable:
     if callable(metric) and not isinstance(metric, type) and _sklearn_function(metric) is None:
         return metric
     if not isinstance(metric, str) and not callable(metric):
-        raise ConfigError(f"metric must be a name ({_valid_names()}) or a callable (y_true, y_hat) -> float, got {metric!r}")
+        raise ConfigError(
+            f"metric must be a name ({_valid_names()}) or a callable (y_true, y_hat) -> float, got {metric!r}"
+        )
     return named(metric)[1]

@@ -102,7 +102,8 @@ def init(key: random.Key, spec: Sequential) -> SequentialParams:
     if not isinstance(key, random.Key):
         raise ConfigError(
             f"init(key, spec) expects an fnn.random.Key first, got {type(key).__name__}"
-            + (f" (for a seed: fnn.init(fnn.random.key({key!r}), spec))" if isinstance(key, int) and not isinstance(key, bool) else "")
+            + (f" (for a seed: fnn.init(fnn.random.key({key!r}), spec))"
+               if isinstance(key, int) and not isinstance(key, bool) else "")
         )
     _check_spec(spec, "init")
     return tree.pack(init_node(spec, key, spec.in_shape, spec.dtype))
@@ -156,7 +157,8 @@ def check_inputs(params: Any, x: Any, where: str) -> np.ndarray:
     try:
         x = np.asarray(x)
     except (ValueError, TypeError) as e:
-        raise ShapeError(f"{where}: x must be an array of shape (n, {', '.join(map(str, params.in_shape))}); {_ragged(x, e)}") from None
+        shape = ", ".join(map(str, params.in_shape))
+        raise ShapeError(f"{where}: x must be an array of shape (n, {shape}); {_ragged(x, e)}") from None
     if x.dtype.kind not in "biuf":
         bad = [str(c) for c, t in getattr(columns, "items", lambda: ())() if getattr(t, "kind", "O") not in "biuf"]
         named = f" (the column{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad[:3]))})" if bad else ""

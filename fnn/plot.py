@@ -49,7 +49,8 @@ def _check_best(best_epoch: Any, epochs: int, members: int | None) -> np.ndarray
         return None
     best = np.atleast_1d(np.asarray(best_epoch))
     expected = 1 if members is None else members
-    if best.dtype.kind not in "iu" or best.ndim != 1 or best.size not in (1, expected) or best.min() < 1 or best.max() > epochs:
+    bad = best.dtype.kind not in "iu" or best.ndim != 1 or best.size not in (1, expected)
+    if bad or best.min() < 1 or best.max() > epochs:
         raise ConfigError(
             f"history: best_epoch must be an epoch in [1, {epochs}]"
             + (f", or {members} of them (one per member of the stack)" if members else "") + f", got {best_epoch!r}"

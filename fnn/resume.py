@@ -235,8 +235,8 @@ def _directory_of(checkpoint: Any, resume: Any, every: Any, where: str) -> tuple
     if directory is not None and pathlib.Path(directory).exists() and not pathlib.Path(directory).is_dir():
         name = "resume" if resume is not None else "checkpoint"
         raise ConfigError(
-            f"{where}: {name}={os.fspath(directory)!r} is a file, but {name}= takes a directory, where fit keeps a run's "
-            f"checkpoints (ckpt-<step>.npz); a file written by fnn.save is read with fnn.load(path)"
+            f"{where}: {name}={os.fspath(directory)!r} is a file, but {name}= takes a directory, where fit keeps a "
+            f"run's checkpoints (ckpt-<step>.npz); a file written by fnn.save is read with fnn.load(path)"
         )
     if directory is None:
         if every is not None:

@@ -64,8 +64,9 @@ def check_call(where: str, extra: tuple, **required: Any) -> None:
     examples = {"epochs": "epochs=10", "batch_size": "batch_size=32", "loss": "loss='cross_entropy' (or 'mse', ...)"}
     missing = [name for name, value in required.items() if value is REQUIRED]
     if missing:
-        raise ConfigError(f"{where} needs {', '.join(examples[m] for m in missing)}: the keyword"
-                          f"{'s' if len(missing) > 1 else ''} {', '.join(missing)} {'were' if len(missing) > 1 else 'was'} not given")
+        many = len(missing) > 1
+        raise ConfigError(f"{where} needs {', '.join(examples[m] for m in missing)}: the keyword{'s' if many else ''} "
+                          f"{', '.join(missing)} {'were' if many else 'was'} not given")
 
 
 @tree.register(kind="train_state", packed_children=("params",))
@@ -100,7 +101,8 @@ class TrainState:
         """
         if not isinstance(key, random.Key):
             raise ConfigError(
-                f"TrainState.create: key must be an fnn.random.Key, e.g. key=fnn.random.key(0), got {type(key).__name__}"
+                f"TrainState.create: key must be an fnn.random.Key, e.g. key=fnn.random.key(0), got "
+                f"{type(key).__name__}"
             )
         optimizer = _optim.from_update(_optim.check_optimizer(optimizer, "TrainState.create"))
         _check_stack_optimizer(params, optimizer, "TrainState.create")
@@ -350,7 +352,8 @@ class _EpochBuffers:
         w = problem.weights
         wb = None if w is None else np.empty((batch_size, *w.shape[1:]), w.dtype)
         if fills and getattr(state.optimizer, "accepts_spare", False) is True:
-            return cls(xb, yb, (_Slot.make(problem.unravel, dtype), _Slot.make(problem.unravel, dtype)), None, False, wb)
+            slots = (_Slot.make(problem.unravel, dtype), _Slot.make(problem.unravel, dtype))
+            return cls(xb, yb, slots, None, False, wb)
         grad = _Slot.make(problem.unravel, dtype)
         grad.write.fill(0)
         return cls(xb, yb, (), grad, not fills, wb)

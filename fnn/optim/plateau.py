@@ -106,7 +106,10 @@ class ReduceLROnPlateau:
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.optimizer, Optimizer):
-            raise ConfigError(f"ReduceLROnPlateau expects an optimizer (init/update), e.g. fnn.optim.adam(1e-3), got {self.optimizer!r}")
+            raise ConfigError(
+                f"ReduceLROnPlateau expects an optimizer (init/update), e.g. fnn.optim.adam(1e-3), got "
+                f"{self.optimizer!r}"
+            )
         if self.min_lr > 0 and not isinstance(getattr(self.optimizer, "lr", None), float):
             raise ConfigError(
                 f"ReduceLROnPlateau: min_lr needs the inner optimizer's lr to be a number, got "
@@ -133,8 +136,10 @@ class ReduceLROnPlateau:
         """The inner optimizer's initial state, at scale 1."""
         return PlateauState(self.optimizer.init(flat))
 
-    def update(self, old: np.ndarray, grad: np.ndarray, state: PlateauState, spare: Any = None) -> tuple[np.ndarray, PlateauState]:
-        """Return the NEW PARAMS (not an update to add): the inner optimizer's, with its step scaled by ``state.scale``."""
+    def update(
+        self, old: np.ndarray, grad: np.ndarray, state: PlateauState, spare: Any = None
+    ) -> tuple[np.ndarray, PlateauState]:
+        """Return the NEW PARAMS (not an update to add): the inner optimizer's, its step scaled by ``state.scale``."""
         if spare is None:
             new, inner = self.optimizer.update(old, grad, state.inner)
         else:
