@@ -114,13 +114,8 @@ def _plateau_inside(optimizer: Any, depth: int = 0) -> bool:
     return False
 
 
-def _check_plateau(optimizer: Any, params: Any, keys: set, where: str) -> ReduceLROnPlateau | None:
+def _check_plateau(optimizer: Any, keys: set, where: str) -> ReduceLROnPlateau | None:
     if isinstance(optimizer, ReduceLROnPlateau):
-        if getattr(params, "members", None) is not None:
-            raise ConfigError(
-                f"{where}: ReduceLROnPlateau watches one number, and a stack of {params.members} networks has one per "
-                f"member (each would want its own rate): train the members one by one"
-            )
         if optimizer.monitor not in keys:
             raise ConfigError(
                 f"{where}: ReduceLROnPlateau monitors {optimizer.monitor!r}; the history will have {sorted(keys)}"
@@ -132,6 +127,21 @@ def _check_plateau(optimizer: Any, params: Any, keys: set, where: str) -> Reduce
             f"epochs: make it the outermost, e.g. ReduceLROnPlateau(fnn.optim.chain(..., adam))"
         )
     return None
+
+
+def _plateau_news(plateau: ReduceLROnPlateau, before: Any, after: Any, epoch: int) -> str:
+    """The line saying that ReduceLROnPlateau lowered the rate this epoch (of which members, in a stack), or ''."""
+    old, new = np.atleast_1d(before.scale), np.atleast_1d(after.scale)
+    if old.shape != new.shape:  # a stack's first epoch: every member starts at the one-network scale
+        old = np.broadcast_to(old, new.shape)
+    lowered = np.flatnonzero(new < old)
+    if lowered.size == 0:
+        return ""
+    rate = plateau.rate(after)
+    whose = f" of member{'s' * (lowered.size > 1)} {', '.join(map(str, lowered))}" if isinstance(after.scale, tuple) else ""
+    to = "" if rate is None else ", to " + ", ".join(f"{r:.4g}" for r in np.atleast_1d(rate)[lowered])
+    return (f"epoch {epoch}: {plateau.monitor} has not improved for {plateau.patience} epochs; ReduceLROnPlateau "
+            f"multiplies the learning rate{whose} by {plateau.factor:g}{to}")
 
 
 def _history_keys(metric_fns: dict, validation: bool, plateau: bool) -> set:
@@ -303,7 +313,7 @@ def fit(
             f"fit: ReduceLROnPlateau monitors {state.optimizer.monitor!r} but no validation data was given"
         )
     keys = _history_keys(metric_fns, val is not None, plateau_watching)
-    plateau = _check_plateau(state.optimizer, state.params, keys, where)
+    plateau = _check_plateau(state.optimizer, keys, where)
     if early_stopping is not None and early_stopping.monitor not in keys:
         raise ConfigError(
             f"fit: early stopping monitors {early_stopping.monitor!r}; the history will have {sorted(keys)}"
@@ -358,6 +368,9 @@ def fit(
             logs = watch.mask(logs)
             if plateau is not None and plateau.rate(state.opt_state) is not None:
                 logs["lr"] = plateau.rate(state.opt_state)  # the rate this epoch's steps used
+                members = getattr(state.params, "members", None)
+                if members is not None:  # before a stack's first epoch its members share the starting rate
+                    logs["lr"] = np.broadcast_to(logs["lr"], (members,)).copy()
             logs["time"] = time.perf_counter() - start
             for k, v in logs.items():
                 history.setdefault(k, []).append(v)
@@ -372,11 +385,10 @@ def fit(
                 if news:
                     say(1, news)
             if plateau is not None:
-                observed = plateau.observe(state.opt_state, logs)
-                if observed.scale < state.opt_state.scale:
-                    say(1, f"epoch {epoch}: {plateau.monitor} has not improved for {plateau.patience} epochs; "
-                           f"ReduceLROnPlateau multiplies the learning rate by {plateau.factor:g}"
-                           + (f", to {plateau.rate(observed):.4g}" if plateau.rate(observed) is not None else ""))
+                observed = plateau.observe(state.opt_state, logs, params=state.params)
+                news = _plateau_news(plateau, state.opt_state, observed, epoch)
+                if news:
+                    say(1, news)
                 state = attrs.evolve(state, opt_state=observed)
             for cb in callbacks:
                 asked = _check_callback_result(cb(epoch, state, dict(logs)), cb)

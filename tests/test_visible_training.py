@@ -196,10 +196,46 @@ def test_plateau_state_is_in_checkpoints_and_a_resume_is_bitwise(tmp_path):
     fnn.tree.assert_equal(back, whole)
 
 
+def test_plateau_on_a_stack_gives_each_member_its_own_rate_as_each_would_have_alone(capsys, tmp_path):
+    """The stack law for ReduceLROnPlateau: member m's params, rates and history are network m's alone,
+    bit for bit, with members whose rates drop at different epochs; and a resumed stack is the whole run."""
+    opt = fnn.optim.ReduceLROnPlateau(fnn.optim.adam(0.05), factor=0.5, patience=1)
+    kw = dict(KW, epochs=10, verbose=1)
+    stacked, h = fnn.fit(state(members=3, opt=opt), (X, Y), **kw)
+    lines = events(capsys.readouterr().out)
+    scales = np.asarray(stacked.opt_state.scale)
+    rates = np.asarray(h["lr"])
+    assert rates.shape == (10, 3) and len({tuple(r) for r in rates.T}) > 1, rates  # they drop at different epochs
+    drops = [int(np.sum(np.diff(rates[:, m]) < 0)) for m in range(3)]
+    for m, key in enumerate(fnn.random.split(fnn.random.key(1), 3)):
+        spec = fnn.mlp([64, 16, 10], dtype=np.float64)
+        alone, hm = fnn.fit(fnn.TrainState.create(fnn.init(key, spec), opt, key=fnn.random.key(2)), (X, Y), **kw)
+        assert fnn.tree.equal(fnn.unstack(stacked.params)[m], alone.params)
+        assert np.array_equal(rates[:, m], hm["lr"]) and alone.opt_state.scale == scales[m]
+        assert len(events(capsys.readouterr().out)) == drops[m] + (alone.opt_state.scale < hm["lr"][-1] / 0.05)
+    said = [int(w) for line in lines for w in line.split("learning rate of member")[1].split(" by")[0]
+            .lstrip("s ").split(", ")]
+    assert sorted(said) == sorted(m for m in range(3) for _ in range(drops[m] + (scales[m] < h["lr"][-1][m] / 0.05)))
+    kw["verbose"] = 0
+    fnn.fit(state(members=3, opt=opt), (X, Y), **dict(kw, epochs=4), resume=tmp_path)
+    resumed, hr = fnn.fit(state(members=3, opt=opt), (X, Y), **kw, resume=tmp_path)
+    fnn.tree.assert_equal(stacked, resumed)
+    assert np.array_equal(rates, np.asarray(hr["lr"]))
+
+
+def test_plateau_on_a_stack_needs_one_value_per_member():
+    stack = fnn.init_many(fnn.random.split(fnn.random.key(0), 2), fnn.mlp([2, 2]))
+    opt = fnn.optim.ReduceLROnPlateau(fnn.optim.adam(0.01))
+    s = opt.init(fnn.tree.ravel(stack)[0])
+    with pytest.raises(ConfigError, match=r"stack of 2 networks watches one val_loss per member, got 0.5"):
+        opt.observe(s, {"val_loss": 0.5}, params=stack)
+    with pytest.raises(ConfigError, match=r"watches one number.*params=stack"):
+        opt.observe(s, {"val_loss": np.array([0.5, 0.4])})
+
+
 @pytest.mark.parametrize(
     "make, words",
     [
-        (lambda: state(members=2, opt=fnn.optim.ReduceLROnPlateau(fnn.optim.adam(0.01))), ["stack of 2 networks", "one by one"]),
         (lambda: state(opt=fnn.optim.ReduceLROnPlateau(fnn.optim.adam(0.01), monitor="val_acc")), ["monitors 'val_acc'", "val_accuracy"]),
         (lambda: state(opt=fnn.optim.decoupled_weight_decay(fnn.optim.ReduceLROnPlateau(fnn.optim.sgd(0.1)), 0.1)),
          ["never hears of the epochs", "outermost"]),

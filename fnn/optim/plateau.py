@@ -38,6 +38,7 @@ import numpy as np
 
 from fnn.errors import ConfigError
 from fnn.optim.base import Optimizer, _to_float, check_step, count_field, real
+from fnn.optim.transforms import member_sizes
 from fnn.tree import register, static_field, value_class
 
 __all__ = ["ReduceLROnPlateau", "PlateauState"]
@@ -50,14 +51,17 @@ class PlateauState:
 
     ``scale`` multiplies the inner optimizer's rate; ``best`` is the best value of the monitored
     quantity so far (None before the first epoch); ``wait`` the epochs since it improved; ``cooldown``
-    the epochs left before counting again.
+    the epochs left before counting again. For a stack of K networks each of the four is a tuple of
+    K, one per member, and ``sizes`` holds each leaf's size per member (the flat vector's layout),
+    so that every member's entries get its own scale.
     """
 
     inner: Any
-    scale: float = static_field(default=1.0)
-    best: float | None = static_field(default=None)
-    wait: int = static_field(default=0)
-    cooldown: int = static_field(default=0)
+    scale: float | tuple[float, ...] = static_field(default=1.0)
+    best: float | None | tuple[float | None, ...] = static_field(default=None)
+    wait: int | tuple[int, ...] = static_field(default=0)
+    cooldown: int | tuple[int, ...] = static_field(default=0)
+    sizes: tuple[int, ...] | None = static_field(default=None)
 
     @property
     def count(self) -> int:
@@ -139,18 +143,28 @@ class ReduceLROnPlateau:
     def update(
         self, old: np.ndarray, grad: np.ndarray, state: PlateauState, spare: Any = None
     ) -> tuple[np.ndarray, PlateauState]:
-        """Return the NEW PARAMS (not an update to add): the inner optimizer's, its step scaled by ``state.scale``."""
+        """Return the NEW PARAMS (not an update to add): the inner optimizer's, its step scaled by ``state.scale``.
+
+        Entries whose scale is 1 are the inner optimizer's bit for bit (for a stack: the members
+        whose rate was never reduced).
+        """
         if spare is None:
             new, inner = self.optimizer.update(old, grad, state.inner)
         else:
             new, inner = self.optimizer.update(old, grad, state.inner, spare=(spare[0], spare[1].inner))
-        if state.scale != 1.0:
+        scales = state.scale if isinstance(state.scale, tuple) else (state.scale,)
+        if any(scale != 1.0 for scale in scales):
             check_step(self._name, old, grad)
             if not new.flags.writeable:
                 new = new.copy()
-            new -= old
-            new *= state.scale
-            new += old
+            if isinstance(state.scale, tuple):
+                scale = _per_entry(state.scale, state.sizes, new.dtype)
+                step = (new - old) * scale + old
+                np.copyto(new, step, where=scale != 1)
+            else:
+                new -= old
+                new *= state.scale
+                new += old
         return new, attrs.evolve(state, inner=inner)
 
     def _improved(self, value: float, best: float | None) -> bool:
@@ -160,22 +174,8 @@ class ReduceLROnPlateau:
             return value < best - self.min_delta
         return value > best + self.min_delta
 
-    def observe(self, state: PlateauState, logs: dict) -> PlateauState:
-        """The state after an epoch whose history entries are ``logs`` (what :func:`fnn.fit` calls each epoch).
-
-        Raises:
-            ConfigError: ``monitor`` is not in ``logs``, or is not one number (a stack's (K,) values).
-        """
-        if self.monitor not in logs:
-            raise ConfigError(f"ReduceLROnPlateau monitors {self.monitor!r}; the history has {sorted(logs)}")
-        value = logs[self.monitor]
-        if np.ndim(value) != 0 or not isinstance(_to_float(value), float):
-            raise ConfigError(
-                f"ReduceLROnPlateau watches one number, got {self.monitor}={value!r} (a stack gives one per member: "
-                f"train the members one by one to give each its own rate)"
-            )
-        value = float(value)
-        scale, best, wait, cooldown = state.scale, state.best, state.wait, state.cooldown
+    def _observe_one(self, value: float, scale: float, best: float | None, wait: int, cooldown: int) -> tuple:
+        """Keras's rule for one network: its (scale, best, wait, cooldown) after an epoch that gave ``value``."""
         if cooldown > 0:
             cooldown -= 1
             wait = 0
@@ -189,13 +189,62 @@ class ReduceLROnPlateau:
                 if reduced < scale:
                     scale, cooldown = reduced, self.cooldown
                 wait = 0
+        return scale, best, wait, cooldown
+
+    def observe(self, state: PlateauState, logs: dict, *, params: Any = None) -> PlateauState:
+        """The state after an epoch whose history entries are ``logs`` (what :func:`fnn.fit` calls each epoch).
+
+        For a stack of K networks ``logs[monitor]`` holds K values and ``params`` are the stack's
+        params (the rule keeps only their layout): each member gets its own rate, reduced when its
+        own value stops improving, so member m of the stack trains as network m would alone.
+
+        Raises:
+            ConfigError: ``monitor`` is not in ``logs``; it is not one number for one network, or not
+                one per member for a stack.
+        """
+        if self.monitor not in logs:
+            raise ConfigError(f"ReduceLROnPlateau monitors {self.monitor!r}; the history has {sorted(logs)}")
+        value = logs[self.monitor]
+        members = getattr(params, "members", None)
+        if members is None:
+            if np.ndim(value) != 0 or not isinstance(_to_float(value), float):
+                raise ConfigError(
+                    f"ReduceLROnPlateau watches one number, got {self.monitor}={value!r} (for a stack, pass its "
+                    f"params: observe(state, logs, params=stack), one value per member)"
+                )
+            scale, best, wait, cooldown = self._observe_one(float(value), state.scale, state.best, state.wait,
+                                                            state.cooldown)
+            return attrs.evolve(state, scale=scale, best=best, wait=wait, cooldown=cooldown)
+        values = np.asarray(value, dtype=float) if np.ndim(value) == 1 else None
+        if values is None or values.shape != (members,):
+            raise ConfigError(
+                f"ReduceLROnPlateau on a stack of {members} networks watches one {self.monitor} per member, got "
+                f"{value!r}"
+            )
+        if state.sizes is None:  # the first epoch of a stack: one rule per member, from the one-network start
+            state = attrs.evolve(state, scale=(state.scale,) * members, best=(state.best,) * members,
+                                 wait=(state.wait,) * members, cooldown=(state.cooldown,) * members,
+                                 sizes=member_sizes(params))
+        rows = [self._observe_one(float(v), *member)
+                for v, *member in zip(values, state.scale, state.best, state.wait, state.cooldown, strict=True)]
+        scale, best, wait, cooldown = (tuple(column) for column in zip(*rows, strict=True))
         return attrs.evolve(state, scale=scale, best=best, wait=wait, cooldown=cooldown)
 
-    def rate(self, state: PlateauState) -> float | None:
+    def rate(self, state: PlateauState) -> Any:
         """The learning rate the next update uses (the inner ``lr`` at this count, times the scale), or None
-        when the inner optimizer has no ``lr``."""
+        when the inner optimizer has no ``lr``; for a stack a (K,) array, one rate per member."""
         lr = self.lr
         if lr is None:
             return None
         base = lr if isinstance(lr, numbers.Real) else float(lr(state.count))
+        if isinstance(state.scale, tuple):
+            return base * np.asarray(state.scale)
         return base * state.scale
+
+
+def _per_entry(scales: tuple[float, ...], sizes: tuple[int, ...] | None, dtype: np.dtype) -> np.ndarray:
+    """The scale of every entry of a stack's flat vector: member m's scale over member m's block of each leaf."""
+    if sizes is None:
+        raise ConfigError("ReduceLROnPlateau: a stack's per-member scales without the stack's layout (sizes)")
+    column = np.asarray(scales, dtype=dtype)
+    return np.concatenate([np.repeat(column, size) for size in sizes])

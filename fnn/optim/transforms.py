@@ -255,11 +255,22 @@ def clip_by_member_norm(max_norm: float, params: Any) -> ClipByMemberNorm:
     >>> clip.update(np.array([3.0, 0.5]), None, np.zeros(2))[0]   # member 0 clipped, member 1 left
     array([1. , 0.5])
     """
-    members = getattr(params, "members", None)
-    # the flat vector's leaves: state leaves (BatchNorm's statistics) are not in it
+    return ClipByMemberNorm(max_norm, getattr(params, "members", None) or 1, member_sizes(params))
+
+
+def member_sizes(params: Any) -> tuple[int, ...]:
+    """Each trainable leaf's size per member of a stack (of the one network, for one): the flat vector's layout.
+
+    A stack's flat vector is leaf after leaf, each leaf (K, ...) member after member; state
+    leaves (BatchNorm's statistics) are not in it.
+
+    >>> import fnn
+    >>> member_sizes(fnn.init_many(fnn.random.split(fnn.random.key(0), 3), fnn.mlp([2, 4])))
+    (8, 4)
+    """
+    members = getattr(params, "members", None) or 1
     found = [leaf for leaf, state in zip(tree_leaves(params), state_mask(params), strict=True) if not state]
-    sizes = tuple(int(np.size(leaf)) // (members or 1) for leaf in found)
-    return ClipByMemberNorm(max_norm, members or 1, sizes)
+    return tuple(int(np.size(leaf)) // members for leaf in found)
 
 
 @value_class
