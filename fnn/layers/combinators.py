@@ -99,6 +99,22 @@ def _key(key: Any, i: int) -> Any:
     return None if key is None else random.fold_in(key, i)
 
 
+def _forward_branches(node: Any, x: np.ndarray, key: Any, train: bool) -> tuple[list, list]:
+    """Every branch of ``node`` on the same input: their outputs and their residuals, in order."""
+    outs = [forward(b, x, _key(key, i), train) for i, b in enumerate(node.branches)]
+    return [y for y, _ in outs], [r for _, r in outs]
+
+
+def _backward_branches(node: Any, residuals: list, gs: Any, out: Any, need_input_grad: bool) -> Any:
+    """Branch i's backward pass from the gradient ``gs[i]``; the sum of their input gradients (None if not needed)."""
+    total = None
+    for b, r, g, o in zip(node.branches, residuals, gs, out.branches, strict=True):
+        g_in = backward(b, r, g, o, need_input_grad)
+        if need_input_grad:
+            total = g_in.copy() if total is None else np.add(total, g_in, out=total)
+    return total
+
+
 def _register_capabilities(cls: type, kids: Any) -> None:
     sublayers.register(cls, kids)
     uses_key.register(cls, lambda node: any_of(uses_key, kids(node)))
@@ -250,23 +266,14 @@ def _(spec: Concat, key, in_shape, dtype):
 
 @forward.register
 def _(node: ConcatParams, x, key, train):
-    ys, rs = [], []
-    for i, b in enumerate(node.branches):
-        y, r = forward(b, x, _key(key, i), train)
-        ys.append(y)
-        rs.append(r)
+    ys, rs = _forward_branches(node, x, key, train)
     return np.concatenate(ys, axis=node.axis), rs
 
 
 @backward.register
 def _(node: ConcatParams, residuals, g, out, need_input_grad):
     pieces = np.split(g, np.cumsum(node.sizes[:-1]), axis=node.axis)  # views of g: each branch owns its own
-    total = None
-    for b, r, piece, o in zip(node.branches, residuals, pieces, out.branches, strict=True):
-        g_in = backward(b, r, piece, o, need_input_grad)
-        if need_input_grad:
-            total = g_in.copy() if total is None else np.add(total, g_in, out=total)
-    return total
+    return _backward_branches(node, residuals, pieces, out, need_input_grad)
 
 
 @tree.value_class
@@ -314,24 +321,19 @@ def _(spec: Parallel, key, in_shape, dtype):
 
 @forward.register
 def _(node: ParallelParams, x, key, train):
-    total, rs = None, []
-    for i, b in enumerate(node.branches):
-        y, r = forward(b, x, _key(key, i), train)
-        total = y if total is None else total + y
-        rs.append(r)
+    ys, rs = _forward_branches(node, x, key, train)
+    total = ys[0]
+    for y in ys[1:]:
+        total = total + y
     return total, rs
 
 
 @backward.register
 def _(node: ParallelParams, residuals, g, out, need_input_grad):
-    total = None
+    # every branch but the last gets a copy (made as its turn comes): a branch may overwrite the gradient it is given
     last = len(node.branches) - 1
-    for i, (b, r, o) in enumerate(zip(node.branches, residuals, out.branches, strict=True)):
-        # every branch but the last gets a copy: a branch may overwrite the gradient it is given
-        g_in = backward(b, r, g if i == last else g.copy(), o, need_input_grad)
-        if need_input_grad:
-            total = g_in.copy() if total is None else np.add(total, g_in, out=total)
-    return total
+    gs = (g if i == last else g.copy() for i in range(last + 1))
+    return _backward_branches(node, residuals, gs, out, need_input_grad)
 
 
 _register_capabilities(ConcatParams, lambda node: node.branches)
