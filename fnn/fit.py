@@ -26,16 +26,17 @@ from typing import Any, Callable, Sequence
 import attrs
 import numpy as np
 
-from fnn import random, resume as resume_module
+from fnn import io, random, resume as resume_module
 from fnn.data import split_indices
 from fnn.early_stopping import EarlyStopping, start_watch
-from fnn.errors import ConfigError, FnnWarning, ShapeError
+from fnn.errors import ConfigError, FnnWarning, NonFiniteError, ShapeError
 from fnn.evaluation import check_metrics, metric_functions, scores
 from fnn.losses import Loss
 from fnn.network import check_inputs
 from fnn.network import sample_out_shape
 from fnn.optim.plateau import ReduceLROnPlateau
-from fnn.train import REQUIRED, TrainState, _check_batch_size, _prepare, _Problem, _run_epoch, check_call, value_text
+from fnn.train import REQUIRED, TrainState, _check_batch_size, _params_finite, _prepare, _Problem, _run_epoch, check_call
+from fnn.train import value_text
 
 __all__ = ["fit", "EarlyStopping"]
 
@@ -314,7 +315,9 @@ def fit(
 
     history: dict[str, list] = {}
     watch, done, losses, stop, saver = start_watch(state.params), 0, [], False, None
-    if directory is not None:
+    if directory is None:
+        _check_finite_start(state, where)
+    else:
         pair = isinstance(validation, (tuple, list))
         settings = resume_module.settings(
             (whole.x, whole.y), None if pair else validation, val if pair else None, split_key=split_key,
@@ -326,10 +329,12 @@ def fit(
             resume_module._refuse_to_mix(directory, where)
         newest = resume_module._newest(directory) if resuming else None
         if newest is None:
+            _check_finite_start(state, where)
             path = saver.save(state, history, watch, 0)  # at once: an unsaveable state fails before any training
             say(2, f"checkpoint {path} (the start, step {state.step})")
         else:
             path, found = newest
+            _check_finite_start(found.state, where, path)
             resume_module._check_same_run(found, state, settings, epochs, where, directory)
             given = state
             state, watch, done, losses, stop = found.state, found.watch, found.epoch, found.losses(), found.stopped
@@ -396,6 +401,22 @@ def fit(
         error.history = _as_arrays(history)
         raise
     return _restore(early_stopping, watch, state), _as_arrays(history)
+
+
+def _check_finite_start(state: TrainState, where: str, path: Any = None) -> None:
+    """NonFiniteError for a run that would start from params holding NaN or infinity (once a call: one pass)."""
+    if _params_finite(state):
+        return
+    if path is None:
+        error = NonFiniteError(f"{where}: the given state's params hold NaN or infinity (step {state.step}): "
+                               f"nothing finite to train from")
+    else:
+        older = [p.name for _, p in io.list_checkpoints(path.parent) if p != path]
+        back = f"delete it to resume from {older[-1]}" if older else "no older checkpoint is left"
+        error = NonFiniteError(f"{where}: the newest checkpoint {path} holds params with NaN or infinity (step "
+                               f"{state.step}; a run of an fnn that did not check them yet): {back}")
+    error.state = state
+    raise error
 
 
 def _resume_news(
