@@ -229,6 +229,7 @@ def fit(
         shuffle, drop_last: as in :func:`fnn.batches`.
         checkpoint: a directory to write checkpoints into (created if needed; it must hold no
             checkpoints yet): one at the start, then every ``checkpoint_every``, and one at the end.
+            The call holds the directory's lock throughout: one live run per directory (see :mod:`fnn.resume`).
         checkpoint_every: an integer (after every step whose count is a multiple of it), or
             ``"epoch"`` (after every epoch; the default).
         resume: a checkpoint directory: continue the run from its newest checkpoint, ignoring
@@ -260,7 +261,8 @@ def fit(
             ``.history`` the epochs completed. Any other error raised inside the loop
             (a KeyboardInterrupt too) carries the same two attributes.
         ConfigError: a bad argument; with ``resume``, a setting or data set that differs from
-            the run's (the message names it); with ``checkpoint``, a directory holding checkpoints.
+            the run's (the message names it); with ``checkpoint``, a directory holding checkpoints;
+            with either, a directory another live run holds (the message names its process id).
         FormatError: the newest checkpoint in ``resume`` cannot be loaded.
 
     >>> import tempfile, numpy as np, fnn
@@ -314,7 +316,7 @@ def fit(
     steps = math.ceil(problem.x.shape[0] / batch_size) if not drop_last else problem.x.shape[0] // batch_size
 
     history: dict[str, list] = {}
-    watch, done, losses, stop, saver = start_watch(state.params), 0, [], False, None
+    watch, done, losses, stop, saver, lock = start_watch(state.params), 0, [], False, None, None
     if directory is None:
         _check_finite_start(state, where)
     else:
@@ -325,21 +327,26 @@ def fit(
             l2=problem.l2, metrics=tuple(metric_fns), early_stopping=early_stopping, weights=whole.weights,
         )
         saver = resume_module._Saver(directory, every, settings)
-        if not resuming:
-            resume_module._refuse_to_mix(directory, where)
-        newest = resume_module._newest(directory) if resuming else None
-        if newest is None:
-            _check_finite_start(state, where)
-            path = saver.save(state, history, watch, 0)  # at once: an unsaveable state fails before any training
-            say(2, f"checkpoint {path} (the start, step {state.step})")
-        else:
-            path, found = newest
-            _check_finite_start(found.state, where, path)
-            resume_module._check_same_run(found, state, settings, epochs, where, directory)
-            given = state
-            state, watch, done, losses, stop = found.state, found.watch, found.epoch, found.losses(), found.stopped
-            history = {k: list(v) for k, v in found.history.items()}
-            _resume_news(say, directory, path, found, epochs, steps, given)
+        lock = resume_module._lock(directory, where)  # held until fit returns or raises (see fnn.resume)
+        try:
+            if not resuming:
+                resume_module._refuse_to_mix(directory, where)
+            newest = resume_module._newest(directory) if resuming else None
+            if newest is None:
+                _check_finite_start(state, where)
+                path = saver.save(state, history, watch, 0)  # at once: an unsaveable state fails before any training
+                say(2, f"checkpoint {path} (the start, step {state.step})")
+            else:
+                path, found = newest
+                _check_finite_start(found.state, where, path)
+                resume_module._check_same_run(found, state, settings, epochs, where, directory)
+                given = state
+                state, watch, done, losses, stop = found.state, found.watch, found.epoch, found.losses(), found.stopped
+                history = {k: list(v) for k, v in found.history.items()}
+                _resume_news(say, directory, path, found, epochs, steps, given)
+        except BaseException:
+            resume_module._unlock(lock)
+            raise
     try:
         epoch = done
         while epoch < epochs and not stop:
@@ -400,6 +407,8 @@ def fit(
         error.state = _restore(early_stopping, watch, good)
         error.history = _as_arrays(history)
         raise
+    finally:
+        resume_module._unlock(lock)
     return _restore(early_stopping, watch, state), _as_arrays(history)
 
 

@@ -17,6 +17,8 @@ import fnn
 from fnn.errors import ConfigError, NonFiniteError, ShapeError
 
 CHILD = pathlib.Path(__file__).with_name("runs_lock_child.py")
+ROOT = pathlib.Path(__file__).parents[1]
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}  # this fnn
 
 
 def finite(state):
@@ -108,3 +110,124 @@ def test_a_resume_from_a_checkpoint_with_non_finite_params_says_so(tmp_path):  #
     with np.errstate(all="ignore"), pytest.raises(NonFiniteError, match="ckpt-000000000002.npz") as caught:
         fnn.fit(s, (x, y), epochs=2, resume=tmp_path, **kw)
     assert "ckpt-000000000001.npz" in str(caught.value)  # the one to go back to
+
+
+# ------------------------------------------------------------------ F3, F4: one live run per directory
+
+
+def child(mode, run_dir, out, lr=0.01, pause=0.0, go=True):
+    """A run of tests/runs_lock_child.py; with ``go=False`` it waits, set up, for :func:`go`."""
+    proc = subprocess.Popen([sys.executable, str(CHILD), mode, str(run_dir), str(lr), str(pause), str(out)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT, env=ENV)
+    if go:
+        start(proc)
+    return proc
+
+
+def start(*procs):
+    for proc in procs:
+        proc.stdin.write("go\n")
+    for proc in procs:
+        proc.stdin.flush()
+
+
+def stop(proc):
+    """Kill ``proc`` if it still runs, and close its pipes."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate()
+
+
+def wait_for_epoch(proc):
+    line = proc.stdout.readline()
+    assert line.startswith("epoch "), (line, proc.stderr.read() if proc.poll() is not None else "")
+
+
+def uninterrupted(tmp_path, lr=0.01):
+    sys.path.insert(0, str(CHILD.parent))
+    try:
+        import runs_lock_child
+    finally:
+        sys.path.remove(str(CHILD.parent))
+    state, data, kwargs = runs_lock_child.setup(lr)
+    kwargs.pop("checkpoint_every")
+    return fnn.fit(state, data, **kwargs)
+
+
+def test_a_second_resume_while_the_run_is_live_is_refused_naming_the_holder(tmp_path):  # F3
+    run = tmp_path / "run"
+    first = child("resume", run, tmp_path / "a.npz", pause=0.5)
+    try:
+        wait_for_epoch(first)
+        second = child("resume", run, tmp_path / "b.npz")
+        out, err = second.communicate(timeout=120)
+        assert second.returncode == 3, err
+        assert out.startswith("refused: fit: ") and str(run) in out and f"process {first.pid}" in out, out
+        assert first.poll() is None  # the live run was not touched ...
+        out, err = first.communicate(timeout=120)
+        assert first.returncode == 0, err  # ... and finishes, equal to an uninterrupted run
+    finally:
+        stop(first)
+    state, history = uninterrupted(tmp_path)
+    assert fnn.tree.equal(fnn.load(tmp_path / "a.npz")["state"], state)
+
+
+def test_a_new_run_into_a_live_runs_directory_is_refused(tmp_path):  # F4, one side started later
+    run = tmp_path / "run"
+    first = child("checkpoint", run, tmp_path / "a.npz", pause=0.5)
+    try:
+        wait_for_epoch(first)
+        second = child("checkpoint", run, tmp_path / "b.npz", lr=0.03)
+        out, _ = second.communicate(timeout=120)
+        assert second.returncode == 3 and f"process {first.pid}" in out, out
+        assert first.communicate(timeout=120)[0].count("epoch") == 5 and first.returncode == 0
+    finally:
+        stop(first)
+
+
+def test_two_new_runs_started_at_once_one_is_refused_and_the_other_owns_the_directory(tmp_path):  # F4, the race
+    for round in range(4):
+        run = tmp_path / f"run{round}"
+        a = child("checkpoint", run, tmp_path / f"a{round}.npz", lr=0.01, go=False)
+        b = child("checkpoint", run, tmp_path / f"b{round}.npz", lr=0.03, go=False)
+        time.sleep(3)  # both set up and waiting
+        start(a, b)
+        outs = [p.communicate(timeout=180) for p in (a, b)]
+        codes = sorted(p.returncode for p in (a, b))
+        assert codes == [0, 3], (codes, outs)
+        winner, lr = (a, 0.01) if a.returncode == 0 else (b, 0.03)
+        loser_out = outs[1 if winner is a else 0][0]
+        assert "refused: fit: " in loser_out and (f"process {winner.pid}" in loser_out or "already holds" in loser_out)
+        newest = fnn.io.load_checkpoint(run)  # the directory holds the winner's run only
+        state, _ = uninterrupted(tmp_path, lr)
+        assert fnn.tree.equal(newest.state, state)
+
+
+def test_a_sigkilled_holder_leaves_nothing_that_blocks_the_resume(tmp_path):  # F3: the lock dies with its process
+    run = tmp_path / "run"
+    first = child("resume", run, tmp_path / "a.npz", pause=0.3)
+    wait_for_epoch(first)
+    wait_for_epoch(first)
+    os.kill(first.pid, signal.SIGKILL)
+    stop(first)
+    assert first.returncode == -signal.SIGKILL
+    assert (run / ".fnn.lock").exists()  # left behind, holding nothing
+    second = child("resume", run, tmp_path / "b.npz")
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, (out, err)
+    state, history = uninterrupted(tmp_path)
+    resumed = fnn.load(tmp_path / "b.npz")
+    assert fnn.tree.equal(resumed["state"], state) and np.array_equal(resumed["history"]["loss"], history["loss"])
+
+
+def test_the_lock_file_names_its_holder_and_a_thread_of_the_same_process_is_refused_too(tmp_path):
+    from fnn import resume
+    lock = resume._lock(tmp_path, "fit")
+    try:
+        assert (tmp_path / ".fnn.lock").read_text().strip() == str(os.getpid())
+        with pytest.raises(ConfigError, match=f"process {os.getpid()}"):
+            resume._lock(tmp_path, "fit")
+    finally:
+        resume._unlock(lock)
+    resume._unlock(resume._lock(tmp_path, "fit"))  # released: taken again at once
