@@ -53,6 +53,7 @@ Any difference raises :class:`~fnn.errors.ConfigError` naming it.
 
 from __future__ import annotations
 
+import errno
 import os
 import pathlib
 import time
@@ -285,6 +286,9 @@ def _newest(directory: pathlib.Path) -> tuple[pathlib.Path, Checkpoint] | None:
 def _lock(directory: str | os.PathLike, where: str) -> int | None:
     """Make ``directory`` if needed and take its :data:`LOCK` for this run: a file descriptor for :func:`_unlock`.
 
+    None (no lock) where the lock file cannot be written (a read-only directory: a resume of a finished run
+    there still returns it; a run that would write fails at its first checkpoint, as it would have).
+
     Raises:
         ConfigError: another live run holds it (the message names the directory and its process id).
     """
@@ -294,7 +298,12 @@ def _lock(directory: str | os.PathLike, where: str) -> int | None:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / LOCK
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as e:
+            if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                return None  # a directory this process cannot write into is one it cannot write checkpoints into
+            raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

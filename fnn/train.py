@@ -147,8 +147,16 @@ def opt_step(state: TrainState, grads: Any) -> TrainState:
 
     Pure: ``state`` and ``grads`` are unchanged; the new params live in a new, read-only buffer.
 
+    ``grads`` must be laid out as the params are (what :func:`fnn.grad` returns): the same tree
+    structure and leaf shapes, not merely the same total size; a flat vector ``g`` is
+    ``fnn.tree.ravel(state.params)[1](g)``. A gradient holding NaN or infinity is refused
+    rather than applied: the update would make the params non-finite, and no later step could
+    undo it. (``fit`` and ``train_epoch`` do not come through here: their steps check the loss,
+    which a non-finite gradient's params would show, and the params once an epoch.)
+
     Raises:
-        ShapeError: ``grads`` does not match the params' flat size or dtype.
+        ShapeError: ``grads`` has another structure, other leaf shapes, another flat size or dtype.
+        NonFiniteError: ``grads`` holds NaN or infinity; its ``.state`` is ``state``, unchanged.
 
     >>> import numpy as np, fnn
     >>> p = fnn.init(fnn.random.key(0), fnn.mlp([2, 1], output=None))
@@ -159,12 +167,33 @@ def opt_step(state: TrainState, grads: Any) -> TrainState:
     (1, True)
     """
     flat, unravel = tree.ravel(state.params)
-    gflat, _ = tree.ravel(grads)
+    gflat, gunravel = tree.ravel(grads)
     if gflat.shape != flat.shape or gflat.dtype != flat.dtype:
         raise ShapeError(
             f"opt_step: grads ravel to {gflat.shape} {gflat.dtype} but params to {flat.shape} {flat.dtype}"
         )
+    if gunravel.structure != unravel.structure or gunravel.shapes != unravel.shapes:  # tuples: compared in C
+        _wrong_layout(gunravel, unravel)
+    if not np.isfinite(gflat).all():  # no warning, whatever np.errstate says (a sum or dot would overflow)
+        bad = np.flatnonzero(~np.isfinite(gflat))
+        error = NonFiniteError(
+            f"opt_step: grads hold NaN or infinity ({bad.size} of {gflat.size} values, the first at flat index "
+            f"{bad[0]}); not applied: .state is the state given, unchanged"
+        )
+        error.state = state
+        raise error
     return _apply_update(state, flat, gflat, unravel, _new_model_state(grads, unravel))[0]
+
+
+def _wrong_layout(got: Callable, expected: Callable) -> None:
+    if got.structure != expected.structure:
+        raise ShapeError(
+            f"opt_step: grads have another tree structure than the params, with the same total size: expected "
+            f"{expected.structure!r}, got {got.structure!r} (grads from fnn.grad(state.params, ...) have the params' "
+            f"structure; a flat vector g goes in as fnn.tree.ravel(state.params)[1](g))"
+        )
+    raise ShapeError(f"opt_step: grads have the params' structure but other leaf shapes: expected {expected.shapes}, "
+                     f"got {got.shapes}")
 
 
 def _new_model_state(grads: Any, unravel: Callable) -> np.ndarray | None:

@@ -137,7 +137,7 @@ def test_a_closed_pipe_does_not_stop_training(tmp_path):  # F10
 
 
 def test_a_second_train_into_a_live_run_is_refused_with_its_own_exit_code(tmp_path):  # F3, F4 through the command
-    argv = [sys.executable, "-m", "fnn", "train", "--data", "digits", "--layers", "256,256", "--epochs", "40",
+    argv = [sys.executable, "-m", "fnn", "train", "--data", "digits", "--layers", "256,256", "--epochs", "5000",
             "--batch-size", "16", "--out", "run", "--quiet"]
     first = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     try:

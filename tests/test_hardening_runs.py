@@ -157,15 +157,15 @@ def uninterrupted(tmp_path, lr=0.01):
 
 def test_a_second_resume_while_the_run_is_live_is_refused_naming_the_holder(tmp_path):  # F3
     run = tmp_path / "run"
-    first = child("resume", run, tmp_path / "a.npz", pause=0.5)
+    first = child("resume", run, tmp_path / "a.npz", pause=-1)
     try:
-        wait_for_epoch(first)
+        wait_for_epoch(first)  # now held inside fit, after epoch 1
         second = child("resume", run, tmp_path / "b.npz")
         out, err = second.communicate(timeout=120)
         assert second.returncode == 3, err
         assert out.startswith("refused: fit: ") and str(run) in out and f"process {first.pid}" in out, out
         assert first.poll() is None  # the live run was not touched ...
-        out, err = first.communicate(timeout=120)
+        out, err = first.communicate("\n", timeout=120)
         assert first.returncode == 0, err  # ... and finishes, equal to an uninterrupted run
     finally:
         stop(first)
@@ -175,13 +175,13 @@ def test_a_second_resume_while_the_run_is_live_is_refused_naming_the_holder(tmp_
 
 def test_a_new_run_into_a_live_runs_directory_is_refused(tmp_path):  # F4, one side started later
     run = tmp_path / "run"
-    first = child("checkpoint", run, tmp_path / "a.npz", pause=0.5)
+    first = child("checkpoint", run, tmp_path / "a.npz", pause=-1)
     try:
         wait_for_epoch(first)
         second = child("checkpoint", run, tmp_path / "b.npz", lr=0.03)
         out, _ = second.communicate(timeout=120)
         assert second.returncode == 3 and f"process {first.pid}" in out, out
-        assert first.communicate(timeout=120)[0].count("epoch") == 5 and first.returncode == 0
+        assert first.communicate("\n", timeout=120)[0].count("epoch") == 5 and first.returncode == 0
     finally:
         stop(first)
 
@@ -206,7 +206,7 @@ def test_two_new_runs_started_at_once_one_is_refused_and_the_other_owns_the_dire
 
 def test_a_sigkilled_holder_leaves_nothing_that_blocks_the_resume(tmp_path):  # F3: the lock dies with its process
     run = tmp_path / "run"
-    first = child("resume", run, tmp_path / "a.npz", pause=0.3)
+    first = child("resume", run, tmp_path / "a.npz", pause=1.0)
     wait_for_epoch(first)
     wait_for_epoch(first)
     os.kill(first.pid, signal.SIGKILL)
@@ -231,3 +231,72 @@ def test_the_lock_file_names_its_holder_and_a_thread_of_the_same_process_is_refu
     finally:
         resume._unlock(lock)
     resume._unlock(resume._lock(tmp_path, "fit"))  # released: taken again at once
+
+
+# ------------------------------------------------------------------ F15: opt_step
+
+
+def a_state(spec=None, optimizer=None):
+    params = fnn.init(fnn.random.key(0), spec or fnn.mlp([4, 8, 3]))
+    return fnn.TrainState.create(params, optimizer or fnn.optim.adam(0.01), key=fnn.random.key(1))
+
+
+def some_grads(state):
+    x, y = data16()
+    return fnn.grad(state.params, (x, y), loss="cross_entropy")
+
+
+def test_opt_step_refuses_grads_of_another_structure_of_the_same_size():  # F15
+    s = a_state()
+    flat = fnn.tree.ravel(some_grads(s))[0]
+    n = flat.size
+    for wrong in (flat.copy(), [flat[:5].copy(), flat[5:].copy()]):  # a plain flat vector; two arrays split elsewhere
+        with pytest.raises(ShapeError, match="structure"):
+            fnn.opt_step(s, wrong)
+    layers = s.params.layers  # the first weight transposed: the same structure and size, other shapes
+    swapped = attrs.evolve(s.params, layers=(attrs.evolve(layers[0], w=np.zeros((8, 4), np.float32)), *layers[1:]))
+    assert fnn.tree.ravel(swapped)[0].size == n
+    with pytest.raises(ShapeError, match="shapes"):
+        fnn.opt_step(s, swapped)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_opt_step_refuses_non_finite_grads_and_hands_back_the_state(bad):  # F15
+    s = a_state()
+    g = some_grads(s)
+    flat, unravel = fnn.tree.ravel(g)
+    flat = flat.copy()
+    flat[7] = bad
+    with pytest.raises(NonFiniteError, match="grads") as caught:
+        fnn.opt_step(s, unravel(flat))
+    assert caught.value.state is s
+
+
+def test_opt_step_still_takes_fnn_grads_of_every_kind_of_params():  # the check refuses nothing it should take
+    for spec in (fnn.mlp([4, 8, 3]), fnn.Sequential([fnn.Dense(8), fnn.BatchNorm(), fnn.Dense(3), fnn.Activation("softmax")],
+                                                    in_dim=4)):
+        s = a_state(spec)
+        g = some_grads(s)
+        s2 = fnn.opt_step(s, g)
+        assert s2.step == 1 and finite(s2)
+    stack = fnn.stack([fnn.init(fnn.random.key(k), fnn.mlp([4, 8, 3])) for k in range(3)])
+    s = fnn.TrainState.create(stack, fnn.optim.sgd(0.1), key=fnn.random.key(1))
+    assert fnn.opt_step(s, some_grads(s)).step == 1
+
+
+def test_a_finished_run_on_a_read_only_file_system_still_resumes(tmp_path):  # no lock file can be made there
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("no tmpfs mount here (needs root)")
+    try:
+        s = a_state()
+        x, y = data16()
+        kw = dict(epochs=2, batch_size=8, loss="cross_entropy", verbose=0)
+        done, history = fnn.fit(s, (x, y), checkpoint=mount / "run", **kw)
+        (mount / "run" / ".fnn.lock").unlink()
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        again, h = fnn.fit(s, (x, y), resume=mount / "run", **kw)
+        assert fnn.tree.equal(again, done) and np.array_equal(h["loss"], history["loss"])
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
