@@ -82,7 +82,8 @@ def test_a_damaged_config_json(tmp_path, trained, damage, command):  # F16
     one_line(fnn_cmd(*argv, cwd=tmp_path), cli.USAGE, "config.json")
 
 
-@pytest.mark.parametrize("damage", ["plain params", "no scaler", "history without loss", "bit flip", "not a zip"])
+@pytest.mark.parametrize("damage", ["plain params", "no scaler", "history without loss", "bit flip", "encrypted flag",
+                                    "not a zip"])
 @pytest.mark.parametrize("command", ["evaluate", "summary", "predict"])
 def test_a_damaged_model_file(tmp_path, trained, damage, command):  # F16 (and F7 through the command)
     run = copy_of(trained, tmp_path)
@@ -94,9 +95,9 @@ def test_a_damaged_model_file(tmp_path, trained, damage, command):  # F16 (and F
         fnn.save(model, {k: v for k, v in saved.items() if k != "scaler"})
     elif damage == "history without loss":
         fnn.save(model, {**saved, "history": {k: v for k, v in saved["history"].items() if k != "loss"}})
-    elif damage == "bit flip":  # a bit of the zip's central directory
+    elif damage in ("bit flip", "encrypted flag"):  # one bit of the zip's central directory (F7's RuntimeError)
         data = bytearray(model.read_bytes())
-        at = data.rfind(b"PK\x01\x02") + 10
+        at = data.rfind(b"PK\x01\x02") + (10 if damage == "bit flip" else 8)
         data[at] ^= 0x01
         model.write_bytes(bytes(data))
     else:
