@@ -96,6 +96,26 @@ def test_params_that_were_never_finite_are_said_to_be_so():  # F1: inf params un
         fnn.fit(dead, (x, y), epochs=1, batch_size=4, loss="mse", verbose=0)
 
 
+def test_the_replay_finds_the_last_finite_state_when_the_one_before_is_not_finite_either():  # F1's rare branch
+    from fnn import train
+    x, y = data16()
+    y = np.eye(3, dtype=np.float32)[y]
+    start = overflowing_second_step()
+    problem = train._prepare(start, (x, y), "mse", 0.0, "test")
+    chunks = train._index_chunks(train._order(fnn.random.fold_in(fnn.random.fold_in(start.key, train.SHUFFLE), 0),
+                                              16, True), 8, False)
+    with np.errstate(all="ignore"):
+        good, _ = train._last_finite(start, problem, chunks, upto=2)
+        one, _ = fnn.train_epoch(start, (x[chunks[0]], y[chunks[0]]), batch_size=8, loss="mse", shuffle=False)
+        assert good.step == 1 and finite(good) and fnn.tree.equal(good, one)  # the replay is the epoch's own steps
+        bad = fnn.opt_step(one, fnn.grad(one.params, (x[chunks[1]], y[chunks[1]]), loss="mse"))
+        assert not finite(bad)
+        carry = train.EpochCarry(bad, fnn.tree.ravel(bad.params)[0], bad, [(1.0, 8), (1.0, 8)], 2)  # previous: bad
+        with pytest.raises(NonFiniteError, match=r"update at step 1 .*\(step 1\)") as caught:
+            train._params_not_finite(carry, lambda upto: train._last_finite(start, problem, chunks, upto))
+    assert fnn.tree.equal(caught.value.state, one)
+
+
 def test_a_resume_from_a_checkpoint_with_non_finite_params_says_so(tmp_path):  # F1: an older fnn's checkpoint
     x, y = data16()
     s = fnn.TrainState.create(fnn.init(fnn.random.key(1), fnn.mlp([4, 8, 3])), fnn.optim.sgd(0.1),
