@@ -256,10 +256,14 @@ def fit(
         wall-clock (for an epoch cut by the kill, the time since the restart).
 
     Raises:
-        NonFiniteError: the loss became NaN or infinite. Its ``.state`` is the last state with
+        NonFiniteError: the loss became NaN or infinite, or an update made the params so (the
+            epoch's last, whose NaN no later loss shows, is caught at the epoch's end: no
+            history entry and no checkpoint holds it). Its ``.state`` is the last state with
             finite params (the best one, with early stopping and ``restore_best``) and its
             ``.history`` the epochs completed. Any other error raised inside the loop
-            (a KeyboardInterrupt too) carries the same two attributes.
+            (a KeyboardInterrupt too) carries the same two attributes. Also raised before
+            training when the given state, or the newest checkpoint of ``resume``, holds NaN
+            or infinity.
         ConfigError: a bad argument; with ``resume``, a setting or data set that differs from
             the run's (the message names it); with ``checkpoint``, a directory holding checkpoints;
             with either, a directory another live run holds (the message names its process id).
