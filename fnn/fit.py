@@ -35,8 +35,8 @@ from fnn.losses import Loss
 from fnn.network import check_inputs
 from fnn.network import sample_out_shape
 from fnn.optim.plateau import ReduceLROnPlateau
-from fnn.train import REQUIRED, TrainState, _check_batch_size, _params_finite, _prepare, _Problem, _run_epoch, check_call
-from fnn.train import value_text
+from fnn.train import REQUIRED, TrainState, _check_batch_size, _prepare, _Problem, _run_epoch, check_call, value_text
+from fnn.train import _params_finite
 
 __all__ = ["fit", "EarlyStopping"]
 
