@@ -2,10 +2,11 @@
 
     python tests/runs_lock_child.py checkpoint|resume RUN_DIR LR PAUSE OUT_FILE
 
-waits for a line on standard input (so that a test can start two at the same instant), then fits a small network with ``checkpoint=RUN_DIR`` or ``resume=RUN_DIR`` (checkpointing every step),
-printing ``epoch N`` after each epoch and pausing PAUSE seconds there (a negative PAUSE: after epoch 1,
-until a second line on standard input, so that the run is live for as long as the test needs), then saves ``{"state", "history"}`` to OUT_FILE. A refused start prints
-``refused: <message>`` and exits 3.
+waits for a line on standard input (so that a test can start two at the same instant), then fits a
+small network with ``checkpoint=RUN_DIR`` or ``resume=RUN_DIR`` (checkpointing every step), printing
+``epoch N`` after each epoch and pausing PAUSE seconds there (a negative PAUSE: after epoch 1, until a
+second line on standard input, so that the run is live for as long as the test needs), then saves
+``{"state", "history"}`` to OUT_FILE. A refused start prints ``refused: <message>`` and exits 3.
 """
 
 import sys

@@ -293,8 +293,8 @@ def test_opt_step_refuses_non_finite_grads_and_hands_back_the_state(bad):  # F15
 
 
 def test_opt_step_still_takes_fnn_grads_of_every_kind_of_params():  # the check refuses nothing it should take
-    for spec in (fnn.mlp([4, 8, 3]), fnn.Sequential([fnn.Dense(8), fnn.BatchNorm(), fnn.Dense(3), fnn.Activation("softmax")],
-                                                    in_dim=4)):
+    with_state = fnn.Sequential([fnn.Dense(8), fnn.BatchNorm(), fnn.Dense(3), fnn.Activation("softmax")], in_dim=4)
+    for spec in (fnn.mlp([4, 8, 3]), with_state):
         s = a_state(spec)
         g = some_grads(s)
         s2 = fnn.opt_step(s, g)
