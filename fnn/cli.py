@@ -22,10 +22,21 @@ RUN_DIR from its newest checkpoint, bit for bit as if it had never stopped, even
 a kill in the middle of an epoch; when RUN_DIR holds no run yet it starts one, so the
 same command line serves the first start and every restart. ``--epochs`` is the run's total.
 
-Errors print one line, ``fnn: error: ...``. Exit codes: 0 done; 2 a bad argument or unusable
-input; 3 training diverged (the loss became NaN or infinite); 130 interrupted (Ctrl-C: the
-line says how to resume); 1 anything else. A closed pipe (``fnn train ... | head``) does not
-stop training: the lines it would have printed are dropped.
+Errors print one line, ``fnn: error: ...``, never a traceback. Exit codes:
+
+- 0 done;
+- 2 a bad argument or unusable input: an option, a data file (missing, not UTF-8, not
+  numbers), a run directory that is a file or whose ``config.json`` or ``model.npz`` is
+  missing, damaged or not fnn's;
+- 3 training diverged (the loss or the params became NaN or infinite);
+- 4 the run directory is in use: another live ``fnn train`` holds it (the line names its
+  process id; a run killed, even by SIGKILL, holds nothing);
+- 130 interrupted (Ctrl-C: the line says how to resume);
+- 1 anything else: the system refused (a full disk, no permission: the line says what), or
+  an error fnn did not expect (a bug: ``FNN_TRACEBACK=1`` shows its traceback).
+
+A closed pipe (``fnn train ... | head``) does not stop training: the lines it would have
+printed are dropped.
 """
 
 from __future__ import annotations
@@ -46,6 +57,7 @@ from typing import Any, Sequence
 import numpy as np
 
 import fnn
+import fnn.resume
 from fnn.errors import FnnError, NonFiniteError
 
 __all__ = ["main"]
@@ -53,7 +65,7 @@ __all__ = ["main"]
 MODEL, CONFIG, CHECKPOINTS = "model.npz", "config.json", "checkpoints"
 DATA_HELP = "digits | iris | wine | breast_cancer | mnist:DIR | FILE.csv"
 LOSSES = ("cross_entropy", "mse", "huber")
-USAGE, FAILED, DIVERGED, INTERRUPTED = 2, 1, 3, 130
+USAGE, FAILED, DIVERGED, BUSY, INTERRUPTED = 2, 1, 3, 4, 130
 
 EPILOG = """\
 examples:
@@ -63,7 +75,8 @@ examples:
   fnn evaluate runs/digits --json
   fnn predict runs/digits --data new.csv --out predictions.csv
 
-exit codes: 0 done, 2 bad arguments or input, 3 training diverged, 130 interrupted, 1 other errors
+exit codes: 0 done, 2 bad arguments or input (options, data, a damaged run directory), 3 training diverged,
+  4 the run directory is in use by another live fnn train, 130 interrupted, 1 other errors (disk full, ...)
 """
 
 
@@ -74,6 +87,10 @@ class _Parser(argparse.ArgumentParser):
 
 class _UsageError(Exception):
     pass
+
+
+class _Busy(Exception):
+    """The run directory is held by another live ``fnn train``."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -148,10 +165,21 @@ def _load(data: str, target: str, dtype: str) -> dict[str, Any]:
         if not Path(data).is_file():
             raise _UsageError(f"--data {data}: " + ("is a directory" if Path(data).is_dir() else "no such file"))
         column: int | str = int(target) if target.lstrip("-").isdigit() else target
-        x, y = fnn.data.load_csv(data, target=column, dtype=dtype, target_dtype=str)
+        with _utf8(f"--data {data}"):
+            x, y = fnn.data.load_csv(data, target=column, dtype=dtype, target_dtype=str)
     else:
         raise _UsageError(f"--data must be {DATA_HELP}, got {data!r}")
     return {"x": x, "y": y}
+
+
+@contextlib.contextmanager
+def _utf8(path: Any) -> Any:
+    """A usage error naming ``path`` for a file that is not UTF-8 text."""
+    try:
+        yield
+    except UnicodeDecodeError as e:
+        raise _UsageError(f"{path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}): save it as "
+                          f"UTF-8") from None
 
 
 def _as_numbers(y: np.ndarray) -> np.ndarray | None:
@@ -272,13 +300,16 @@ def _check_resumable(out: Path, resume: bool, config: dict) -> None:
     """A usage error unless --out is fresh, or --resume continues a run of the same settings."""
     if out.exists() and not out.is_dir():
         raise _UsageError(f"--out {out} is a file; the run directory must be a directory")
+    above = next((p for p in out.parents if p.exists() or p.is_symlink()), None)
+    if above is not None and not above.is_dir():
+        raise _UsageError(f"--out {out}: {above} is a file, so no directory can be made under it")
     if not _started(out):
         return
     if not resume:
         raise _UsageError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
     if (out / MODEL).exists() and not fnn.io.list_checkpoints(out / CHECKPOINTS):
         raise _UsageError(f"{out} holds a run without {CHECKPOINTS}/ (written by an older fnn), which cannot be resumed")
-    saved = json.loads((out / CONFIG).read_text())
+    saved = _read_config(out)
     for k in _SAME_RUN:
         if saved.get(k, "cross_entropy" if k == "loss" else None) != config[k]:
             raise _UsageError(f"--resume with --{k.replace('_', '-')} {config[k]!r}, but the run used {saved.get(k)!r}")
@@ -329,7 +360,7 @@ def _train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     every = _checkpoint_every(args.checkpoint_every)
     hidden = _hidden(args.layers)
     _check_resumable(out, resume, config)
-    saved_classes = json.loads((out / CONFIG).read_text()).get("classes") if resume and _started(out) else None
+    saved_classes = _read_config(out).get("classes") if resume and _started(out) else None
     loaded = _load(args.data, args.target, args.dtype)
     y, classes = _targets(loaded["y"], args.loss, saved_classes, args.data)
     if classes is not None:
@@ -352,30 +383,43 @@ def _train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     except FnnError as e:
         raise _UsageError(_in_cli_words(str(e).splitlines()[0])) from None
     fresh = not out.exists()
-    started_before = _started(out)
-    out.mkdir(parents=True, exist_ok=True)
-    _atomic_text(out / CONFIG, json.dumps(config, indent=1))
+    lock = _hold(out)  # one live fnn train per run directory, from here to the end (see fnn.resume)
     try:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a divergence is said in one line
-            state, history = fnn.fit(state, (x_train, y_train), **kw, verbose=0 if args.quiet else 1,
-                                     resume=out / CHECKPOINTS, checkpoint_every=every)
-    except NonFiniteError as e:
-        return _diverged(e, out, fresh, started_before, args)
-    except KeyboardInterrupt as e:
-        return _interrupted(e, out, argv, resume)
-    payload = {"state": state, "history": history, "classes": outputs,
-               "scaler": {"mean": scaler.mean, "scale": scaler.scale}}
-    if classes is not None:
-        payload["class_names"] = classes
-    fnn.save(out / MODEL, payload)
-    written = [MODEL, CONFIG, f"{CHECKPOINTS}/"]
-    if history:
-        _write_history(out, history)
-        written += ["history.json", "history.csv"]
-        if _plot(out, history, config):
-            written.append("history.png")
-    print(f"wrote {out}: {', '.join(written)}")
-    return 0
+        _check_resumable(out, resume, config)  # again, under the lock: another command may have started meanwhile
+        started_before = _started(out)
+        _atomic_text(out / CONFIG, json.dumps(config, indent=1))
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a divergence is said in one line
+                state, history = fnn.fit(state, (x_train, y_train), **kw, verbose=0 if args.quiet else 1,
+                                         resume=out / CHECKPOINTS, checkpoint_every=every)
+        except NonFiniteError as e:
+            return _diverged(e, out, fresh, started_before, args)
+        except KeyboardInterrupt as e:
+            return _interrupted(e, out, argv, resume)
+        payload = {"state": state, "history": history, "classes": outputs,
+                   "scaler": {"mean": scaler.mean, "scale": scaler.scale}}
+        if classes is not None:
+            payload["class_names"] = classes
+        fnn.save(out / MODEL, payload)
+        written = [MODEL, CONFIG, f"{CHECKPOINTS}/"]
+        if history:
+            _write_history(out, history)
+            written += ["history.json", "history.csv"]
+            if _plot(out, history, config):
+                written.append("history.png")
+        print(f"wrote {out}: {', '.join(written)}")
+        return 0
+    finally:
+        fnn.resume._unlock(lock)
+
+
+def _hold(out: Path) -> int | None:
+    """Make ``out`` and take its lock (see :mod:`fnn.resume`), or say which live process holds it."""
+    try:
+        return fnn.resume._lock(out, "train")
+    except FnnError as e:
+        raise _Busy(str(e).replace("wait for that one to end (or stop it), or use another directory",
+                                   "wait for it to end (or stop it), or choose another --out")) from None
 
 
 def _diverged(error: NonFiniteError, out: Path, fresh: bool, started_before: bool, args: argparse.Namespace) -> int:
@@ -444,7 +488,91 @@ def _run(path: str) -> tuple[dict, dict]:
                 f"{run} holds a run that has not finished: continue it with `fnn train ... --resume {run}`"
             )
         raise _UsageError(f"{run} is not a run directory: {MODEL} is missing (write one with `fnn train`)")
-    return fnn.load(run / MODEL), json.loads((run / CONFIG).read_text())
+    return _read_model(run), _read_config(run)
+
+
+# What fnn train writes into config.json, with the types every command relies on (classes: optional, loss: older
+# runs have none and are cross_entropy).
+_CONFIG_TYPES = {"data": str, "layers": str, "activation": str, "dropout": (int, float), "optimizer": str,
+                 "lr": (int, float), "l2": (int, float), "epochs": int, "batch_size": int, "validation": (int, float),
+                 "patience": (int, type(None)), "test_size": (int, float), "target": str, "seed": int, "dtype": str}
+
+
+def _read_config(run: Path) -> dict:
+    """``run/config.json``, checked: a usage error naming the file and what is wrong with it."""
+    path = run / CONFIG
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        problem = f"is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start})"
+    except json.JSONDecodeError as e:
+        problem = f"is not JSON ({e.msg}, line {e.lineno})"
+    except FileNotFoundError:
+        problem = "is missing"
+    except IsADirectoryError:
+        problem = "is a directory"
+    else:
+        problem = _config_problem(config)
+        if problem is None:
+            return config
+    raise _UsageError(f"{path} {problem}: the run's settings cannot be read (fnn train writes this file; restore it, "
+                      f"or train again into another --out)")
+
+
+def _config_problem(config: Any) -> str | None:
+    if not isinstance(config, dict):
+        return f"holds a JSON {type(config).__name__}, not the object of settings fnn train writes"
+    missing = [k for k in _CONFIG_TYPES if k not in config]
+    if missing:
+        return f"lacks the setting{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+    for k, kind in _CONFIG_TYPES.items():
+        if not isinstance(config[k], kind) or isinstance(config[k], bool):
+            return f"has {k} = {config[k]!r}, not a {getattr(kind, '__name__', 'number')}"
+    if config["dtype"] not in ("float32", "float64") or config.get("loss", "cross_entropy") not in LOSSES:
+        return f"has dtype {config['dtype']!r} and loss {config.get('loss')!r}, not fnn train's"
+    classes = config.get("classes")
+    if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+        return f"has classes = {classes!r}, not a list of class names"
+    return None
+
+
+def _read_model(run: Path) -> dict:
+    """``run/model.npz``, checked to be what fnn train writes: a usage error naming the file otherwise."""
+    path = run / MODEL
+    try:
+        saved = fnn.load(path)
+    except FnnError as e:
+        raise _UsageError(f"{path} cannot be loaded: {str(e).splitlines()[0]}") from None
+    except (OSError, RuntimeError, ValueError, EOFError) as e:  # zipfile's own errors on a damaged file
+        raise _UsageError(f"{path} cannot be loaded ({type(e).__name__}: {e}): it is damaged") from None
+    problem = _model_problem(saved)
+    if problem is not None:
+        raise _UsageError(f"{path} {problem}: it is not a model written by fnn train (train again to rewrite it)")
+    return saved
+
+
+def _model_problem(saved: Any) -> str | None:
+    if not isinstance(saved, dict):
+        return f"holds a {type(saved).__name__}, not the dict of state, history and scaler fnn train saves"
+    missing = [k for k in ("state", "history", "classes", "scaler") if k not in saved]
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    if not isinstance(saved["state"], fnn.TrainState):
+        return f"holds a {type(saved['state']).__name__} as its state, not an fnn.TrainState"
+    scaler = saved["scaler"]
+    if not (isinstance(scaler, dict) and all(isinstance(scaler.get(k), np.ndarray) and scaler[k].ndim == 1
+                                             for k in ("mean", "scale"))
+            and scaler["mean"].shape == scaler["scale"].shape):
+        return "holds a scaler without the mean and scale vectors of one length"
+    history = saved["history"]
+    if not (isinstance(history, dict) and all(isinstance(v, np.ndarray) and v.ndim == 1 for v in history.values())):
+        return "holds a history that is not a dict of one value per epoch"
+    if history and ("loss" not in history or len({len(v) for v in history.values()}) != 1):
+        return f"holds a history without a loss for every epoch (it has {sorted(history)})"
+    names = saved.get("class_names")
+    if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        return "holds class names that are not a list of strings"
+    return None
 
 
 def _features(x: np.ndarray, scaler: Any, data: str, config: dict) -> np.ndarray:
@@ -514,14 +642,15 @@ def _csv_features(path: str, width: int, config: dict) -> np.ndarray:
     """The features of a CSV for predict: every column, or every column but the run's target column."""
     if not Path(path).is_file():
         raise _UsageError(f"--data {path}: no such file")
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    with _utf8(f"--data {path}"), open(path, newline="", encoding="utf-8-sig") as f:
         rows = [(line, cells) for line, cells in enumerate(csv.reader(f), 1) if any(c.strip() for c in cells)]
     if not rows:
         raise _UsageError(f"--data {path}: no data lines")
     if len(rows[0][1]) == width + 1:
         target = config["target"]
         column: int | str = int(target) if target.lstrip("-").isdigit() else target
-        return fnn.data.load_csv(path, target=column, dtype=config["dtype"], target_dtype=str)[0]
+        with _utf8(f"--data {path}"):
+            return fnn.data.load_csv(path, target=column, dtype=config["dtype"], target_dtype=str)[0]
     if len(rows[0][1]) != width:
         raise _UsageError(f"--data {path} has {len(rows[0][1])} columns; the run takes {width} features (and, "
                           f"optionally, its target column)")
@@ -598,7 +727,7 @@ class _PipeSafe(io.TextIOBase):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``fnn`` command; returns the exit code (see the module: 0, 1, 2, 3 or 130)."""
+    """Run the ``fnn`` command; returns the exit code (see the module: 0, 1, 2, 3, 4 or 130)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
     with contextlib.redirect_stdout(_PipeSafe(sys.stdout)):
@@ -614,11 +743,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = str(e).splitlines()[0] if str(e) else type(e).__name__
             print(f"fnn: error: {message}", file=sys.stderr)
             return USAGE
+        except _Busy as e:
+            print(f"fnn: error: {e}", file=sys.stderr)
+            return BUSY
         except KeyboardInterrupt:
             print("\nfnn: interrupted", file=sys.stderr)
             return INTERRUPTED
         except OSError as e:
             print(f"fnn: error: {e}", file=sys.stderr)
+            return FAILED
+        except Exception as e:  # a bug: still one line, and the traceback on request
+            if os.environ.get("FNN_TRACEBACK"):
+                raise
+            first = str(e).splitlines()[0] if str(e) else ""
+            print(f"fnn: error: unexpected {type(e).__name__}: {first} (a bug in fnn, please report it; "
+                  f"FNN_TRACEBACK=1 shows where)", file=sys.stderr)
             return FAILED
 
 

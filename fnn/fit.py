@@ -26,16 +26,17 @@ from typing import Any, Callable, Sequence
 import attrs
 import numpy as np
 
-from fnn import random, resume as resume_module
+from fnn import io, random, resume as resume_module
 from fnn.data import split_indices
 from fnn.early_stopping import EarlyStopping, start_watch
-from fnn.errors import ConfigError, FnnWarning, ShapeError
+from fnn.errors import ConfigError, FnnWarning, NonFiniteError, ShapeError
 from fnn.evaluation import check_metrics, metric_functions, scores
 from fnn.losses import Loss
 from fnn.network import check_inputs
 from fnn.network import sample_out_shape
 from fnn.optim.plateau import ReduceLROnPlateau
 from fnn.train import REQUIRED, TrainState, _check_batch_size, _prepare, _Problem, _run_epoch, check_call, value_text
+from fnn.train import _params_finite
 
 __all__ = ["fit", "EarlyStopping"]
 
@@ -238,6 +239,7 @@ def fit(
         shuffle, drop_last: as in :func:`fnn.batches`.
         checkpoint: a directory to write checkpoints into (created if needed; it must hold no
             checkpoints yet): one at the start, then every ``checkpoint_every``, and one at the end.
+            The call holds the directory's lock throughout: one live run per directory (see :mod:`fnn.resume`).
         checkpoint_every: an integer (after every step whose count is a multiple of it), or
             ``"epoch"`` (after every epoch; the default).
         resume: a checkpoint directory: continue the run from its newest checkpoint, ignoring
@@ -264,12 +266,17 @@ def fit(
         wall-clock (for an epoch cut by the kill, the time since the restart).
 
     Raises:
-        NonFiniteError: the loss became NaN or infinite. Its ``.state`` is the last state with
+        NonFiniteError: the loss became NaN or infinite, or an update made the params so (the
+            epoch's last, whose NaN no later loss shows, is caught at the epoch's end: no
+            history entry and no checkpoint holds it). Its ``.state`` is the last state with
             finite params (the best one, with early stopping and ``restore_best``) and its
             ``.history`` the epochs completed. Any other error raised inside the loop
-            (a KeyboardInterrupt too) carries the same two attributes.
+            (a KeyboardInterrupt too) carries the same two attributes. Also raised before
+            training when the given state, or the newest checkpoint of ``resume``, holds NaN
+            or infinity.
         ConfigError: a bad argument; with ``resume``, a setting or data set that differs from
-            the run's (the message names it); with ``checkpoint``, a directory holding checkpoints.
+            the run's (the message names it); with ``checkpoint``, a directory holding checkpoints;
+            with either, a directory another live run holds (the message names its process id).
         FormatError: the newest checkpoint in ``resume`` cannot be loaded.
 
     >>> import tempfile, numpy as np, fnn
@@ -323,8 +330,10 @@ def fit(
     steps = math.ceil(problem.x.shape[0] / batch_size) if not drop_last else problem.x.shape[0] // batch_size
 
     history: dict[str, list] = {}
-    watch, done, losses, stop, saver = start_watch(state.params), 0, [], False, None
-    if directory is not None:
+    watch, done, losses, stop, saver, lock = start_watch(state.params), 0, [], False, None, None
+    if directory is None:
+        _check_finite_start(state, where)
+    else:
         pair = isinstance(validation, (tuple, list))
         settings = resume_module.settings(
             (whole.x, whole.y), None if pair else validation, val if pair else None, split_key=split_key,
@@ -332,19 +341,26 @@ def fit(
             l2=problem.l2, metrics=tuple(metric_fns), early_stopping=early_stopping, weights=whole.weights,
         )
         saver = resume_module._Saver(directory, every, settings)
-        if not resuming:
-            resume_module._refuse_to_mix(directory, where)
-        newest = resume_module._newest(directory) if resuming else None
-        if newest is None:
-            path = saver.save(state, history, watch, 0)  # at once: an unsaveable state fails before any training
-            say(2, f"checkpoint {path} (the start, step {state.step})")
-        else:
-            path, found = newest
-            resume_module._check_same_run(found, state, settings, epochs, where, directory)
-            given = state
-            state, watch, done, losses, stop = found.state, found.watch, found.epoch, found.losses(), found.stopped
-            history = {k: list(v) for k, v in found.history.items()}
-            _resume_news(say, directory, path, found, epochs, steps, given)
+        lock = resume_module._lock(directory, where)  # held until fit returns or raises (see fnn.resume)
+        try:
+            if not resuming:
+                resume_module._refuse_to_mix(directory, where)
+            newest = resume_module._newest(directory) if resuming else None
+            if newest is None:
+                _check_finite_start(state, where)
+                path = saver.save(state, history, watch, 0)  # at once: an unsaveable state fails before any training
+                say(2, f"checkpoint {path} (the start, step {state.step})")
+            else:
+                path, found = newest
+                _check_finite_start(found.state, where, path)
+                resume_module._check_same_run(found, state, settings, epochs, where, directory)
+                given = state
+                state, watch, done, losses, stop = found.state, found.watch, found.epoch, found.losses(), found.stopped
+                history = {k: list(v) for k, v in found.history.items()}
+                _resume_news(say, directory, path, found, epochs, steps, given)
+        except BaseException:
+            resume_module._unlock(lock)
+            raise
     try:
         epoch = done
         while epoch < epochs and not stop:
@@ -407,7 +423,25 @@ def fit(
         error.state = _restore(early_stopping, watch, good)
         error.history = _as_arrays(history)
         raise
+    finally:
+        resume_module._unlock(lock)
     return _restore(early_stopping, watch, state), _as_arrays(history)
+
+
+def _check_finite_start(state: TrainState, where: str, path: Any = None) -> None:
+    """NonFiniteError for a run that would start from params holding NaN or infinity (once a call: one pass)."""
+    if _params_finite(state):
+        return
+    if path is None:
+        error = NonFiniteError(f"{where}: the given state's params hold NaN or infinity (step {state.step}): "
+                               f"nothing finite to train from")
+    else:
+        older = [p.name for _, p in io.list_checkpoints(path.parent) if p != path]
+        back = f"delete it to resume from {older[-1]}" if older else "no older checkpoint is left"
+        error = NonFiniteError(f"{where}: the newest checkpoint {path} holds params with NaN or infinity (step "
+                               f"{state.step}; a run of an fnn that did not check them yet): {back}")
+    error.state = state
+    raise error
 
 
 def _resume_news(

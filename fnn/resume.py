@@ -19,6 +19,15 @@ protects against a kill, the second file against a damaged disk (the newest
 checkpoint failing to load raises :class:`~fnn.errors.FormatError` naming the
 older one, rather than silently going back in time).
 
+**One live run per directory.** A run holds an OS lock (``fcntl.flock``) on the file
+:data:`LOCK` in its directory from before it looks at the directory until ``fit``
+returns or raises; the file holds the holder's process id. A second ``fit`` into the
+same directory, a new run or a resume, from another process or thread, gets a
+:class:`~fnn.errors.ConfigError` naming the directory and that process id, at once,
+before it reads or deletes anything. The kernel releases the lock when its holder's
+process ends, however it ends (SIGKILL too): the file stays behind, holding nothing, and
+the next run takes it over. (On a platform without ``fcntl`` nothing is locked.)
+
 **The same run, or an error.** A checkpoint records the settings a continuation
 must share (:func:`settings`): the training data's shape, dtype and CRC-32 of
 every byte, the validation data or fraction, the split key, batch size,
@@ -44,9 +53,16 @@ Any difference raises :class:`~fnn.errors.ConfigError` naming it.
 
 from __future__ import annotations
 
+import errno
 import os
 import pathlib
+import time
 import zlib
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock
+    fcntl = None
 from typing import Any, Sequence
 
 import attrs
@@ -57,10 +73,13 @@ from fnn.early_stopping import StackedWatch, Watch
 from fnn.errors import ConfigError, FormatError
 from fnn.train import TrainState
 
-__all__ = ["Checkpoint", "settings", "digest", "KEEP"]
+__all__ = ["Checkpoint", "settings", "digest", "KEEP", "LOCK"]
 
 KEEP = 2
 """How many checkpoints a run keeps: the newest and the one before it."""
+
+LOCK = ".fnn.lock"
+"""The file of a run directory that its live run holds locked (see "One live run per directory")."""
 
 
 def _count(name: str) -> Any:
@@ -262,6 +281,70 @@ def _newest(directory: pathlib.Path) -> tuple[pathlib.Path, Checkpoint] | None:
             f"cannot resume from {path}: it holds a {type(value).__name__}, not a checkpoint written by fnn.fit"
         )
     return path, value
+
+
+def _lock(directory: str | os.PathLike, where: str) -> int | None:
+    """Make ``directory`` if needed and take its :data:`LOCK` for this run: a file descriptor for :func:`_unlock`.
+
+    None (no lock) where the lock file cannot be written (a read-only directory: a resume of a finished run
+    there still returns it; a run that would write fails at its first checkpoint, as it would have).
+
+    Raises:
+        ConfigError: another live run holds it (the message names the directory and its process id).
+    """
+    directory = pathlib.Path(directory)
+    if fcntl is None:
+        return None
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / LOCK
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as e:
+            if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                return None  # a directory this process cannot write into is one it cannot write checkpoints into
+            raise
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise ConfigError(
+                f"{where}: {os.fspath(directory)} is in use by a live run (process {holder}); one run writes into a "
+                f"directory at a time: wait for that one to end (or stop it), or use another directory"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        try:  # the file locked must still be the one at the path (a run's directory removed meanwhile: again)
+            here = os.stat(path)
+            mine = os.fstat(fd)
+            if (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+                return fd
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    """The process id in a lock file that another process holds (it writes it just after taking the lock)."""
+    for _ in range(50):
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        if text:
+            return text
+        time.sleep(0.002)
+    return "not known: it has not written its id"
+
+
+def _unlock(fd: int | None) -> None:
+    """Release a lock taken by :func:`_lock` (the file stays: deleting it would let two runs lock two files)."""
+    if fd is not None:
+        os.close(fd)
 
 
 def _refuse_to_mix(directory: pathlib.Path, where: str) -> None:

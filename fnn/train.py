@@ -147,8 +147,16 @@ def opt_step(state: TrainState, grads: Any) -> TrainState:
 
     Pure: ``state`` and ``grads`` are unchanged; the new params live in a new, read-only buffer.
 
+    ``grads`` must be laid out as the params are (what :func:`fnn.grad` returns): the same tree
+    structure and leaf shapes, not merely the same total size; a flat vector ``g`` is
+    ``fnn.tree.ravel(state.params)[1](g)``. A gradient holding NaN or infinity is refused
+    rather than applied: the update would make the params non-finite, and no later step could
+    undo it. (``fit`` and ``train_epoch`` do not come through here: their steps check the loss,
+    which a non-finite gradient's params would show, and the params once an epoch.)
+
     Raises:
-        ShapeError: ``grads`` does not match the params' flat size or dtype.
+        ShapeError: ``grads`` has another structure, other leaf shapes, another flat size or dtype.
+        NonFiniteError: ``grads`` holds NaN or infinity; its ``.state`` is ``state``, unchanged.
 
     >>> import numpy as np, fnn
     >>> p = fnn.init(fnn.random.key(0), fnn.mlp([2, 1], output=None))
@@ -159,12 +167,33 @@ def opt_step(state: TrainState, grads: Any) -> TrainState:
     (1, True)
     """
     flat, unravel = tree.ravel(state.params)
-    gflat, _ = tree.ravel(grads)
+    gflat, gunravel = tree.ravel(grads)
     if gflat.shape != flat.shape or gflat.dtype != flat.dtype:
         raise ShapeError(
             f"opt_step: grads ravel to {gflat.shape} {gflat.dtype} but params to {flat.shape} {flat.dtype}"
         )
+    if gunravel.structure != unravel.structure or gunravel.shapes != unravel.shapes:  # tuples: compared in C
+        _wrong_layout(gunravel, unravel)
+    if not np.isfinite(gflat).all():  # no warning, whatever np.errstate says (a sum or dot would overflow)
+        bad = np.flatnonzero(~np.isfinite(gflat))
+        error = NonFiniteError(
+            f"opt_step: grads hold NaN or infinity ({bad.size} of {gflat.size} values, the first at flat index "
+            f"{bad[0]}); not applied: .state is the state given, unchanged"
+        )
+        error.state = state
+        raise error
     return _apply_update(state, flat, gflat, unravel, _new_model_state(grads, unravel))[0]
+
+
+def _wrong_layout(got: Callable, expected: Callable) -> None:
+    if got.structure != expected.structure:
+        raise ShapeError(
+            f"opt_step: grads have another tree structure than the params, with the same total size: expected "
+            f"{expected.structure!r}, got {got.structure!r} (grads from fnn.grad(state.params, ...) have the params' "
+            f"structure; a flat vector g goes in as fnn.tree.ravel(state.params)[1](g))"
+        )
+    raise ShapeError(f"opt_step: grads have the params' structure but other leaf shapes: expected {expected.shapes}, "
+                     f"got {got.shapes}")
 
 
 def _new_model_state(grads: Any, unravel: Callable) -> np.ndarray | None:
@@ -438,14 +467,68 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: EpochCarry, i
     return EpochCarry(new_state, new_flat, state, losses, done + 1)
 
 
+def _finite(flat: np.ndarray) -> bool:
+    return bool(np.isfinite(flat).all())
+
+
+def _params_finite(state: TrainState) -> bool:
+    return _finite(tree.ravel(state.params)[0])
+
+
 def _non_finite(state: TrainState, flat: np.ndarray, previous: TrainState | None, value: Any) -> None:
-    good = state if np.isfinite(flat).all() or previous is None else previous
-    error = NonFiniteError(
-        f"the loss became {value} at step {state.step}; the last state with finite params "
-        f"(step {good.step}) is attached as .state"
-    )
+    if _finite(flat):
+        good, text = state, f"the last state with finite params (step {state.step}) is attached as .state"
+    elif previous is not None and _params_finite(previous):
+        good, text = previous, f"the last state with finite params (step {previous.step}) is attached as .state"
+    else:  # params given already NaN or infinite (a ReLU network can hide them under a finite loss)
+        good = state if previous is None else previous
+        text = (f"the params it was computed from are NaN or infinite, and no state with finite params is at hand "
+                f"(.state is that of step {good.step}, not finite either)")
+    error = NonFiniteError(f"the loss became {value} at step {state.step}; {text}")
     error.state = detached(good)  # its own arrays: the epoch's buffers are not handed out
     raise error
+
+
+def _params_not_finite(carry: EpochCarry, replay: Callable) -> None:
+    """NonFiniteError for an update that made the params NaN or infinite while its loss was finite: at the end of
+    an epoch (no later loss shows it) or before a checkpoint. ``.state`` is the state before it (``previous``,
+    intact: no step has run since), or, should that not be finite either, the last finite one ``replay`` finds."""
+    previous = carry.previous
+    if previous is not None and _params_finite(previous):
+        good, start = previous, None
+    else:
+        good, start = replay(carry.state.step)
+    if good is None:
+        error = NonFiniteError(
+            f"the params are NaN or infinite at step {carry.state.step}, and no state with finite params is at "
+            f"hand: the state the epoch started from (step {start.step}) is not finite either; .state is that state"
+        )
+        error.state = detached(start)
+        raise error
+    error = NonFiniteError(
+        f"the update at step {good.step} made the params NaN or infinite (its loss was finite; only the next "
+        f"step's loss would have shown it); the last state with finite params (step {good.step}) is attached as "
+        f".state"
+    )
+    error.state = detached(good)
+    raise error
+
+
+def _last_finite(start: TrainState, problem: _Problem, chunks: list, upto: int) -> tuple[TrainState | None, TrainState]:
+    """(the last state with finite params among ``start`` and the states its steps over ``chunks`` lead to, up to
+    step ``upto``, or None; ``start``): the epoch replayed with arrays of its own (training is a pure function of
+    the state), on the error path only, so that the steps themselves check nothing."""
+    if not _params_finite(start):
+        return None, start
+    carry = EpochCarry(start, tree.ravel(start.params)[0], None, [], 0)
+    for idx in chunks:
+        if carry.state.step >= upto:
+            break
+        after = _step(problem, None, carry, idx)
+        if not _finite(after.flat):
+            break
+        carry = after
+    return carry.state, start
 
 
 def detached(state: TrainState) -> TrainState:
@@ -483,9 +566,13 @@ def _step_with_progress(
     return carry
 
 
-def _step_with_hook(step: Callable, every: int, hook: Callable, carry: EpochCarry, idx: np.ndarray) -> EpochCarry:
+def _step_with_hook(
+    step: Callable, every: int, hook: Callable, replay: Callable, carry: EpochCarry, idx: np.ndarray
+) -> EpochCarry:
     carry = step(carry, idx)
     if carry.state.step % every == 0:
+        if not _finite(carry.flat):  # once a checkpoint, not once a step: no checkpoint holds NaN or infinity
+            _params_not_finite(carry, replay)
         # A detached copy: the state's own arrays live in a slot that a later step overwrites.
         hook(detached(carry.state), list(carry.losses))
     return carry
@@ -514,6 +601,11 @@ def _run_epoch(
     rotating buffers (see :func:`_step`), so a hook receives a detached copy of the state (its
     own arrays), an error raised in the epoch carries a detached state, and the state returned
     lives in a slot no later step writes (each epoch allocates its own buffers).
+
+    **No state handed out holds NaN or infinity.** A step checks its loss (free); an update that
+    makes the params non-finite shows in the next step's loss, except the epoch's last (and, in the
+    rare network whose loss hides them, any): so the params are checked once at the epoch's end and
+    before each hook call, and a NonFiniteError carries the state before the update.
     """
     # The permutation belongs to the epoch, so it is drawn with the step at which the epoch began.
     start = state.step - position
@@ -524,9 +616,12 @@ def _run_epoch(
         step = partial(_step, problem, buffers)
     else:
         step = partial(_step_with_progress, problem, buffers, progress)
+    replay = partial(_last_finite, state, problem, chunks)
     if hook is not None:
-        step = partial(_step_with_hook, step, every, hook)
+        step = partial(_step_with_hook, step, every, hook, replay)
     carry = toolz.reduce(step, chunks, EpochCarry(state, tree.ravel(state.params)[0], None, list(losses), 0))
+    if not _finite(carry.flat):  # once an epoch: the update that ends it has no loss after it to show a NaN
+        _params_not_finite(carry, replay)
     state, losses = carry.state, carry.losses
     values = np.array([v for v, _ in losses], dtype=np.float64)
     sizes = np.array([n for _, n in losses])
@@ -570,8 +665,9 @@ def train_epoch(
         ``step_loss`` (steps, K).
 
     Raises:
-        NonFiniteError: the loss became NaN or infinite; the exception's ``.state`` is the last
-            state with finite parameters (the one that step started from).
+        NonFiniteError: the loss became NaN or infinite, or the epoch's last update made the
+            params so; the exception's ``.state`` is the last state with finite parameters (the
+            one that step started from, or the one before that update).
 
     >>> import numpy as np, fnn
     >>> p = fnn.init(fnn.random.key(0), fnn.mlp([2, 2]))
