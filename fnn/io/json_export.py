@@ -18,7 +18,7 @@ from fnn import tree
 from fnn._version import __version__
 from fnn.errors import ConfigError, FormatError, NonFiniteError
 from fnn.io._codec import fail, short
-from fnn.io._files import atomic_write
+from fnn.io._files import atomic_write, open_regular
 from fnn.layers import Activation, DenseParams, Dropout, SequentialParams
 from fnn.layers.sequential import float_dtype
 from fnn.network import NOT_PARAMS
@@ -241,7 +241,8 @@ def import_json(path: str | os.PathLike) -> SequentialParams:
     (dtype('float64'), True, True)
     """
     where = os.fspath(path)
-    raw = pathlib.Path(where).read_bytes()
+    with open_regular(where, where) as f:  # a FIFO or a device is a FormatError, not a hang
+        raw = f.read()
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
