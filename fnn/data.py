@@ -53,6 +53,7 @@ __all__ = [
     "load_digits",
     "load_sklearn",
     "read_idx",
+    "IDX_MAX_BYTES",
     "write_idx",
     "load_mnist",
     "load_csv",

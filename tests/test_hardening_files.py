@@ -14,6 +14,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import tracemalloc
@@ -23,11 +24,13 @@ import zlib
 import numpy as np
 import numpy.lib.format as npy
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import fnn
 from fnn import io
 from fnn.errors import ConfigError, FormatError
 from fnn.io import _files
+from fnn.testing import layer_cases
 
 MIB = 2**20
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -580,3 +583,49 @@ def test_f19_a_new_file_takes_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_f18_recovering_a_checkpoint_directory_leaves_a_live_writers_checkpoint_alone(tmp_path):
+    """The F3 symptom on the file side: a second resume deleted the live run's temporary checkpoint."""
+    run, go = tmp_path / "run", tmp_path / "go"
+    io.save_checkpoint(run, {"a": np.zeros(1)}, step=1)
+    target = io.checkpoint_path(run, 2)
+    with subprocess.Popen([sys.executable, "-c", WRITER, str(target), str(go)], stdout=subprocess.PIPE,
+                          text=True, cwd=ROOT) as child:
+        try:
+            assert child.stdout.readline() == "writing\n"
+            live = temporaries(run)
+            path, value = io.recover_checkpoint(run)
+            assert path.name == "ckpt-000000000001.npz" and temporaries(run) == live and len(live) == 1
+        finally:
+            go.touch()
+        assert child.stdout.readline() == "done\n"
+        assert child.wait(timeout=30) == 0
+    assert target.read_bytes() == b"first half of the bytes second half"
+
+
+@settings(max_examples=80, deadline=None)
+@given(case=layer_cases(), members=st.sampled_from([None, 2]))
+def test_f14_every_layer_init_builds_loads_alone_in_a_stack_and_in_a_state(case, members):
+    """No false alarm: what init and TrainState.create build passes the consistency check, for every fnn layer."""
+    spec, in_shape = case
+    net = fnn.Sequential([spec], in_shape=in_shape)
+    params = fnn.init(fnn.random.key(0), net)
+    if members is not None:
+        if not fnn.layers.stackable(params):
+            return
+        params = fnn.stack([fnn.init(fnn.random.key(i), net) for i in range(members)])
+    with tempfile.TemporaryDirectory() as d:
+        assert fnn.tree.equal(io.load(io.save(f"{d}/p.npz", params)), params)
+        if fnn.tree.leaves(params):
+            state = fnn.TrainState.create(params, fnn.optim.adam(1e-3), key=fnn.random.key(1))
+            assert fnn.tree.equal(io.load(io.save(f"{d}/s.npz", state)), state)
+
+
+def test_f14_a_layer_without_leaves_must_be_what_init_builds(tmp_path):
+    """Found by the slow fuzz run: a Flatten whose in_shape was set back to None (a spec, not an init's node)."""
+    spec = fnn.Sequential([fnn.Conv1D(3, 2), fnn.Flatten(), fnn.Dense(2)], in_shape=(5, 2))
+    path = io.save(tmp_path / "conv.npz", fnn.init(fnn.random.key(0), spec))
+    path = resign(path, _edit_tree(lambda t: t["children"]["layers"]["tuple"][1]["static"].update(in_shape=None)))
+    with pytest.raises(FormatError, match=r"layers\[1\]: init builds Flatten\(in_shape=\(4, 3\)\)"):
+        io.load(path)

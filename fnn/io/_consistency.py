@@ -52,10 +52,12 @@ from fnn.layers import (
     RMSNormParams,
     SequentialParams,
     forward,
+    init_node,
     layer_name,
     out_shape,
     takes_integers,
 )
+from fnn.layers.base import _registered
 from fnn.layers.conv import _ConvParams
 from fnn.layers.recurrent import _GATES, _RecurrentParams
 
@@ -270,13 +272,15 @@ def _dtype_of(node: Any) -> np.dtype:
 
 def _probe(node: Any, in_shape: tuple, prefix: tuple, dtype: np.dtype, at: str) -> tuple:
     """The output sample shape of ``node``: a forward pass on zeros must map n samples to n outputs."""
-    if not tree.leaves(node):
-        try:  # a layer without leaves is its own spec (Activation, Dropout, Flatten, pooling)
-            return tuple(out_shape(node, tuple(in_shape)))
-        except NotImplementedError:
-            pass
+    if not tree.leaves(node) and _registered(init_node, node) and _registered(out_shape, node):
+        try:  # a layer without leaves is its own spec (Activation, Dropout, Flatten, pooling): init it again
+            built = init_node(node, random.key(0), tuple(in_shape), dtype)
+            shape = tuple(out_shape(node, tuple(in_shape)))
         except (FnnError, ValueError, TypeError) as e:
             raise _Bad(at, f"{_name(node)} cannot take samples of shape {tuple(in_shape)} ({e})") from None
+        if type(built) is not type(node) or built != node:
+            raise _Bad(at, f"init builds {built!r} for samples of shape {tuple(in_shape)}, the file gives {node!r}")
+        return shape
     shapes = []
     for n in _PROBE:
         x = np.zeros((*prefix, n, *in_shape), np.int64 if takes_integers(node) else dtype)
