@@ -629,3 +629,11 @@ def test_f14_a_layer_without_leaves_must_be_what_init_builds(tmp_path):
     path = resign(path, _edit_tree(lambda t: t["children"]["layers"]["tuple"][1]["static"].update(in_shape=None)))
     with pytest.raises(FormatError, match=r"layers\[1\]: init builds Flatten\(in_shape=\(4, 3\)\)"):
         io.load(path)
+
+
+def test_f5_import_json_refuses_a_file_over_its_limit_before_reading(tmp_path):
+    params = fnn.init(fnn.random.key(0), fnn.mlp([8, 8, 2]))
+    path = io.export_json(tmp_path / "m.json", params)
+    with pytest.raises(FormatError, match=r"max_bytes=100 .*fnn.io.import_json\(\.\.\., max_bytes="):
+        io.import_json(path, max_bytes=100)
+    assert fnn.tree.equal(io.import_json(path), params) and io.JSON_MAX_BYTES < io.MAX_BYTES

@@ -106,7 +106,7 @@ from fnn.io.checkpoints import (
     recover_checkpoint,
     save_checkpoint,
 )
-from fnn.io.json_export import JSON_FORMAT, JSON_FORMAT_VERSION, export_json, import_json
+from fnn.io.json_export import JSON_FORMAT, JSON_FORMAT_VERSION, JSON_MAX_BYTES, export_json, import_json
 
 __all__ = [
     "save",
@@ -125,4 +125,5 @@ __all__ = [
     "FORMAT_VERSION",
     "JSON_FORMAT_VERSION",
     "MAX_BYTES",
+    "JSON_MAX_BYTES",
 ]
