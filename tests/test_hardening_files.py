@@ -637,3 +637,13 @@ def test_f5_import_json_refuses_a_file_over_its_limit_before_reading(tmp_path):
     with pytest.raises(FormatError, match=r"max_bytes=100 .*fnn.io.import_json\(\.\.\., max_bytes="):
         io.import_json(path, max_bytes=100)
     assert fnn.tree.equal(io.import_json(path), params) and io.JSON_MAX_BYTES < io.MAX_BYTES
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root may give a file away")
+def test_f19_resaving_as_root_keeps_owner_group_and_mode(tmp_path):
+    path = params_file(tmp_path)
+    os.chown(path, 1234, 2345)
+    os.chmod(path, 0o640)
+    io.save(path, {"a": np.ones(1)})
+    st_ = path.stat()
+    assert (st_.st_uid, st_.st_gid, stat.S_IMODE(st_.st_mode)) == (1234, 2345, 0o640)

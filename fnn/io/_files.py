@@ -257,17 +257,19 @@ def _existing(path: pathlib.Path) -> os.stat_result | None:
 
 
 def _writable(path: pathlib.Path, st: os.stat_result) -> bool:
-    """Whether this user may write the file by its mode bits (root too: a 0444 file is protected by intent)."""
+    """Whether this user may write the file (for root: whether it has a write bit; 0444 is protected by intent)."""
     if not hasattr(os, "geteuid"):
         return bool(st.st_mode & stat.S_IWRITE)
     euid = os.geteuid()
+    if euid == 0:  # root may write anything: a file without any write bit is read-only by intent
+        return bool(st.st_mode & 0o222)
     if euid == st.st_uid:
         bit = stat.S_IWUSR
     elif st.st_gid == os.getegid() or st.st_gid in os.getgroups():
         bit = stat.S_IWGRP
     else:
         bit = stat.S_IWOTH
-    return bool(st.st_mode & bit) and (euid == 0 or os.access(path, os.W_OK))
+    return bool(st.st_mode & bit) and os.access(path, os.W_OK)
 
 
 def _keep_permissions(fd: int, old: os.stat_result) -> None:
