@@ -647,3 +647,13 @@ def test_f19_resaving_as_root_keeps_owner_group_and_mode(tmp_path):
     io.save(path, {"a": np.ones(1)})
     st_ = path.stat()
     assert (st_.st_uid, st_.st_gid, stat.S_IMODE(st_.st_mode)) == (1234, 2345, 0o640)
+
+
+def test_f5_the_json_header_may_take_a_sixteenth_of_the_limit(tmp_path):
+    """json.loads builds several times its text in Python objects: the header has a tighter share."""
+    path = io.save(tmp_path / "t.npz", {"numbers": list(range(20_000))})
+    with zipfile.ZipFile(path) as zf:
+        header_bytes = zf.getinfo("__header__.npy").file_size
+    with pytest.raises(FormatError, match=r"JSON header .*1/16 of max_bytes"):
+        io.load(path, max_bytes=header_bytes * 8)
+    assert io.load(path, max_bytes=header_bytes * 16)["numbers"][-1] == 19_999

@@ -64,6 +64,7 @@ STALE_GRACE = 60.0
 """Seconds an *empty*, unlocked temporary file of :func:`atomic_write` is left alone (see there)."""
 
 _HEADER = "__header__"
+_HEADER_SHARE = 16  # the JSON header may take 1/16 of max_bytes: json.loads builds several times its text in objects
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: the same value gives the same bytes
 _ZIP_MAGIC = b"PK\x03\x04"
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -471,6 +472,14 @@ def _check_members(npz: Any, names: list[str], where: str, file_size: int, max_b
     if max_bytes is not None and total > max_bytes:
         raise too_large(where, "it" if len(names) > 1 else f"its {names[0].removesuffix('.npy')} member", total,
                         max_bytes, call)
+    header = npz.zip.getinfo(_HEADER + ".npy").file_size
+    if max_bytes is not None and header > max_bytes // _HEADER_SHARE:
+        raise fail(
+            where,
+            f"its JSON header declares {header:,} bytes, more than 1/{_HEADER_SHARE} of max_bytes={max_bytes} (parsed "
+            f"JSON takes several times its text); if the file is trusted, load it with "
+            f"{call}(..., max_bytes={header * _HEADER_SHARE}) or max_bytes=None (no limit)",
+        )
 
 
 def _array_specs(header: dict, where: str) -> list[tuple[np.dtype, tuple]]:
@@ -591,8 +600,9 @@ def load(path: str | os.PathLike, *, max_bytes: int | None = MAX_BYTES) -> Any:
     Args:
         path: a file written by :func:`save` (or :func:`save_checkpoint`).
         max_bytes: the most bytes the file's members (JSON header and arrays) may declare,
-            :data:`MAX_BYTES` (4 GiB) by default; ``None`` for no limit (the checks against
-            the file's size still hold). The peak memory of a load is at most about twice this.
+            :data:`MAX_BYTES` (4 GiB) by default, the JSON header at most 1/16 of it;
+            ``None`` for no limit (the checks against the file's size still hold). The peak
+            memory of a load is at most about twice this.
 
     Returns:
         The saved value: params, a :class:`fnn.TrainState`, a history, or a tree of them.
