@@ -1,4 +1,5 @@
-"""The validators shared by fnn's boundaries: an integer that is not a bool, a real number in a range.
+"""The validators shared by fnn's boundaries: an integer that is not a bool, a real number in a range, a file
+that is a regular file, a byte limit.
 
 Every public function checks its arguments with these, so that the same mistake gets the
 same message everywhere: what was expected, what was given (``repr`` and type).
@@ -17,11 +18,21 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-from typing import Any
+import os
+import stat
+from typing import Any, BinaryIO
 
-from fnn.errors import ConfigError
+from fnn.errors import ConfigError, FormatError
 
-__all__ = ["is_integer", "is_real", "integer", "real"]
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+__all__ = ["is_integer", "is_real", "integer", "real", "open_regular", "check_max_bytes"]
+
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+          stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a directory"}
 
 
 def is_integer(value: Any) -> bool:
@@ -70,3 +81,37 @@ def real(
     if not inside:  # NaN is never inside
         raise ConfigError(f"{what} must be {expected}, got {value!r}")
     return v
+
+
+def open_regular(path: str | os.PathLike, where: str) -> BinaryIO:
+    """``path`` opened for reading bytes, if it is a regular file (a symlink to one included).
+
+    A FIFO, a device or a socket is a FormatError at once: the file is opened with
+    ``O_NONBLOCK`` (so opening a FIFO without a writer does not block) and checked with
+    ``fstat`` on the open descriptor (so nothing can be swapped in between the check and the
+    read).
+
+    Raises:
+        FileNotFoundError: there is no such file (other OS errors propagate as they are).
+        IsADirectoryError: it is a directory.
+        FormatError: it is not a regular file.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(f"cannot load {where}: it is a directory")
+        if not stat.S_ISREG(mode):
+            kind = _KINDS.get(stat.S_IFMT(mode), "a special file")
+            raise FormatError(f"cannot load {where}: it is not a regular file but {kind}")
+        if fcntl is not None and hasattr(os, "O_NONBLOCK"):
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def check_max_bytes(max_bytes: Any) -> int | None:
+    """``max_bytes`` if it is None (no limit) or an integer >= 1; a ConfigError otherwise."""
+    return None if max_bytes is None else integer(max_bytes, "max_bytes", minimum=1)

@@ -29,6 +29,7 @@ import importlib
 import math
 import numbers
 import os
+import re
 import struct
 import tempfile
 import zlib
@@ -39,6 +40,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from fnn._checks import check_max_bytes, open_regular
 from fnn.errors import ConfigError, DtypeError, FormatError, NonFiniteError, ShapeError
 from fnn.random import Key, generator
 
@@ -51,6 +53,7 @@ __all__ = [
     "load_digits",
     "load_sklearn",
     "read_idx",
+    "IDX_MAX_BYTES",
     "write_idx",
     "load_mnist",
     "load_csv",
@@ -464,15 +467,28 @@ def load_sklearn(name: str, *, dtype: Any = np.float32) -> tuple[np.ndarray, np.
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _IDX_CODES = {np.dtype(t).newbyteorder("="): code for code, t in _IDX_DTYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
+_MAX_DIMS = 64  # NumPy's limit
+IDX_MAX_BYTES = 4 * 2**30
+"""The default ``max_bytes`` of :func:`read_idx`: the most data bytes an IDX header may declare (4 GiB)."""
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+def read_idx(path: str | os.PathLike, *, max_bytes: int | None = IDX_MAX_BYTES) -> np.ndarray:
     """The array stored in an IDX file (MNIST's format), raw or gzip-compressed.
 
     The header is two zero bytes, a type code (0x08 uint8, 0x09 int8, 0x0B int16,
     0x0C int32, 0x0D float32, 0x0E float64), the number of dimensions, then each
     dimension as a big-endian uint32; the big-endian data follow. A file starting
-    with the gzip magic is decompressed first, whatever its name.
+    with the gzip magic is decompressed as it is read, whatever its name.
+
+    Memory is bounded before anything is allocated: the size the header declares is
+    checked against ``max_bytes`` (and, for a raw file, against the file's size), and a
+    gzip stream is inflated only up to that size (one byte more shows bytes left over),
+    so a small file cannot inflate into a large one.
+
+    Args:
+        path: the file.
+        max_bytes: the most data bytes the header may declare, :data:`IDX_MAX_BYTES`
+            (4 GiB; MNIST's training images are 47 MB) by default, or ``None`` for no limit.
 
     Returns:
         A new native-byte-order array of the stored shape and dtype.
@@ -480,7 +496,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     Raises:
         FileNotFoundError: no file at ``path``.
         FormatError: the file is not valid IDX: broken gzip, wrong magic, unknown type
-            code, truncated header or data, or bytes left over after the data.
+            code, truncated header or data, bytes left over after the data, a declared size
+            over ``max_bytes``, or not a regular file (a FIFO, a device).
 
     >>> import numpy as np, tempfile, os, fnn.data
     >>> path = os.path.join(tempfile.mkdtemp(), "a.idx.gz")
@@ -489,35 +506,84 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     array([[0, 1, 2],
            [3, 4, 5]], dtype=int16)
     """
-    with open(path, "rb") as f:
-        data = f.read()
     name = os.fspath(path)
-    if data[:2] == _GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
-            raise FormatError(f"{name}: corrupted or truncated gzip data ({e})") from e
-    if len(data) < 4:
-        raise FormatError(f"{name}: truncated IDX header: 4 bytes expected, file has {len(data)}")
-    if data[:2] != b"\0\0":
-        raise FormatError(f"{name}: not an IDX file: magic 0x0000 expected in the first two bytes, got 0x{data[:2].hex()}")
-    code, ndim = data[2], data[3]
+    max_bytes = check_max_bytes(max_bytes)
+    with open_regular(path, name) as raw:
+        file_size = os.fstat(raw.fileno()).st_size
+        compressed = raw.read(2) == _GZIP_MAGIC
+        raw.seek(0)
+        if compressed:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as f:
+                return _read_idx_stream(f, name, max_bytes, None)
+        return _read_idx_stream(raw, name, max_bytes, file_size)
+
+
+def _read_exactly(f: Any, n: int, name: str) -> bytes:
+    try:
+        return f.read(n)
+    except (OSError, EOFError, zlib.error) as e:
+        raise FormatError(f"{name}: corrupted or truncated gzip data ({e})") from e
+
+
+def _read_idx_stream(f: Any, name: str, max_bytes: int | None, file_size: int | None) -> np.ndarray:
+    """Read an IDX array from the (decompressed) stream ``f``; ``file_size`` is the raw file's, if not compressed."""
+    head = _read_exactly(f, 4, name)
+    if len(head) < 4:
+        raise FormatError(f"{name}: truncated IDX header: 4 bytes expected, file has {len(head)}")
+    if head[:2] != b"\0\0":
+        raise FormatError(
+            f"{name}: not an IDX file: magic 0x0000 expected in the first two bytes, got 0x{head[:2].hex()}"
+        )
+    code, ndim = head[2], head[3]
     if code not in _IDX_DTYPES:
         known = ", ".join(f"0x{c:02X}" for c in _IDX_DTYPES)
         raise FormatError(f"{name}: unknown IDX type code 0x{code:02X}; expected one of {known}")
-    if ndim == 0:
-        raise FormatError(f"{name}: IDX header gives 0 dimensions; at least 1 expected")
+    if not 1 <= ndim <= _MAX_DIMS:
+        raise FormatError(f"{name}: IDX header gives {ndim} dimensions; 1 to {_MAX_DIMS} expected")
     start = 4 + 4 * ndim
-    if len(data) < start:
-        raise FormatError(f"{name}: truncated IDX header: {start} bytes expected for {ndim} dimensions, file has {len(data)}")
-    shape = struct.unpack(f">{ndim}I", data[4:start])
+    dims = _read_exactly(f, 4 * ndim, name)
+    if len(dims) < 4 * ndim:
+        raise FormatError(
+            f"{name}: truncated IDX header: {start} bytes expected for {ndim} dimensions, file has {4 + len(dims)}"
+        )
+    shape = struct.unpack(f">{ndim}I", dims)
     dtype = np.dtype(_IDX_DTYPES[code])
     expected = math.prod(shape) * dtype.itemsize
-    found = len(data) - start
-    if found != expected:
+    if max_bytes is not None and expected > max_bytes:
+        raise FormatError(
+            f"{name}: the IDX header declares shape {shape} of {dtype.newbyteorder('=')}, {expected:,} data bytes, "
+            f"more than max_bytes={max_bytes} ({max_bytes / 2**30:.3g} GiB), the limit a read may allocate; if the "
+            f"file is trusted, read it with fnn.data.read_idx(path, max_bytes={expected}) or max_bytes=None"
+        )
+    if file_size is not None and file_size - start != expected:
+        found = file_size - start
         what = "truncated data" if found < expected else "size mismatch, bytes left over"
         raise FormatError(f"{name}: {what}: shape {shape} of {dtype.newbyteorder('=')} needs {expected} data bytes, found {found}")
-    return np.frombuffer(data, dtype, offset=start).reshape(shape).astype(dtype.newbyteorder("="))
+    data = np.empty(expected, np.uint8)
+    view, got = memoryview(data), 0
+    while got < expected:  # readinto: no second copy of the data, and never more than the header declared
+        try:
+            n = f.readinto(view[got:])
+        except (OSError, EOFError, zlib.error) as e:
+            raise FormatError(f"{name}: corrupted or truncated gzip data ({e})") from e
+        if not n:
+            break
+        got += n
+    if got < expected:
+        raise FormatError(
+            f"{name}: truncated data: shape {shape} of {dtype.newbyteorder('=')} needs {expected} data bytes, "
+            f"found {got}"
+        )
+    if _read_exactly(f, 1, name):  # one byte more, never the rest: a stream may inflate without end
+        holds = "the file holds more" if file_size is not None else "its gzip data inflate to more (read no further)"
+        raise FormatError(
+            f"{name}: size mismatch, bytes left over: shape {shape} of {dtype.newbyteorder('=')} needs {expected} data "
+            f"bytes, and {holds}"
+        )
+    a = data.view(dtype)
+    if not dtype.isnative:
+        a = a.byteswap(inplace=True).view(dtype.newbyteorder("="))  # in place: no second copy
+    return a.reshape(shape)
 
 
 def write_idx(path: str | os.PathLike, array: Any) -> None:
@@ -627,12 +693,21 @@ def load_mnist(
 # ---------------------------------------------------------------- CSV
 
 
+# A plain decimal number, as a CSV cell holds it: no "1_000", "0x10", "nan", "inf", non-ASCII digits or NUL.
+_PLAIN_NUMBER = re.compile(r"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t]*")
+
+
 def _is_number(cell: str) -> bool:
+    """Whether ``cell`` reads as a number at all (Python's ``float``): how a header line is told from data."""
     try:
         float(cell)
     except ValueError:
         return False
     return True
+
+
+def _is_plain_number(cell: str) -> bool:
+    return _PLAIN_NUMBER.fullmatch(cell) is not None
 
 
 def _target_column(target: Any, width: int, names: list[str] | None, where: str) -> int:
@@ -660,7 +735,8 @@ def load_csv(
     """Numeric features and a target column from a small CSV file.
 
     Blank lines are skipped; every other line must have the same number of cells, each
-    a finite number (a header line aside).
+    a plain decimal number (``12``, ``-0.5``, ``1e-3``; not ``1_000``, ``0x10``, ``nan`` or
+    ``inf``) that is finite in ``dtype`` (a header line aside).
 
     Args:
         path: the file (UTF-8, an optional byte-order mark is ignored).
@@ -677,8 +753,8 @@ def load_csv(
         value is a whole number (class labels), else ``dtype`` (or ``str`` with ``target_dtype=str``).
 
     Raises:
-        FormatError: a ragged line, a cell that is not a finite number (naming its line and
-            column), or no data lines.
+        FormatError: a ragged line, a cell that is not a plain decimal number or overflows
+            ``dtype`` (naming its line and column), or no data lines.
         ConfigError: an unknown target column, or a non-float dtype.
 
     >>> import os, tempfile, fnn.data
@@ -720,27 +796,52 @@ def load_csv(
         labels = np.array([cells[col].strip() for _, cells in rows], dtype=np.str_)
         rows = [(line, [c for j, c in enumerate(cells) if j != col]) for line, cells in rows]
         names = None if names is None else [c for j, c in enumerate(names) if j != col]
-        x, _ = _numbers(rows, names, name, None)
+        x = _numbers(rows, names, name, None, dt)
         return x.astype(dt), labels
-    values, _ = _numbers(rows, names, name, col)
+    values = _numbers(rows, names, name, col, dt)
     y = values[:, col]
     x = np.delete(values, col, axis=1).astype(dt)
     integral = (y == np.round(y)).all() and np.abs(y).max() < 2**53
+    if not integral:
+        with np.errstate(over="ignore"):
+            bad = np.flatnonzero(~np.isfinite(y.astype(dt)))
+        if bad.size:
+            line, cells = rows[bad[0]]
+            column = f"column {col + 1}" + (f" ({names[col]!r})" if names else "")
+            raise FormatError(
+                f"{name}, line {line}, {column}: {cells[col].strip()} does not fit in {dt} (whose largest value is "
+                f"{np.finfo(dt).max:.4g}); pass dtype=np.float64 to keep it, or rescale the column"
+            )
     return x, y.astype(np.int64 if integral else dt)
 
 
-def _numbers(rows: list, names: list | None, name: str, col: int | None) -> tuple[np.ndarray, None]:
-    """The cells of ``rows`` as float64 (n, width); FormatError naming the first cell that is not a finite number."""
-    try:
+def _numbers(rows: list, names: list | None, name: str, col: int | None, dt: np.dtype) -> np.ndarray:
+    """The cells of ``rows`` as float64 (n, width), each a plain decimal number finite in ``dt``; FormatError naming
+    the first cell that is not (its line and column)."""
+    values = None
+    if all(_is_plain_number(c) for _, cells in rows for c in cells):
         values = np.array([cells for _, cells in rows], dtype=np.str_).astype(np.float64)
-    except ValueError:
-        values = None
-    finite = None if values is None else np.isfinite(values)
-    if values is None or not finite.all():
-        for line, cells in rows:
-            for j, cell in enumerate(cells):
-                if not _is_number(cell) or not math.isfinite(float(cell)):
-                    column = f"column {j + 1}" + (f" ({names[j]!r})" if names else "")
-                    hint = " (a target of class names: read it with target_dtype=str)" if j == col else ""
-                    raise FormatError(f"{name}, line {line}, {column}: a finite number expected, got {cell!r}{hint}")
-    return values, None
+        with np.errstate(over="ignore"):
+            finite = np.isfinite(values) & np.isfinite(values.astype(dt))
+        if col is not None:
+            finite[:, col] = np.isfinite(values[:, col])  # the target is checked once its dtype is known
+        if finite.all():
+            return values
+    for line, cells in rows:
+        for j, cell in enumerate(cells):
+            column = f"column {j + 1}" + (f" ({names[j]!r})" if names else "")
+            if not _is_plain_number(cell):
+                hint = " (a target of class names: read it with target_dtype=str)" if j == col else ""
+                raise FormatError(
+                    f"{name}, line {line}, {column}: a finite number expected, got {cell!r} (a plain decimal such as "
+                    f"12, -0.5 or 1e-3){hint}"
+                )
+            value = float(cell)
+            with np.errstate(over="ignore"):
+                overflows = not np.isfinite(np.asarray(value).astype(dt))
+            if not math.isfinite(value) or (overflows and j != col):
+                raise FormatError(
+                    f"{name}, line {line}, {column}: {cell.strip()} does not fit in {dt} (whose largest value is "
+                    f"{np.finfo(dt).max:.4g}); pass dtype=np.float64 to keep it, or rescale the column"
+                )
+    raise AssertionError("unreachable: a cell failed the check")  # pragma: no cover

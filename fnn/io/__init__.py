@@ -57,12 +57,28 @@ header that disagrees with its arrays, fails the checksum, or was written by
 a newer format version raises :class:`~fnn.errors.FormatError` saying which;
 a missing file raises ``FileNotFoundError``.
 
+**Loading is bounded.** A FIFO, a device or any other non-regular file is a
+``FormatError`` at once (it is never read, so it cannot hang a load). Every size a file
+declares (each zip directory entry, each ``.npy`` header) is checked against the file's
+own size before NumPy allocates, each array may be referred to only once (no small file
+unfolds into a large tree), and the members together must fit in ``max_bytes``
+(:data:`MAX_BYTES`, 4 GiB, by default; ``load(path, max_bytes=N)`` or ``None`` raises it),
+so a load's peak memory is at most about twice the file's size. A value class's
+validators only see their own fields, so after building, every network and train state
+is checked against what :func:`fnn.init` and ``TrainState.create`` would build for it
+(leaf shapes and dtypes from the network's ``in_shape`` down, a stack's member axis, the
+optimizer state ``optimizer.init`` makes): a tampered file whose checksum was recomputed
+is a ``FormatError`` naming the leaf, not an inconsistent model.
+
 **Writes are atomic.** Everything is encoded first; then a temporary file in the
 target's directory is written, flushed, fsync'ed and renamed over the target,
 and the directory is fsync'ed. On any error the temporary file is removed: the
 target is either the old file or the complete new one, never half of one
 (:func:`atomic_write` does this for any file: the JSON export, the command's
-history files).
+history files). The temporary file of a writer that was killed is removed by the next
+save or load of the same path (only when provably stale: its writer's ``flock`` is
+gone). Re-saving keeps the file's permission bits, and a read-only file is refused
+(``ConfigError``), not replaced.
 
 **The modules.** ``fnn.io._files`` holds the ``.npz`` file (:func:`save`,
 :func:`load`, :func:`read_header`, :func:`fingerprint`, :func:`atomic_write`),
@@ -81,7 +97,7 @@ package re-exports their public names.
 """
 
 from fnn.io import checkpoints, json_export
-from fnn.io._files import FORMAT, FORMAT_VERSION, atomic_write, fingerprint, load, read_header, save
+from fnn.io._files import FORMAT, FORMAT_VERSION, MAX_BYTES, atomic_write, fingerprint, load, read_header, save
 from fnn.io.checkpoints import (
     checkpoint_path,
     latest_checkpoint,
@@ -90,7 +106,7 @@ from fnn.io.checkpoints import (
     recover_checkpoint,
     save_checkpoint,
 )
-from fnn.io.json_export import JSON_FORMAT, JSON_FORMAT_VERSION, export_json, import_json
+from fnn.io.json_export import JSON_FORMAT, JSON_FORMAT_VERSION, JSON_MAX_BYTES, export_json, import_json
 
 __all__ = [
     "save",
@@ -108,4 +124,6 @@ __all__ = [
     "atomic_write",
     "FORMAT_VERSION",
     "JSON_FORMAT_VERSION",
+    "MAX_BYTES",
+    "JSON_MAX_BYTES",
 ]

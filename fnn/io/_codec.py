@@ -273,6 +273,7 @@ class _Decoder:
 
     def __init__(self, arrays: list[np.ndarray], where: str) -> None:
         self.arrays = arrays
+        self.used: set[int] = set()  # save writes every array once; a second reference could unfold a small file
         self.where = where
         self.registered = _registered()
         self.values = {**self.registered, **_value_classes()}
@@ -319,6 +320,15 @@ class _Decoder:
             if key in out:
                 raise self.fail(at, f"the key {key!r} appears twice")
             out[key] = value(v, f"{at}[{key!r}]")
+        if value != self.tree:  # a static dict (a setting) may hold any keys
+            return out
+        try:
+            sorted(out)  # as fnn.save requires: the keys of a pytree's dict are of one comparable kind
+        except TypeError:
+            kinds = sorted({type(k).__name__ for k in out})
+            raise self.fail(at, f"a dict's keys cannot be sorted ({', '.join(kinds)}); fnn.save never writes such keys")
+        if any(type(k) is float and k != k for k in out):
+            raise self.fail(at, "a dict key is NaN, which no lookup can find")
         return out
 
     def node(self, enc: dict, at: str) -> Any:
@@ -363,6 +373,13 @@ class _Decoder:
         i, scalar = enc["array"], enc.get("scalar", False)
         if type(i) is not int or not 0 <= i < len(self.arrays) or scalar not in (True, False):
             raise self.fail(at, f"bad array reference {short(enc)} (the file has {len(self.arrays)} arrays)")
+        if i in self.used:
+            raise self.fail(
+                at,
+                f"array a{i} is referred to more than once; fnn.save writes each array once (a file that "
+                f"refers to one array many times would load as many copies of it)",
+            )
+        self.used.add(i)
         a = self.arrays[i]
         if scalar:
             if a.ndim != 0:
@@ -427,7 +444,11 @@ def decode_tree(header: dict, arrays: list[np.ndarray], where: str) -> Any:
     """
     decoder = _Decoder(arrays, where)
     try:
-        return decoder.tree(header["tree"], "")
+        value = decoder.tree(header["tree"], "")
+        unused = sorted(set(range(len(arrays))) - decoder.used)
+        if unused:
+            raise fail(where, f"the header lists arrays it never refers to: {', '.join(f'a{i}' for i in unused[:5])}")
+        return value
     except FormatError:
         raise
     except (LookupError, TypeError, ValueError, AttributeError, RecursionError, FnnError) as e:

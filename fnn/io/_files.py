@@ -13,18 +13,27 @@ import math
 import os
 import pathlib
 import platform
+import re
 import secrets
+import stat
 import struct
 import sys
+import time
 import zipfile
 import zlib
 from typing import IO, Any, Callable
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, so no temporary file is provably stale
+    fcntl = None
+
 import numpy as np
 import numpy.lib.format as npy
 
+from fnn._checks import check_max_bytes, open_regular
 from fnn._version import __version__
-from fnn.errors import FormatError
+from fnn.errors import ConfigError, FormatError
 from fnn.io._codec import (
     ARRAY_KINDS,
     check_keys,
@@ -36,12 +45,26 @@ from fnn.io._codec import (
     parse_dtype,
     short,
 )
+from fnn.io._consistency import check_loaded
 
 FORMAT = "fnn"
 FORMAT_VERSION = 1
 """The version of the ``.npz`` format this fnn writes; it reads every version up to this one."""
 
+MAX_BYTES = 4 * 2**30
+"""The default ``max_bytes`` of :func:`load`: 4 GiB of members (header and arrays) in one file.
+
+Loading allocates what a file's members declare (and packs params into one buffer, at most
+twice that), so the limit bounds the memory a load can take. It is far above what fnn trains
+on NumPy (a float32 network of 300 million parameters with Adam's two moments is 3.6 GB) and
+below what a machine holds twice. Pass ``max_bytes=N`` (or ``None``, no limit) to load more.
+"""
+
+STALE_GRACE = 60.0
+"""Seconds an *empty*, unlocked temporary file of :func:`atomic_write` is left alone (see there)."""
+
 _HEADER = "__header__"
+_HEADER_SHARE = 16  # the JSON header may take 1/16 of max_bytes: json.loads builds several times its text in objects
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member timestamps: the same value gives the same bytes
 _ZIP_MAGIC = b"PK\x03\x04"
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -59,6 +82,7 @@ _BAD_FILE = (
     RecursionError,
     OverflowError,
     NotImplementedError,
+    RuntimeError,  # zipfile: "File ... is encrypted, password required" (a flag bit in the directory)
 )
 
 
@@ -154,13 +178,20 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     Every file fnn writes goes through this. ``path`` then holds either its old content or
     the complete new one, never half of one; on any error (``write`` raising included) the
     temporary file, ``.<name>.<12 hex digits>.tmp``, is removed. A process killed midway
-    leaves that file behind and ``path`` untouched.
+    leaves that file behind and ``path`` untouched; the next write (or :func:`load`) of
+    ``path`` removes it (see :func:`remove_stale_temporaries`: the writer holds an ``flock``
+    on its temporary file until the rename, so a live writer's file is never removed).
+
+    A file that already exists keeps its permission bits (a private ``0600`` model stays
+    private); a new one takes the umask's, as an ordinary file would. An existing file the
+    caller may not write (``0444``, or not writable by this user) is refused, not replaced.
 
     Args:
         path: the file to write; its directory must exist.
         write: called once with the temporary file, open for writing bytes.
 
     Raises:
+        ConfigError: ``path`` exists and is read-only.
         OSError: the directory is missing or not writable; whatever ``write`` raises.
 
     >>> import pathlib, tempfile
@@ -177,14 +208,29 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     if not directory.is_dir():  # say so, rather than name the temporary file the user never asked for
         what = "is not a directory" if directory.exists() else "does not exist"
         raise FileNotFoundError(f"cannot write {os.fspath(path)}: the directory {os.fspath(directory) or '.'} {what}")
+    old = _existing(path)
+    remove_stale_temporaries(directory, re.escape(path.name))
     # os.open with 0o666 honours the umask, as an ordinary file would (NamedTemporaryFile makes 0o600).
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
-        with os.fdopen(fd, "wb") as f:
+        f = os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    try:
+        with f:
+            if fcntl is not None:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # held until after the rename: the file is a live writer's
+            if old is not None:
+                _keep_permissions(f.fileno(), old)
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            if fcntl is not None:
+                os.replace(tmp, path)
+        if fcntl is None:  # Windows cannot rename an open file
+            os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -192,6 +238,122 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
             pass
         raise
     _fsync_directory(directory)
+
+
+def _existing(path: pathlib.Path) -> os.stat_result | None:
+    """The status of the regular file at ``path`` (None if there is none); a ConfigError if it is read-only."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    if not _writable(path, st):
+        raise ConfigError(
+            f"cannot write {os.fspath(path)}: the file exists and is read-only (mode {stat.filemode(st.st_mode)}, "
+            f"{oct(stat.S_IMODE(st.st_mode))}); fnn does not replace a write-protected file: make it writable "
+            f"(chmod u+w) or write to another path"
+        )
+    return st
+
+
+def _writable(path: pathlib.Path, st: os.stat_result) -> bool:
+    """Whether this user may write the file (for root: whether it has a write bit; 0444 is protected by intent)."""
+    if not hasattr(os, "geteuid"):
+        return bool(st.st_mode & stat.S_IWRITE)
+    euid = os.geteuid()
+    if euid == 0:  # root may write anything: a file without any write bit is read-only by intent
+        return bool(st.st_mode & 0o222)
+    if euid == st.st_uid:
+        bit = stat.S_IWUSR
+    elif st.st_gid == os.getegid() or st.st_gid in os.getgroups():
+        bit = stat.S_IWGRP
+    else:
+        bit = stat.S_IWOTH
+    return bool(st.st_mode & bit) and os.access(path, os.W_OK)
+
+
+def _keep_permissions(fd: int, old: os.stat_result) -> None:
+    """Give the temporary file the replaced file's permission bits (and owner and group, where allowed)."""
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, stat.S_IMODE(old.st_mode) & 0o777)
+    if hasattr(os, "fchown") and (old.st_uid, old.st_gid) != (os.geteuid(), os.getegid()):
+        try:
+            os.fchown(fd, old.st_uid, old.st_gid)
+        except OSError:  # only root may give a file away; the bits are kept all the same
+            pass
+
+
+def remove_stale_temporaries(directory: str | os.PathLike, target: str) -> list[pathlib.Path]:
+    """Delete the temporary files :func:`atomic_write` left for targets named like ``target``; return them.
+
+    ``target`` is a regular expression for the target's file name (``re.escape(name)`` for
+    one file, ``r"ckpt-\\d{12,}\\.npz"`` for a checkpoint directory's). A temporary file is
+    ``.<target>.<12 hex digits>.tmp``, and it is deleted only when it is provably stale:
+
+    - its writer is gone: :func:`atomic_write` holds an ``flock`` on its temporary file from
+      before the first byte until after the rename, and the kernel drops that lock when the
+      writer dies (SIGKILL included). A file whose lock this call cannot take is a live
+      writer's and is left alone, however old it looks;
+    - and, if it is empty, it is older than :data:`STALE_GRACE` seconds: an empty unlocked
+      file may be a live writer's between its creation and its lock.
+
+    Symbolic links, other names and files of other targets are never touched; errors (a
+    read-only directory) are ignored: cleaning is best effort. On a system without ``fcntl``
+    (Windows) nothing is provably stale, and nothing is deleted.
+
+    Safe to call while other processes write into ``directory``.
+
+    >>> import pathlib, re, tempfile
+    >>> from fnn.io import _files
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = (pathlib.Path(d) / ".model.npz.0123456789ab.tmp").write_bytes(b"PK, then killed")
+    ...     removed = _files.remove_stale_temporaries(d, re.escape("model.npz"))
+    ...     [p.name for p in removed], list(pathlib.Path(d).iterdir())
+    (['.model.npz.0123456789ab.tmp'], [])
+    """
+    if fcntl is None:
+        return []
+    pattern = re.compile(rf"\.(?:{target})\.[0-9a-f]{{12}}\.tmp")
+    directory = pathlib.Path(directory)
+    try:
+        entries = [e for e in os.scandir(directory) if pattern.fullmatch(e.name)]
+    except OSError:
+        return []
+    removed = []
+    for entry in entries:
+        path = directory / entry.name
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            st = os.fstat(fd)
+            if st.st_size == 0 and time.time() - st.st_mtime < STALE_GRACE:
+                continue
+            now = os.lstat(path)  # still the file this call locked (not one renamed into place since)?
+            if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+                continue
+            os.unlink(path)
+            removed.append(path)
+        except OSError:  # BlockingIOError: a live writer holds it
+            continue
+        finally:
+            os.close(fd)
+    return sorted(removed)
+
+
+def too_large(where: str, what: str, size: int, max_bytes: int, call: str = "fnn.load") -> FormatError:
+    """The error for a file whose declared sizes pass ``max_bytes``, saying how to raise the limit."""
+    return fail(
+        where,
+        f"{what} declares {size:,} bytes, more than max_bytes={max_bytes} ({max_bytes / 2**30:.3g} GiB), the limit "
+        f"a load may allocate; if the file is trusted, load it with {call}(..., max_bytes={size}) or "
+        f"max_bytes=None (no limit)",
+    )
 
 
 def _fsync_directory(directory: pathlib.Path) -> None:
@@ -251,10 +413,13 @@ def save(path: str | os.PathLike, obj: Any) -> pathlib.Path:
 
 
 def _read_member(npz: Any, name: str, where: str, expect: tuple[np.dtype, tuple] | None = None) -> np.ndarray:
-    """Read one ``.npy`` member after checking its header: numeric dtype, the expected dtype/shape, its size."""
+    """Read one ``.npy`` member after checking its header: numeric dtype, the expected dtype/shape, its size.
+
+    The member's size in the zip directory was checked against the file and ``max_bytes``
+    (:func:`_check_members`) and the ``.npy`` header must announce exactly that size, so
+    NumPy never allocates more than the file holds.
+    """
     info = npz.zip.getinfo(name + ".npy")
-    if info.compress_type != zipfile.ZIP_STORED:
-        raise fail(where, f"member {name} is compressed; fnn files store their members uncompressed")
     with npz.zip.open(info) as fp:
         version = npy.read_magic(fp)
         if version == (1, 0):
@@ -280,6 +445,41 @@ def _read_member(npz: Any, name: str, where: str, expect: tuple[np.dtype, tuple]
     if info.file_size != size:
         raise fail(where, f"member {name} has {info.file_size} bytes, but its .npy header announces {size}")
     return npz[name]
+
+
+def _check_members(npz: Any, names: list[str], where: str, file_size: int, max_bytes: int | None, call: str) -> None:
+    """Check the zip directory's entries for ``names`` before anything is read: stored, not encrypted, sizes that
+    fit in the file (members do not overlap, so their sizes add up to at most the file's) and in ``max_bytes``."""
+    total = 0
+    for name in names:
+        info = npz.zip.getinfo(name)
+        if info.flag_bits & 0x1:
+            raise fail(where, f"member {name} is marked encrypted; fnn files are never encrypted (a damaged file?)")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise fail(where, f"member {name} is compressed; fnn files store their members uncompressed")
+        if info.compress_size != info.file_size or info.header_offset + info.file_size > file_size:
+            raise fail(
+                where,
+                f"member {name} declares {info.file_size:,} bytes (stored as {info.compress_size:,}) at offset "
+                f"{info.header_offset:,}, more than the bytes in the file ({file_size:,}): a forged or damaged "
+                f"directory",
+            )
+        total += info.file_size
+    if total > file_size:
+        raise fail(
+            where, f"its members declare {total:,} bytes in all, more than the bytes in the file ({file_size:,})"
+        )
+    if max_bytes is not None and total > max_bytes:
+        raise too_large(where, "it" if len(names) > 1 else f"its {names[0].removesuffix('.npy')} member", total,
+                        max_bytes, call)
+    header = npz.zip.getinfo(_HEADER + ".npy").file_size
+    if max_bytes is not None and header > max_bytes // _HEADER_SHARE:
+        raise fail(
+            where,
+            f"its JSON header declares {header:,} bytes, more than 1/{_HEADER_SHARE} of max_bytes={max_bytes} (parsed "
+            f"JSON takes several times its text); if the file is trusted, load it with "
+            f"{call}(..., max_bytes={header * _HEADER_SHARE}) or max_bytes=None (no limit)",
+        )
 
 
 def _array_specs(header: dict, where: str) -> list[tuple[np.dtype, tuple]]:
@@ -316,7 +516,9 @@ def _check_format(header: Any, where: str) -> dict:
     return header
 
 
-def _read_npz(npz: Any, where: str, with_arrays: bool) -> tuple[dict, list[np.ndarray]]:
+def _read_npz(
+    npz: Any, where: str, with_arrays: bool, file_size: int, max_bytes: int | None, call: str
+) -> tuple[dict, list[np.ndarray]]:
     names = npz.zip.namelist()
     if len(set(names)) != len(names):
         raise fail(where, "the archive lists a member twice")
@@ -326,6 +528,7 @@ def _read_npz(npz: Any, where: str, with_arrays: bool) -> tuple[dict, list[np.nd
             f"not an fnn file: it has no {_HEADER} member (a plain .npz, as np.savez writes?); "
             f"members: {', '.join(sorted(names)[:5])}{', ...' if len(names) > 5 else ''}",
         )
+    _check_members(npz, names if with_arrays else [_HEADER + ".npy"], where, file_size, max_bytes, call)
     raw = _read_member(npz, _HEADER, where)
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise fail(where, f"the {_HEADER} member is {raw.dtype} of shape {raw.shape}, expected 1-D uint8 (UTF-8 JSON)")
@@ -349,14 +552,18 @@ def _read_npz(npz: Any, where: str, with_arrays: bool) -> tuple[dict, list[np.nd
     return header, arrays
 
 
-def _read_file(path: str | os.PathLike, with_arrays: bool = True) -> tuple[dict, list[np.ndarray], str]:
+def _read_file(
+    path: str | os.PathLike, with_arrays: bool = True, max_bytes: Any = MAX_BYTES, call: str = "fnn.load"
+) -> tuple[dict, list[np.ndarray], str]:
     where = os.fspath(path)
+    max_bytes = check_max_bytes(max_bytes)
     if os.path.isdir(path):
         raise IsADirectoryError(
             f"cannot load {where}: it is a directory; a checkpoint directory is read with fnn.io.load_checkpoint(DIR) "
             f"(or continued with fit(..., resume=DIR)), a run of the command line with fnn.load(DIR/model.npz)"
         )
-    with open(path, "rb") as f:  # FileNotFoundError (and other OS errors) propagate as they are
+    with open_regular(path, where) as f:  # FileNotFoundError (and other OS errors) propagate as they are
+        file_size = os.fstat(f.fileno()).st_size
         start = f.read(len(_ZIP_MAGIC))
         if not start:
             raise fail(where, "the file is empty (0 bytes)")
@@ -365,23 +572,37 @@ def _read_file(path: str | os.PathLike, with_arrays: bool = True) -> tuple[dict,
         f.seek(0)
         try:
             with np.load(f, allow_pickle=False) as npz:
-                header, arrays = _read_npz(npz, where, with_arrays)
+                header, arrays = _read_npz(npz, where, with_arrays, file_size, max_bytes, call)
         except FormatError:
             raise
         except _BAD_FILE as e:
             raise fail(where, f"the file is truncated, corrupted or not an fnn file ({type(e).__name__}: {e})") from e
+    path = pathlib.Path(where)
+    remove_stale_temporaries(path.parent, re.escape(path.name))  # a killed save's leftovers (F18), best effort
     return header, arrays, where
 
 
-def load(path: str | os.PathLike) -> Any:
+def load(path: str | os.PathLike, *, max_bytes: int | None = MAX_BYTES) -> Any:
     """Read a file written by :func:`save`: the same kind of value, bit for bit, with read-only leaves.
 
     Params (and a TrainState's params) come back in one flat, read-only buffer, so
     ``fnn.tree.ravel`` of them copies nothing. Every check of the :mod:`fnn.io` docstring
     runs before anything is built; no code from the file is ever run.
 
+    Memory is bounded before anything is allocated: every size the file declares is
+    checked against the file's own size (a forged zip directory or ``.npy`` header cannot
+    make NumPy allocate more than the file holds), each array is referred to exactly once
+    (a small file cannot unfold into a large tree), and the members together must fit in
+    ``max_bytes``. Loaded params and train states are then checked against what
+    :func:`fnn.init` and :meth:`fnn.TrainState.create` build (see ``fnn.io._consistency``).
+    Temporary files a killed :func:`save` of ``path`` left behind are removed.
+
     Args:
         path: a file written by :func:`save` (or :func:`save_checkpoint`).
+        max_bytes: the most bytes the file's members (JSON header and arrays) may declare,
+            :data:`MAX_BYTES` (4 GiB) by default, the JSON header at most 1/16 of it;
+            ``None`` for no limit (the checks against the file's size still hold). The peak
+            memory of a load is at most about twice this.
 
     Returns:
         The saved value: params, a :class:`fnn.TrainState`, a history, or a tree of them.
@@ -390,8 +611,10 @@ def load(path: str | os.PathLike) -> Any:
         FileNotFoundError: there is no such file.
         FormatError: the file is empty, truncated, corrupted, not an fnn file, holds
             object arrays or a pickle, disagrees with its header, fails its checksum,
-            was written by a newer format version, or names a class this process does
-            not know; the message says which.
+            was written by a newer format version, names a class this process does
+            not know, declares more than ``max_bytes``, or is not a regular file (a FIFO,
+            a device); the message says which.
+        ConfigError: ``max_bytes`` is not None or an integer >= 1.
 
     See Also:
         :func:`save`, :func:`load_checkpoint`, :func:`import_json`.
@@ -404,11 +627,13 @@ def load(path: str | os.PathLike) -> Any:
     >>> back["loss"].tolist(), list(back)
     ([0.9, 0.5], ['loss', 'val_loss'])
     """
-    header, arrays, where = _read_file(path)
-    return decode_tree(header, arrays, where)
+    header, arrays, where = _read_file(path, max_bytes=max_bytes)
+    value = decode_tree(header, arrays, where)
+    check_loaded(value, where)
+    return value
 
 
-def read_header(path: str | os.PathLike) -> dict[str, Any]:
+def read_header(path: str | os.PathLike, *, max_bytes: int | None = MAX_BYTES) -> dict[str, Any]:
     """The JSON header of a file written by :func:`save`, without reading or verifying its arrays.
 
     Useful to see what a file holds (``kind``, ``fnn_version``, ``fingerprint``, the
@@ -425,4 +650,4 @@ def read_header(path: str | os.PathLike) -> dict[str, Any]:
     >>> h["kind"], h["format_version"], [a["shape"] for a in h["arrays"]]
     ('params', 1, [[2, 3], [3]])
     """
-    return _read_file(path, with_arrays=False)[0]
+    return _read_file(path, with_arrays=False, max_bytes=max_bytes, call="fnn.io.read_header")[0]

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 
 from fnn.errors import ConfigError, FormatError
-from fnn.io._files import load, save
+from fnn.io._files import MAX_BYTES, check_max_bytes, load, remove_stale_temporaries, save
 
 _CHECKPOINT = re.compile(r"ckpt-(\d{12,})\.npz")
-_PARTIAL_CHECKPOINT = re.compile(r"\.ckpt-\d{12,}\.npz\.[0-9a-f]+\.tmp")  # atomic_write's name, killed mid-write
+_CHECKPOINT_NAME = r"ckpt-\d{12,}\.npz"  # the targets whose killed writes remove_stale_temporaries cleans
 
 
 def _check_step(step: Any) -> int:
@@ -89,16 +89,10 @@ def _files_named(directory: str | os.PathLike, pattern: re.Pattern) -> list[tupl
 def _remove_partial_writes(directory: str | os.PathLike) -> list[pathlib.Path]:
     """Delete the temporary files of checkpoint writes that were killed before their rename; return them.
 
-    Only for a directory no other process is writing into (a resume's own run directory).
+    Only provably stale ones (see :func:`fnn.io._files.remove_stale_temporaries`): a live
+    writer's temporary file, in this process or another, is never deleted.
     """
-    removed = []
-    for _, path in _files_named(directory, _PARTIAL_CHECKPOINT):
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            continue
-        removed.append(path)
-    return sorted(removed)
+    return remove_stale_temporaries(directory, _CHECKPOINT_NAME)
 
 
 def latest_checkpoint(directory: str | os.PathLike) -> pathlib.Path | None:
@@ -162,8 +156,12 @@ def save_checkpoint(
     return path
 
 
-def load_checkpoint(directory: str | os.PathLike, *, step: int | None = None) -> Any:
+def load_checkpoint(
+    directory: str | os.PathLike, *, step: int | None = None, max_bytes: int | None = MAX_BYTES
+) -> Any:
     """Load the latest checkpoint in ``directory`` (or the one of ``step``).
+
+    ``max_bytes`` bounds the file's members as in :func:`fnn.io.load` (4 GiB by default).
 
     Raises:
         FileNotFoundError: the directory holds no checkpoint (of that step).
@@ -176,20 +174,23 @@ def load_checkpoint(directory: str | os.PathLike, *, step: int | None = None) ->
     ...     io.load_checkpoint(d).tolist(), io.load_checkpoint(d, step=1).tolist()
     ([2], [1])
     """
+    check_max_bytes(max_bytes)
     if step is None:
         path = latest_checkpoint(directory)
         if path is None:
             raise FileNotFoundError(f"no checkpoint (ckpt-<step>.npz) in {os.fspath(directory)}")
     else:
         path = checkpoint_path(directory, step)
-    return load(path)
+    return load(path, max_bytes=max_bytes)
 
 
-def recover_checkpoint(directory: str | os.PathLike) -> tuple[pathlib.Path, Any] | None:
+def recover_checkpoint(
+    directory: str | os.PathLike, *, max_bytes: int | None = MAX_BYTES
+) -> tuple[pathlib.Path, Any] | None:
     """``(path, value)`` of the newest checkpoint in a run's own ``directory`` after a crash, or None if it has none.
 
-    First deletes the temporary files of checkpoint writes killed before their rename, so
-    use it only on a directory no other process is writing into. If the newest checkpoint
+    First deletes the temporary files of checkpoint writes killed before their rename (only
+    provably stale ones: a live writer's is left alone). If the newest checkpoint
     cannot be loaded, the error names the one before it, which is untouched, rather than
     quietly going back in time.
 
@@ -205,13 +206,14 @@ def recover_checkpoint(directory: str | os.PathLike) -> tuple[pathlib.Path, Any]
     ...     path.name, value.tolist(), sorted(p.name for p in pathlib.Path(d).iterdir())
     ('ckpt-000000000002.npz', [2], ['ckpt-000000000001.npz', 'ckpt-000000000002.npz'])
     """
+    check_max_bytes(max_bytes)
     _remove_partial_writes(directory)
     found = list_checkpoints(directory)
     if not found:
         return None
     path = found[-1][1]
     try:
-        return path, load(path)
+        return path, load(path, max_bytes=max_bytes)
     except FormatError as error:
         if len(found) < 2:
             raise

@@ -18,7 +18,8 @@ from fnn import tree
 from fnn._version import __version__
 from fnn.errors import ConfigError, FormatError, NonFiniteError
 from fnn.io._codec import fail, short
-from fnn.io._files import atomic_write
+from fnn._checks import check_max_bytes, open_regular
+from fnn.io._files import atomic_write, too_large
 from fnn.layers import Activation, DenseParams, Dropout, SequentialParams
 from fnn.layers.sequential import float_dtype
 from fnn.network import NOT_PARAMS
@@ -212,7 +213,16 @@ class _JsonImporter:
         return width
 
 
-def import_json(path: str | os.PathLike) -> SequentialParams:
+JSON_MAX_BYTES = 256 * 2**20
+"""The default ``max_bytes`` of :func:`import_json`: 256 MiB of JSON text.
+
+Parsed JSON takes several times its text in Python objects (a float is 24 bytes plus its
+list slot, for about 10 characters of text), so the limit is lower than :data:`MAX_BYTES`;
+256 MiB of text holds about 15 million weights.
+"""
+
+
+def import_json(path: str | os.PathLike, *, max_bytes: int | None = JSON_MAX_BYTES) -> SequentialParams:
     """Params from a file written by :func:`export_json`: the recorded dtype, one flat read-only buffer.
 
     Every part is checked: layer types and keys, widths that chain, weights of the
@@ -220,6 +230,8 @@ def import_json(path: str | os.PathLike) -> SequentialParams:
 
     Args:
         path: a JSON export.
+        max_bytes: the largest file read, :data:`JSON_MAX_BYTES` (256 MiB) by default, or
+            ``None`` for no limit; checked before anything is read.
 
     Returns:
         A ``SequentialParams`` whose ``fnn.tree.ravel`` copies nothing.
@@ -227,7 +239,8 @@ def import_json(path: str | os.PathLike) -> SequentialParams:
     Raises:
         FileNotFoundError: there is no such file.
         FormatError: the file is not valid JSON, not an fnn JSON export, too new, or
-            inconsistent; the message gives the place (``model.layers[2].weights``).
+            inconsistent (the message gives the place, ``model.layers[2].weights``), larger
+            than ``max_bytes``, or not a regular file (a FIFO, a device).
 
     See Also:
         :func:`export_json`, :func:`load`.
@@ -241,7 +254,12 @@ def import_json(path: str | os.PathLike) -> SequentialParams:
     (dtype('float64'), True, True)
     """
     where = os.fspath(path)
-    raw = pathlib.Path(where).read_bytes()
+    max_bytes = check_max_bytes(max_bytes)
+    with open_regular(where, where) as f:  # a FIFO or a device is a FormatError, not a hang
+        size = os.fstat(f.fileno()).st_size
+        if max_bytes is not None and size > max_bytes:
+            raise too_large(where, "the JSON file", size, max_bytes, "fnn.io.import_json")
+        raw = f.read()
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
