@@ -19,9 +19,14 @@ import numbers
 import operator
 from typing import Any
 
+import numpy as np
+
 from fnn.errors import ConfigError
 
-__all__ = ["is_integer", "is_real", "integer", "real"]
+__all__ = [
+    "is_integer", "is_real", "is_boolean", "integer", "real", "boolean", "choice", "size_limit", "MAX_BYTES", "short_repr",
+    "foreign_array",
+]
 
 
 def is_integer(value: Any) -> bool:
@@ -34,9 +39,28 @@ def is_real(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def integer(value: Any, what: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """``value`` as an ``int``, if it is an integer in ``[minimum, maximum]``; a ConfigError naming ``what`` otherwise."""
-    if minimum is not None and maximum is not None:
+def is_boolean(value: Any) -> bool:
+    """Whether ``value`` is ``True`` or ``False`` (Python's or NumPy's bool); 0, 1 and the string "False" are not."""
+    return isinstance(value, (bool, np.bool_))
+
+
+def integer(
+    value: Any, what: str, *, minimum: int | None = None, maximum: int | None = None, expected: str | None = None,
+    hint: str = "",
+) -> int:
+    """``value`` as an ``int``, if it is an integer in ``[minimum, maximum]``; a ConfigError naming ``what`` otherwise.
+
+    ``expected`` replaces the generated "an integer ≥ 1" in the message, ``hint`` is added after it
+    (e.g. " (the number of training rows)").
+
+    >>> integer(0, "epochs", minimum=1, hint=" (the number of passes over the data)")
+    Traceback (most recent call last):
+    ...
+    fnn.errors.ConfigError: epochs must be an integer ≥ 1 (the number of passes over the data), got 0
+    """
+    if expected is not None:
+        pass
+    elif minimum is not None and maximum is not None:
         expected = f"an integer in [{minimum}, {maximum}]"
     elif minimum is not None:
         expected = f"an integer ≥ {minimum}"
@@ -44,6 +68,7 @@ def integer(value: Any, what: str, *, minimum: int | None = None, maximum: int |
         expected = f"an integer ≤ {maximum}"
     else:
         expected = "an integer"
+    expected += hint
     if not is_integer(value):
         raise ConfigError(f"{what} must be {expected}, got {value!r} ({type(value).__name__})")
     value = operator.index(value)
@@ -65,8 +90,102 @@ def real(
     expected = f"a number in {interval}{hint}"
     if not is_real(value):
         raise ConfigError(f"{what} must be {expected}, got {value!r} ({type(value).__name__})")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond float's range (10**400) is outside every interval fnn takes
+        raise ConfigError(f"{what} must be {expected}, got an integer of {len(str(abs(value)))} digits") from None
     inside = (low < v if low_open else low <= v) and (v < high if high_open else v <= high)
     if not inside:  # NaN is never inside
         raise ConfigError(f"{what} must be {expected}, got {value!r}")
     return v
+
+
+def boolean(value: Any, what: str) -> bool:
+    """``value`` as a ``bool``, if it is True or False; a ConfigError naming ``what`` otherwise.
+
+    The string ``"False"`` is refused rather than read as true, and so are 0 and 1.
+
+    >>> boolean(np.True_, "shuffle")
+    True
+    >>> boolean("False", "shuffle")
+    Traceback (most recent call last):
+    ...
+    fnn.errors.ConfigError: shuffle must be True or False, got 'False' (str)
+    """
+    if not is_boolean(value):
+        raise ConfigError(f"{what} must be True or False, got {value!r:.80} ({type(value).__name__})")
+    return bool(value)
+
+
+def choice(value: Any, what: str, options: Any) -> str:
+    """``value``, if it is one of the strings ``options``; a ConfigError naming ``what`` and listing them otherwise.
+
+    >>> choice("record", "on_error", ("raise", "record"))
+    'record'
+    >>> choice("skip", "on_error", ("raise", "record"))
+    Traceback (most recent call last):
+    ...
+    fnn.errors.ConfigError: on_error must be one of 'raise', 'record', got 'skip'
+    """
+    if not isinstance(value, str) or value not in options:
+        given = f"{value!r:.80}" + ("" if isinstance(value, str) else f" ({type(value).__name__})")
+        raise ConfigError(f"{what} must be one of {', '.join(map(repr, options))}, got {given}")
+    return value
+
+
+MAX_BYTES = 8 * 2**30
+"""The default limit (8 GiB) on the memory one request may ask for before anything is allocated: a
+network's parameters (with its optimizer's moments), a stack's or a sweep's seeds. It is larger
+than any model fnn trains on a CPU in practice and smaller than a typo such as ``--layers
+1000000000``, which would otherwise run until the out-of-memory killer ends the process. The
+functions that check it take ``max_bytes=`` to raise it."""
+
+
+def size_limit(needed: float, max_bytes: Any, what: str, keyword: str = "max_bytes") -> None:
+    """A ConfigError if ``needed`` bytes exceed ``max_bytes`` (None: no limit), naming ``what`` and how to raise it.
+
+    >>> size_limit(12 * 2**30, MAX_BYTES, "fnn.init: the params of mlp([100000, 30000])")
+    Traceback (most recent call last):
+    ...
+    fnn.errors.ConfigError: fnn.init: the params of mlp([100000, 30000]) need 12.0 GiB, over the limit
+    max_bytes=8.0 GiB; pass a larger max_bytes= (or max_bytes=None) if this is meant
+    """
+    if max_bytes is None:
+        return
+    if not is_real(max_bytes) or not max_bytes > 0:
+        raise ConfigError(f"{keyword} must be a number of bytes > 0 or None, got {max_bytes!r}")
+    if needed > max_bytes:
+        raise ConfigError(
+            f"{what} need {_bytes(needed)}, over the limit "
+            f"{keyword}={_bytes(max_bytes)}; pass a larger {keyword}= (or {keyword}=None) if this is meant"
+        )
+
+
+def _bytes(n: float) -> str:
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def short_repr(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def foreign_array(a: Any, what: str) -> None:
+    """A ConfigError for arrays of other libraries that NumPy cannot take as they are: a SciPy sparse
+    matrix (NumPy makes a 0-d object array of it), a PyTorch tensor that requires grad.
+
+    >>> import numpy as np
+    >>> foreign_array(np.ones(2), "fit: x")  # NumPy's own, lists, DataFrames: nothing to say
+    """
+    module = type(a).__module__ or ""
+    if module.startswith("scipy.sparse"):
+        raise ConfigError(
+            f"{what} is a SciPy sparse {type(a).__name__} of shape {getattr(a, 'shape', '?')}; fnn takes dense "
+            f"arrays: pass x.toarray()"
+        )
+    if module.startswith("torch") and getattr(a, "requires_grad", False):
+        raise ConfigError(f"{what} is a torch tensor that requires grad; pass x.detach().numpy() (x.detach().cpu().numpy())")

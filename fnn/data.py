@@ -466,6 +466,9 @@ _IDX_CODES = {np.dtype(t).newbyteorder("="): code for code, t in _IDX_DTYPES.ite
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+_MAX_DIMS = 64  # NumPy 2's limit on an array's dimensions (32 before)
+
+
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """The array stored in an IDX file (MNIST's format), raw or gzip-compressed.
 
@@ -507,6 +510,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise FormatError(f"{name}: unknown IDX type code 0x{code:02X}; expected one of {known}")
     if ndim == 0:
         raise FormatError(f"{name}: IDX header gives 0 dimensions; at least 1 expected")
+    if ndim > _MAX_DIMS:
+        raise FormatError(f"{name}: IDX header gives {ndim} dimensions; a NumPy array has at most {_MAX_DIMS}")
     start = 4 + 4 * ndim
     if len(data) < start:
         raise FormatError(f"{name}: truncated IDX header: {start} bytes expected for {ndim} dimensions, file has {len(data)}")
@@ -693,9 +698,17 @@ def load_csv(
     dt = np.dtype(dtype)
     if dt.kind != "f":
         raise ConfigError(f"load_csv: a float dtype expected, got {dt}")
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise ConfigError(f"load_csv: delimiter must be one character, such as ',' or ';', got {delimiter!r:.40}")
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f, delimiter=delimiter)
-        rows = [(reader.line_num, cells) for cells in reader if any(c.strip() for c in cells)]
+        try:
+            rows = [(reader.line_num, cells) for cells in reader if any(c.strip() for c in cells)]
+        except UnicodeDecodeError as e:
+            raise FormatError(f"{name}: not UTF-8 text ({e.reason}: the byte {e.object[e.start:e.end]!r}); convert it "
+                              f"to UTF-8, e.g. iconv -f latin1 -t utf-8") from None
+        except csv.Error as e:
+            raise FormatError(f"{name}, line {reader.line_num}: not a CSV line fnn can read ({e})") from None
     text_target = target_dtype is str
     if target_dtype is not None and not text_target:
         raise ConfigError(f"load_csv: target_dtype must be None (numbers) or str (text), got {target_dtype!r}")

@@ -7,6 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from fnn import random, tree
+from fnn._checks import foreign_array
 from fnn._reductions import all_finite
 from fnn.errors import ConfigError, DtypeError, NonFiniteError, ShapeError
 from fnn.initializers import Initializer
@@ -153,6 +154,7 @@ def check_inputs(params: Any, x: Any, where: str) -> np.ndarray:
     if not isinstance(params, SequentialParams):
         hint = " (pass state.params)" if type(params).__name__ == "TrainState" else ""
         raise ConfigError(NOT_PARAMS.format(where=where, given=type(params).__name__) + hint)
+    foreign_array(x, f"{where}: x")
     columns = getattr(x, "dtypes", None)  # a pandas DataFrame: name the column that is not numeric
     try:
         x = np.asarray(x)

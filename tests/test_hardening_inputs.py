@@ -1,0 +1,201 @@
+"""Bad input at fnn's boundary (#16 F17, F5's sizes, F20; #13's shared validators): every case of
+../shared/reviews/reliability-findings.md that raised a raw TypeError/ValueError/OverflowError/RecursionError from
+inside fnn now raises an fnn error naming the argument, what was given and what was expected, before any work."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+import fnn
+import fnn.data
+from fnn.errors import ConfigError, DtypeError, FnnError, FormatError, ShapeError
+
+X, Y = fnn.data.load_digits()
+X, Y = X[:120], Y[:120]
+PARAMS = fnn.init(fnn.random.key(1), fnn.mlp([64, 16, 10]))
+FIT = dict(epochs=1, batch_size=32, loss="cross_entropy", verbose=0)
+
+
+def state():
+    return fnn.TrainState.create(PARAMS, fnn.optim.adam(1e-3), key=fnn.random.key(2))
+
+
+class Trained(Exception):
+    """Raised by a callback: the call got as far as training."""
+
+
+def never_trains(*_):
+    raise Trained
+
+
+def _generator():
+    yield from X
+
+
+def _deep(depth):
+    root = cur = []
+    for _ in range(depth):
+        cur.append([])
+        cur = cur[0]
+    return root
+
+
+def _itself():
+    a = []
+    a.append(a)
+    return a
+
+
+def _csv(tmp, content, **kw):
+    path = tmp / "d.csv"
+    path.write_bytes(content)
+    return fnn.data.load_csv(path, **kw)
+
+
+def _idx(tmp, ndim):
+    path = tmp / "d.idx"
+    path.write_bytes(bytes([0, 0, 8, ndim]) + (1).to_bytes(4, "big") * ndim + b"\0")
+    return fnn.data.read_idx(path)
+
+
+def _json_rate(tmp, rate):
+    path = tmp / "m.json"
+    spec = fnn.Sequential([fnn.Dense(3), fnn.Dropout(0.5)], in_shape=(4,))
+    fnn.io.export_json(path, fnn.init(fnn.random.key(0), spec))
+    path.write_text(path.read_text().replace('"rate": 0.5', f'"rate": {rate}'))
+    return fnn.io.import_json(path)
+
+
+def _loss(value):
+    return lambda y_hat, y: value(y_hat)
+
+
+_CALLS = {  # x or y given to each function that takes the data
+    "fit": lambda data: fnn.fit(state(), data, callbacks=[never_trains], **FIT),
+    "train_epoch": lambda data: fnn.train_epoch(state(), data, batch_size=32, loss="cross_entropy"),
+    "batches": lambda data: list(fnn.batches(fnn.random.key(0), data, 32)),
+    "evaluate": lambda data: fnn.evaluate(PARAMS, data, loss="cross_entropy"),
+}
+_BAD = {  # what: (value, words)
+    "None": (lambda: None, ["must be an array with one row per sample, got None"]),
+    "0-d": (lambda: np.float64(1.0), ["must be an array with one row per sample, got np.float64(1.0)"]),
+    "a generator": (_generator, ["must be an array with one row per sample, got <generator"]),
+    "a ragged list": (lambda: [[0.0] * 64, [0.0] * 63], ["one row per sample", "ragged list", "row 1 has 63"]),
+}
+
+CASES = {
+    # case: (call, error, words in the message)
+    **{
+        f"{fn}: {name} as {'xy'[i]}": (
+            lambda fn=fn, make=make, i=i: _CALLS[fn]((make(), Y) if i == 0 else (X, make())), ShapeError,
+            [f"{fn}: data[{i}] ({'xy'[i]})", *words],
+        )
+        for fn in _CALLS for name, (make, words) in _BAD.items() for i in (0, 1)
+    },
+    "callbacks=<a function>": (
+        lambda: fnn.fit(state(), (X, Y), callbacks=never_trains, **FIT), ConfigError,
+        ["fit: callbacks must be a list of callables", "callbacks=[never_trains]"]),
+    "callbacks=<a string>": (
+        lambda: fnn.fit(state(), (X, Y), callbacks="never_trains", **FIT), ConfigError,
+        ["fit: callbacks must be a list of callables", "'never_trains'"]),
+    **{
+        f"custom loss returning {name}": (
+            lambda value=value: fnn.fit(state(), (X, Y), **{**FIT, "loss": _loss(value)}), ConfigError,
+            ["custom loss", "must return", *words])
+        for name, value, words in [
+            ("None", lambda h: None, ["a pair (value, d value / d y_hat)", "got a NoneType"]),
+            ("a bare value", lambda h: 1.0, ["a pair", "got a float"]),
+            ("a string", lambda h: "ab", ["a pair", "got a str"]),
+            ("an (n,) value", lambda h: np.zeros(len(h)), ["a pair", "got an array of shape (32,)"]),
+            ("an (n,) value and its gradient", lambda h: (np.zeros(len(h)), h), ["one number", "shape (32,)"]),
+            ("a string value", lambda h: ("a", h), ["one number", "'a' (str)"]),
+            ("a gradient of strings", lambda h: (1.0, "abc"),
+             ["the gradient a numeric array shaped like y_hat (32, 10)", "'abc'"]),
+        ]
+    },
+    "opt_step(params, grads)": (
+        lambda: fnn.opt_step(PARAMS, PARAMS), ConfigError,
+        ["opt_step expects a TrainState", "got SequentialParams as the state"]),
+    "EarlyStopping(3)": (
+        lambda: fnn.EarlyStopping(3), ConfigError, ["EarlyStopping monitor", "got 3", "EarlyStopping(patience=3)"]),
+    "Dropout(10**400)": (
+        lambda: fnn.Dropout(10**400), ConfigError,
+        ["Dropout rate must be a number in [0, 1)", "got an integer of 401 digits"]),
+    "Dropout(10**39)": (
+        lambda: fnn.Dropout(10**39), ConfigError, ["Dropout rate must be a number in [0, 1)", "got 1000"]),
+    "import_json with rate 10**39": (
+        lambda: _json_rate(TMP, 10**39), FormatError,
+        ["at model.layers[1]", "Dropout rate must be a number in [0, 1)"]),
+    "import_json with rate 10**400": (
+        lambda: _json_rate(TMP, 10**400), FormatError, ["Dropout rate", "got an integer of 401 digits"]),
+    "load_csv of a non-UTF-8 file": (
+        lambda: _csv(TMP, b"a,b\n1,\xff\xfe\n"), FormatError, ["d.csv: not UTF-8 text", "b'\\xff'", "iconv"]),
+    "load_csv with a 2-character delimiter": (
+        lambda: _csv(TMP, b"a,b\n1,2\n", delimiter=";;"), ConfigError,
+        ["load_csv: delimiter must be one character", "got ';;'"]),
+    "load_csv with a delimiter that is no string": (
+        lambda: _csv(TMP, b"a,b\n1,2\n", delimiter=0), ConfigError,
+        ["load_csv: delimiter must be one character", "got 0"]),
+    "load_csv with a field over 128 KB": (
+        lambda: _csv(TMP, b"a,b\n1," + b"9" * 200_000 + b"\n"), FormatError,
+        ["d.csv, line 2: not a CSV line fnn can read", "field larger than field limit"]),
+    "read_idx with 65 dimensions": (
+        lambda: _idx(TMP, 65), FormatError, ["d.idx: IDX header gives 65 dimensions", "at most 64"]),
+    "save of a list nested 5,000 deep": (
+        lambda: fnn.save(TMP / "d.npz", _deep(5000)), ConfigError, ["fnn.save: the tree is nested too deeply"]),
+    "save of a list that holds itself": (
+        lambda: fnn.save(TMP / "s.npz", _itself()), ConfigError, ["fnn.save: the tree contains itself", "a list"]),
+    "save of a dict that holds itself deeper down": (
+        lambda: fnn.save(TMP / "s.npz", (lambda d: (d.__setitem__("a", [1, d]), d)[1])({})), ConfigError,
+        ["fnn.save: the tree contains itself", "a dict", "['a'][1]"]),
+    "save of 10**5000": (
+        lambda: fnn.save(TMP / "h.npz", {"n": 10**5000}), ConfigError,
+        ["fnn.save: the int at ['n']", "16,610 bits", "store it as an array or a string"]),
+    "fit with a SciPy sparse x": (
+        lambda: fnn.fit(state(), (pytest.importorskip("scipy.sparse").csr_matrix(X), Y), **FIT), ConfigError,
+        ["fit: data[0] (x) is a SciPy sparse csr_matrix of shape (120, 64)", "x.toarray()"]),
+    "apply to a SciPy sparse x": (
+        lambda: fnn.apply(PARAMS, pytest.importorskip("scipy.sparse").csr_matrix(X)), ConfigError,
+        ["apply: x is a SciPy sparse csr_matrix", "x.toarray()"]),
+    "fit with a torch tensor that requires grad": (
+        lambda: fnn.fit(state(), (pytest.importorskip("torch").tensor(X).requires_grad_(True), Y), **FIT), ConfigError,
+        ["fit: data[0] (x) is a torch tensor that requires grad", "x.detach().numpy()"]),
+    "apply to a torch tensor that requires grad": (
+        lambda: fnn.apply(PARAMS, pytest.importorskip("torch").tensor(X).requires_grad_(True)), ConfigError,
+        ["apply: x is a torch tensor that requires grad"]),
+}
+
+
+@pytest.fixture(autouse=True)
+def _tmp(tmp_path):
+    global TMP
+    TMP = tmp_path
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_f17_each_bad_input_gets_an_fnn_error_naming_what_was_expected(case):
+    call, error, words = CASES[case]
+    with pytest.raises(error) as e:
+        call()
+    message = str(e.value)
+    assert isinstance(e.value, FnnError)
+    assert all(w in message for w in words), message
+    assert len(message) < 400 and "Traceback" not in message
+
+
+def test_f17_the_table_covers_the_findings():
+    # 4 kinds of x/y (None, 0-d, a generator, a ragged list) x 2 (x, y) x 4 functions, and the listed one-offs
+    assert len(CASES) >= 60
+
+
+def test_f17_a_shared_subtree_is_no_cycle(tmp_path):
+    shared = [np.ones(2)]
+    back = fnn.load(fnn.save(tmp_path / "t.npz", {"a": shared, "b": shared}))
+    assert np.array_equal(back["a"][0], back["b"][0])
+
+
+def test_f17_a_tree_just_under_the_recursion_limit_still_saves(tmp_path):
+    tree = _deep(sys.getrecursionlimit() // 10)
+    assert fnn.load(fnn.save(tmp_path / "t.npz", tree)) == tree
