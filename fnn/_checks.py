@@ -14,6 +14,9 @@ fnn.errors.ConfigError: units must be an integer ≥ 1, got True (bool)
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
 import math
 import numbers
 import operator
@@ -25,7 +28,7 @@ from fnn.errors import ConfigError
 
 __all__ = [
     "is_integer", "is_real", "is_boolean", "integer", "real", "boolean", "choice", "size_limit", "MAX_BYTES", "short_repr",
-    "foreign_array",
+    "foreign_array", "keywords_checked", "ArgumentError",
 ]
 
 
@@ -189,3 +192,63 @@ def foreign_array(a: Any, what: str) -> None:
         )
     if module.startswith("torch") and getattr(a, "requires_grad", False):
         raise ConfigError(f"{what} is a torch tensor that requires grad; pass x.detach().numpy() (x.detach().cpu().numpy())")
+
+
+class ArgumentError(ConfigError, TypeError):
+    """A call with an argument the function does not take, or without one it needs: a ConfigError that
+    is also the TypeError Python raises for such a call, so ``except TypeError`` keeps working."""
+
+
+OTHER_NAMES = {  # the names other libraries give fnn's arguments (Keras, PyTorch, Optax)
+    "learning_rate": "lr", "beta_1": "b1", "beta_2": "b2", "beta1": "b1", "beta2": "b2", "epsilon": "eps",
+    "betas": "b1 and b2", "decay": "weight_decay", "nesterov": "fnn.optim.nesterov",
+}
+
+
+def keywords_checked(factory: Any) -> Any:
+    """``factory``, which says in a ConfigError what an argument it does not take is called in fnn.
+
+    ``fnn.optim.adam(learning_rate=1e-3)`` (Keras's name) is then "adam() has no argument
+    'learning_rate': fnn calls it lr" (an :class:`ArgumentError`: a ConfigError and a TypeError)
+    rather than Python's bare TypeError; the signature (and so
+    ``help``, ``inspect.signature``) is the factory's own, and a typo still fails.
+
+    >>> @keywords_checked
+    ... def sgd(lr, *, weight_decay=0.0):
+    ...     return lr
+    >>> sgd(learning_rate=0.1)
+    Traceback (most recent call last):
+    ...
+    fnn._checks.ArgumentError: sgd() has no argument 'learning_rate': fnn calls it lr, e.g. sgd(lr=0.1); its
+    arguments are: lr, weight_decay=0.0
+    """
+    signature = inspect.signature(factory)
+    module = factory.__module__ or ""
+    name = f"fnn.optim.{factory.__name__}" if module.startswith("fnn.optim") else factory.__name__
+
+    @functools.wraps(factory)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as e:
+            raise ArgumentError(_binding_error(name, signature, kwargs, e)) from None
+        return factory(*args, **kwargs)
+
+    return checked
+
+
+def _binding_error(name: str, signature: inspect.Signature, kwargs: dict, error: TypeError) -> str:
+    params = ", ".join(
+        p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}"
+        for p in signature.parameters.values()
+    )
+    for given, value in kwargs.items():
+        if given in signature.parameters:
+            continue
+        close = difflib.get_close_matches(given, list(signature.parameters), 1)
+        ours = OTHER_NAMES.get(given) or (close[0] if close else None)
+        if ours is None:
+            return f"{name}() has no argument {given!r}; its arguments are: {params}"
+        example = f", e.g. {name}({ours}={value!r})" if ours in signature.parameters else ""
+        return f"{name}() has no argument {given!r}: fnn calls it {ours}{example}; its arguments are: {params}"
+    return f"{name}(): {error}; its arguments are: {params}"

@@ -62,8 +62,18 @@ def mlp(
     >>> [fnn.layers.layer_name(l) for l in spec.layers]
     ['Dense(8)', 'Activation(tanh)', 'Dense(3)', 'Activation(softmax)']
     """
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
-        raise ConfigError(f"mlp sizes must list at least an input and an output width, got {sizes!r}")
+    if isinstance(sizes, (str, bytes)):
+        text = sizes.decode(errors="replace") if isinstance(sizes, bytes) else sizes
+        parts = [w.strip() for w in text.replace(";", ",").replace(" ", ",").split(",") if w.strip()]
+        example = f"[{', '.join(parts)}]" if len(parts) >= 2 and all(w.isdigit() for w in parts) else "[64, 32, 10]"
+        raise ConfigError(
+            f"mlp sizes must list at least an input and an output width as integers, e.g. fnn.mlp({example}); got "
+            f"the {type(sizes).__name__} {sizes!r:.60}"
+        )
+    if not hasattr(sizes, "__len__") or len(sizes) < 2:
+        raise ConfigError(
+            f"mlp sizes must list at least an input and an output width, e.g. fnn.mlp([64, 32, 10]); got {sizes!r:.60}"
+        )
     widths = [check_size(s, f"mlp sizes[{i}]") for i, s in enumerate(sizes)]
     dropout = Dropout(dropout).rate  # validated even when there is no hidden layer to drop from
     hidden = _activation_name(hidden)

@@ -7,6 +7,7 @@ docstring; the tree inside the header is :mod:`fnn.io._codec`'s.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -349,6 +350,26 @@ def _read_npz(npz: Any, where: str, with_arrays: bool) -> tuple[dict, list[np.nd
     return header, arrays
 
 
+def _missing(where: str) -> str:
+    """Why there is nothing to load at ``where``: the first missing directory, or the fnn files beside it."""
+    path = pathlib.Path(where)
+    parent = path.parent
+    while not parent.is_dir() and parent != parent.parent:
+        parent = parent.parent
+    if parent != path.parent:
+        missing = next(p for p in [path.parent, *path.parent.parents] if p.parent == parent)
+        return f"cannot load {where}: there is no such file (the directory {str(missing)!r} does not exist)"
+    try:
+        names = sorted(p.name for p in parent.iterdir() if p.suffix in (".npz", ".json") or p.is_dir())
+    except OSError:
+        names = []
+    close = difflib.get_close_matches(path.name, names, 3)
+    here = f"; did you mean {', '.join(map(repr, close))}?" if close else (
+        f"; {str(parent)!r} holds {', '.join(map(repr, names[:5]))}{' …' if len(names) > 5 else ''}" if names else
+        f"; {str(parent)!r} holds no .npz file")
+    return f"cannot load {where}: there is no such file{here}"
+
+
 def _read_file(path: str | os.PathLike, with_arrays: bool = True) -> tuple[dict, list[np.ndarray], str]:
     where = os.fspath(path)
     if os.path.isdir(path):
@@ -356,7 +377,9 @@ def _read_file(path: str | os.PathLike, with_arrays: bool = True) -> tuple[dict,
             f"cannot load {where}: it is a directory; a checkpoint directory is read with fnn.io.load_checkpoint(DIR) "
             f"(or continued with fit(..., resume=DIR)), a run of the command line with fnn.load(DIR/model.npz)"
         )
-    with open(path, "rb") as f:  # FileNotFoundError (and other OS errors) propagate as they are
+    if not os.path.lexists(path):  # still a FileNotFoundError, saying what is there instead
+        raise FileNotFoundError(_missing(where))
+    with open(path, "rb") as f:  # other OS errors propagate as they are
         start = f.read(len(_ZIP_MAGIC))
         if not start:
             raise fail(where, "the file is empty (0 bytes)")

@@ -242,6 +242,8 @@ def import_json(path: str | os.PathLike) -> SequentialParams:
     """
     where = os.fspath(path)
     raw = pathlib.Path(where).read_bytes()
+    if raw.startswith(b"PK\x03\x04"):  # a zip: what fnn.save writes
+        raise fail(where, "it is an .npz file (as fnn.save writes), not a JSON export: read it with fnn.load(path)")
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:

@@ -32,12 +32,22 @@ def _failure(outcome: Failed, run: Callable, config: dict, seed: int) -> SweepEr
         )
     elif isinstance(outcome.error, ImportError):
         hint = " (make run's module importable in the workers: install its package, or put its folder on their PYTHONPATH)"
+    elif outcome.type_name == "NameError":
+        hint = (
+            " (worker processes import run's module afresh and do not run its `if __name__ == \"__main__\":` block: "
+            "a global set there is not defined in them; set it at the module's top level, load it inside run, or "
+            "pass it in the grid)"
+        )
     failed = SweepError(
         f"sweep: run {name_of(run)} failed for config {config!r}, seed {seed}: {outcome.type_name}: {outcome.message}{hint}"
     )
     failed.config, failed.seed, failed.rows = dict(config), seed, []
     failed.__cause__, failed.__suppress_context__ = outcome.error, True
     return failed
+
+
+def _finished(n: int) -> str:
+    return "1 row that finished is" if n == 1 else f"{n} rows that finished are"
 
 
 def _checked(result: Any, run: Callable, config: dict, seed: int) -> dict:
@@ -347,5 +357,10 @@ def sweep(
     if collected.failure is not None:
         if isinstance(collected.failure, SweepError):
             collected.failure.rows = collected.done()
+            kept_too = " and in the store" if store is not None else ""
+            collected.failure.args = (
+                f"{collected.failure.args[0]}; the {_finished(len(collected.failure.rows))} in this error's "
+                f".rows{kept_too}; pass on_error='record' to make each failure a row and run the rest",
+            )
         raise collected.failure
     return [collected.rows[i] for i in range(len(tasks))]
