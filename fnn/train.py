@@ -192,8 +192,8 @@ def _apply_update(
 ) -> tuple[TrainState, np.ndarray]:
     """The next state and its flat params (read-only); ``model_state``: the next state leaves, if the params have any."""
     new, opt_state = state.optimizer.update(flat, gflat, state.opt_state)
-    if new.flags.writeable:
-        new.flags.writeable = False
+    if new.flags.writeable or new.base is None:
+        new = tree.sealed(new)  # read-only for good: no .base of a view of it can be made writeable
     params = unravel(new) if model_state is None else unravel(new, model_state)
     return TrainState(params, opt_state, key=state.key, step=state.step + 1, optimizer=state.optimizer), new
 
@@ -338,12 +338,11 @@ class _Slot:
         write = owner.view()  # writable views are made first: they stay writable once the owner is not
         state_owner = np.zeros(unravel.state_size, dtype) if unravel.mask else None
         grad_tree = unravel(write, None if state_owner is None else state_owner.view())
-        owner.flags.writeable = False  # so that no view of it a state hands out can be made writable
+        shown = tree.sealed(owner)  # what a state hands out: read-only views no .base can make writable
         state = None
         if state_owner is not None:
-            state_owner.flags.writeable = False
-            state = state_owner.view()
-        return cls(write, grad_tree, owner.view(), unravel(owner.view(), state), owner.view(), state)
+            state = tree.sealed(state_owner)
+        return cls(write, grad_tree, shown.view(), unravel(shown.view(), state), shown.view(), state)
 
 
 @attrs.frozen

@@ -199,3 +199,58 @@ def test_f17_a_shared_subtree_is_no_cycle(tmp_path):
 def test_f17_a_tree_just_under_the_recursion_limit_still_saves(tmp_path):
     tree = _deep(sys.getrecursionlimit() // 10)
     assert fnn.load(fnn.save(tmp_path / "t.npz", tree)) == tree
+
+
+# ------------------------------------------------------------------ F20
+
+
+def test_f20_params_cannot_be_made_writeable_through_base(tmp_path):
+    seen = []
+    s = state()
+    fitted, _ = fnn.fit(s, (X, Y), callbacks=[lambda e, st, logs: seen.append(st)], **{**FIT, "epochs": 2})
+    g = fnn.grad(PARAMS, (X[:8], Y[:8]), loss="cross_entropy")
+    trees = {
+        "init": PARAMS, "fit": fitted.params, "a callback's state": seen[0].params,
+        "load": fnn.load(fnn.save(tmp_path / "m.npz", fitted)).params, "opt_step": fnn.opt_step(s, g).params,
+        "pack": fnn.tree.pack(PARAMS), "stack": fnn.init_many(fnn.random.split(fnn.random.key(0), 2), fnn.mlp([4, 2])),
+    }
+    for name, params in trees.items():
+        for leaf in fnn.tree.leaves(params):
+            for a in (leaf, leaf.base):
+                with pytest.raises(ValueError, match="cannot set WRITEABLE flag"):
+                    a.flags.writeable = True
+        assert fnn.tree.leaves_are_packed(fnn.tree.leaves(params)), name  # ravel stays free
+    before = fitted.params.layers[0].w.copy()
+    fnn.fit(fitted, (X, Y), **FIT)  # a later fit reuses no memory a returned state holds
+    assert np.array_equal(fitted.params.layers[0].w, before)
+
+
+@pytest.mark.parametrize("call", ["fit", "train_epoch", "batches"])
+@pytest.mark.parametrize("flag", ["shuffle", "drop_last"])
+def test_f20_shuffle_and_drop_last_take_booleans_not_strings(call, flag):
+    calls = {
+        "fit": lambda **kw: fnn.fit(state(), (X, Y), callbacks=[never_trains], **FIT, **kw),
+        "train_epoch": lambda **kw: fnn.train_epoch(state(), (X, Y), batch_size=32, loss="cross_entropy", **kw),
+        "batches": lambda **kw: list(fnn.batches(fnn.random.key(0), (X, Y), 32, **kw)),
+    }
+    with pytest.raises(ConfigError, match=f"{call}: {flag} must be True or False, got 'False' \\(str\\)"):
+        calls[call](**{flag: "False"})
+    with pytest.raises(ConfigError, match=f"{flag} must be True or False, got 0 \\(int\\)"):
+        calls[call](**{flag: 0})
+    assert len(list(fnn.batches(fnn.random.key(0), (X, Y), 32, shuffle=np.False_))) == 4  # NumPy's bool is a bool
+
+
+def test_f20_sklearn_refuses_what_sklearn_refuses_in_fit_and_one_class():
+    pytest.importorskip("sklearn")
+    from fnn.sklearn import MLPClassifier
+
+    for params, words in [
+        (dict(learning_rate_init=0), "'learning_rate_init' parameter"), (dict(momentum=2), "'momentum' parameter"),
+        (dict(validation_fraction=1.5, early_stopping=True), "'validation_fraction' parameter"),
+        (dict(shuffle="False"), "'shuffle' parameter"),
+    ]:
+        estimator = MLPClassifier(max_iter=1, **params)  # __init__ only stores, as scikit-learn requires
+        with pytest.raises(ConfigError, match=words):
+            estimator.fit(X[:40], Y[:40])
+    with pytest.raises(ConfigError, match="at least 2 classes to train, got 1 class"):
+        MLPClassifier(max_iter=1).fit(X[:10], np.zeros(10, int))
