@@ -39,6 +39,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from fnn._checks import MAX_BYTES, is_integer, size_limit
 from fnn.errors import ConfigError, DtypeError, FormatError, NonFiniteError, ShapeError
 from fnn.random import Key, generator
 
@@ -78,9 +79,7 @@ def _class_labels(labels: Any, where: str, num_classes: int | None = None) -> tu
             raise ConfigError(f"{where}: class labels must be integers, got {y[i]} at index {i}")
     elif y.dtype.kind not in "iub":
         raise ConfigError(f"{where}: class labels must be integers, got dtype {y.dtype}")
-    if num_classes is not None and (
-        isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1
-    ):
+    if num_classes is not None and (not is_integer(num_classes) or num_classes < 1):
         raise ConfigError(f"{where}: num_classes must be a positive integer, got {num_classes!r}")
     lo, hi = (int(y.min()), int(y.max())) if y.size else (0, -1)
     if lo < 0:
@@ -91,20 +90,25 @@ def _class_labels(labels: Any, where: str, num_classes: int | None = None) -> tu
     return y.astype(np.int64), k
 
 
-def one_hot(labels: Any, num_classes: int | None = None, *, dtype: Any = np.float32) -> np.ndarray:
+def one_hot(
+    labels: Any, num_classes: int | None = None, *, dtype: Any = np.float32, max_bytes: int | None = MAX_BYTES
+) -> np.ndarray:
     """Class labels as one-hot rows: ``out[i, labels[i]] = 1``, columns in class order 0..k-1.
 
     Args:
         labels: integer class labels of shape (n,), each in [0, num_classes).
         num_classes: the number of columns k; defaults to ``max(labels) + 1``.
         dtype: the output dtype (float32 by default).
+        max_bytes: refuse an (n, k) result larger than this before allocating it (default
+            :data:`fnn._checks.MAX_BYTES`, 8 GiB; None: no limit).
 
     Returns:
         An (n, k) array of zeros and ones.
 
     Raises:
         ShapeError: labels are not 1-D.
-        ConfigError: labels are not integers, or lie outside [0, num_classes).
+        ConfigError: labels are not integers, or lie outside [0, num_classes); the result would
+            exceed ``max_bytes`` (``num_classes=10**10``).
 
     >>> import fnn.data
     >>> fnn.data.one_hot([2, 0], 3)
@@ -112,6 +116,8 @@ def one_hot(labels: Any, num_classes: int | None = None, *, dtype: Any = np.floa
            [1., 0., 0.]], dtype=float32)
     """
     y, k = _class_labels(labels, "one_hot: labels", num_classes)
+    dtype = np.dtype(dtype)
+    size_limit(y.size * k * dtype.itemsize, max_bytes, f"one_hot: {y.size:,} rows × {k:,} classes of {dtype}")
     out = np.zeros((y.size, k), dtype)
     out[np.arange(y.size), y] = 1
     return out
@@ -121,7 +127,7 @@ def one_hot(labels: Any, num_classes: int | None = None, *, dtype: Any = np.floa
 
 
 def _int_at_least(n: Any, what: str, minimum: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < minimum:
+    if not is_integer(n) or n < minimum:
         raise ConfigError(f"{what} must be an integer >= {minimum}, got {n!r}")
     return int(n)
 
@@ -648,7 +654,7 @@ def _target_column(target: Any, width: int, names: list[str] | None, where: str)
             problem = "is not a column" if target not in names else "names more than one column"
             raise ConfigError(f"{where}: target {target!r} {problem}; columns: {', '.join(names)}")
         return names.index(target)
-    if isinstance(target, bool) or not isinstance(target, numbers.Integral) or not -width <= target < width:
+    if not is_integer(target) or not -width <= target < width:
         raise ConfigError(f"{where}: target must be a column name or an index in [{-width}, {width - 1}], got {target!r}")
     return int(target) % width
 

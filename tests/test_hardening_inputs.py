@@ -254,3 +254,79 @@ def test_f20_sklearn_refuses_what_sklearn_refuses_in_fit_and_one_class():
             estimator.fit(X[:40], Y[:40])
     with pytest.raises(ConfigError, match="at least 2 classes to train, got 1 class"):
         MLPClassifier(max_iter=1).fit(X[:10], np.zeros(10, int))
+
+
+# ------------------------------------------------------------------ F5: absurd sizes, refused before allocating
+
+
+def _sweep_run(config, key):
+    return {"v": 1}
+
+
+SIZES = {
+    # case: (call, words); each would take terabytes (or the OOM killer) without the limit
+    "init of mlp([10**6, 10**6])": (
+        lambda: fnn.init(fnn.random.key(0), fnn.mlp([10**6, 10**6])),
+        ["init: the params (1,000,001,000,000 weights", "need 3.6 TiB, over the limit max_bytes=8.0 GiB",
+         "pass a larger max_bytes="]),
+    "init of --layers 1000000000": (
+        lambda: fnn.init(fnn.random.key(0), fnn.mlp([4, 10**9, 3])), ["Dense(1000000000)", "need 29.8 GiB"]),
+    "init_many of 20,000 members": (
+        lambda: fnn.init_many(fnn.random.split(fnn.random.key(0), 20_000), fnn.mlp([1000, 1000, 10])),
+        ["init_many: the params of 20,000 networks (1,011,010 weights each", "need 75.3 GiB"]),
+    "split into 10**9 keys": (
+        lambda: fnn.random.split(fnn.random.key(0), 10**9), ["fnn.random.split: 1,000,000,000 keys", "max_bytes="]),
+    "sweep with seeds=10**9": (
+        lambda: fnn.sweep(_sweep_run, {"a": [1, 2]}, 10**9, executor=fnn.SerialExecutor()),
+        ["sweep: 2 settings × seeds=1,000,000,000 (2,000,000,000 pairs", "need 1.9 TiB", "max_bytes"]),
+    "sweep with range(10**8) seeds": (
+        lambda: fnn.sweep(_sweep_run, {"a": [1]}, range(10**8), executor=fnn.SerialExecutor()),
+        ["sweep: 1 settings × 100,000,000 seeds", "need 95.4 GiB"]),
+    "one_hot with 10**10 classes": (
+        lambda: fnn.data.one_hot(np.zeros(1000, int), 10**10),
+        ["one_hot: 1,000 rows × 10,000,000,000 classes of float32", "need 36.4 TiB"]),
+}
+
+
+@pytest.mark.parametrize("case", list(SIZES))
+def test_f5_absurd_sizes_are_refused_at_once_naming_the_limit(case):
+    import time
+    import tracemalloc
+
+    call, words = SIZES[case]
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(ConfigError) as e:
+            call()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert all(w in str(e.value) for w in words), str(e.value)
+    assert peak < 50 * 2**20 and time.perf_counter() - start < 5  # refused before the work, not after
+
+
+def test_f5_the_limit_is_a_keyword_that_raises_it():
+    spec = fnn.mlp([64, 64, 10])
+    with pytest.raises(ConfigError, match="over the limit max_bytes=1.0 KiB"):
+        fnn.init(fnn.random.key(0), spec, max_bytes=1024)
+    small = fnn.init(fnn.random.key(0), spec, max_bytes=None)
+    assert fnn.tree.equal(small, fnn.init(fnn.random.key(0), spec))  # the check changes nothing it lets through
+    with pytest.raises(ConfigError, match="max_bytes must be a number of bytes > 0 or None, got -1"):
+        fnn.init(fnn.random.key(0), spec, max_bytes=-1)
+    rows = fnn.sweep(_sweep_run, {"a": [1]}, 3, executor=fnn.SerialExecutor(), max_bytes=3 * 1024)
+    assert [r["seed"] for r in rows] == [0, 1, 2]
+    with pytest.raises(ConfigError, match="3 pairs of ~1024 bytes"):
+        fnn.sweep(_sweep_run, {"a": [1]}, 3, executor=fnn.SerialExecutor(), max_bytes=3 * 1024 - 1)
+
+
+def test_f5_the_estimate_is_a_lower_bound_of_the_real_size():
+    specs = [
+        fnn.mlp([784, 256, 128, 10]),
+        fnn.Sequential([fnn.Conv2D(8, 3), fnn.Flatten(), fnn.Dense(10)], in_shape=(28, 28, 1)),
+        fnn.Sequential([fnn.Embedding(100, 8), fnn.LSTM(16), fnn.Dense(3)], in_shape=(5,)),
+    ]
+    for spec in specs:
+        estimate, _ = fnn.network.estimated_weights(spec)
+        real = fnn.tree.ravel(fnn.init(fnn.random.key(0), spec))[0].size
+        assert 0.4 * real <= estimate <= real, (spec, estimate, real)

@@ -9,6 +9,7 @@ import pathlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from fnn._checks import MAX_BYTES
 from fnn.errors import ConfigError, SweepError
 from fnn.sweep import _grid, store as _store
 from fnn.sweep._grid import ERROR_MESSAGE, ERROR_TYPE, SEED, STATUS, name_of
@@ -204,6 +205,7 @@ def sweep(
     workdirs: str | os.PathLike | None = None,
     progress: bool = False,
     best: tuple[str, str] | None = None,
+    max_bytes: int | None = MAX_BYTES,
 ) -> list[dict]:
     """Run ``run(config, fnn.random.key(seed))`` for every setting and seed; one row per pair.
 
@@ -246,6 +248,9 @@ def sweep(
             tqdm is installed, else a line on stderr per pair).
         best: ``(result name, "min" or "max")``: the progress display also shows the best
             row so far by that result.
+        max_bytes: refuse, before any list is made, a sweep whose pairs would need more bytes in
+            this process than this (about 1 KiB a pair: the default, 8 GiB, allows some 8 million
+            pairs); None for no limit. ``seeds=10**9`` is refused at once, not after the memory is gone.
 
     Returns:
         A list of dicts ``{**config, "seed": seed, **result}``, settings in grid order and seeds
@@ -302,7 +307,7 @@ def sweep(
     True
     """
     settings = _grid.settings_of(grid)
-    seed_list = _grid.seed_list(seeds)
+    seed_list = _grid.seed_list(seeds, len(settings), max_bytes)
     _grid.check_executor(executor, max_workers)
     _grid.check_run(run, executor)
     limit = _grid.check_options(on_error, retry_failed, store, timeout, executor, progress, best)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from fnn._checks import MAX_BYTES, is_integer, size_limit
 from fnn.errors import ConfigError
 from fnn.sweep._serial import SerialExecutor
 from fnn.sweep._task import ByName
@@ -65,26 +66,38 @@ def settings_of(grid: Any) -> list[dict]:
     return settings
 
 
-def seed_list(seeds: Any) -> list[int]:
-    """``seeds`` as a list of distinct non-negative Python ints (an int N means range(N))."""
-    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
+PAIR_BYTES = 1024
+"""What one (config, seed) pair costs the driver, in bytes, for :func:`fnn.sweep`'s ``max_bytes``: its
+task, its row and the bookkeeping (measured: 500 bytes a pair for a row of two results; twice that
+leaves room for larger rows). The default limit, 8 GiB, so allows about 8 million pairs."""
+
+
+def seed_list(seeds: Any, settings: int = 1, max_bytes: Any = MAX_BYTES) -> list[int]:
+    """``seeds`` as a list of distinct non-negative Python ints (an int N means range(N)); ConfigError, before
+    the list is made, if ``settings`` times that many pairs would need more than ``max_bytes``."""
+    if is_integer(seeds):
         if seeds < 1:
             raise ConfigError(f"sweep: seeds=N runs seeds 0..N-1 and needs N ≥ 1, got {seeds}")
+        pairs = f"{seeds * settings:,} pairs of ~{PAIR_BYTES} bytes"
+        size_limit(seeds * settings * PAIR_BYTES, max_bytes, f"sweep: {settings:,} settings × seeds={seeds:,} ({pairs})")
         return list(range(operator.index(seeds)))
+    if hasattr(seeds, "__len__"):
+        size_limit(len(seeds) * settings * PAIR_BYTES, max_bytes,
+                   f"sweep: {settings:,} settings × {len(seeds):,} seeds ({len(seeds) * settings:,} pairs)")
     if isinstance(seeds, np.ndarray):
         seeds = seeds.tolist() if seeds.ndim == 1 else seeds
     if not isinstance(seeds, (list, tuple, range)):
         raise ConfigError(f"sweep: seeds must be a list of non-negative ints or an int N (for 0..N-1), got {type(seeds).__name__}")
     if not seeds:
         raise ConfigError("sweep: seeds is empty; give at least one seed")
-    out: list[int] = []
+    out: dict[int, int] = {}  # seed: its position (a dict: a check in constant time)
     for i, seed in enumerate(seeds):
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        if not is_integer(seed) or seed < 0:
             raise ConfigError(f"sweep: seeds[{i}] must be a non-negative int, got {seed!r} ({type(seed).__name__})")
         if seed in out:
-            raise ConfigError(f"sweep: seed {seed} appears twice in seeds (positions {out.index(seed)} and {i})")
-        out.append(operator.index(seed))
-    return out
+            raise ConfigError(f"sweep: seed {seed} appears twice in seeds (positions {out[seed]} and {i})")
+        out[operator.index(seed)] = i
+    return list(out)
 
 
 def target_of(run: Callable) -> Any:
