@@ -29,6 +29,7 @@ from fnn.errors import ConfigError
 __all__ = [
     "is_integer", "is_real", "is_boolean", "integer", "real", "boolean", "choice", "size_limit", "MAX_BYTES", "short_repr",
     "foreign_array", "keywords_checked", "ArgumentError",
+    "use_bias",
 ]
 
 
@@ -118,6 +119,24 @@ def boolean(value: Any, what: str) -> bool:
     if not is_boolean(value):
         raise ConfigError(f"{what} must be True or False, got {value!r:.80} ({type(value).__name__})")
     return bool(value)
+
+
+def use_bias(owner: str = "") -> Any:
+    """The converter of a layer's ``use_bias`` field (Dense, Conv1D, Conv2D): True or False, else a
+    ConfigError naming ``owner``'s use_bias.
+
+    >>> use_bias("Dense")(np.True_)
+    True
+    >>> use_bias("Dense")(1)
+    Traceback (most recent call last):
+    ...
+    fnn.errors.ConfigError: Dense use_bias must be True or False, got 1 (int)
+    """
+    return functools.partial(_flag, f"{owner} use_bias".strip())
+
+
+def _flag(what: str, value: Any) -> bool:
+    return boolean(value, what)
 
 
 def choice(value: Any, what: str, options: Any) -> str:

@@ -16,7 +16,7 @@ import attrs
 import numpy as np
 
 from fnn import random, tree
-from fnn._checks import is_real, short_repr
+from fnn._checks import boolean, is_real, short_repr
 from fnn.errors import ConfigError, ShapeError
 from fnn.layers import Activation, DenseParams, Dropout, SequentialParams, backward, forward, layer_name, weight_leaves
 from fnn.layers.sequential import network_input, stack_key
@@ -96,9 +96,7 @@ def weighted_targets(
 
 
 def _check_train(train: Any) -> bool:
-    if not isinstance(train, (bool, np.bool_)):
-        raise ConfigError(f"train must be True or False, got {train!r}")
-    return bool(train)
+    return boolean(train, "train")
 
 
 def grad(params: SequentialParams, batch: tuple[Any, Any], *, loss: Loss | Callable | str, l2: float = 0.0,
@@ -122,9 +120,12 @@ def _check_batch(params: Any, batch: Any, where: str) -> tuple[np.ndarray, Any]:
 
 
 def _check_l2(l2: Any) -> float:
-    if isinstance(l2, bool) or not isinstance(l2, (int, float, np.floating, np.integer)) or not l2 >= 0 or l2 == np.inf:
-        raise ConfigError(f"l2 must be a finite number ≥ 0, got {l2!r}")
+    if not is_real(l2) or not 0 <= l2 < math.inf or abs(l2) > _FLOAT_MAX:  # NaN fails both; 10**400 is no float
+        raise ConfigError(f"l2 must be a finite number ≥ 0, got {short_repr(l2)}")
     return float(l2)
+
+
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 def _fused_loss(params: SequentialParams, loss: Any, rows: bool = False) -> Callable | None:

@@ -27,7 +27,6 @@ import gzip
 import heapq
 import importlib
 import math
-import numbers
 import os
 import struct
 import tempfile
@@ -39,7 +38,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from fnn._checks import MAX_BYTES, is_integer, size_limit
+from fnn._checks import MAX_BYTES, is_integer, is_real, size_limit
 from fnn.errors import ConfigError, DtypeError, FormatError, NonFiniteError, ShapeError
 from fnn.random import Key, generator
 
@@ -134,17 +133,15 @@ def _int_at_least(n: Any, what: str, minimum: int) -> int:
 
 def _test_count(test_size: Any, n: int) -> int:
     """The number of test rows ``test_size`` asks for, out of n (both sides keep at least one row)."""
-    if isinstance(test_size, bool):
+    if not is_real(test_size):
         raise ConfigError(f"test_size must be a fraction in (0, 1) or a count in [1, {n - 1}], got {test_size!r}")
-    if isinstance(test_size, numbers.Integral):
+    if is_integer(test_size):
         if not 1 <= test_size <= n - 1:
             raise ConfigError(f"test_size as a count must lie in [1, {n - 1}] for n={n} rows, got {test_size}")
         return int(test_size)
-    if isinstance(test_size, numbers.Real):
-        if not 0 < test_size < 1:
-            raise ConfigError(f"test_size as a fraction must lie in (0, 1), got {test_size!r} (pass an int for a count)")
-        return min(max(math.floor(test_size * n + 0.5), 1), n - 1)
-    raise ConfigError(f"test_size must be a fraction in (0, 1) or a count in [1, {n - 1}], got {test_size!r}")
+    if not 0 < test_size < 1:  # a real number that is not an integer: a fraction
+        raise ConfigError(f"test_size as a fraction must lie in (0, 1), got {test_size!r} (pass an int for a count)")
+    return min(max(math.floor(test_size * n + 0.5), 1), n - 1)
 
 
 def _strata(labels: Any, n: int) -> np.ndarray | None:

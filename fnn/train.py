@@ -31,11 +31,11 @@ import numpy as np
 import toolz
 
 from fnn import optim as _optim, random, tree
+from fnn._checks import boolean, foreign_array, is_integer
 from fnn.backprop import Plan, _check_l2, check_loss_output, value_and_grad_into, weighted_targets
 from fnn.errors import ConfigError, NonFiniteError, ShapeError
 from fnn.layers import uses_key, writes_every_grad
 from fnn.losses import Loss, get as get_loss
-from fnn._checks import boolean, foreign_array, is_integer
 from fnn.network import _ragged as ragged, check_inputs, sample_out_shape
 
 __all__ = ["TrainState", "opt_step", "batches", "train_epoch", "detached", "EpochCarry", "SHUFFLE", "DROPOUT"]

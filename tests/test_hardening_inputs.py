@@ -2,7 +2,6 @@
 ../shared/reviews/reliability-findings.md that raised a raw TypeError/ValueError/OverflowError/RecursionError from
 inside fnn now raises an fnn error naming the argument, what was given and what was expected, before any work."""
 
-import json
 import sys
 
 import numpy as np
@@ -10,7 +9,8 @@ import pytest
 
 import fnn
 import fnn.data
-from fnn.errors import ConfigError, DtypeError, FnnError, FormatError, ShapeError
+from fnn.errors import ConfigError, FnnError, FormatError, ShapeError
+from fnn.sweep.space import Choice, random_search
 
 X, Y = fnn.data.load_digits()
 X, Y = X[:120], Y[:120]
@@ -330,3 +330,55 @@ def test_f5_the_estimate_is_a_lower_bound_of_the_real_size():
         estimate, _ = fnn.network.estimated_weights(spec)
         real = fnn.tree.ravel(fnn.init(fnn.random.key(0), spec))[0].size
         assert 0.4 * real <= estimate <= real, (spec, estimate, real)
+
+
+# ------------------------------------------------------------------ #13: one rule, written once
+
+
+MODULES = ["data", "fit", "train", "resume", "backprop", "sweep/_grid", "sweep/space", "sweep/summary", "sweep/_progress",
+           "sklearn/_params", "layers/conv", "layers/recurrent", "layers/dense"]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_13_argument_checks_use_the_shared_validators(module):
+    import pathlib
+    import re
+
+    text = (pathlib.Path(fnn.__file__).parent / f"{module}.py").read_text()
+    hand_written = re.findall(r"isinstance\(\w+, bool\)|isinstance\(\w+, \(bool, np\.bool_\)\)|np\.integer\)\)"
+                              r"|numbers\.(?:Integral|Real)", text)
+    assert hand_written == [], f"fnn/{module}.py checks by hand: {hand_written} (use fnn._checks)"
+
+
+INTEGERS = {  # an integer argument of each module: NumPy's integers pass, bools and floats do not
+    "fit epochs": lambda v: fnn.fit(state(), (X, Y), **{**FIT, "epochs": v}, callbacks=[never_trains]),
+    "batch_size": lambda v: fnn.train_epoch(state(), (X, Y), batch_size=v, loss="cross_entropy"),
+    "checkpoint_every": lambda v: fnn.fit(state(), (X, Y), checkpoint=TMP / "ck", checkpoint_every=v,
+                                          callbacks=[never_trains], **FIT),
+    "sweep max_workers": lambda v: fnn.sweep(_sweep_run, {"a": [1]}, 1, max_workers=v),
+    "random_search n": lambda v: random_search(fnn.random.key(0), {"a": Choice([1, 2])}, v),
+    "random.split num": lambda v: fnn.random.split(fnn.random.key(0), v),
+    "sweep_summary ddof": lambda v: fnn.sweep_summary([{"a": 1, "seed": 0, "v": 1.0}, {"a": 1, "seed": 1, "v": 2.0}],
+                                                      ddof=v),
+    "one_hot num_classes": lambda v: fnn.data.one_hot([0, 1], v),
+    "train_test_split test_size": lambda v: fnn.data.train_test_split(fnn.random.key(0), X, Y, test_size=v),
+}
+
+
+@pytest.mark.parametrize("name", list(INTEGERS))
+def test_13_every_integer_argument_follows_one_rule(name):
+    call = INTEGERS[name]
+    for bad in (True, np.True_):
+        with pytest.raises(ConfigError, match=r"True"):
+            call(bad)
+    try:
+        call(np.int64(2))
+    except Trained:
+        pass
+
+
+@pytest.mark.parametrize("make", [lambda v: fnn.Dense(3, use_bias=v), lambda v: fnn.Conv1D(3, 2, use_bias=v)])
+def test_13_use_bias_is_one_check(make):
+    with pytest.raises(ConfigError, match=r"use_bias must be True or False, got 1 \(int\)"):
+        make(1)
+    assert make(np.False_).use_bias is False

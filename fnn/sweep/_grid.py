@@ -7,7 +7,6 @@ import functools
 import inspect
 import itertools
 import math
-import numbers
 import operator
 import os
 import pathlib
@@ -17,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from fnn._checks import MAX_BYTES, is_integer, size_limit
+from fnn._checks import MAX_BYTES, boolean, is_integer, is_real, size_limit
 from fnn.errors import ConfigError
 from fnn.sweep._serial import SerialExecutor
 from fnn.sweep._task import ByName
@@ -163,9 +162,7 @@ def check_executor(executor: Any, max_workers: Any) -> None:
             )
         if max_workers is not None:
             raise ConfigError("sweep: max_workers sizes the default process pool; it cannot be used with executor=")
-    elif max_workers is not None and (
-        isinstance(max_workers, bool) or not isinstance(max_workers, numbers.Integral) or max_workers < 1
-    ):
+    elif max_workers is not None and (not is_integer(max_workers) or max_workers < 1):
         raise ConfigError(f"sweep: max_workers must be an int ≥ 1 or None (one per CPU), got {max_workers!r}")
 
 
@@ -218,15 +215,13 @@ def check_signature(run: Callable, workdirs: bool) -> None:
 def check_options(on_error: Any, retry_failed: Any, store: Any, timeout: Any, executor: Any,
                   progress: Any, best: Any) -> float | None:
     """The options of :func:`fnn.sweep` beyond the grid; returns the timeout in seconds (or None)."""
-    if on_error not in ON_ERROR:
+    if not isinstance(on_error, str) or on_error not in ON_ERROR:
         raise ConfigError(f"sweep: on_error must be 'raise' (stop at the first failure) or 'record' (a failed pair "
                           f"becomes a row with status='error'), got {on_error!r}")
-    if not isinstance(retry_failed, bool):
-        raise ConfigError(f"sweep: retry_failed must be True or False, got {retry_failed!r}")
+    boolean(retry_failed, "sweep: retry_failed")
     if retry_failed and store is None:
         raise ConfigError("sweep: retry_failed=True runs again the failed pairs of a store; it needs store=PATH")
-    if not isinstance(progress, bool):
-        raise ConfigError(f"sweep: progress must be True or False, got {progress!r}")
+    boolean(progress, "sweep: progress")
     if best is not None:
         if not (isinstance(best, (tuple, list)) and len(best) == 2 and isinstance(best[0], str)
                 and best[1] in ("min", "max")):
@@ -235,7 +230,7 @@ def check_options(on_error: Any, retry_failed: Any, store: Any, timeout: Any, ex
             raise ConfigError("sweep: best= names the result the progress display reports; pass progress=True too")
     if timeout is None:
         return None
-    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not math.isfinite(timeout) or timeout <= 0:
+    if not is_real(timeout) or not math.isfinite(timeout) or timeout <= 0:
         raise ConfigError(f"sweep: timeout must be a positive number of seconds (per run) or None, got {timeout!r}")
     if executor is not None:
         raise ConfigError(
