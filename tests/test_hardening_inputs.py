@@ -2,6 +2,7 @@
 ../shared/reviews/reliability-findings.md that raised a raw TypeError/ValueError/OverflowError/RecursionError from
 inside fnn now raises an fnn error naming the argument, what was given and what was expected, before any work."""
 
+import pathlib
 import sys
 
 import numpy as np
@@ -306,6 +307,18 @@ def test_f5_absurd_sizes_are_refused_at_once_naming_the_limit(case):
     assert peak < 50 * 2**20 and time.perf_counter() - start < 5  # refused before the work, not after
 
 
+def test_f5_the_cli_refuses_layers_1000000000_in_one_line(tmp_path):
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "fnn", "train", "--data", "iris", "--layers", "1000000000", "--epochs", "1",
+         "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120,
+        cwd=pathlib.Path(fnn.__file__).parent.parent,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "Dense(1000000000)" in done.stderr and "max_bytes" in done.stderr
+
+
 def test_f5_the_limit_is_a_keyword_that_raises_it():
     spec = fnn.mlp([64, 64, 10])
     with pytest.raises(ConfigError, match="over the limit max_bytes=1.0 KiB"):
@@ -335,13 +348,12 @@ def test_f5_the_estimate_is_a_lower_bound_of_the_real_size():
 # ------------------------------------------------------------------ #13: one rule, written once
 
 
-MODULES = ["data", "fit", "train", "resume", "backprop", "sweep/_grid", "sweep/space", "sweep/summary", "sweep/_progress",
-           "sklearn/_params", "layers/conv", "layers/recurrent", "layers/dense"]
+MODULES = ["data", "fit", "train", "resume", "backprop", "sweep/_grid", "sweep/space", "sweep/summary",
+           "sweep/_progress", "sklearn/_params", "layers/conv", "layers/recurrent", "layers/dense"]
 
 
 @pytest.mark.parametrize("module", MODULES)
 def test_13_argument_checks_use_the_shared_validators(module):
-    import pathlib
     import re
 
     text = (pathlib.Path(fnn.__file__).parent / f"{module}.py").read_text()
