@@ -394,3 +394,19 @@ def test_13_use_bias_is_one_check(make):
     with pytest.raises(ConfigError, match=r"use_bias must be True or False, got 1 \(int\)"):
         make(1)
     assert make(np.False_).use_bias is False
+
+
+@pytest.mark.parametrize("label", ["0", "cat"])
+def test_f20_the_cli_refuses_a_csv_of_one_class(tmp_path, label):
+    import subprocess
+
+    data = tmp_path / "one.csv"
+    data.write_text("a,b,label\n" + "".join(f"{i},{i + 1},{label}\n" for i in range(6)))
+    done = subprocess.run(
+        [sys.executable, "-m", "fnn", "train", "--data", str(data), "--epochs", "1", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=120, cwd=pathlib.Path(fnn.__file__).parent.parent,
+    )
+    assert done.returncode == 2, done.stderr
+    expected = repr(0 if label == "0" else label)
+    assert f"holds one class ({expected}) in all 6 rows: a classifier needs at least 2 classes" in done.stderr
+    assert not (tmp_path / "run" / "model.npz").exists()
