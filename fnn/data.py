@@ -38,7 +38,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from fnn._checks import MAX_BYTES, is_integer, is_real, size_limit
+from fnn._checks import MAX_BYTES, choice, is_integer, is_real, size_limit
 from fnn.errors import ConfigError, DtypeError, FormatError, NonFiniteError, ShapeError
 from fnn.random import Key, generator
 
@@ -448,7 +448,7 @@ def load_sklearn(name: str, *, dtype: Any = np.float32) -> tuple[np.ndarray, np.
         ConfigError: an unknown name or a non-float dtype.
         ImportError: scikit-learn is not installed (the message says how to install it).
     """
-    if name not in _SKLEARN_LOADERS:
+    if not isinstance(name, str) or name not in _SKLEARN_LOADERS:
         raise ConfigError(f"load_sklearn: unknown data set {name!r}; valid names: {', '.join(_SKLEARN_LOADERS)}")
     dt = np.dtype(dtype)
     if dt.kind != "f":
@@ -618,8 +618,7 @@ def load_mnist(
     >>> x.shape, x.dtype, y.tolist()
     ((3, 784), dtype('float32'), [7, 2, 1])
     """
-    if kind not in _MNIST_FILES:
-        raise ConfigError(f"load_mnist: kind must be one of {', '.join(map(repr, _MNIST_FILES))}, got {kind!r}")
+    choice(kind, "load_mnist: kind", tuple(_MNIST_FILES))
     images_path, labels_path = _find_mnist_files(Path(directory), kind)
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.dtype != np.uint8 or images.ndim != 3:

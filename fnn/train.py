@@ -477,10 +477,7 @@ def detached(state: TrainState) -> TrainState:
     (True, False)
     """
     def own(a: Any) -> Any:
-        if isinstance(a, np.ndarray):
-            a = a.copy()
-            a.flags.writeable = False
-        return a
+        return tree.sealed(a.copy()) if isinstance(a, np.ndarray) else a
 
     return TrainState(tree.pack(state.params), tree.map(own, state.opt_state), state.key, state.step, state.optimizer)
 

@@ -862,8 +862,8 @@ def sealed(a: np.ndarray) -> np.ndarray:
     ...     print(e)
     cannot set WRITEABLE flag to True of this array
     """
-    if a.ndim != 1 or not a.flags.c_contiguous:
-        raise ValueError("sealed takes a contiguous 1-D array")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"sealed takes a C-contiguous array, got one of shape {a.shape} and strides {a.strides}")
     owner = _Sealed()
     interface = dict(a.__array_interface__)
     interface["data"] = (interface["data"][0], True)

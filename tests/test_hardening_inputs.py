@@ -221,6 +221,13 @@ def test_f20_params_cannot_be_made_writeable_through_base(tmp_path):
                 with pytest.raises(ValueError, match="cannot set WRITEABLE flag"):
                     a.flags.writeable = True
         assert fnn.tree.leaves_are_packed(fnn.tree.leaves(params)), name  # ravel stays free
+    diverged = fnn.TrainState.create(PARAMS, fnn.optim.sgd(1e30), key=fnn.random.key(2))
+    with pytest.raises(fnn.errors.NonFiniteError) as e, np.errstate(over="ignore", invalid="ignore"):
+        fnn.fit(diverged, (X, Y), **{**FIT, "epochs": 3})
+    for leaf in fnn.tree.leaves((e.value.state.params, e.value.state.opt_state)):  # detached: sealed too
+        if isinstance(leaf, np.ndarray):
+            with pytest.raises(ValueError, match="cannot set WRITEABLE flag"):
+                (leaf if leaf.base is None else leaf.base).flags.writeable = True
     before = fitted.params.layers[0].w.copy()
     fnn.fit(fitted, (X, Y), **FIT)  # a later fit reuses no memory a returned state holds
     assert np.array_equal(fitted.params.layers[0].w, before)
