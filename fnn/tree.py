@@ -89,6 +89,7 @@ __all__ = [
     "assert_equal",
     "ravel",
     "pack",
+    "sealed",
     "leaves_are_packed",
     "node_fields",
     "registered_classes",
