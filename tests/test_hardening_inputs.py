@@ -417,3 +417,37 @@ def test_f20_the_cli_refuses_a_csv_of_one_class(tmp_path, label):
     expected = repr(0 if label == "0" else label)
     assert f"holds one class ({expected}) in all 6 rows: a classifier needs at least 2 classes" in done.stderr
     assert not (tmp_path / "run" / "model.npz").exists()
+
+
+# ------------------------------------------------------------------ F20's smaller points
+
+
+@pytest.mark.parametrize("where", ["", ".", "dir"])
+def test_f20_save_to_a_directory_or_nothing_names_the_file_it_needs(tmp_path, monkeypatch, where):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"cannot save to .*fnn.save writes one file: give its path, e.g. "):
+        fnn.save(where, PARAMS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir"]  # no temporary file left behind
+
+
+def test_f20_negative_soft_targets_are_refused():
+    y = np.full((len(X), 10), 0.1, np.float32)
+    y[7, 3] = -1.0
+    with pytest.raises(ConfigError, match=r"cross_entropy: soft targets are probabilities, each ≥ 0 .* got -1 at "
+                                          r"index \(7, 3\)"):
+        fnn.fit(state(), (X, y), callbacks=[never_trains], **FIT)
+    fnn.fit(state(), (X, np.abs(y)), **FIT)  # soft targets that are probabilities train
+
+
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer:UserWarning")  # 2 iterations, on purpose
+def test_f20_big_endian_float32_trains_the_float32_network_of_native_float32():
+    pytest.importorskip("sklearn")
+    from fnn.sklearn import MLPClassifier
+
+    x = X[:60].astype(np.float32)
+    y = Y[:60] % 2
+    native = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(x, y)
+    swapped = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(x.astype(">f4"), y)
+    assert swapped.coefs_[0].dtype == np.float32
+    assert np.array_equal(swapped.predict_proba(x.astype(">f4")), native.predict_proba(x))

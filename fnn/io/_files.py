@@ -241,7 +241,13 @@ def save(path: str | os.PathLike, obj: Any) -> pathlib.Path:
     >>> back["epoch"], back["state"].optimizer == state.optimizer, fnn.tree.equal(back, {"state": state, "epoch": 3})
     (3, True, True)
     """
-    path = pathlib.Path(os.fspath(path))
+    given = os.fspath(path)
+    path = pathlib.Path(given)
+    if not given or path.name in ("", ".", "..") or path.is_dir():
+        raise IsADirectoryError(
+            f"cannot save to {given!r}: it is {'empty' if not given else 'a directory'}; fnn.save writes one file: give "
+            f"its path, e.g. {os.path.join(given or '.', 'model.npz')!r}"
+        )
     header, arrays = _encode(obj)  # first: nothing is made for an object that cannot be saved
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda f: _write_npz(f, header, arrays))
