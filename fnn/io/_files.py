@@ -245,8 +245,8 @@ def save(path: str | os.PathLike, obj: Any) -> pathlib.Path:
     path = pathlib.Path(given)
     if not given or path.name in ("", ".", "..") or path.is_dir():
         raise IsADirectoryError(
-            f"cannot save to {given!r}: it is {'empty' if not given else 'a directory'}; fnn.save writes one file: give "
-            f"its path, e.g. {os.path.join(given or '.', 'model.npz')!r}"
+            f"cannot save to {given!r}: it is {'empty' if not given else 'a directory'}; fnn.save writes one file: "
+            f"give its path, e.g. {os.path.join(given or '.', 'model.npz')!r}"
         )
     header, arrays = _encode(obj)  # first: nothing is made for an object that cannot be saved
     path.parent.mkdir(parents=True, exist_ok=True)
