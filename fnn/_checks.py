@@ -1,4 +1,6 @@
-"""The validators shared by fnn's boundaries: an integer that is not a bool, a real number in a range.
+"""The validators shared by fnn's boundaries: an integer that is not a bool, a real number in a range, True or
+False, one of some strings, another library's array fnn cannot take, a keyword another library spells
+otherwise, a request too large for memory (``size_limit``, :data:`MAX_BYTES`).
 
 Every public function checks its arguments with these, so that the same mistake gets the
 same message everywhere: what was expected, what was given (``repr`` and type).
@@ -27,9 +29,8 @@ import numpy as np
 from fnn.errors import ConfigError
 
 __all__ = [
-    "is_integer", "is_real", "is_boolean", "integer", "real", "boolean", "choice", "size_limit", "MAX_BYTES", "short_repr",
-    "foreign_array", "keywords_checked", "ArgumentError",
-    "use_bias",
+    "is_integer", "is_real", "is_boolean", "integer", "real", "boolean", "choice", "use_bias", "foreign_array",
+    "keywords_checked", "ArgumentError", "size_limit", "MAX_BYTES", "short_repr",
 ]
 
 
@@ -48,23 +49,17 @@ def is_boolean(value: Any) -> bool:
     return isinstance(value, (bool, np.bool_))
 
 
-def integer(
-    value: Any, what: str, *, minimum: int | None = None, maximum: int | None = None, expected: str | None = None,
-    hint: str = "",
-) -> int:
+def integer(value: Any, what: str, *, minimum: int | None = None, maximum: int | None = None, hint: str = "") -> int:
     """``value`` as an ``int``, if it is an integer in ``[minimum, maximum]``; a ConfigError naming ``what`` otherwise.
 
-    ``expected`` replaces the generated "an integer ≥ 1" in the message, ``hint`` is added after it
-    (e.g. " (the number of training rows)").
+    ``hint`` is added to the expectation (e.g. " (the number of training rows)").
 
     >>> integer(0, "epochs", minimum=1, hint=" (the number of passes over the data)")
     Traceback (most recent call last):
     ...
     fnn.errors.ConfigError: epochs must be an integer ≥ 1 (the number of passes over the data), got 0
     """
-    if expected is not None:
-        pass
-    elif minimum is not None and maximum is not None:
+    if minimum is not None and maximum is not None:
         expected = f"an integer in [{minimum}, {maximum}]"
     elif minimum is not None:
         expected = f"an integer ≥ {minimum}"
@@ -97,7 +92,8 @@ def real(
     try:
         v = float(value)
     except OverflowError:  # an int beyond float's range (10**400) is outside every interval fnn takes
-        raise ConfigError(f"{what} must be {expected}, got an integer of {len(str(abs(value)))} digits") from None
+        digits = int(operator.index(value).bit_length() * math.log10(2)) + 1  # str() refuses over 4,300 digits
+        raise ConfigError(f"{what} must be {expected}, got an integer of about {digits} digits") from None
     inside = (low < v if low_open else low <= v) and (v < high if high_open else v <= high)
     if not inside:  # NaN is never inside
         raise ConfigError(f"{what} must be {expected}, got {value!r}")
@@ -157,7 +153,7 @@ def choice(value: Any, what: str, options: Any) -> str:
 
 MAX_BYTES = 8 * 2**30
 """The default limit (8 GiB) on the memory one request may ask for before anything is allocated: a
-network's parameters (with its optimizer's moments), a stack's or a sweep's seeds. It is larger
+network's (or a stack's) parameters, the keys of a split, a sweep's pairs, a one-hot matrix. It is larger
 than any model fnn trains on a CPU in practice and smaller than a typo such as ``--layers
 1000000000``, which would otherwise run until the out-of-memory killer ends the process. The
 functions that check it take ``max_bytes=`` to raise it."""
