@@ -16,6 +16,7 @@ import attrs
 import numpy as np
 
 from fnn import random, tree
+from fnn._checks import boolean, is_real, short_repr
 from fnn.errors import ConfigError, ShapeError
 from fnn.layers import Activation, DenseParams, Dropout, SequentialParams, backward, forward, layer_name, weight_leaves
 from fnn.layers.sequential import network_input, stack_key
@@ -95,9 +96,7 @@ def weighted_targets(
 
 
 def _check_train(train: Any) -> bool:
-    if not isinstance(train, (bool, np.bool_)):
-        raise ConfigError(f"train must be True or False, got {train!r}")
-    return bool(train)
+    return boolean(train, "train")
 
 
 def grad(params: SequentialParams, batch: tuple[Any, Any], *, loss: Loss | Callable | str, l2: float = 0.0,
@@ -121,9 +120,12 @@ def _check_batch(params: Any, batch: Any, where: str) -> tuple[np.ndarray, Any]:
 
 
 def _check_l2(l2: Any) -> float:
-    if isinstance(l2, bool) or not isinstance(l2, (int, float, np.floating, np.integer)) or not l2 >= 0 or l2 == np.inf:
-        raise ConfigError(f"l2 must be a finite number ≥ 0, got {l2!r}")
+    if not is_real(l2) or not 0 <= l2 < math.inf or abs(l2) > _FLOAT_MAX:  # NaN fails both; 10**400 is no float
+        raise ConfigError(f"l2 must be a finite number ≥ 0, got {short_repr(l2)}")
     return float(l2)
+
+
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 def _fused_loss(params: SequentialParams, loss: Any, rows: bool = False) -> Callable | None:
@@ -221,8 +223,29 @@ def _loss_value_and_grad(
 
 
 def _custom_loss(loss: Callable, out: np.ndarray, y: Any) -> tuple[np.floating, np.ndarray]:
-    value, g = loss(out, y)
-    g = np.array(g, dtype=out.dtype)  # a copy: layers may overwrite the gradient they are given
+    result = loss(out, y)
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        got = f"a {type(result).__name__}" + (f" of {len(result)} items" if isinstance(result, (tuple, list)) else "")
+        if isinstance(result, np.ndarray):
+            got = f"an array of shape {result.shape}"
+        raise ConfigError(
+            f"custom loss {getattr(loss, '__name__', loss)!r} must return a pair (value, d value / d y_hat) with the "
+            f"value a number and the gradient shaped like y_hat {out.shape}, got {got} ({short_repr(result)})"
+        )
+    value, g = result
+    if not is_real(value) and not (isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"):
+        raise ConfigError(
+            f"custom loss {getattr(loss, '__name__', loss)!r} must return (value, gradient) with the value one "
+            f"number (the mean loss of the batch), got a value {short_repr(value)} ({type(value).__name__}"
+            f"{f', shape {np.shape(value)}' if np.ndim(value) else ''})"
+        )
+    try:
+        g = np.array(g, dtype=out.dtype)  # a copy: layers may overwrite the gradient they are given
+    except (TypeError, ValueError) as e:
+        raise ConfigError(
+            f"custom loss {getattr(loss, '__name__', loss)!r} must return (value, gradient) with the gradient a "
+            f"numeric array shaped like y_hat {out.shape}, got {short_repr(g)} ({e})"
+        ) from None
     if g.shape != out.shape:
         raise ShapeError(f"custom loss returned a gradient of shape {g.shape}; the output has shape {out.shape}")
     return out.dtype.type(value), g

@@ -369,6 +369,10 @@ def _train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     x_train, _, scaler = fnn.data.standardize(x_train, x_train[:1])
     regression = args.loss != "cross_entropy"
     outputs = 1 if regression else (len(classes) if classes is not None else int(np.max(y)) + 1)
+    if not regression and len(np.unique(y)) < 2:
+        only = classes[0] if classes is not None else int(y[0])
+        raise _UsageError(f"the target column of {args.data} holds one class ({only!r}) in all {len(y)} rows: a "
+                          f"classifier needs at least 2 classes; for real-valued targets pass --loss mse")
     # The same state on every start: fit ignores it when the run's checkpoints exist.
     k_init, k_train = fnn.random.split(fnn.random.key(args.seed))
     spec = fnn.mlp([x_train.shape[1], *hidden, outputs], hidden=args.activation,

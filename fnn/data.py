@@ -27,7 +27,6 @@ import gzip
 import heapq
 import importlib
 import math
-import numbers
 import os
 import re
 import struct
@@ -40,7 +39,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from fnn._checks import check_max_bytes, open_regular
+from fnn._checks import MAX_BYTES, check_max_bytes, choice, is_integer, is_real, open_regular, size_limit
 from fnn.errors import ConfigError, DtypeError, FormatError, NonFiniteError, ShapeError
 from fnn.random import Key, generator
 
@@ -81,9 +80,7 @@ def _class_labels(labels: Any, where: str, num_classes: int | None = None) -> tu
             raise ConfigError(f"{where}: class labels must be integers, got {y[i]} at index {i}")
     elif y.dtype.kind not in "iub":
         raise ConfigError(f"{where}: class labels must be integers, got dtype {y.dtype}")
-    if num_classes is not None and (
-        isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1
-    ):
+    if num_classes is not None and (not is_integer(num_classes) or num_classes < 1):
         raise ConfigError(f"{where}: num_classes must be a positive integer, got {num_classes!r}")
     lo, hi = (int(y.min()), int(y.max())) if y.size else (0, -1)
     if lo < 0:
@@ -94,20 +91,25 @@ def _class_labels(labels: Any, where: str, num_classes: int | None = None) -> tu
     return y.astype(np.int64), k
 
 
-def one_hot(labels: Any, num_classes: int | None = None, *, dtype: Any = np.float32) -> np.ndarray:
+def one_hot(
+    labels: Any, num_classes: int | None = None, *, dtype: Any = np.float32, max_bytes: int | None = MAX_BYTES
+) -> np.ndarray:
     """Class labels as one-hot rows: ``out[i, labels[i]] = 1``, columns in class order 0..k-1.
 
     Args:
         labels: integer class labels of shape (n,), each in [0, num_classes).
         num_classes: the number of columns k; defaults to ``max(labels) + 1``.
         dtype: the output dtype (float32 by default).
+        max_bytes: refuse an (n, k) result larger than this before allocating it (default
+            :data:`fnn._checks.MAX_BYTES`, 8 GiB; None: no limit).
 
     Returns:
         An (n, k) array of zeros and ones.
 
     Raises:
         ShapeError: labels are not 1-D.
-        ConfigError: labels are not integers, or lie outside [0, num_classes).
+        ConfigError: labels are not integers, or lie outside [0, num_classes); the result would
+            exceed ``max_bytes`` (``num_classes=10**10``).
 
     >>> import fnn.data
     >>> fnn.data.one_hot([2, 0], 3)
@@ -115,6 +117,8 @@ def one_hot(labels: Any, num_classes: int | None = None, *, dtype: Any = np.floa
            [1., 0., 0.]], dtype=float32)
     """
     y, k = _class_labels(labels, "one_hot: labels", num_classes)
+    dtype = np.dtype(dtype)
+    size_limit(y.size * k * dtype.itemsize, max_bytes, f"one_hot: {y.size:,} rows × {k:,} classes of {dtype}")
     out = np.zeros((y.size, k), dtype)
     out[np.arange(y.size), y] = 1
     return out
@@ -124,24 +128,22 @@ def one_hot(labels: Any, num_classes: int | None = None, *, dtype: Any = np.floa
 
 
 def _int_at_least(n: Any, what: str, minimum: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < minimum:
+    if not is_integer(n) or n < minimum:
         raise ConfigError(f"{what} must be an integer >= {minimum}, got {n!r}")
     return int(n)
 
 
 def _test_count(test_size: Any, n: int) -> int:
     """The number of test rows ``test_size`` asks for, out of n (both sides keep at least one row)."""
-    if isinstance(test_size, bool):
+    if not is_real(test_size):
         raise ConfigError(f"test_size must be a fraction in (0, 1) or a count in [1, {n - 1}], got {test_size!r}")
-    if isinstance(test_size, numbers.Integral):
+    if is_integer(test_size):
         if not 1 <= test_size <= n - 1:
             raise ConfigError(f"test_size as a count must lie in [1, {n - 1}] for n={n} rows, got {test_size}")
         return int(test_size)
-    if isinstance(test_size, numbers.Real):
-        if not 0 < test_size < 1:
-            raise ConfigError(f"test_size as a fraction must lie in (0, 1), got {test_size!r} (pass an int for a count)")
-        return min(max(math.floor(test_size * n + 0.5), 1), n - 1)
-    raise ConfigError(f"test_size must be a fraction in (0, 1) or a count in [1, {n - 1}], got {test_size!r}")
+    if not 0 < test_size < 1:  # a real number that is not an integer: a fraction
+        raise ConfigError(f"test_size as a fraction must lie in (0, 1), got {test_size!r} (pass an int for a count)")
+    return min(max(math.floor(test_size * n + 0.5), 1), n - 1)
 
 
 def _strata(labels: Any, n: int) -> np.ndarray | None:
@@ -448,7 +450,7 @@ def load_sklearn(name: str, *, dtype: Any = np.float32) -> tuple[np.ndarray, np.
         ConfigError: an unknown name or a non-float dtype.
         ImportError: scikit-learn is not installed (the message says how to install it).
     """
-    if name not in _SKLEARN_LOADERS:
+    if not isinstance(name, str) or name not in _SKLEARN_LOADERS:
         raise ConfigError(f"load_sklearn: unknown data set {name!r}; valid names: {', '.join(_SKLEARN_LOADERS)}")
     dt = np.dtype(dtype)
     if dt.kind != "f":
@@ -676,8 +678,7 @@ def load_mnist(
     >>> x.shape, x.dtype, y.tolist()
     ((3, 784), dtype('float32'), [7, 2, 1])
     """
-    if kind not in _MNIST_FILES:
-        raise ConfigError(f"load_mnist: kind must be one of {', '.join(map(repr, _MNIST_FILES))}, got {kind!r}")
+    choice(kind, "load_mnist: kind", tuple(_MNIST_FILES))
     images_path, labels_path = _find_mnist_files(Path(directory), kind)
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.dtype != np.uint8 or images.ndim != 3:
@@ -718,7 +719,7 @@ def _target_column(target: Any, width: int, names: list[str] | None, where: str)
             problem = "is not a column" if target not in names else "names more than one column"
             raise ConfigError(f"{where}: target {target!r} {problem}; columns: {', '.join(names)}")
         return names.index(target)
-    if isinstance(target, bool) or not isinstance(target, numbers.Integral) or not -width <= target < width:
+    if not is_integer(target) or not -width <= target < width:
         raise ConfigError(f"{where}: target must be a column name or an index in [{-width}, {width - 1}], got {target!r}")
     return int(target) % width
 
@@ -769,9 +770,17 @@ def load_csv(
     dt = np.dtype(dtype)
     if dt.kind != "f":
         raise ConfigError(f"load_csv: a float dtype expected, got {dt}")
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise ConfigError(f"load_csv: delimiter must be one character, such as ',' or ';', got {delimiter!r:.40}")
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f, delimiter=delimiter)
-        rows = [(reader.line_num, cells) for cells in reader if any(c.strip() for c in cells)]
+        try:
+            rows = [(reader.line_num, cells) for cells in reader if any(c.strip() for c in cells)]
+        except UnicodeDecodeError as e:
+            raise FormatError(f"{name}: not UTF-8 text ({e.reason}: the byte {e.object[e.start:e.end]!r}); convert it "
+                              f"to UTF-8, e.g. iconv -f latin1 -t utf-8") from None
+        except csv.Error as e:
+            raise FormatError(f"{name}, line {reader.line_num}: not a CSV line fnn can read ({e})") from None
     text_target = target_dtype is str
     if target_dtype is not None and not text_target:
         raise ConfigError(f"load_csv: target_dtype must be None (numbers) or str (text), got {target_dtype!r}")

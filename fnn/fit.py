@@ -20,6 +20,7 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Iterable
 from functools import partial
 from typing import Any, Callable, Sequence
 
@@ -27,6 +28,7 @@ import attrs
 import numpy as np
 
 from fnn import io, random, resume as resume_module
+from fnn._checks import boolean, integer, is_boolean, is_real
 from fnn.data import split_indices
 from fnn.early_stopping import EarlyStopping, start_watch
 from fnn.errors import ConfigError, FnnWarning, NonFiniteError, ShapeError
@@ -59,7 +61,7 @@ def _validation_split(
             if np.ndim(y_val) != np.ndim(problem.y):
                 raise ShapeError(f"{where}: y_val has shape {np.shape(validation[1])}, unlike the training targets {np.shape(problem.y)}")
         return problem, (x_val, y_val)
-    if isinstance(validation, bool) or not isinstance(validation, (float, int)) or not 0 < validation < 1:
+    if not is_real(validation) or not 0 < validation < 1:
         raise ConfigError(f"{where}: validation must be None, a fraction in (0, 1) or (x_val, y_val), got {validation!r}")
     y = problem.y  # integer labels and one-hot targets stratify; anything else splits plainly
     train_idx, val_idx = split_indices(split_key, problem.x.shape[0], float(validation), labels=y)
@@ -92,7 +94,7 @@ def _line(epoch: int, epochs: int, logs: dict) -> str:
 
 
 def _check_callback_result(result: Any, callback: Callable) -> bool:
-    if result is None or isinstance(result, (bool, np.bool_)):
+    if result is None or is_boolean(result):
         return bool(result)
     raise ConfigError(f"callback {callback!r} returned {result!r}; return True to stop training, or None/False")
 
@@ -295,14 +297,19 @@ def fit(
     where = "fit"
     check_call(where, extra, epochs=epochs, batch_size=batch_size, loss=loss)
     problem = _prepare(state, data, loss, l2, where, sample_weight, class_weight)
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ConfigError(f"fit: epochs must be an integer ≥ 0, got {epochs!r}")
+    epochs = integer(epochs, "fit: epochs", minimum=0)
+    shuffle, drop_last = boolean(shuffle, "fit: shuffle"), boolean(drop_last, "fit: drop_last")
     if verbose not in (0, 1, 2):
         raise ConfigError(f"fit: verbose must be 0, 1 or 2, got {verbose!r}")
     if not isinstance(split_key, random.Key):
         raise ConfigError(f"fit: split_key must be an fnn.random.Key, got {type(split_key).__name__}")
     if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
         raise ConfigError(f"fit: early_stopping must be an fnn.EarlyStopping or None, got {early_stopping!r}")
+    if callable(callbacks) or not isinstance(callbacks, Iterable) or isinstance(callbacks, (str, bytes)):
+        raise ConfigError(
+            f"fit: callbacks must be a list of callables (epoch, state, logs), got {callbacks!r:.80}"
+            + (f" (for one, pass callbacks=[{getattr(callbacks, '__name__', 'fn')}])" if callable(callbacks) else "")
+        )
     callbacks = tuple(callbacks)
     for cb in callbacks:
         if not callable(cb):
@@ -311,7 +318,10 @@ def fit(
     metric_fns = metric_functions(metrics, problem.loss, where)
     whole = problem
     problem, val = _validation_split(validation, problem, state.params, split_key, where)
-    batch_size = _check_batch_size(batch_size, problem.x.shape[0])
+    held_out = ""
+    if val is not None and not isinstance(validation, (tuple, list)):
+        held_out = f": {whole.x.shape[0]} rows less the {val[0].shape[0]} that validation={validation!r} holds out"
+    batch_size = _check_batch_size(batch_size, problem.x.shape[0], held_out)
     if early_stopping is not None and early_stopping.monitor.startswith("val_") and val is None:
         raise ConfigError(f"fit: early stopping monitors {early_stopping.monitor!r} but no validation data was given")
     plateau_watching = isinstance(state.optimizer, ReduceLROnPlateau)

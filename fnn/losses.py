@@ -591,7 +591,14 @@ def _class_targets(y: Any, shape: tuple, dtype: np.dtype, where: str) -> np.ndar
         return _labels(y, tuple(shape[:-1]), shape[-1], where)
     if y.shape == (*shape[:-1], 1) and shape[-1] > 1 and y.dtype.kind in "biu":  # Keras accepts (n, 1) labels
         return _labels(y[..., 0], tuple(shape[:-1]), shape[-1], where)
-    return _as_2d_like(y, shape, dtype, where)
+    t = _as_2d_like(y, shape, dtype, where)
+    if t.size and t.min() < 0:  # NaN is refused by _as_2d_like
+        at = tuple(int(i) for i in np.argwhere(t < 0)[0])
+        raise ConfigError(
+            f"{where}: soft targets are probabilities, each ≥ 0 (a distribution over the {shape[-1]} classes per row), "
+            f"got {t[at]:g} at index {at}"
+        )
+    return t
 
 
 def _one_hot_targets(y: np.ndarray, k: int, dtype: np.dtype) -> np.ndarray:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
 
 from fnn import random, tree
+from fnn._checks import MAX_BYTES, foreign_array, size_limit
 from fnn._reductions import all_finite
 from fnn.errors import ConfigError, DtypeError, NonFiniteError, ShapeError
 from fnn.initializers import Initializer
@@ -61,8 +63,18 @@ def mlp(
     >>> [fnn.layers.layer_name(l) for l in spec.layers]
     ['Dense(8)', 'Activation(tanh)', 'Dense(3)', 'Activation(softmax)']
     """
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
-        raise ConfigError(f"mlp sizes must list at least an input and an output width, got {sizes!r}")
+    if isinstance(sizes, (str, bytes)):
+        text = sizes.decode(errors="replace") if isinstance(sizes, bytes) else sizes
+        parts = [w.strip() for w in text.replace(";", ",").replace(" ", ",").split(",") if w.strip()]
+        example = f"[{', '.join(parts)}]" if len(parts) >= 2 and all(w.isdigit() for w in parts) else "[64, 32, 10]"
+        raise ConfigError(
+            f"mlp sizes must list at least an input and an output width as integers, e.g. fnn.mlp({example}); got "
+            f"the {type(sizes).__name__} {sizes!r:.60}"
+        )
+    if not hasattr(sizes, "__len__") or len(sizes) < 2:
+        raise ConfigError(
+            f"mlp sizes must list at least an input and an output width, e.g. fnn.mlp([64, 32, 10]); got {sizes!r:.60}"
+        )
     widths = [check_size(s, f"mlp sizes[{i}]") for i, s in enumerate(sizes)]
     dropout = Dropout(dropout).rate  # validated even when there is no hidden layer to drop from
     hidden = _activation_name(hidden)
@@ -80,7 +92,7 @@ def mlp(
     return Sequential(layers, in_dim=widths[0], dtype=dtype)
 
 
-def init(key: random.Key, spec: Sequential) -> SequentialParams:
+def init(key: random.Key, spec: Sequential, *, max_bytes: int | None = MAX_BYTES) -> SequentialParams:
     """Parameters of ``spec``: a frozen tree whose leaves are read-only views into one flat buffer.
 
     Each layer draws from its own subkey of ``key``; the same key gives the same bits.
@@ -88,9 +100,13 @@ def init(key: random.Key, spec: Sequential) -> SequentialParams:
     Args:
         key: from :func:`fnn.random.key`.
         spec: a :class:`fnn.Sequential` with ``in_shape`` or ``in_dim`` (e.g. from :func:`fnn.mlp`).
+        max_bytes: refuse, before allocating, a network whose parameters would need more bytes
+            (estimated from the layers' widths; default :data:`fnn._checks.MAX_BYTES`, 8 GiB);
+            None for no limit.
 
     Raises:
-        ConfigError: the spec is not a Sequential with an input shape, or a layer rejects its input shape.
+        ConfigError: the spec is not a Sequential with an input shape, a layer rejects its input
+            shape, or the parameters would exceed ``max_bytes`` (``fnn.mlp([10**6, 10**6])``).
 
     >>> import fnn
     >>> params = fnn.init(fnn.random.key(0), fnn.mlp([3, 4, 2]))
@@ -106,7 +122,50 @@ def init(key: random.Key, spec: Sequential) -> SequentialParams:
                if isinstance(key, int) and not isinstance(key, bool) else "")
         )
     _check_spec(spec, "init")
+    check_params_size(spec, 1, max_bytes, "init")
     return tree.pack(init_node(spec, key, spec.in_shape, spec.dtype))
+
+
+def estimated_weights(spec: Sequential) -> tuple[int, str]:
+    """A lower bound on the number of parameters of ``spec`` from its layers' widths, without allocating;
+    and the largest layer's name. Layers of unknown kinds count 0.
+
+    >>> import fnn
+    >>> estimated_weights(fnn.mlp([784, 256, 10]))
+    (203530, 'Dense(256)')
+    """
+    shape, total, largest, name = tuple(spec.in_shape), 0, -1, "none"
+    for layer in spec.layers:
+        last = shape[-1] if shape else 1
+        if hasattr(layer, "units"):
+            n = last * layer.units + layer.units
+        elif hasattr(layer, "channels") and hasattr(layer, "kernel_size"):
+            n = math.prod(layer.kernel_size) * last * layer.channels + layer.channels
+        elif hasattr(layer, "num_embeddings") and hasattr(layer, "dim"):
+            n = layer.num_embeddings * layer.dim
+        elif hasattr(layer, "hidden") and isinstance(layer.hidden, int):
+            n = (last + layer.hidden + 1) * layer.hidden
+        else:
+            n = 0
+        total += n
+        if n > largest:
+            largest, name = n, layer_name(layer)
+        try:
+            shape = tuple(out_shape(layer, shape))
+        except Exception:  # noqa: BLE001 - init itself reports a shape a layer rejects
+            break
+    return total, name
+
+
+def check_params_size(spec: Sequential, members: int, max_bytes: Any, where: str) -> None:
+    """ConfigError, before anything is allocated, if ``members`` networks of ``spec`` exceed ``max_bytes``."""
+    weights, largest = estimated_weights(spec)
+    what = f"the params of {members:,} networks" if members > 1 else "the params"
+    each = " each" if members > 1 else ""
+    size_limit(
+        weights * members * np.dtype(spec.dtype).itemsize, max_bytes,
+        f"{where}: {what} ({weights:,} weights{each}, the most in {largest}, {np.dtype(spec.dtype)})",
+    )
 
 
 def _check_spec(spec: Any, where: str) -> None:
@@ -153,6 +212,7 @@ def check_inputs(params: Any, x: Any, where: str) -> np.ndarray:
     if not isinstance(params, SequentialParams):
         hint = " (pass state.params)" if type(params).__name__ == "TrainState" else ""
         raise ConfigError(NOT_PARAMS.format(where=where, given=type(params).__name__) + hint)
+    foreign_array(x, f"{where}: x")
     columns = getattr(x, "dtypes", None)  # a pandas DataFrame: name the column that is not numeric
     try:
         x = np.asarray(x)

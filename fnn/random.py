@@ -29,6 +29,7 @@ import attrs
 import numpy as np
 
 from fnn import tree
+from fnn._checks import MAX_BYTES, size_limit
 from fnn.errors import ConfigError
 
 __all__ = [
@@ -102,8 +103,15 @@ def _check_key(k: object, where: str) -> Key:
     return k
 
 
-def split(k: Key, num: int = 2) -> tuple[Key, ...]:
+KEY_BYTES = 160
+"""What one key costs in memory (measured: 152 bytes), for :func:`split`'s ``max_bytes``."""
+
+
+def split(k: Key, num: int = 2, *, max_bytes: int | None = MAX_BYTES) -> tuple[Key, ...]:
     """``num`` new keys derived from ``k``, distinct from each other and from ``k``.
+
+    ``max_bytes`` (default 8 GiB, about 50 million keys; None: no limit) refuses an absurd
+    ``num`` (``split(key, 10**9)`` for a stack of 10⁹ seeds) before the keys are made.
 
     >>> import fnn
     >>> fnn.random.split(fnn.random.key(0), 3)
@@ -111,6 +119,7 @@ def split(k: Key, num: int = 2) -> tuple[Key, ...]:
     """
     _check_key(k, "split")
     n = _index(num, "num")
+    size_limit(n * KEY_BYTES, max_bytes, f"fnn.random.split: {n:,} keys of ~{KEY_BYTES} bytes")
     return tuple(Key(k.seed, k.path + (_SPLIT, i)) for i in range(n))
 
 

@@ -68,6 +68,7 @@ from typing import Any, Sequence
 import attrs
 import numpy as np
 
+from fnn._checks import is_integer
 from fnn import io, random, tree
 from fnn.early_stopping import StackedWatch, Watch
 from fnn.errors import ConfigError, FormatError
@@ -84,7 +85,7 @@ LOCK = ".fnn.lock"
 
 def _count(name: str) -> Any:
     def check(_: Any, __: Any, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if not is_integer(value) or value < 0:
             raise ConfigError(f"Checkpoint.{name} must be an integer ≥ 0, got {value!r}")
 
     return check
@@ -263,7 +264,7 @@ def _directory_of(checkpoint: Any, resume: Any, every: Any, where: str) -> tuple
         return None, False, 0
     if every is None or every == "epoch":
         steps = 0
-    elif isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+    elif not is_integer(every) or every < 1:
         raise ConfigError(f"{where}: checkpoint_every must be an integer ≥ 1 (optimizer steps) or 'epoch', got {every!r}")
     else:
         steps = int(every)

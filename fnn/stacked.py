@@ -41,7 +41,8 @@ import numpy as np
 from fnn import random, tree
 from fnn.errors import ConfigError
 from fnn.layers import Sequential, SequentialParams
-from fnn.network import init
+from fnn._checks import MAX_BYTES
+from fnn.network import check_params_size, init
 
 __all__ = ["stack", "unstack", "member", "init_many", "select_members", "is_stacked"]
 
@@ -136,12 +137,14 @@ def member(stacked: SequentialParams, k: int) -> SequentialParams:
     return attrs.evolve(tree.map(lambda leaf: leaf[k], stacked), members=None)
 
 
-def init_many(keys: Sequence[random.Key], spec: Sequential) -> SequentialParams:
+def init_many(keys: Sequence[random.Key], spec: Sequential, *, max_bytes: int | None = MAX_BYTES) -> SequentialParams:
     """A stack of K networks of ``spec``, member k drawn as ``fnn.init(keys[k], spec)``.
 
     Args:
         keys: K keys, e.g. ``fnn.random.split(key, K)``.
         spec: as for :func:`fnn.init`.
+        max_bytes: refuse, before allocating, a stack whose K members' params need more bytes
+            (default :data:`fnn._checks.MAX_BYTES`, 8 GiB; None: no limit).
 
     >>> import fnn
     >>> s = fnn.init_many(fnn.random.split(fnn.random.key(1), 8), fnn.mlp([64, 64, 10]))
@@ -158,7 +161,9 @@ def init_many(keys: Sequence[random.Key], spec: Sequential) -> SequentialParams:
             raise ConfigError(f"init_many: keys[{i}] must be an fnn.random.Key, got {type(k).__name__}")
     if not keys:
         raise ConfigError("init_many needs at least one key, got none")
-    return stack([init(k, spec) for k in keys])
+    if isinstance(spec, Sequential) and spec.in_shape is not None:
+        check_params_size(spec, len(keys), max_bytes, "init_many")
+    return stack([init(k, spec, max_bytes=None) for k in keys])
 
 
 def select_members(take: np.ndarray, a: SequentialParams, b: SequentialParams) -> SequentialParams:

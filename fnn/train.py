@@ -31,11 +31,12 @@ import numpy as np
 import toolz
 
 from fnn import optim as _optim, random, tree
+from fnn._checks import boolean, foreign_array, is_integer
 from fnn.backprop import Plan, _check_l2, check_loss_output, value_and_grad_into, weighted_targets
 from fnn.errors import ConfigError, NonFiniteError, ShapeError
 from fnn.layers import uses_key, writes_every_grad
 from fnn.losses import Loss, get as get_loss
-from fnn.network import check_inputs, sample_out_shape
+from fnn.network import _ragged as ragged, check_inputs, sample_out_shape
 
 __all__ = ["TrainState", "opt_step", "batches", "train_epoch", "detached", "EpochCarry", "SHUFFLE", "DROPOUT"]
 
@@ -166,6 +167,11 @@ def opt_step(state: TrainState, grads: Any) -> TrainState:
     >>> s2.step, bool(np.allclose(s2.params.layers[0].b, p.layers[0].b - 0.5 * g.layers[0].b))
     (1, True)
     """
+    if not isinstance(state, TrainState):
+        raise ConfigError(
+            f"opt_step expects a TrainState (fnn.TrainState.create(params, opt, key=...)) and grads, got "
+            f"{type(state).__name__} as the state"
+        )
     flat, unravel = tree.ravel(state.params)
     gflat, gunravel = tree.ravel(grads)
     if gflat.shape != flat.shape or gflat.dtype != flat.dtype:
@@ -215,8 +221,8 @@ def _apply_update(
 ) -> tuple[TrainState, np.ndarray]:
     """The next state and its flat params (read-only); ``model_state``: the next state leaves, if the params have any."""
     new, opt_state = state.optimizer.update(flat, gflat, state.opt_state)
-    if new.flags.writeable:
-        new.flags.writeable = False
+    if new.flags.writeable or new.base is None:
+        new = tree.sealed(new)  # read-only for good: no .base of a view of it can be made writeable
     params = unravel(new) if model_state is None else unravel(new, model_state)
     return TrainState(params, opt_state, key=state.key, step=state.step + 1, optimizer=state.optimizer), new
 
@@ -224,11 +230,16 @@ def _apply_update(
 # ------------------------------------------------------------------ batches
 
 
-def _check_batch_size(batch_size: Any, n: int) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-        raise ConfigError(f"batch_size must be an integer in [1, {n}], got {batch_size!r}")
+def _check_batch_size(batch_size: Any, n: int, held_out: str = "") -> int:
+    """``batch_size`` if it is an integer in [1, n]; ``held_out`` says why there are n training rows (validation)."""
+    if not is_integer(batch_size):
+        got = f"{batch_size!r} ({type(batch_size).__name__})"
+        raise ConfigError(f"batch_size must be an integer in [1, {n}], got {got}")
     if not 1 <= batch_size <= n:
-        raise ConfigError(f"batch_size must be in [1, {n}] (the number of training rows), got {batch_size}")
+        rows = f"the number of training rows{held_out}"
+        advice = (f"; pass batch_size={n} for one batch per epoch (fnn does not shrink it to fit, as Keras does)"
+                  if batch_size > n else "")
+        raise ConfigError(f"batch_size must be in [1, {n}] ({rows}), got {batch_size}{advice}")
     return int(batch_size)
 
 
@@ -238,7 +249,16 @@ def _rows(data: Any, where: str = "batches", params: Any = None) -> int:
         got = f"a {type(data).__name__}" + (f" of {len(data)} items" if isinstance(data, (tuple, list)) else "")
         raise ShapeError(f"{where}: data must be a pair (x, y), e.g. {where}(state, (x, y), ...), got {got}")
     for i, (name, a) in enumerate((("x", data[0]), ("y", data[1]))):
-        if a is None or isinstance(a, (str, bytes)) or not hasattr(a, "__len__") or np.ndim(a) == 0:
+        foreign_array(a, f"{where}: data[{i}] ({name})")
+        if a is None or isinstance(a, (str, bytes)) or not hasattr(a, "__len__"):
+            raise ShapeError(f"{where}: data[{i}] ({name}) must be an array with one row per sample, got {a!r:.80}")
+        try:
+            dims = np.ndim(a)
+        except (ValueError, TypeError) as e:  # a ragged list, or something NumPy cannot make an array of
+            raise ShapeError(
+                f"{where}: data[{i}] ({name}) must be an array with one row per sample; {ragged(a, e)}"
+            ) from None
+        if dims == 0:
             raise ShapeError(f"{where}: data[{i}] ({name}) must be an array with one row per sample, got {a!r:.80}")
     x, y = data
     n, m = len(x), len(y)
@@ -272,6 +292,7 @@ def batches(
     """
     n = _rows(data, "batches")
     batch_size = _check_batch_size(batch_size, n)
+    shuffle, drop_last = boolean(shuffle, "batches: shuffle"), boolean(drop_last, "batches: drop_last")
     if shuffle and not isinstance(key, random.Key):
         raise ConfigError(f"batches: shuffling needs an fnn.random.Key, got {type(key).__name__}")
     x, y = (np.asarray(a) for a in data)
@@ -346,12 +367,11 @@ class _Slot:
         write = owner.view()  # writable views are made first: they stay writable once the owner is not
         state_owner = np.zeros(unravel.state_size, dtype) if unravel.mask else None
         grad_tree = unravel(write, None if state_owner is None else state_owner.view())
-        owner.flags.writeable = False  # so that no view of it a state hands out can be made writable
+        shown = tree.sealed(owner)  # what a state hands out: read-only views no .base can make writable
         state = None
         if state_owner is not None:
-            state_owner.flags.writeable = False
-            state = state_owner.view()
-        return cls(write, grad_tree, owner.view(), unravel(owner.view(), state), owner.view(), state)
+            state = tree.sealed(state_owner)
+        return cls(write, grad_tree, shown.view(), unravel(shown.view(), state), shown.view(), state)
 
 
 @attrs.frozen
@@ -540,10 +560,7 @@ def detached(state: TrainState) -> TrainState:
     (True, False)
     """
     def own(a: Any) -> Any:
-        if isinstance(a, np.ndarray):
-            a = a.copy()
-            a.flags.writeable = False
-        return a
+        return tree.sealed(a.copy()) if isinstance(a, np.ndarray) else a
 
     return TrainState(tree.pack(state.params), tree.map(own, state.opt_state), state.key, state.step, state.optimizer)
 
@@ -679,4 +696,5 @@ def train_epoch(
     check_call("train_epoch", extra, batch_size=batch_size, loss=loss)
     problem = _prepare(state, data, loss, l2, "train_epoch", sample_weight, class_weight)
     batch_size = _check_batch_size(batch_size, problem.x.shape[0])
-    return _run_epoch(state, problem, batch_size, bool(shuffle), bool(drop_last))
+    shuffle, drop_last = boolean(shuffle, "train_epoch: shuffle"), boolean(drop_last, "train_epoch: drop_last")
+    return _run_epoch(state, problem, batch_size, shuffle, drop_last)

@@ -63,6 +63,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import weakref
 from typing import Any, Callable
 
 import attrs
@@ -88,6 +89,7 @@ __all__ = [
     "assert_equal",
     "ravel",
     "pack",
+    "sealed",
     "leaves_are_packed",
     "node_fields",
     "registered_classes",
@@ -832,6 +834,45 @@ def _slices(shapes: tuple) -> tuple:
     return tuple(zip([slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])], shapes, strict=True))
 
 
+class _Sealed:
+    """The owner of a sealed array's memory, as NumPy sees it: an array interface marked read-only and no
+    reference to the array whose memory it is (that one is kept alive by a finalizer, out of reach of
+    ``.base``). NumPy refuses to make an array writeable again when its base is neither a writeable array
+    nor a writeable buffer, so no view of a sealed array can be written."""
+
+    __slots__ = ("__array_interface__", "__weakref__")
+
+
+def _keep_alive(_: Any) -> None:
+    """The finalizer's callback: it does nothing but hold its argument until the sealed owner dies."""
+
+
+def sealed(a: np.ndarray) -> np.ndarray:
+    """A read-only view of ``a``'s memory that cannot be made writeable again, nor can any view of it.
+
+    ``a.flags.writeable = False`` alone does not freeze an array that owns its memory:
+    ``view.base.flags.writeable = True`` undoes it. A sealed array's ``.base`` is an object
+    with no way back to ``a``. Nothing is copied; whoever still holds ``a`` itself (fnn's
+    epoch buffers, which write the next step's params) can write it.
+
+    >>> import numpy as np, fnn
+    >>> w = fnn.tree.sealed(np.zeros(3))[1:]
+    >>> try:
+    ...     w.base.flags.writeable = True
+    ... except ValueError as e:
+    ...     print(e)
+    cannot set WRITEABLE flag to True of this array
+    """
+    if not a.flags.c_contiguous:
+        raise ValueError(f"sealed takes a C-contiguous array, got one of shape {a.shape} and strides {a.strides}")
+    owner = _Sealed()
+    interface = dict(a.__array_interface__)
+    interface["data"] = (interface["data"][0], True)
+    owner.__array_interface__ = interface
+    weakref.finalize(owner, _keep_alive, a)
+    return np.asarray(owner)
+
+
 def pack(tree: Any, *, writeable: bool = False) -> Any:
     """A copy of ``tree`` whose leaves are views into one new contiguous buffer (state leaves: a second one).
 
@@ -845,10 +886,8 @@ def pack(tree: Any, *, writeable: bool = False) -> Any:
     (True, False)
     """
     flat, unravel = ravel(tree)
-    flat = flat.copy()
-    flat.flags.writeable = writeable
+    flat = flat.copy() if writeable else sealed(flat.copy())
     if not unravel.mask:
         return unravel(flat)
     state = ravel_state(tree).copy()
-    state.flags.writeable = writeable
-    return unravel(flat, state)
+    return unravel(flat, state if writeable else sealed(state))

@@ -227,3 +227,10 @@ def fit_resumable(config, key, workdir, log=None):
     flat, _ = fnn.tree.ravel(state.params)
     note(log, "end", pair_word(config, key.seed), os.getpid())
     return {"loss": [float(v) for v in history["loss"]], "params_sha256": hashlib.sha256(flat.tobytes()).hexdigest()}
+
+
+def reads_a_main_global(config, key):
+    """A run reading a global a script sets under ``if __name__ == "__main__":`` (case 131): workers never set it."""
+    if config["i"] == 1:
+        return {"v": DATA}  # noqa: F821 - undefined in the workers, on purpose
+    return {"v": config["i"]}

@@ -1,5 +1,6 @@
 """The deliberate mistakes of ../shared/reviews/ux-findings.md §4, one test each: every case graded C or F
-there (and the B cases this branch improved) raises an fnn error naming the argument, what it is and
+there (and the B cases: 16, 28, 29, 61, 120, 125, 130, 131 among them)
+raises an fnn error naming the argument, what it is and
 what was expected, before any work; the case numbers are the findings'."""
 
 import numpy as np
@@ -122,6 +123,28 @@ CASES = {
         ["key=fnn.random.key(0)", "got Generator"]),
     "126 export_json of a TrainState": (
         lambda: fnn.io.export_json(PATH / "m.json", state()), ConfigError, ["export_json expects params", "(pass state.params)"]),
+    "16 Keras's learning_rate": (
+        lambda: fnn.optim.adam(learning_rate=1e-3), ConfigError,
+        ["fnn.optim.adam() has no argument 'learning_rate'", "fnn calls it lr", "fnn.optim.adam(lr=0.001)",
+         "its arguments are: lr=0.001, b1=0.9"]),
+    "16b Keras's beta_1, for sgd's cousin": (
+        lambda: fnn.optim.adamw(1e-3, beta_1=0.8), ConfigError, ["has no argument 'beta_1'", "fnn calls it b1"]),
+    "28 batch_size larger than the data": (
+        lambda: fnn.fit(state(), (XTR[:100], YTR[:100]), **{**FIT, "batch_size": 128}, callbacks=[never_trains]),
+        ConfigError, ["batch_size must be in [1, 100] (the number of training rows), got 128",
+                      "pass batch_size=100 for one batch per epoch", "does not shrink it"]),
+    "29 batch_size = len(x) with validation=0.1": (
+        lambda: fnn.fit(state(), (XTR, YTR), **{**FIT, "batch_size": len(XTR)}, validation=0.1,
+                        callbacks=[never_trains]), ConfigError,
+        ["batch_size must be in [1, 1213]", "1348 rows less the 135 that validation=0.1 holds out", "got 1348",
+         "pass batch_size=1213"]),
+    "120 sizes as a string": (
+        lambda: fnn.mlp("64,32,10"), ConfigError,
+        ["mlp sizes must list at least an input and an output width as integers", "fnn.mlp([64, 32, 10])",
+         "got the str '64,32,10'"]),
+    "125 import_json of an .npz": (
+        lambda: fnn.io.import_json(fnn.save(PATH / "model.npz", PARAMS)), fnn.errors.FormatError,
+        ["model.npz: it is an .npz file (as fnn.save writes), not a JSON export", "fnn.load(path)"]),
     "23 DataFrame with a string column": (
         lambda: fnn.apply(PARAMS, pd.DataFrame(XTE).assign(**{"63": "x"})), DtypeError,
         ["x must be a numeric array, got dtype object", "(the column '63')"]),
@@ -161,3 +184,36 @@ def test_50_51_accuracy_of_labels_and_of_swapped_arguments():
     expected = float(np.mean(labels == YTE))
     assert fnn.metrics.accuracy(YTE, labels) == expected  # 51: scikit-learn's accuracy_score(y, y_pred) habit
     assert fnn.metrics.accuracy(fnn.apply(PARAMS, XTE), YTE) == expected  # 50: the same classes compared
+
+
+def test_61_a_missing_file_says_which_directory_is_missing_or_what_is_there(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"cannot load .*no/such/model.npz: there is no such file \(the "
+                                                r"directory '.*/no' does not exist\)"):
+        fnn.load(tmp_path / "no" / "such" / "model.npz")
+    fnn.save(tmp_path / "model.npz", PARAMS)
+    with pytest.raises(FileNotFoundError, match=r"modle.npz: there is no such file; did you mean 'model.npz'\?"):
+        fnn.load(tmp_path / "modle.npz")
+    with pytest.raises(FileNotFoundError, match=r"zzz.npz: there is no such file; '.*' holds 'model.npz'"):
+        fnn.load(tmp_path / "zzz.npz")
+
+
+def test_130_a_failed_sweep_says_where_its_finished_rows_are():
+    import sweep_runs
+
+    with pytest.raises(fnn.errors.SweepError) as e:
+        fnn.sweep(sweep_runs.fail_on_seed, {"bad_seed": [2]}, 3, executor=fnn.SerialExecutor())
+    message = str(e.value)
+    assert "seed 2: ValueError: boom at seed 2" in message
+    assert "the 2 rows that finished are in this error's .rows" in message and "on_error='record'" in message
+    assert [r["seed"] for r in e.value.rows] == [0, 1]
+
+
+def test_131_a_global_set_under_main_names_the_workers_reimport():
+    import sweep_runs
+
+    with pytest.raises(fnn.errors.SweepError) as e:
+        fnn.sweep(sweep_runs.reads_a_main_global, {"i": [0, 1]}, 1, max_workers=1)
+    message = str(e.value)
+    assert "config {'i': 1}, seed 0: NameError: name 'DATA' is not defined" in message
+    assert "import run's module afresh" in message and '`if __name__ == "__main__":` block' in message
+    assert "the 1 row that finished is in this error's .rows" in message

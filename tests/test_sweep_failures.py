@@ -152,7 +152,7 @@ def test_what_cannot_travel_back_from_a_worker_fails_its_own_pair_with_its_messa
     assert rows[1]["error_message"].startswith("('a lock inside', <unlocked _thread.lock")
     assert rows[2]["error_message"].startswith("run returned a result that cannot be sent back to the sweep: "
                                                "TypeError: cannot pickle '_thread.lock' object")
-    with pytest.raises(SweepError, match=r"seed 0: TwoPartError: the loss went wrong with the data$") as info:
+    with pytest.raises(SweepError, match=r"seed 0: TwoPartError: the loss went wrong with the data; the 0 rows") as info:
         fnn.sweep(sweep_runs.travels_badly, grid[:1], 1, max_workers=1)
     assert info.value.__cause__ is None
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from typing import Any, Callable
 
 import attrs
@@ -30,6 +31,8 @@ import numpy as np
 from fnn import optim, tree
 from fnn.errors import ConfigError, DtypeError, FnnError, FormatError
 from fnn.layers.base import layer_name
+
+_INT_BITS = 14_000  # about 4,200 decimal digits: under Python's default limit on int-to-text conversion
 
 ARRAY_KINDS = "biufc"  # bool, signed, unsigned, float, complex: never object, string, void or datetime
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
@@ -201,6 +204,11 @@ class _Encoder:
 
     def static(self, v: Any, path: str) -> Any:
         t = type(v)
+        if t is int and v.bit_length() > _INT_BITS:
+            raise ConfigError(
+                f"fnn.save: the int at {_where(path)} has {v.bit_length():,} bits, more than the {_INT_BITS:,} a file "
+                f"keeps (Python turns at most 4,300 digits into text); store it as an array or a string"
+            )
         if v is None or t is bool or t is int or t is str:
             return v
         if t is float:
@@ -249,7 +257,32 @@ def file_kind(obj: Any) -> str:
 def encode_tree(obj: Any) -> tuple[Any, list[np.ndarray]]:
     """(the JSON description of ``obj``, the arrays it refers to by index); raises before anything is written."""
     encoder = _Encoder()
-    return encoder.tree(obj, ""), encoder.arrays
+    try:
+        return encoder.tree(obj, ""), encoder.arrays
+    except RecursionError:
+        raise ConfigError(_too_deep(obj)) from None
+
+
+def _too_deep(obj: Any) -> str:
+    """Why a tree could not be encoded without exhausting Python's recursion limit: it contains itself, or how deep."""
+    ancestors: set[int] = set()  # the containers on the path from the root to the node (a shared one is no cycle)
+    stack: list = [(obj, "", False)]
+    while stack:
+        node, path, leaving = stack.pop()
+        if leaving:
+            ancestors.discard(id(node))
+            continue
+        if not isinstance(node, (list, tuple, dict)):
+            continue
+        if id(node) in ancestors:
+            return (f"fnn.save: the tree contains itself (a {type(node).__name__} that holds itself, at "
+                    f"{_where(path)}); a file describes trees, not cycles")
+        ancestors.add(id(node))
+        stack.append((node, path, True))
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        stack.extend((child, f"{path}[{k!r}]", False) for k, child in items)
+    return (f"fnn.save: the tree is nested too deeply to encode (deeper than Python's recursion limit, "
+            f"{sys.getrecursionlimit()} frames); a file describes trees of modest depth: flatten the nesting")
 
 
 # ------------------------------------------------------------------ decoding (load)

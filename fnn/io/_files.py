@@ -7,6 +7,7 @@ docstring; the tree inside the header is :mod:`fnn.io._codec`'s.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -402,7 +403,13 @@ def save(path: str | os.PathLike, obj: Any) -> pathlib.Path:
     >>> back["epoch"], back["state"].optimizer == state.optimizer, fnn.tree.equal(back, {"state": state, "epoch": 3})
     (3, True, True)
     """
-    path = pathlib.Path(os.fspath(path))
+    given = os.fspath(path)
+    path = pathlib.Path(given)
+    if not given or path.name in ("", ".", "..") or path.is_dir():
+        raise IsADirectoryError(
+            f"cannot save to {given!r}: it is {'empty' if not given else 'a directory'}; fnn.save writes one file: "
+            f"give its path, e.g. {os.path.join(given or '.', 'model.npz')!r}"
+        )
     header, arrays = _encode(obj)  # first: nothing is made for an object that cannot be saved
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda f: _write_npz(f, header, arrays))
@@ -552,6 +559,26 @@ def _read_npz(
     return header, arrays
 
 
+def _missing(where: str) -> str:
+    """Why there is nothing to load at ``where``: the first missing directory, or the fnn files beside it."""
+    path = pathlib.Path(where)
+    parent = path.parent
+    while not parent.is_dir() and parent != parent.parent:
+        parent = parent.parent
+    if parent != path.parent:
+        missing = next(p for p in [path.parent, *path.parent.parents] if p.parent == parent)
+        return f"cannot load {where}: there is no such file (the directory {str(missing)!r} does not exist)"
+    try:
+        names = sorted(p.name for p in parent.iterdir() if p.suffix in (".npz", ".json") or p.is_dir())
+    except OSError:
+        names = []
+    close = difflib.get_close_matches(path.name, names, 3)
+    here = f"; did you mean {', '.join(map(repr, close))}?" if close else (
+        f"; {str(parent)!r} holds {', '.join(map(repr, names[:5]))}{' …' if len(names) > 5 else ''}" if names else
+        f"; {str(parent)!r} holds no .npz file")
+    return f"cannot load {where}: there is no such file{here}"
+
+
 def _read_file(
     path: str | os.PathLike, with_arrays: bool = True, max_bytes: Any = MAX_BYTES, call: str = "fnn.load"
 ) -> tuple[dict, list[np.ndarray], str]:
@@ -562,6 +589,8 @@ def _read_file(
             f"cannot load {where}: it is a directory; a checkpoint directory is read with fnn.io.load_checkpoint(DIR) "
             f"(or continued with fit(..., resume=DIR)), a run of the command line with fnn.load(DIR/model.npz)"
         )
+    if not os.path.lexists(path):  # still a FileNotFoundError, saying what is there instead
+        raise FileNotFoundError(_missing(where))
     with open_regular(path, where) as f:  # FileNotFoundError (and other OS errors) propagate as they are
         file_size = os.fstat(f.fileno()).st_size
         start = f.read(len(_ZIP_MAGIC))

@@ -260,6 +260,8 @@ def import_json(path: str | os.PathLike, *, max_bytes: int | None = JSON_MAX_BYT
         if max_bytes is not None and size > max_bytes:
             raise too_large(where, "the JSON file", size, max_bytes, "fnn.io.import_json")
         raw = f.read()
+    if raw.startswith(b"PK\x03\x04"):  # a zip: what fnn.save writes
+        raise fail(where, "it is an .npz file (as fnn.save writes), not a JSON export: read it with fnn.load(path)")
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:

@@ -38,6 +38,7 @@ import attrs
 import numpy as np
 
 from fnn import initializers, random, tree
+from fnn._checks import use_bias
 from fnn._reductions import column_sums
 from fnn.errors import ConfigError, ShapeError
 from fnn.layers import _windows
@@ -64,12 +65,6 @@ so a batch of up to 327 samples runs in one piece; larger batches run in chunks 
 """
 
 
-def _use_bias(value: object) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"use_bias must be True or False, got {value!r}")
-    return bool(value)
-
-
 @attrs.frozen
 class _Conv:
     """What Conv1D and Conv2D share: the arguments (normalised in ``__attrs_post_init__``) and the names."""
@@ -81,7 +76,7 @@ class _Conv:
     stride: Any = attrs.field(default=1, kw_only=True)
     padding: Any = attrs.field(default="valid", kw_only=True)
     dilation: Any = attrs.field(default=1, kw_only=True)
-    use_bias: bool = attrs.field(default=True, kw_only=True, converter=_use_bias)
+    use_bias: bool = attrs.field(default=True, kw_only=True, converter=use_bias())
     init: initializers.Initializer = attrs.field(default="glorot_uniform", kw_only=True, converter=initializers.get)
     bias_init: str = attrs.field(default="zeros", kw_only=True)
 

@@ -10,8 +10,8 @@ import attrs
 import numpy as np
 
 from fnn import initializers, random, tree
+from fnn._checks import use_bias
 from fnn._reductions import column_sums
-from fnn.errors import ConfigError
 from fnn.layers.base import (
     backward,
     check_size,
@@ -26,12 +26,6 @@ from fnn.layers.base import (
 from fnn.layers.base import details as _details
 
 __all__ = ["Dense", "DenseParams"]
-
-
-def _check_use_bias(value: object) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"Dense use_bias must be True or False, got {value!r}")
-    return bool(value)
 
 
 @tree.value_class
@@ -52,7 +46,7 @@ class Dense:
     """
 
     units: int = attrs.field(converter=lambda u: check_size(u, "Dense units"))
-    use_bias: bool = attrs.field(default=True, converter=_check_use_bias)
+    use_bias: bool = attrs.field(default=True, converter=use_bias("Dense"))
     init: initializers.Initializer = attrs.field(default="glorot_uniform", converter=initializers.get)
     bias_init: str = attrs.field(default="zeros", converter=lambda v: initializers.bias_name(v, "Dense bias_init"))
 

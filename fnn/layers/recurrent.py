@@ -57,13 +57,13 @@ backward needs about as many again: memory O(n·T·hidden).
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, NamedTuple
 
 import attrs
 import numpy as np
 
 from fnn import initializers, random, tree
+from fnn._checks import boolean, is_real
 from fnn._reductions import constants, ones
 from fnn.errors import ConfigError, ShapeError
 from fnn.layers.base import (
@@ -95,15 +95,13 @@ __all__ = [
 
 
 def _flag(owner: str, name: str, value: object) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ConfigError(f"{owner} {name} must be True or False, got {value!r}")
-    return bool(value)
+    return boolean(value, f"{owner} {name}")
 
 
 def _mask_value(owner: str, value: object) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+    if not is_real(value) or not math.isfinite(value):
         raise ConfigError(
             f"{owner} mask_value must be a finite number (the feature value of padded steps) or None, got {value!r}"
         )

@@ -14,6 +14,7 @@ import attrs
 import numpy as np
 
 from fnn._reductions import TINY
+from fnn._checks import keywords_checked
 from fnn.errors import ConfigError
 from fnn.optim import _fused
 from fnn.optim.base import check_params, check_step, coupled_decay, flag, lr_at, lr_field, real, zeros
@@ -236,6 +237,7 @@ class AdamW(_AdamFamily):
         return self._step(decayed, grad, state, lr, spare)
 
 
+@keywords_checked
 def adam(
     lr: Any = 1e-3,
     b1: float = 0.9,
@@ -299,6 +301,7 @@ def adam(
     return Adam(lr, b1, b2, eps, amsgrad, weight_decay=weight_decay, backend=backend, flush_subnormals=flush_subnormals)
 
 
+@keywords_checked
 def adamw(
     lr: Any = 1e-3,
     b1: float = 0.9,
@@ -406,6 +409,7 @@ class Adamax:
         return tmp, AdamaxState(t, mu, nu)
 
 
+@keywords_checked
 def adamax(
     lr: Any = 2e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, *, weight_decay: float = 0.0
 ) -> Adamax:
@@ -505,6 +509,7 @@ class NAdam:
         return tmp, NAdamState(t, mu_product, mu, nu)
 
 
+@keywords_checked
 def nadam(
     lr: Any = 2e-3,
     b1: float = 0.9,

@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from fnn._checks import keywords_checked
 from fnn.optim.base import check_params, check_step, coupled_decay, flag, lr_at, lr_field, real, zeros
 from fnn.tree import register, value_class
 
@@ -69,6 +70,7 @@ class Adagrad:
         return step, AdagradState(state.count + 1, sum_sq)
 
 
+@keywords_checked
 def adagrad(lr: Any = 0.01, eps: float = 1e-10, *, weight_decay: float = 0.0) -> Adagrad:
     """Adagrad (Duchi, Hazan & Singer 2011): ``update`` returns the NEW PARAMS.
 
@@ -177,6 +179,7 @@ class RMSprop:
         return tmp, RMSpropState(state.count + 1, square_avg, buffer, grad_avg)
 
 
+@keywords_checked
 def rmsprop(
     lr: Any = 0.01,
     alpha: float = 0.99,
@@ -285,6 +288,7 @@ class Adadelta:
         return delta, AdadeltaState(state.count + 1, square_avg, acc_delta)
 
 
+@keywords_checked
 def adadelta(lr: Any = 1.0, rho: float = 0.9, eps: float = 1e-6, *, weight_decay: float = 0.0) -> Adadelta:
     """Adadelta (Zeiler 2012): ``update`` returns the NEW PARAMS.
 

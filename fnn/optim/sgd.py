@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from fnn._checks import keywords_checked
 from fnn.optim.base import check_params, check_step, coupled_decay, lr_at, lr_field, real, scratch, zeros
 from fnn.tree import register, value_class
 
@@ -100,6 +101,7 @@ class Nesterov(Momentum):
     _nesterov = True
 
 
+@keywords_checked
 def sgd(lr: Any, *, weight_decay: float = 0.0) -> Sgd:
     """Plain stochastic gradient descent: ``update`` returns the NEW PARAMS ``p - lr * g``.
 
@@ -133,6 +135,7 @@ def sgd(lr: Any, *, weight_decay: float = 0.0) -> Sgd:
     return Sgd(lr, weight_decay=weight_decay)
 
 
+@keywords_checked
 def momentum(lr: Any, momentum: float = 0.9, *, weight_decay: float = 0.0) -> Momentum:
     """SGD with heavy-ball momentum: ``update`` returns the NEW PARAMS ``p - lr * b``.
 
@@ -173,6 +176,7 @@ def momentum(lr: Any, momentum: float = 0.9, *, weight_decay: float = 0.0) -> Mo
     return Momentum(lr, momentum, weight_decay=weight_decay)
 
 
+@keywords_checked
 def nesterov(lr: Any, momentum: float = 0.9, *, weight_decay: float = 0.0) -> Nesterov:
     """SGD with Nesterov momentum: ``update`` returns the NEW PARAMS ``p - lr * (g + mu * b)``.
 

@@ -296,7 +296,7 @@ class BaseMLP(BaseEstimator):
                 "fitted one; set warm_start=False"
             )
         X, y = validate_data(
-            self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=self._y_numeric,
+            self, _native_float32(X), y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=self._y_numeric,
             dtype=(np.float64, np.float32), reset=first,
         )
         if y.ndim == 2 and y.shape[1] == 1:
@@ -430,7 +430,9 @@ class BaseMLP(BaseEstimator):
     def _logits(self, X: Any) -> np.ndarray:
         """The network's last pre-activation on ``X``, after scikit-learn's checks (fitted, n_features_in_)."""
         check_is_fitted(self, "state_")
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32))
+        X = validate_data(
+            self, _native_float32(X), accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32)
+        )
         return forward(self.state_.params, X)
 
     def _outputs(self, X: Any) -> np.ndarray:
@@ -450,3 +452,12 @@ class BaseMLP(BaseEstimator):
 
 
 _ABSENT = object()  # a fitted attribute this solver does not have (scikit-learn's L-BFGS has no best_loss_)
+
+
+def _native_float32(X: Any) -> Any:
+    """``X`` in native byte order if it is a float32 array of the other one (big-endian on x86), so that
+    scikit-learn's ``dtype=(float64, float32)`` keeps it float32 rather than converting it to float64."""
+    dtype = getattr(X, "dtype", None)
+    if isinstance(X, np.ndarray) and dtype.kind == "f" and dtype.itemsize == 4 and not dtype.isnative:
+        return X.astype(dtype.newbyteorder("="))
+    return X

@@ -20,7 +20,6 @@ The 'learning_rate_init' parameter of MLPClassifier must be a float in the range
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
@@ -31,6 +30,7 @@ from sklearn.utils._param_validation import InvalidParameterError as _SklearnInv
 from sklearn.utils._param_validation import validate_parameter_constraints
 
 from fnn import optim
+from fnn._checks import is_integer
 from fnn.errors import ConfigError, NonFiniteError
 from fnn.layers.activations import NAMES as _FNN_ACTIVATIONS
 
@@ -113,7 +113,7 @@ def hidden_sizes(value: Any, owner: str) -> tuple[int, ...]:
     """
     sizes = [value] if not hasattr(value, "__iter__") else list(value)
     for i, s in enumerate(sizes):
-        if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral) or s <= 0:
+        if not is_integer(s) or s <= 0:
             raise ConfigError(
                 f"{owner}: hidden_layer_sizes must be > 0, got {sizes} (entry {i} is {s!r}; "
                 "expected positive integers)"

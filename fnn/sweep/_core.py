@@ -9,6 +9,7 @@ import pathlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from fnn._checks import MAX_BYTES
 from fnn.errors import ConfigError, SweepError
 from fnn.sweep import _grid, store as _store
 from fnn.sweep._grid import ERROR_MESSAGE, ERROR_TYPE, SEED, STATUS, name_of
@@ -32,12 +33,22 @@ def _failure(outcome: Failed, run: Callable, config: dict, seed: int) -> SweepEr
         )
     elif isinstance(outcome.error, ImportError):
         hint = " (make run's module importable in the workers: install its package, or put its folder on their PYTHONPATH)"
+    elif outcome.type_name == "NameError":
+        hint = (
+            " (worker processes import run's module afresh and do not run its `if __name__ == \"__main__\":` block: "
+            "a global set there is not defined in them; set it at the module's top level, load it inside run, or "
+            "pass it in the grid)"
+        )
     failed = SweepError(
         f"sweep: run {name_of(run)} failed for config {config!r}, seed {seed}: {outcome.type_name}: {outcome.message}{hint}"
     )
     failed.config, failed.seed, failed.rows = dict(config), seed, []
     failed.__cause__, failed.__suppress_context__ = outcome.error, True
     return failed
+
+
+def _finished(n: int) -> str:
+    return "1 row that finished is" if n == 1 else f"{n} rows that finished are"
 
 
 def _checked(result: Any, run: Callable, config: dict, seed: int) -> dict:
@@ -194,6 +205,7 @@ def sweep(
     workdirs: str | os.PathLike | None = None,
     progress: bool = False,
     best: tuple[str, str] | None = None,
+    max_bytes: int | None = MAX_BYTES,
 ) -> list[dict]:
     """Run ``run(config, fnn.random.key(seed))`` for every setting and seed; one row per pair.
 
@@ -236,6 +248,9 @@ def sweep(
             tqdm is installed, else a line on stderr per pair).
         best: ``(result name, "min" or "max")``: the progress display also shows the best
             row so far by that result.
+        max_bytes: refuse, before any list is made, a sweep whose pairs would need more bytes in
+            this process than this (about 1 KiB a pair: the default, 8 GiB, allows some 8 million
+            pairs); None for no limit. ``seeds=10**9`` is refused at once, not after the memory is gone.
 
     Returns:
         A list of dicts ``{**config, "seed": seed, **result}``, settings in grid order and seeds
@@ -292,7 +307,7 @@ def sweep(
     True
     """
     settings = _grid.settings_of(grid)
-    seed_list = _grid.seed_list(seeds)
+    seed_list = _grid.seed_list(seeds, len(settings), max_bytes)
     _grid.check_executor(executor, max_workers)
     _grid.check_run(run, executor)
     limit = _grid.check_options(on_error, retry_failed, store, timeout, executor, progress, best)
@@ -347,5 +362,10 @@ def sweep(
     if collected.failure is not None:
         if isinstance(collected.failure, SweepError):
             collected.failure.rows = collected.done()
+            kept_too = " and in the store" if store is not None else ""
+            collected.failure.args = (
+                f"{collected.failure.args[0]}; the {_finished(len(collected.failure.rows))} in this error's "
+                f".rows{kept_too}; pass on_error='record' to make each failure a row and run the rest",
+            )
         raise collected.failure
     return [collected.rows[i] for i in range(len(tasks))]

@@ -7,7 +7,6 @@ import functools
 import inspect
 import itertools
 import math
-import numbers
 import operator
 import os
 import pathlib
@@ -17,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from fnn._checks import MAX_BYTES, boolean, is_integer, is_real, size_limit
 from fnn.errors import ConfigError
 from fnn.sweep._serial import SerialExecutor
 from fnn.sweep._task import ByName
@@ -65,26 +65,38 @@ def settings_of(grid: Any) -> list[dict]:
     return settings
 
 
-def seed_list(seeds: Any) -> list[int]:
-    """``seeds`` as a list of distinct non-negative Python ints (an int N means range(N))."""
-    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
+PAIR_BYTES = 1024
+"""What one (config, seed) pair costs the driver, in bytes, for :func:`fnn.sweep`'s ``max_bytes``: its
+task, its row and the bookkeeping (measured: 500 bytes a pair for a row of two results; twice that
+leaves room for larger rows). The default limit, 8 GiB, so allows about 8 million pairs."""
+
+
+def seed_list(seeds: Any, settings: int = 1, max_bytes: Any = MAX_BYTES) -> list[int]:
+    """``seeds`` as a list of distinct non-negative Python ints (an int N means range(N)); ConfigError, before
+    the list is made, if ``settings`` times that many pairs would need more than ``max_bytes``."""
+    if is_integer(seeds):
         if seeds < 1:
             raise ConfigError(f"sweep: seeds=N runs seeds 0..N-1 and needs N ≥ 1, got {seeds}")
+        pairs = f"{seeds * settings:,} pairs of ~{PAIR_BYTES} bytes"
+        size_limit(seeds * settings * PAIR_BYTES, max_bytes, f"sweep: {settings:,} settings × seeds={seeds:,} ({pairs})")
         return list(range(operator.index(seeds)))
+    if hasattr(seeds, "__len__"):
+        size_limit(len(seeds) * settings * PAIR_BYTES, max_bytes,
+                   f"sweep: {settings:,} settings × {len(seeds):,} seeds ({len(seeds) * settings:,} pairs)")
     if isinstance(seeds, np.ndarray):
         seeds = seeds.tolist() if seeds.ndim == 1 else seeds
     if not isinstance(seeds, (list, tuple, range)):
         raise ConfigError(f"sweep: seeds must be a list of non-negative ints or an int N (for 0..N-1), got {type(seeds).__name__}")
     if not seeds:
         raise ConfigError("sweep: seeds is empty; give at least one seed")
-    out: list[int] = []
+    out: dict[int, int] = {}  # seed: its position (a dict: a check in constant time)
     for i, seed in enumerate(seeds):
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        if not is_integer(seed) or seed < 0:
             raise ConfigError(f"sweep: seeds[{i}] must be a non-negative int, got {seed!r} ({type(seed).__name__})")
         if seed in out:
-            raise ConfigError(f"sweep: seed {seed} appears twice in seeds (positions {out.index(seed)} and {i})")
-        out.append(operator.index(seed))
-    return out
+            raise ConfigError(f"sweep: seed {seed} appears twice in seeds (positions {out[seed]} and {i})")
+        out[operator.index(seed)] = i
+    return list(out)
 
 
 def target_of(run: Callable) -> Any:
@@ -150,9 +162,7 @@ def check_executor(executor: Any, max_workers: Any) -> None:
             )
         if max_workers is not None:
             raise ConfigError("sweep: max_workers sizes the default process pool; it cannot be used with executor=")
-    elif max_workers is not None and (
-        isinstance(max_workers, bool) or not isinstance(max_workers, numbers.Integral) or max_workers < 1
-    ):
+    elif max_workers is not None and (not is_integer(max_workers) or max_workers < 1):
         raise ConfigError(f"sweep: max_workers must be an int ≥ 1 or None (one per CPU), got {max_workers!r}")
 
 
@@ -205,15 +215,13 @@ def check_signature(run: Callable, workdirs: bool) -> None:
 def check_options(on_error: Any, retry_failed: Any, store: Any, timeout: Any, executor: Any,
                   progress: Any, best: Any) -> float | None:
     """The options of :func:`fnn.sweep` beyond the grid; returns the timeout in seconds (or None)."""
-    if on_error not in ON_ERROR:
+    if not isinstance(on_error, str) or on_error not in ON_ERROR:
         raise ConfigError(f"sweep: on_error must be 'raise' (stop at the first failure) or 'record' (a failed pair "
                           f"becomes a row with status='error'), got {on_error!r}")
-    if not isinstance(retry_failed, bool):
-        raise ConfigError(f"sweep: retry_failed must be True or False, got {retry_failed!r}")
+    boolean(retry_failed, "sweep: retry_failed")
     if retry_failed and store is None:
         raise ConfigError("sweep: retry_failed=True runs again the failed pairs of a store; it needs store=PATH")
-    if not isinstance(progress, bool):
-        raise ConfigError(f"sweep: progress must be True or False, got {progress!r}")
+    boolean(progress, "sweep: progress")
     if best is not None:
         if not (isinstance(best, (tuple, list)) and len(best) == 2 and isinstance(best[0], str)
                 and best[1] in ("min", "max")):
@@ -222,7 +230,7 @@ def check_options(on_error: Any, retry_failed: Any, store: Any, timeout: Any, ex
             raise ConfigError("sweep: best= names the result the progress display reports; pass progress=True too")
     if timeout is None:
         return None
-    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not math.isfinite(timeout) or timeout <= 0:
+    if not is_real(timeout) or not math.isfinite(timeout) or timeout <= 0:
         raise ConfigError(f"sweep: timeout must be a positive number of seconds (per run) or None, got {timeout!r}")
     if executor is not None:
         raise ConfigError(

@@ -7,16 +7,16 @@ finished pair. Only the process that drives the sweep shows it.
 from __future__ import annotations
 
 import math
-import numbers
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fnn._checks import is_real
 from fnn.sweep._grid import SEED, is_error_row
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(float(value)):
+    if is_real(value) and not math.isnan(float(value)):
         return float(value)
     return None
 

@@ -33,12 +33,12 @@ import copy
 import decimal
 import hashlib
 import math
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
+from fnn._checks import is_integer, is_real
 from fnn import random
 from fnn.errors import ConfigError
 from fnn.sweep._grid import check_config, setting_key
@@ -52,7 +52,7 @@ def _finite(where: str) -> Any:
     """A converter to float that refuses what is not a finite real number, naming ``where``."""
 
     def convert(value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        if not is_real(value) or not math.isfinite(value):
             raise ConfigError(f"{where} must be a finite number, got {value!r}")
         return float(value)
 
@@ -61,7 +61,7 @@ def _finite(where: str) -> Any:
 
 def _integer(name: str) -> Any:
     def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if not is_integer(value):
             raise ConfigError(f"{name}.{attribute.name} must be an int, got {value!r} ({type(value).__name__})")
 
     return check
@@ -204,7 +204,7 @@ def random_search(key: random.Key, space: Mapping[str, Any], n: int) -> list[dic
     if not isinstance(space, Mapping) or not space:
         raise ConfigError(f"random_search: space must be a non-empty dict of names to dimensions, got {space!r:.80}")
     space = check_config(space, "the space").copy()
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+    if not is_integer(n) or n < 1:
         raise ConfigError(f"random_search: n must be an int ≥ 1, got {n!r}")
     configs: list[dict] = []
     seen: set = set()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import itertools
 import math
-import numbers
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from fnn._checks import is_boolean, is_integer, is_real
 from fnn.errors import ConfigError
 from fnn.sweep._grid import SEED, is_error_row, setting_key
 from fnn.sweep.store import stored_rows
@@ -31,7 +31,7 @@ def _config_keys(row: Mapping, i: int) -> list:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    return is_real(value) and not is_boolean(value)
 
 
 def _summarize(setting: dict, rows: list[Mapping], failed: int | None, skip: set, ddof: int) -> dict:
@@ -103,7 +103,7 @@ def sweep_summary(
     >>> [(s["lr"], s["seeds"], s["failed"], s["acc_mean"]) for s in fnn.sweep_summary(rows)]
     [(0.1, 2, 0, 0.92), (0.01, 1, 1, 0.8)]
     """
-    if isinstance(ddof, bool) or not isinstance(ddof, numbers.Integral) or ddof < 0:
+    if not is_integer(ddof) or ddof < 0:
         raise ConfigError(f"sweep_summary: ddof must be an int ≥ 0, got {ddof!r}")
     if isinstance(by, str):
         by = [by]
