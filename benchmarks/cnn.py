@@ -60,6 +60,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's fnn, not another installed one
 import epoch as timing  # noqa: E402  (best_of, BACKGROUND, WAIT_IDLE, machine_info, Skip, log)
 
 import fnn  # noqa: E402

@@ -22,8 +22,8 @@ How it runs (see :mod:`fnn.layers._windows`):
 - **memory**: the window matrix takes kernel_size·C_in/stride^rank times the input's memory, and
   training keeps it until the backward pass; the backward adds a buffer of 1/kernel_size of it.
   A batch whose window matrix would exceed :data:`WINDOW_BYTES` (per member) runs in chunks of
-  samples that stay below it; the backward pass then rebuilds each chunk's windows. So ``fnn.apply`` on a whole data set never builds
-  one gigabyte-sized matrix.
+  samples that stay below it; the backward pass then rebuilds each chunk's windows. So
+  ``fnn.apply`` on a whole data set never builds one gigabyte-sized matrix.
 
 >>> import numpy as np, fnn
 >>> spec = fnn.Sequential([fnn.Conv2D(4, 3, padding="same"), fnn.Conv2D(2, (2, 3), stride=2)], in_shape=(8, 8, 1))
