@@ -9,7 +9,8 @@ checked as it is built):
 - ``conv:CxK`` (C channels, kernel K), with ``:same`` for same padding and ``:sN`` for stride N,
   e.g. ``conv:32x3:same`` or ``conv:16x5:s2``.
 - ``pool:K`` (max pooling, window and stride K), ``avgpool:K``, ``globalmax``, ``globalavg``.
-- ``dense:N``, ``dropout:P``, ``batchnorm``, ``flatten``, and any activation name (``relu``, ``tanh``, …).
+- ``dense:N`` (after a convolution or pool it flattens first), ``dropout:P``, ``batchnorm``, ``flatten``, and any
+  activation name (``relu``, ``tanh``, …).
 
 The output layer is added: a Flatten when the shape is not flat yet, then Dense to the number
 of classes and a softmax (no softmax for a regression loss). ``cnn`` is
@@ -129,6 +130,9 @@ def build(model: str, *, features: int, outputs: int, data: str, dtype: str, reg
     for item in items:
         try:
             layer = _layer(item, rank)
+            if isinstance(layer, fnn.Dense) and len(current) > 1:  # dense:N after images flattens them first
+                layers.append(fnn.Flatten())
+                current = (math.prod(current),)
             current = fnn.layers.out_shape(layer, current)
         except ConfigError as e:
             if str(e).startswith("--model"):

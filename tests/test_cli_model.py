@@ -95,3 +95,11 @@ def test_mlp_is_the_default_and_a_regression_has_no_softmax():
     spec = _model_spec.build("input:2x2x1,avgpool:2,dense:4,tanh,dropout:0.5,batchnorm", features=4, outputs=1,
                              data="x.csv", dtype="float64", regression=True)
     assert type(spec.layers[-1]).__name__ == "Dense" and fnn.output_shape(spec, batch=2) == (2, 1)
+    assert [type(layer).__name__ for layer in spec.layers][2:4] == ["Flatten", "Dense"]  # dense:N flattens first
+
+
+def test_dense_after_a_convolution_flattens_first_as_the_output_layer_does():
+    spec = _model_spec.build("input:12x3,conv:3x3,relu,dense:5,relu", features=36, outputs=2, data="x.csv",
+                             dtype="float64")
+    names = [type(layer).__name__ for layer in spec.layers]
+    assert names[:5] == ["Reshape", "Conv1D", "Activation", "Flatten", "Dense"] and names.count("Flatten") == 1
