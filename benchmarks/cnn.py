@@ -44,7 +44,7 @@ from __future__ import annotations
 import os
 import sys
 
-THREADS = 2
+THREADS = int(os.environ.get("FNN_BENCH_THREADS", "2"))  # 1 gives contention-proof comparisons on a busy machine
 # Before numpy (and torch) are imported: the BLAS and OpenMP pools are sized at load time.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(THREADS)
@@ -60,6 +60,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's fnn, not another installed one
 import epoch as timing  # noqa: E402  (best_of, BACKGROUND, WAIT_IDLE, machine_info, Skip, log)
 
 import fnn  # noqa: E402

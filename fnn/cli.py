@@ -58,7 +58,8 @@ import numpy as np
 
 import fnn
 import fnn.resume
-from fnn.errors import FnnError, NonFiniteError
+from fnn import _model_spec
+from fnn.errors import ConfigError, FnnError, NonFiniteError
 
 __all__ = ["main"]
 
@@ -71,6 +72,7 @@ EPILOG = """\
 examples:
   fnn train --data digits --layers 128,64 --epochs 30 --out runs/digits
   fnn train --data digits --epochs 60 --resume runs/digits      # continue (or start) the run
+  fnn train --data digits --model "conv:16x3:same,relu,pool:2" --out runs/cnn   # a CNN on 8×8×1 images
   fnn train --data houses.csv --target price --loss mse --out runs/houses
   fnn evaluate runs/digits --json
   fnn predict runs/digits --data new.csv --out predictions.csv
@@ -104,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
                                    "(--loss mse or huber). Writes RUN_DIR: config.json, checkpoints/, and at the end "
                                    "model.npz, history.json, history.csv, history.png.")
     t.add_argument("--data", required=True, help=DATA_HELP)
+    t.add_argument("--model", default="mlp", metavar="mlp|cnn|SPEC",
+                   help="mlp (default: --layers, --activation, --dropout), cnn (a small CNN on digits or mnist "
+                        "images), or comma-separated layers such as 'conv:16x3:same,relu,pool:2' (see fnn._model_spec)")
     t.add_argument("--layers", default="128,64", help="hidden widths, comma-separated (default 128,64)")
     t.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     t.add_argument("--dropout", type=float, default=0.0, help="fraction of hidden units dropped (default 0)")
@@ -251,6 +256,18 @@ def _hidden(layers: str) -> list[int]:
     return widths
 
 
+def _model(args: argparse.Namespace, features: int, outputs: int, regression: bool, hidden: list[int]) -> Any:
+    """The network of --model (see :mod:`fnn._model_spec`); a spec that cannot be built is a usage error."""
+    try:
+        return _model_spec.build(args.model, features=features, outputs=outputs, data=args.data, dtype=args.dtype,
+                                 regression=regression, hidden=hidden, activation=args.activation,
+                                 dropout=args.dropout)
+    except ConfigError as e:
+        if args.model == "mlp":
+            raise
+        raise _UsageError(str(e)) from None
+
+
 def _write_history(out: Path, history: dict[str, np.ndarray]) -> None:
     keys = list(history)
     _atomic_text(out / "history.json", json.dumps({k: history[k].tolist() for k in keys}, indent=1))
@@ -268,8 +285,8 @@ def _atomic_text(path: Path, text: str) -> None:
     fnn.io.atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
-_SAME_RUN = ("data", "layers", "activation", "dropout", "optimizer", "lr", "l2", "batch_size", "validation", "patience",
-             "test_size", "target", "seed", "dtype", "loss")
+_SAME_RUN = ("data", "model", "layers", "activation", "dropout", "optimizer", "lr", "l2", "batch_size", "validation",
+             "patience", "test_size", "target", "seed", "dtype", "loss")
 
 
 def _run_dir(args: argparse.Namespace) -> tuple[Path, bool]:
@@ -311,7 +328,7 @@ def _check_resumable(out: Path, resume: bool, config: dict) -> None:
         raise _UsageError(f"{out} holds a run without {CHECKPOINTS}/ (written by an older fnn), which cannot be resumed")
     saved = _read_config(out)
     for k in _SAME_RUN:
-        if saved.get(k, "cross_entropy" if k == "loss" else None) != config[k]:
+        if saved.get(k, {"loss": "cross_entropy", "model": "mlp"}.get(k)) != config[k]:
             raise _UsageError(f"--resume with --{k.replace('_', '-')} {config[k]!r}, but the run used {saved.get(k)!r}")
 
 
@@ -353,9 +370,9 @@ def _in_cli_words(message: str) -> str:
 
 def _train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     out, resume = _run_dir(args)
-    config = {k: getattr(args, k) for k in ("data", "layers", "activation", "dropout", "optimizer", "lr", "l2", "epochs",
-                                            "batch_size", "validation", "patience", "test_size", "target", "seed",
-                                            "dtype", "loss")}
+    config = {k: getattr(args, k) for k in ("data", "model", "layers", "activation", "dropout", "optimizer", "lr", "l2",
+                                            "epochs", "batch_size", "validation", "patience", "test_size", "target",
+                                            "seed", "dtype", "loss")}
     _check_numbers(args)
     every = _checkpoint_every(args.checkpoint_every)
     hidden = _hidden(args.layers)
@@ -375,8 +392,7 @@ def _train(args: argparse.Namespace, argv: Sequence[str]) -> int:
                           f"classifier needs at least 2 classes; for real-valued targets pass --loss mse")
     # The same state on every start: fit ignores it when the run's checkpoints exist.
     k_init, k_train = fnn.random.split(fnn.random.key(args.seed))
-    spec = fnn.mlp([x_train.shape[1], *hidden, outputs], hidden=args.activation,
-                   output=None if regression else "softmax", dropout=args.dropout, dtype=args.dtype)
+    spec = _model(args, x_train.shape[1], outputs, regression, hidden)
     optimizer = fnn.optim.get(args.optimizer, lr=args.lr)
     state = fnn.TrainState.create(fnn.init(k_init, spec), optimizer, key=k_train)
     stopping = fnn.EarlyStopping("val_loss", patience=args.patience) if args.patience is not None else None

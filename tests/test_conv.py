@@ -151,16 +151,18 @@ def test_a_stack_with_a_window_layer_first_is_each_network_bitwise(first, dtype,
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.integers(1, 9), st.integers(1, 3), st.booleans(), st.booleans(), st.integers(0, 2**16))
-def test_the_chunked_convolution_equals_the_one_piece_one(n, chunk_samples, stacked, need_input_grad, seed):
-    """Batches whose window matrix exceeds WINDOW_BYTES run in chunks of samples: same output, same gradients."""
-    spec = fnn.Sequential([fnn.Conv2D(3, (3, 2), padding=1, stride=(1, 2))], in_shape=(5, 6, 2), dtype=np.float64)
+@given(st.integers(1, 9), st.integers(1, 3), st.booleans(), st.booleans(), st.sampled_from([2, 6]), st.integers(0, 2**16))
+def test_the_chunked_convolution_equals_the_one_piece_one(n, chunk_samples, stacked, need_input_grad, cin, seed):
+    """Batches whose window matrix exceeds WINDOW_BYTES run in chunks of samples: same output, same gradients;
+    with 2 input channels the windows are built tap-major (with the bias's row of ones), with 6 channels last."""
+    assert 2 <= conv.TAP_MAJOR_CHANNELS < 6
+    spec = fnn.Sequential([fnn.Conv2D(3, (3, 2), padding=1, stride=(1, 2))], in_shape=(5, 6, cin), dtype=np.float64)
     keys = fnn.random.split(fnn.random.key(seed), 4)
     params = fnn.stack([random_params(k, spec) for k in keys[:2]]) if stacked else random_params(keys[0], spec)
     node = params.layers[0]
-    x = fnn.random.normal(keys[2], ((2,) if stacked else ()) + (n, 5, 6, 2))
-    positions = np.prod(fnn.layers.out_shape(spec, (5, 6, 2))[:-1])  # 5×4
-    per_sample = positions * (3 * 2 * 2) * 8  # positions × kernel·C_in × bytes
+    x = fnn.random.normal(keys[2], ((2,) if stacked else ()) + (n, 5, 6, cin))
+    positions = np.prod(fnn.layers.out_shape(spec, (5, 6, cin))[:-1])  # 5×4
+    per_sample = positions * (3 * 2 * cin + (cin <= 4)) * 8  # positions × (kernel·C_in [+ a row of ones]) × bytes
     results = []
     for limit in (conv.WINDOW_BYTES, chunk_samples * per_sample):
         y, r = conv.conv_forward(node, x, limit)

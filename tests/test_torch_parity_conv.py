@@ -19,6 +19,7 @@ from hypothesis import example, given, settings, strategies as st
 
 import fnn
 from fnn.layers import backward, forward
+from fnn.layers.conv import TAP_MAJOR_CHANNELS
 from fnn.testing import window_settings
 
 TOL = 1e-10
@@ -77,7 +78,9 @@ def conv_cases(draw, rank):
     size, stride, dil, pad, pads = draw(window_settings(st, rank, dilation=True))
     cls = fnn.Conv1D if rank == 1 else fnn.Conv2D
     spec = cls(draw(st.integers(1, 4)), size, stride=stride, padding=pad, dilation=dil, use_bias=draw(st.booleans()))
-    in_shape = (*spatial(draw, size, dil, pads), draw(st.integers(1, 4)))
+    # 1..TAP_MAJOR_CHANNELS input channels build the windows tap-major (the bias a row of the product), more
+    # build them channels last: both layouts are drawn
+    in_shape = (*spatial(draw, size, dil, pads), draw(st.integers(1, 2 * TAP_MAJOR_CHANNELS)))
     return spec, in_shape, draw(st.integers(1, 4)), draw(SEEDS)
 
 
@@ -130,6 +133,8 @@ def test_conv1d_equals_torch(case):
 @example((fnn.Conv2D(2, 2, padding="same", dilation=(2, 3)), (4, 7, 3), 2, 1))
 @example((fnn.Conv2D(4, (3, 2), padding=((0, 2), (1, 0)), stride=(2, 1), dilation=(1, 2)), (5, 4, 2), 3, 2))
 @example((fnn.Conv2D(2, 3, stride=2, padding=(1, 0), use_bias=False), (3, 3, 1), 2, 3))
+@example((fnn.Conv2D(3, 2, stride=(1, 2), padding=1), (4, 5, 7), 2, 4))  # channels last
+@example((fnn.Conv2D(2, 3, padding=((1, 0), (0, 2)), use_bias=False), (4, 4, 5), 3, 5))
 def test_conv2d_equals_torch(case):
     check_conv(*case)
 

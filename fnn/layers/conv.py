@@ -10,18 +10,20 @@ How it runs (see :mod:`fnn.layers._windows`):
 
 - **forward**: a strided view of the windows of the padded input, one copy into the window
   matrix (positions, kernel·C_in), one matrix product with the kernel as (kernel·C_in, C_out);
-  the output is already channels last.
-- **backward**: the kernel's gradient is one product, windowsᵀ @ g; the input's is g @ kernelᵀ
-  (into the window matrix's own buffer, which the forward left to it) added back tap by tap:
-  one strided add per kernel tap, never ``np.add.at``.
+  the output is already channels last. With at most :data:`TAP_MAJOR_CHANNELS` input channels
+  (a first layer on images) the matrix is built transposed, tap by tap, with a row of ones that
+  puts the bias into the product.
+- **backward**: the kernel's gradient is one product, windowsᵀ @ g (with the bias's in the
+  tap-major layout); the input's is g @ (each tap's kernel)ᵀ added back tap by tap: one product
+  into a tap-sized scratch buffer and one strided add per kernel tap, never ``np.add.at``.
 - **a stack** of K networks: kernels (K, *kernel_size, C_in, C_out), inputs (K, n, ..., C);
   ``np.matmul`` runs one product per member, the one a single network runs. A stack's first
   layer gets the shared input as a broadcast view: its windows are copied once, for all members.
 - **memory**: the window matrix takes kernel_size·C_in/stride^rank times the input's memory, and
-  training keeps it until the backward pass. A batch whose window matrix would exceed
-  :data:`WINDOW_BYTES` (per member) runs in chunks of samples that stay below it; the backward
-  pass then rebuilds each chunk's windows. So ``fnn.apply`` on a whole data set never builds
-  one gigabyte-sized matrix.
+  training keeps it until the backward pass; the backward adds a buffer of 1/kernel_size of it.
+  A batch whose window matrix would exceed :data:`WINDOW_BYTES` (per member) runs in chunks of
+  samples that stay below it; the backward pass then rebuilds each chunk's windows. So
+  ``fnn.apply`` on a whole data set never builds one gigabyte-sized matrix.
 
 >>> import numpy as np, fnn
 >>> spec = fnn.Sequential([fnn.Conv2D(4, 3, padding="same"), fnn.Conv2D(2, (2, 3), stride=2)], in_shape=(8, 8, 1))
@@ -55,7 +57,7 @@ from fnn.layers.base import (
 )
 from fnn.layers.base import check_size
 
-__all__ = ["Conv1D", "Conv2D", "Conv1DParams", "Conv2DParams", "WINDOW_BYTES"]
+__all__ = ["Conv1D", "Conv2D", "Conv1DParams", "Conv2DParams", "WINDOW_BYTES", "TAP_MAJOR_CHANNELS"]
 
 WINDOW_BYTES = 64 * 2**20
 """The largest window matrix (bytes, per member of a stack) a convolution builds at once.
@@ -63,6 +65,10 @@ WINDOW_BYTES = 64 * 2**20
 LeNet's second convolution (5×5×32 windows at 8×8 positions) needs 205 KB a sample in float32,
 so a batch of up to 327 samples runs in one piece; larger batches run in chunks below this size.
 """
+
+TAP_MAJOR_CHANNELS = 4
+"""Convolutions with at most this many input channels build their window matrix transposed, tap by tap, with
+the bias as one more row of the product (see :func:`_tap_matrix`); others build it channels last."""
 
 
 @attrs.frozen
@@ -274,9 +280,45 @@ def _window_matrix(xp: np.ndarray, node: _ConvParams, out: tuple, stacked: bool)
     return view.reshape(*xp.shape[:stacked], -1, width)
 
 
+def _tap_major(node: _ConvParams) -> bool:
+    """Whether the convolution builds its windows transposed, tap by tap: few input channels (:func:`_tap_matrix`)."""
+    return node.w.shape[-2] <= TAP_MAJOR_CHANNELS
+
+
+def _tap_matrix(xp: np.ndarray, node: _ConvParams, out: tuple, stacked: bool) -> np.ndarray:
+    """The transposed window matrix (kernel·C_in + 1, samples·positions) of ``xp``, its last row ones (the bias's).
+
+    Built tap by tap: each (tap, channel) row is one strided slice of the input, copied along
+    whole output rows. With few input channels this is the cheap layout: the channels-last
+    matrix would be copied in runs of kernel-width·C_in values (5 for LeNet's first layer,
+    whose 73,728×25 matrix takes 1.7 ms that way and 0.6 ms this way), and the row of ones puts
+    the bias into the product (no pass over the output to add it, none over g to sum it).
+    A stack's shared first-layer input is copied once and broadcast, as in :func:`_window_matrix`.
+    """
+    if stacked and xp.strides[0] == 0:
+        one = _tap_matrix(xp[0], node, out, False)
+        return np.broadcast_to(one, (xp.shape[0], *one.shape))
+    cin = xp.shape[-1]
+    taps = _windows.offsets(node.kernel_size, node.stride, node.dilation, out)
+    lead = xp.shape[: -node.RANK - 1]  # (n,) or (K, n)
+    members = lead[:-1]
+    cols = np.empty((*members, len(taps) * cin + 1, math.prod(lead[-1:]) * math.prod(out)), xp.dtype)
+    for t, (_, index) in enumerate(taps):
+        rows = cols[..., t * cin : (t + 1) * cin, :].reshape(*members, cin, *lead[-1:], *out)
+        np.copyto(rows, np.moveaxis(xp[index], -1, len(members)))
+    cols[..., -1, :] = 1
+    return cols
+
+
+def _with_bias_row(node: _ConvParams, w2: np.ndarray) -> np.ndarray:
+    """The kernel (…, kernel·C_in, C_out) with the bias (or zeros) as one more row: the tap-major product's."""
+    b = node.b if node.b is not None else np.zeros(w2.shape[:-2] + w2.shape[-1:], w2.dtype)
+    return np.concatenate([w2, b[..., None, :]], axis=-2)
+
+
 def _chunk(node: _ConvParams, n: int, out: tuple, itemsize: int, limit: int) -> int:
     """How many samples' windows fit in ``limit`` bytes (at least 1); ``n`` when all of them do."""
-    per_sample = math.prod(out) * math.prod(node.kernel_size) * node.w.shape[-2] * itemsize
+    per_sample = math.prod(out) * (math.prod(node.kernel_size) * node.w.shape[-2] + _tap_major(node)) * itemsize
     return max(1, min(n, limit // max(per_sample, 1)))
 
 
@@ -292,21 +334,25 @@ def conv_forward(node: _ConvParams, x: np.ndarray, limit: int) -> tuple[np.ndarr
     members = w.shape[:stacked]
     cout = w.shape[-1]
     w2 = w.reshape(*members, -1, cout)
+    tap_major = _tap_major(node)
+    if tap_major:
+        w2 = _with_bias_row(node, w2)
+    build = _tap_matrix if tap_major else _window_matrix
     n = x.shape[stacked]
     step = _chunk(node, n, out, x.dtype.itemsize, limit)
     if step == n:
-        cols = _window_matrix(xp, node, out, stacked)
-        y = np.matmul(cols, w2)
+        cols = build(xp, node, out, stacked)
+        y = np.matmul(cols.mT if tap_major else cols, w2)
     else:  # in chunks of samples: the windows are rebuilt chunk by chunk in the backward pass too
         cols = None
         p = math.prod(out)
         y = np.empty((*members, n * p, cout), x.dtype)
         for start in range(0, n, step):
             stop = min(n, start + step)
-            chunk = _window_matrix(_rows(xp, stacked, start, stop), node, out, stacked)
-            np.matmul(chunk, w2, out=y[..., start * p : stop * p, :])
+            chunk = build(_rows(xp, stacked, start, stop), node, out, stacked)
+            np.matmul(chunk.mT if tap_major else chunk, w2, out=y[..., start * p : stop * p, :])
             del chunk  # before the next one is built: one chunk's windows at a time
-    if node.b is not None:
+    if node.b is not None and not tap_major:
         y += node.b if not stacked else node.b[:, None, :]
     lead = x.shape[: stacked + 1]
     return y.reshape(*lead, *out, cout), (cols, xp, out, spatial, step)
@@ -320,30 +366,26 @@ def _view(a: np.ndarray, shape: tuple) -> np.ndarray:
     return v
 
 
-def _input_grad(node: _ConvParams, g2: np.ndarray, dxp: np.ndarray, out: tuple, spare: np.ndarray | None) -> None:
+def _input_grad(node: _ConvParams, g2: np.ndarray, dxp: np.ndarray, out: tuple) -> None:
     """Add the gradient of every window back where its taps read the (padded) input: one strided add per tap.
 
-    The gradient of the window matrix is computed tap-major, (taps, rows, C_in) = g @ (each tap's
-    kernel)ᵀ, one product per tap in one matmul call; each tap's block is then contiguous, so its
-    add runs along rows of out-width·C_in values. (As one product (rows, taps·C_in) its taps would
-    be interleaved, and the adds would run along C_in values only: LeNet's second convolution,
-    3.0 against 5.2 ms for the adds, the products equally fast.) ``spare``, a window matrix that
-    is no longer needed, takes the product when it can.
+    Tap by tap: the gradient of what the tap read, (rows, C_in) = g @ (the tap's kernel)ᵀ, goes into
+    one scratch buffer of a tap's size, which is then added along rows of out-width·C_in values.
+    (As one product (rows, taps·C_in) the taps would be interleaved and the adds would run along
+    C_in values only: LeNet's second convolution, 3.0 against 5.2 ms for the adds.) Tap by tap
+    rather than all taps in one matmul call: the same products and sums (bitwise the same result),
+    equally fast, and the buffer is 1/taps of the window matrix (1 MB against 26 MB for LeNet's
+    second convolution), still in cache when its add reads it.
     """
     w = node.w
     members = w.shape[: w.ndim - node.RANK - 2]
     taps, cin = math.prod(node.kernel_size), w.shape[-2]
     per_tap = w.reshape(*members, taps, cin, w.shape[-1]).mT  # (…, taps, C_out, C_in)
-    rows = g2.shape[-2]
-    shape = (*members, taps, rows, cin)
-    if spare is not None and spare.flags.writeable and spare.flags.c_contiguous and spare.size == math.prod(shape):
-        spare = spare.reshape(shape)
-    else:
-        spare = None
-    grads = np.matmul(g2[..., None, :, :], per_tap, out=spare)
+    scratch = np.empty((*members, g2.shape[-2], cin), g2.dtype)
     lead = dxp.shape[: -node.RANK - 1]
     for t, (_, index) in enumerate(_windows.offsets(node.kernel_size, node.stride, node.dilation, out)):
-        dxp[index] += grads[..., t, :, :].reshape(*lead, *out, cin)
+        np.matmul(g2, per_tap[..., t, :, :], out=scratch)
+        dxp[index] += scratch.reshape(*lead, *out, cin)
 
 
 def conv_backward(node: _ConvParams, residual: tuple, g: np.ndarray, out: Any, need_input_grad: bool) -> Any:
@@ -354,26 +396,37 @@ def conv_backward(node: _ConvParams, residual: tuple, g: np.ndarray, out: Any, n
     members, cout = w.shape[:stacked], w.shape[-1]
     g2 = g.reshape(*members, -1, cout)
     gw = _view(out.w, (*members, -1, cout))
-    if node.b is not None:
-        column_sums(g2, out.b)
+    tap_major = _tap_major(node)
+    if tap_major:  # the kernel's gradient and, in its last row, the bias's: one product
+        gwb = np.empty((*members, gw.shape[-2] + 1, cout), g.dtype)
+    else:
+        gwb = gw
+        if node.b is not None:
+            column_sums(g2, out.b)
     dxp = np.zeros(xp.shape, g.dtype) if need_input_grad else None
     if cols is not None:
-        np.matmul(cols.mT, g2, out=gw)
+        np.matmul(cols if tap_major else cols.mT, g2, out=gwb)
         if need_input_grad:
-            _input_grad(node, g2, dxp, positions, cols)  # the window matrix is spent: its buffer is reused
+            _input_grad(node, g2, dxp, positions)
     else:
+        build = _tap_matrix if tap_major else _window_matrix
         n, p = xp.shape[stacked], math.prod(positions)
         for start in range(0, n, step):
             stop = min(n, start + step)
-            chunk = _window_matrix(_rows(xp, stacked, start, stop), node, positions, stacked)
+            chunk = build(_rows(xp, stacked, start, stop), node, positions, stacked)
             g_chunk = g2[..., start * p : stop * p, :]
+            a = chunk if tap_major else chunk.mT
             if start == 0:
-                np.matmul(chunk.mT, g_chunk, out=gw)
+                np.matmul(a, g_chunk, out=gwb)
             else:
-                gw += np.matmul(chunk.mT, g_chunk)
+                gwb += np.matmul(a, g_chunk)
             if need_input_grad:
-                _input_grad(node, g_chunk, _rows(dxp, stacked, start, stop), positions, chunk)
-            del chunk
+                _input_grad(node, g_chunk, _rows(dxp, stacked, start, stop), positions)
+            del chunk, a
+    if tap_major:
+        gw[...] = gwb[..., :-1, :]
+        if node.b is not None:
+            out.b[...] = gwb[..., -1, :]
     if not need_input_grad:
         return None
     return dxp if xp.shape[-node.RANK - 1 : -1] == spatial else dxp[_windows.interior(spatial, node.pads)]

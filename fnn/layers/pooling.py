@@ -194,13 +194,18 @@ def _max_and_first(xp: np.ndarray, taps: list) -> tuple[np.ndarray, np.ndarray]:
     Finding it here (4 cheap passes a tap) makes the backward one compare and one write a tap:
     2×2 windows over (128, 24, 24, 32) take 1.2 + 0.9 ms, against 0.5 + 3.1 ms when the backward
     compares every tap with the maximum and masks out the later ties.
+
+    Each tap is first copied into one contiguous buffer: the strided tap (runs of C values) is then
+    read once, and the compare and the maximum run on contiguous arrays (LeNet's first pool, 40
+    interleaved runs on a loaded machine: best 1.7 against 2.3 ms a forward).
     """
     y = xp[taps[0]].copy()
     first = np.zeros(y.shape, np.uint8 if len(taps) < 256 else np.intp)
     above = np.empty(y.shape, np.bool_)
     scratch = np.empty_like(first)
+    tap = np.empty_like(y)
     for t, index in enumerate(taps[1:], 1):
-        tap = xp[index]
+        np.copyto(tap, xp[index])
         np.greater(tap, y, out=above)
         np.maximum(y, tap, out=y)
         np.multiply(above, first.dtype.type(t), out=scratch)
