@@ -35,7 +35,9 @@ def is_real(value: Any) -> bool:
 
 
 def integer(value: Any, what: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """``value`` as an ``int``, if it is an integer in ``[minimum, maximum]``; a ConfigError naming ``what`` otherwise."""
+    """``value`` as an ``int``, if it is an integer in ``[minimum, maximum]``.
+
+    A ConfigError naming ``what`` otherwise."""
     if minimum is not None and maximum is not None:
         expected = f"an integer in [{minimum}, {maximum}]"
     elif minimum is not None:

@@ -41,7 +41,7 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 import numpy as np
 
@@ -68,7 +68,7 @@ exit codes: 0 done, 2 bad arguments or input, 3 training diverged, 130 interrupt
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit code 2 (argparse prints usage too)
+    def error(self, message: str) -> NoReturn:  # one line, exit code 2 (argparse prints usage too)
         raise _UsageError(message)
 
 

@@ -131,13 +131,13 @@ def _test_count(test_size: Any, n: int) -> int:
     if isinstance(test_size, bool):
         raise ConfigError(f"test_size must be a fraction in (0, 1) or a count in [1, {n - 1}], got {test_size!r}")
     if isinstance(test_size, numbers.Integral):
-        if not 1 <= test_size <= n - 1:
+        if not 1 <= int(test_size) <= n - 1:
             raise ConfigError(f"test_size as a count must lie in [1, {n - 1}] for n={n} rows, got {test_size}")
         return int(test_size)
     if isinstance(test_size, numbers.Real):
-        if not 0 < test_size < 1:
+        if not 0 < float(test_size) < 1:
             raise ConfigError(f"test_size as a fraction must lie in (0, 1), got {test_size!r} (pass an int for a count)")
-        return min(max(math.floor(test_size * n + 0.5), 1), n - 1)
+        return min(max(math.floor(float(test_size) * n + 0.5), 1), n - 1)
     raise ConfigError(f"test_size must be a fraction in (0, 1) or a count in [1, {n - 1}], got {test_size!r}")
 
 
@@ -200,8 +200,8 @@ def split_indices(
     forces a class off its quota, the others give way. So when every such class has a
     quota in [1, m_c - 1], each class is within one row of its quota and the total is
     ``t``; otherwise the total is as close to ``t`` as the coverage guarantee allows
-    (coverage wins over the exact size). A class of one row goes to one side. Labels count as class labels when they are integer (or
-    bool) of shape (n,) or (n, 1), or exact one-hot rows of shape (n, k) (stratified on
+    (coverage wins over the exact size). A class of one row goes to one side. Labels count as class labels
+    when they are integer (or bool) of shape (n,) or (n, 1), or exact one-hot rows of shape (n, k) (stratified on
     the argmax). Float labels of shape (n,) (regression targets) and other 2-D targets
     give a plain random split, as do ``labels=None`` and ``stratify=False``.
 
@@ -316,7 +316,8 @@ class Standardizer:
         if self.mean.ndim != 1 or self.mean.shape != self.scale.shape:
             raise ShapeError(f"Standardizer: mean and scale of one shape (d,) expected, got {self.mean.shape} and {self.scale.shape}")
         if self.mean.dtype.kind != "f" or self.scale.dtype != self.mean.dtype:
-            raise DtypeError(f"Standardizer: mean and scale of one float dtype expected, got {self.mean.dtype} and {self.scale.dtype}")
+            raise DtypeError(f"Standardizer: mean and scale of one float dtype expected, "
+                             f"got {self.mean.dtype} and {self.scale.dtype}")
         if not (np.isfinite(self.mean).all() and np.isfinite(self.scale).all() and (self.scale > 0).all()):
             raise ConfigError("Standardizer: finite mean and finite, positive scale expected")
 
@@ -576,7 +577,7 @@ def _find_mnist_files(directory: Path, kind: str) -> tuple[Path, Path]:
             + ("" if directory.is_dir() else " (the directory does not exist)")
             + f"; missing: {', '.join(missing)}. (kind={other!r} reads {' and '.join(_MNIST_FILES[other])}.)"
         )
-    return found[0], found[1]
+    return found[0], found[1]  # type: ignore[return-value]  # none missing: both found
 
 
 def load_mnist(
@@ -643,7 +644,7 @@ def _target_column(target: Any, width: int, names: list[str] | None, where: str)
             problem = "is not a column" if target not in names else "names more than one column"
             raise ConfigError(f"{where}: target {target!r} {problem}; columns: {', '.join(names)}")
         return names.index(target)
-    if isinstance(target, bool) or not isinstance(target, numbers.Integral) or not -width <= target < width:
+    if isinstance(target, bool) or not isinstance(target, numbers.Integral) or not -width <= int(target) < width:
         raise ConfigError(f"{where}: target must be a column name or an index in [{-width}, {width - 1}], got {target!r}")
     return int(target) % width
 
@@ -735,12 +736,11 @@ def _numbers(rows: list, names: list | None, name: str, col: int | None) -> tupl
         values = np.array([cells for _, cells in rows], dtype=np.str_).astype(np.float64)
     except ValueError:
         values = None
-    finite = None if values is None else np.isfinite(values)
-    if values is None or not finite.all():
+    if values is None or not np.isfinite(values).all():
         for line, cells in rows:
             for j, cell in enumerate(cells):
                 if not _is_number(cell) or not math.isfinite(float(cell)):
                     column = f"column {j + 1}" + (f" ({names[j]!r})" if names else "")
                     hint = " (a target of class names: read it with target_dtype=str)" if j == col else ""
                     raise FormatError(f"{name}, line {line}, {column}: a finite number expected, got {cell!r}{hint}")
-    return values, None
+    return values, None  # type: ignore[return-value]  # a cell that is no number raised above

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from fnn import random, tree
 from fnn._reductions import all_finite
@@ -41,7 +42,7 @@ def mlp(
     dropout: float = 0.0,
     init: str | Initializer | None = None,
     use_bias: bool = True,
-    dtype: object = np.float32,
+    dtype: DTypeLike = np.float32,
 ) -> Sequential:
     """Spec of a multi-layer perceptron: the tutorials' ``layers=[784, 100, 10]``.
 
@@ -106,6 +107,7 @@ def init(key: random.Key, spec: Sequential) -> SequentialParams:
                if isinstance(key, int) and not isinstance(key, bool) else "")
         )
     _check_spec(spec, "init")
+    assert spec.in_shape is not None  # _check_spec refused a spec without one
     return tree.pack(init_node(spec, key, spec.in_shape, spec.dtype))
 
 
@@ -127,6 +129,7 @@ def output_shape(spec: Sequential, batch: int = 1) -> tuple[int, ...]:
     (2, 19, 8)
     """
     _check_spec(spec, "output_shape")
+    assert spec.in_shape is not None  # _check_spec refused a spec without one
     return (batch, *out_shape(spec, spec.in_shape))
 
 

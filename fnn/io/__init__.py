@@ -106,6 +106,10 @@ __all__ = [
     "export_json",
     "import_json",
     "atomic_write",
+    "FORMAT",
     "FORMAT_VERSION",
+    "JSON_FORMAT",
     "JSON_FORMAT_VERSION",
+    "checkpoints",
+    "json_export",
 ]

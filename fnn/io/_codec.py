@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import attrs
 import numpy as np
@@ -105,15 +105,19 @@ def _one_array_dtype(leaves: list) -> bool:
 
 
 def _refuse_code(node: Any, static: tuple[str, ...], path: str) -> None:
-    """A ConfigError naming the layer if a static field of ``node`` holds a function (e.g. fnn.layers.from_forward's)."""
+    """A ConfigError naming the layer if a static field of ``node`` holds a function.
+
+    (e.g. fnn.layers.from_forward's)."""
     for n in static:
         v = getattr(node, n)
         if callable(v) and not isinstance(v, type) and not attrs.has(type(v)):
             raise ConfigError(
-                f"fnn.save: cannot save {layer_name(node)} at {_where(path)}: its static field {n!r} holds the function "
-                f"{getattr(v, '__qualname__', type(v).__name__)}, and functions are not data (fnn files hold no code, and "
-                f"loading never imports a module a file names). Save its arrays alone, fnn.tree.ravel(params)[0], and load "
-                f"them into the unravel of params your code builds again: fnn.tree.ravel(fnn.init(key, spec))[1](flat)"
+                f"fnn.save: cannot save {layer_name(node)} at {_where(path)}: "
+                f"its static field {n!r} holds the function {getattr(v, '__qualname__', type(v).__name__)}, "
+                f"and functions are not data (fnn files hold no code, "
+                f"and loading never imports a module a file names). "
+                f"Save its arrays alone, fnn.tree.ravel(params)[0], and load them into the unravel of params "
+                f"your code builds again: fnn.tree.ravel(fnn.init(key, spec))[1](flat)"
             )
 
 
@@ -321,7 +325,7 @@ class _Decoder:
             out[key] = value(v, f"{at}[{key!r}]")
         return out
 
-    def node(self, enc: dict, at: str) -> Any:
+    def node(self, enc: Mapping[str, Any], at: str) -> Any:  # (Mapping: the method dict shadows the type here)
         name = enc["node"]
         cls = self.registered.get(name) if type(name) is str else None
         if cls is None:
@@ -350,7 +354,7 @@ class _Decoder:
         values.update({n: statics[n] for n in static})
         return self.construct(cls, values, at)
 
-    def construct(self, cls: type, values: dict, at: str) -> Any:
+    def construct(self, cls: type, values: Mapping[str, Any], at: str) -> Any:
         by_name = {f.name: f for f in attrs.fields(cls)}
         try:
             kwargs = {by_name[n].alias: v for n, v in values.items() if by_name[n].init}
@@ -358,7 +362,7 @@ class _Decoder:
         except (FnnError, ValueError, TypeError, KeyError) as e:
             raise self.fail(at, _REJECTED.format(cls=cls.__qualname__, error=type(e).__name__, message=e)) from e
 
-    def array(self, enc: dict, at: str) -> Any:
+    def array(self, enc: Mapping[str, Any], at: str) -> Any:
         check_keys(enc, {"array"}, {"scalar"}, self.where, at)
         i, scalar = enc["array"], enc.get("scalar", False)
         if type(i) is not int or not 0 <= i < len(self.arrays) or scalar not in (True, False):

@@ -53,7 +53,7 @@ class Dense:
 
     units: int = attrs.field(converter=lambda u: check_size(u, "Dense units"))
     use_bias: bool = attrs.field(default=True, converter=_check_use_bias)
-    init: initializers.Initializer = attrs.field(default="glorot_uniform", converter=initializers.get)
+    init: initializers.Initializer = attrs.field(default="glorot_uniform", converter=initializers.get)  # type: ignore[assignment]
     bias_init: str = attrs.field(default="zeros", converter=lambda v: initializers.bias_name(v, "Dense bias_init"))
 
     def describe(self) -> str:
@@ -133,7 +133,7 @@ def _backward_rows(node: DenseParams, x: np.ndarray, g: np.ndarray, out: DensePa
     x, g = _rows(node, x), _rows(node, g)
     np.matmul(x.mT, g, out=out.w)
     if node.b is not None:
-        column_sums(g, out.b)
+        column_sums(g, out.b)  # type: ignore[arg-type]
     if not need_input_grad:
         return None
     return (g @ node.w.mT).reshape(*shape[:-1], node.w.shape[-2])

@@ -198,4 +198,4 @@ class ReduceLROnPlateau:
         if lr is None:
             return None
         base = lr if isinstance(lr, numbers.Real) else float(lr(state.count))
-        return base * state.scale
+        return float(base) * float(state.scale)

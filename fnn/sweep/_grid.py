@@ -1,4 +1,6 @@
-"""The boundary of :func:`fnn.sweep`: the grid, the seeds, ``run``, the executor and the options, checked before any work starts."""
+"""The boundary of :func:`fnn.sweep`.
+
+The grid, the seeds, ``run``, the executor and the options, checked before any work starts."""
 
 from __future__ import annotations
 
@@ -82,7 +84,7 @@ def seed_list(seeds: Any) -> list[int]:
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
             raise ConfigError(f"sweep: seeds[{i}] must be a non-negative int, got {seed!r} ({type(seed).__name__})")
         if seed in out:
-            raise ConfigError(f"sweep: seed {seed} appears twice in seeds (positions {out.index(seed)} and {i})")
+            raise ConfigError(f"sweep: seed {seed} appears twice in seeds (positions {out.index(int(seed))} and {i})")
         out.append(operator.index(seed))
     return out
 
@@ -187,7 +189,9 @@ def is_error_row(row: Mapping) -> bool:
 
 
 def check_signature(run: Callable, workdirs: bool) -> None:
-    """ConfigError unless ``run`` can be called as ``run(config, key)`` (``run(config, key, workdir)`` with workdirs)."""
+    """ConfigError unless ``run`` can be called as ``run(config, key)``.
+
+    (``run(config, key, workdir)`` with workdirs.)"""
     try:
         signature = inspect.signature(run)
     except (TypeError, ValueError):  # some builtins and C callables have none to read: let the call tell
@@ -226,7 +230,8 @@ def check_options(on_error: Any, retry_failed: Any, store: Any, timeout: Any, ex
         raise ConfigError(f"sweep: timeout must be a positive number of seconds (per run) or None, got {timeout!r}")
     if executor is not None:
         raise ConfigError(
-            "sweep: timeout= ends an overdue run by ending its worker process, which fnn can do only in its own process "
+            "sweep: timeout= ends an overdue run by ending its worker process, "
+            "which fnn can do only in its own process "
             "pool (a thread cannot be stopped, and another executor's workers are not fnn's to end); leave executor "
             "out (max_workers= sizes the pool), or set a time limit in the cluster"
         )
