@@ -494,7 +494,7 @@ class BinaryCrossEntropy(Loss):
     def _takes(self) -> str:
         return "logits" if self.from_logits else "probabilities in [0, 1]"
 
-    def targets(self, y, shape, dtype):
+    def targets(self, y: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
         y = _as_2d_like(y, shape, dtype, self.name)
         if y.size and (y.min() < 0 or y.max() > 1):
             raise ConfigError(f"{self.name}: targets must lie in [0, 1], got values in [{y.min()}, {y.max()}]")
@@ -523,19 +523,19 @@ class BinaryCrossEntropy(Loss):
         p = self._probabilities(p)
         return -(y * np.log(p) + (1 - y) * np.log1p(-p)), (p - y) / (p * (1 - p))
 
-    def fused(self, activation):
+    def fused(self, activation: str) -> Callable | None:
         if self.from_logits or activation != "sigmoid":
             return None
         if not self.label_smoothing:
             return _bce_from_logits
         return partial(_smoothed, _bce_from_logits, _smooth_binary, self.label_smoothing)
 
-    def fused_rows(self, activation):
+    def fused_rows(self, activation: str) -> Callable | None:
         if self.from_logits or activation != "sigmoid":
             return None
         return partial(_smoothed, _bce_rows_from_logits, _smooth_binary, self.label_smoothing)
 
-    def mismatch(self, activation, width):
+    def mismatch(self, activation: str, width: int | None) -> str | None:
         if self.from_logits:
             if activation in ("sigmoid", "softmax"):
                 return (f"Either drop the {activation} (fnn.mlp(..., output=None)) and keep this loss, or keep it and "
@@ -650,7 +650,7 @@ class CrossEntropy(Loss):
     def _takes(self) -> str:
         return "logits" if self.from_logits else "probabilities"
 
-    def targets(self, y, shape, dtype):
+    def targets(self, y: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
         return _class_targets(y, shape, dtype, self.name)
 
     def _class_weights(self, y, shape, class_weight, where):
@@ -686,19 +686,19 @@ class CrossEntropy(Loss):
         p = _clip(self._probabilities(p))
         return -row_sums(y * np.log(p))[..., 0], -y / p
 
-    def fused(self, activation):
+    def fused(self, activation: str) -> Callable | None:
         if activation != ("log_softmax" if self.from_logits else "softmax"):
             return None
         if self.label_smoothing:
             return partial(_smoothed, _ce_from_logits, _smooth_classes, self.label_smoothing)
         return _ce_from_logits
 
-    def fused_rows(self, activation):
+    def fused_rows(self, activation: str) -> Callable | None:
         if activation != ("log_softmax" if self.from_logits else "softmax"):
             return None
         return partial(_smoothed, _ce_rows_from_logits, _smooth_classes, self.label_smoothing)
 
-    def mismatch(self, activation, width):
+    def mismatch(self, activation: str, width: int | None) -> str | None:
         if self.from_logits:
             if activation == "softmax":
                 return ("Either use loss='cross_entropy', which takes probabilities, or drop the softmax "
@@ -809,7 +809,7 @@ class NLL(Loss):
         return "log-probabilities"
     class_axis = True
 
-    def targets(self, y, shape, dtype):
+    def targets(self, y: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
         return _class_targets(y, shape, dtype, self.name)
 
     def _class_weights(self, y, shape, class_weight, where):
@@ -838,13 +838,13 @@ class NLL(Loss):
         t = _one_hot_targets(y, logp.shape[-1], logp.dtype)
         return -row_sums(np.broadcast_to(t, logp.shape) * logp)[..., 0], np.broadcast_to(-t, logp.shape).copy()
 
-    def fused(self, activation):
+    def fused(self, activation: str) -> Callable | None:
         return _ce_from_logits if activation == "log_softmax" else None
 
-    def fused_rows(self, activation):
+    def fused_rows(self, activation: str) -> Callable | None:
         return _ce_rows_from_logits if activation == "log_softmax" else None
 
-    def mismatch(self, activation, width):
+    def mismatch(self, activation: str, width: int | None) -> str | None:
         if activation == "log_softmax":
             return None
         if activation == "softmax":

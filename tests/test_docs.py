@@ -132,3 +132,31 @@ def test_the_changelog_s_newest_release_is_fnn_s_version_and_pyproject_reads_it(
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert 'dynamic = ["version"]' in pyproject and 'attr = "fnn._version.__version__"' in pyproject
     assert not re.search(r'^version = "', pyproject, re.M)  # one source: no second number
+
+
+def _functions_of(name, obj):
+    if inspect.isfunction(obj):
+        yield name, obj
+    elif inspect.isclass(obj):
+        for attr, value in vars(obj).items():
+            if inspect.isfunction(value) and not attr.startswith("_"):
+                yield f"{name}.{attr}", value
+
+
+def test_every_public_function_and_method_is_fully_annotated():
+    # mypy checks the annotations; this that the public API has them (py.typed promises it)
+    bare = []
+    for module_name in ["fnn", *hooks.PUBLIC_MODULES]:
+        module = importlib.import_module(module_name)
+        for name, obj in _public(module):
+            for qualname, fn in _functions_of(f"{module_name}.{name}", obj):
+                sig = inspect.signature(inspect.unwrap(fn))
+                unannotated = [p for p, v in sig.parameters.items() if p not in ("self", "cls") and v.annotation is v.empty]
+                if unannotated or sig.return_annotation is sig.empty:
+                    bare.append((qualname, unannotated))
+    assert bare == []
+
+
+def test_the_package_ships_its_type_marker():
+    assert (ROOT / "fnn" / "py.typed").exists()
+    assert '"py.typed"' in (ROOT / "pyproject.toml").read_text()
