@@ -52,7 +52,7 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 import numpy as np
 
@@ -81,7 +81,7 @@ exit codes: 0 done, 2 bad arguments or input (options, data, a damaged run direc
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit code 2 (argparse prints usage too)
+    def error(self, message: str) -> NoReturn:  # one line, exit code 2 (argparse prints usage too)
         raise _UsageError(message)
 
 

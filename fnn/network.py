@@ -6,6 +6,7 @@ import math
 from typing import Any, Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from fnn import random, tree
 from fnn._checks import MAX_BYTES, foreign_array, size_limit
@@ -43,7 +44,7 @@ def mlp(
     dropout: float = 0.0,
     init: str | Initializer | None = None,
     use_bias: bool = True,
-    dtype: object = np.float32,
+    dtype: DTypeLike = np.float32,
 ) -> Sequential:
     """Spec of a multi-layer perceptron: the tutorials' ``layers=[784, 100, 10]``.
 
@@ -186,6 +187,7 @@ def output_shape(spec: Sequential, batch: int = 1) -> tuple[int, ...]:
     (2, 19, 8)
     """
     _check_spec(spec, "output_shape")
+    assert spec.in_shape is not None  # _check_spec refused a spec without one
     return (batch, *out_shape(spec, spec.in_shape))
 
 

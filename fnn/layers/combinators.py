@@ -183,7 +183,7 @@ def _(node: ResidualParams, x, key, train):
 def _(node: ResidualParams, residual, g, out, need_input_grad):
     # The block may overwrite the gradient it is given; the skip path needs g as it is.
     g_block = backward(node.block, residual, g.copy() if need_input_grad else g, out.block, need_input_grad)
-    return np.add(g, g_block, out=g) if need_input_grad else None
+    return np.add(g, g_block, out=g) if need_input_grad else None  # type: ignore[arg-type]
 
 
 _register_capabilities(ResidualParams, lambda node: (node.block,))
@@ -219,7 +219,9 @@ class Concat:
 @tree.register
 @attrs.frozen
 class ConcatParams:
-    """Parameters of a :class:`Concat`: one params node per branch; ``axis`` (negative) and the branch widths are static."""
+    """Parameters of a :class:`Concat`: one params node per branch.
+
+    ``axis`` (negative) and the branch widths are static."""
 
     branches: tuple
     axis: int = tree.static_field()
@@ -309,7 +311,8 @@ def _(spec: Parallel, in_shape: tuple) -> tuple:
     shapes = _branch_shapes(spec.branches, in_shape, "Parallel")
     for i, s in enumerate(shapes[1:], start=1):
         if s != shapes[0]:
-            raise ConfigError(f"Parallel branch {i} outputs samples of shape {s}, branch 0 of shape {shapes[0]}; a sum needs one shape")
+            raise ConfigError(f"Parallel branch {i} outputs samples of shape {s}, branch 0 of shape {shapes[0]}; "
+                              "a sum needs one shape")
     return shapes[0]
 
 

@@ -164,7 +164,7 @@ class _ConvParams:
     RANK: ClassVar[int] = 0
 
     w: np.ndarray = weight_field()
-    b: np.ndarray | None
+    b: np.ndarray | None  # type: ignore[misc]
     stride: tuple = tree.static_field()
     dilation: tuple = tree.static_field()
     padding: Any = tree.static_field()
@@ -181,7 +181,7 @@ class _ConvParams:
 
 @tree.register
 @attrs.frozen
-class Conv1DParams(_ConvParams):
+class Conv1DParams(_ConvParams):  # type: ignore[misc]
     """Parameters of a :class:`Conv1D`: kernel ``w`` (k, C_in, C_out) and bias ``b`` (C_out,) or None."""
 
     RANK: ClassVar[int] = 1
@@ -189,7 +189,7 @@ class Conv1DParams(_ConvParams):
 
 @tree.register
 @attrs.frozen
-class Conv2DParams(_ConvParams):
+class Conv2DParams(_ConvParams):  # type: ignore[misc]
     """Parameters of a :class:`Conv2D`: kernel ``w`` (kh, kw, C_in, C_out) and bias ``b`` (C_out,) or None."""
 
     RANK: ClassVar[int] = 2
@@ -360,7 +360,7 @@ def conv_backward(node: _ConvParams, residual: tuple, g: np.ndarray, out: Any, n
     if cols is not None:
         np.matmul(cols.mT, g2, out=gw)
         if need_input_grad:
-            _input_grad(node, g2, dxp, positions, cols)  # the window matrix is spent: its buffer is reused
+            _input_grad(node, g2, dxp, positions, cols)  # type: ignore[arg-type]  # the window matrix is spent: its buffer is reused
     else:
         n, p = xp.shape[stacked], math.prod(positions)
         for start in range(0, n, step):
@@ -372,11 +372,11 @@ def conv_backward(node: _ConvParams, residual: tuple, g: np.ndarray, out: Any, n
             else:
                 gw += np.matmul(chunk.mT, g_chunk)
             if need_input_grad:
-                _input_grad(node, g_chunk, _rows(dxp, stacked, start, stop), positions, chunk)
+                _input_grad(node, g_chunk, _rows(dxp, stacked, start, stop), positions, chunk)  # type: ignore[arg-type]
             del chunk
     if not need_input_grad:
         return None
-    return dxp if xp.shape[-node.RANK - 1 : -1] == spatial else dxp[_windows.interior(spatial, node.pads)]
+    return dxp if xp.shape[-node.RANK - 1 : -1] == spatial else dxp[_windows.interior(spatial, node.pads)]  # type: ignore[index]
 
 
 @forward.register

@@ -127,7 +127,7 @@ def _backward_rows(node: DenseParams, x: np.ndarray, g: np.ndarray, out: DensePa
     x, g = _rows(node, x), _rows(node, g)
     np.matmul(x.mT, g, out=out.w)
     if node.b is not None:
-        column_sums(g, out.b)
+        column_sums(g, out.b)  # type: ignore[arg-type]
     if not need_input_grad:
         return None
     return (g @ node.w.mT).reshape(*shape[:-1], node.w.shape[-2])
