@@ -563,7 +563,7 @@ def _read_idx_stream(f: Any, name: str, max_bytes: int | None, file_size: int | 
         what = "truncated data" if found < expected else "size mismatch, bytes left over"
         raise FormatError(f"{name}: {what}: shape {shape} of {dtype.newbyteorder('=')} needs {expected} data bytes, found {found}")
     data = np.empty(expected, np.uint8)
-    view, got = memoryview(data), 0
+    view, got = data.data, 0
     while got < expected:  # readinto: no second copy of the data, and never more than the header declared
         try:
             n = f.readinto(view[got:])

@@ -124,7 +124,7 @@ def init(key: random.Key, spec: Sequential, *, max_bytes: int | None = MAX_BYTES
         )
     _check_spec(spec, "init")
     check_params_size(spec, 1, max_bytes, "init")
-    return tree.pack(init_node(spec, key, spec.in_shape, spec.dtype))
+    return tree.pack(init_node(spec, key, spec.in_shape, spec.dtype))  # type: ignore[arg-type]  # a Sequential has one
 
 
 def estimated_weights(spec: Sequential) -> tuple[int, str]:
@@ -135,7 +135,7 @@ def estimated_weights(spec: Sequential) -> tuple[int, str]:
     >>> estimated_weights(fnn.mlp([784, 256, 10]))
     (203530, 'Dense(256)')
     """
-    shape, total, largest, name = tuple(spec.in_shape), 0, -1, "none"
+    shape, total, largest, name = tuple(spec.in_shape), 0, -1, "none"  # type: ignore[arg-type]  # as init
     for layer in spec.layers:
         last = shape[-1] if shape else 1
         if hasattr(layer, "units"):

@@ -63,7 +63,7 @@ import zlib
 try:
     import fcntl
 except ImportError:  # not POSIX: no lock
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # no fcntl (Windows): nothing is locked
 from typing import Any, Sequence
 
 import attrs

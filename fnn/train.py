@@ -192,7 +192,7 @@ def opt_step(state: TrainState, grads: Any) -> TrainState:
     return _apply_update(state, flat, gflat, unravel, _new_model_state(grads, unravel))[0]
 
 
-def _wrong_layout(got: Callable, expected: Callable) -> None:
+def _wrong_layout(got: tree._Unravel, expected: tree._Unravel) -> None:
     if got.structure != expected.structure:
         raise ShapeError(
             f"opt_step: grads have another tree structure than the params, with the same total size: expected "
@@ -203,7 +203,7 @@ def _wrong_layout(got: Callable, expected: Callable) -> None:
                      f"got {got.shapes}")
 
 
-def _new_model_state(grads: Any, unravel: Callable) -> np.ndarray | None:
+def _new_model_state(grads: Any, unravel: tree._Unravel) -> np.ndarray | None:
     """The params' next state leaves (BatchNorm's running statistics): the gradient's state leaves,
     where the layers wrote the state the batch leads to; None for params without state."""
     if not unravel.mask:

@@ -847,6 +847,7 @@ class _Sealed:
     nor a writeable buffer, so no view of a sealed array can be written."""
 
     __slots__ = ("__array_interface__", "__weakref__")
+    __array_interface__: dict[str, Any]
 
 
 def _keep_alive(_: Any) -> None:

@@ -128,4 +128,6 @@ __all__ = [
     "JSON_FORMAT_VERSION",
     "MAX_BYTES",
     "JSON_MAX_BYTES",
+    "checkpoints",
+    "json_export",
 ]

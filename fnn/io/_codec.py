@@ -364,7 +364,7 @@ class _Decoder:
             sorted(out)  # as fnn.save requires: the keys of a pytree's dict are of one comparable kind
         except TypeError:
             kinds = sorted({type(k).__name__ for k in out})
-            raise self.fail(at, f"a dict's keys cannot be sorted ({', '.join(kinds)}); fnn.save never writes such keys")
+            raise self.fail(at, f"a dict's keys cannot be sorted ({', '.join(kinds)}); fnn.save never writes such keys") from None
         if any(type(k) is float and k != k for k in out):
             raise self.fail(at, "a dict key is NaN, which no lookup can find")
         return out

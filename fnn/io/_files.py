@@ -27,7 +27,7 @@ from typing import IO, Any, Callable
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks, so no temporary file is provably stale
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # no fcntl (Windows): nothing is locked
 
 import numpy as np
 import numpy.lib.format as npy

@@ -107,9 +107,9 @@ def _forward_branches(node: Any, x: np.ndarray, key: Any, train: bool) -> tuple[
 
 def _backward_branches(node: Any, residuals: list, gs: Any, out: Any, need_input_grad: bool) -> Any:
     """Branch i's backward pass from the gradient ``gs[i]``; the sum of their input gradients (None if not needed)."""
-    total = None
+    total: Any = None
     for b, r, g, o in zip(node.branches, residuals, gs, out.branches, strict=True):
-        g_in = backward(b, r, g, o, need_input_grad)
+        g_in: Any = backward(b, r, g, o, need_input_grad)  # an array when need_input_grad
         if need_input_grad:
             total = g_in.copy() if total is None else np.add(total, g_in, out=total)
     return total

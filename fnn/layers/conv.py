@@ -76,8 +76,10 @@ class _Conv:
     stride: Any = attrs.field(default=1, kw_only=True)
     padding: Any = attrs.field(default="valid", kw_only=True)
     dilation: Any = attrs.field(default=1, kw_only=True)
-    use_bias: bool = attrs.field(default=True, kw_only=True, converter=use_bias())
-    init: initializers.Initializer = attrs.field(default="glorot_uniform", kw_only=True, converter=initializers.get)
+    use_bias: bool = attrs.field(default=True, kw_only=True, converter=use_bias())  # type: ignore[misc]  # a made converter
+    init: initializers.Initializer = attrs.field(  # type: ignore[assignment]
+        default="glorot_uniform", kw_only=True, converter=initializers.get
+    )
     bias_init: str = attrs.field(default="zeros", kw_only=True)
 
     def __attrs_post_init__(self) -> None:

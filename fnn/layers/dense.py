@@ -46,8 +46,8 @@ class Dense:
     """
 
     units: int = attrs.field(converter=lambda u: check_size(u, "Dense units"))
-    use_bias: bool = attrs.field(default=True, converter=use_bias("Dense"))
-    init: initializers.Initializer = attrs.field(default="glorot_uniform", converter=initializers.get)
+    use_bias: bool = attrs.field(default=True, converter=use_bias("Dense"))  # type: ignore[misc]  # a made converter
+    init: initializers.Initializer = attrs.field(default="glorot_uniform", converter=initializers.get)  # type: ignore[assignment]
     bias_init: str = attrs.field(default="zeros", converter=lambda v: initializers.bias_name(v, "Dense bias_init"))
 
     def describe(self) -> str:

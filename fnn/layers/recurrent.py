@@ -98,7 +98,7 @@ def _flag(owner: str, name: str, value: object) -> bool:
     return boolean(value, f"{owner} {name}")
 
 
-def _mask_value(owner: str, value: object) -> float | None:
+def _mask_value(owner: str, value: Any) -> float | None:
     if value is None:
         return None
     if not is_real(value) or not math.isfinite(value):

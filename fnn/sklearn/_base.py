@@ -465,7 +465,6 @@ _ABSENT = object()  # a fitted attribute this solver does not have (scikit-learn
 def _native_float32(X: Any) -> Any:
     """``X`` in native byte order if it is a float32 array of the other one (big-endian on x86), so that
     scikit-learn's ``dtype=(float64, float32)`` keeps it float32 rather than converting it to float64."""
-    dtype = getattr(X, "dtype", None)
-    if isinstance(X, np.ndarray) and dtype.kind == "f" and dtype.itemsize == 4 and not dtype.isnative:
-        return X.astype(dtype.newbyteorder("="))
+    if isinstance(X, np.ndarray) and X.dtype.kind == "f" and X.dtype.itemsize == 4 and not X.dtype.isnative:
+        return X.astype(X.dtype.newbyteorder("="))
     return X

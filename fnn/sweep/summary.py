@@ -121,7 +121,7 @@ def sweep_summary(
         names = config if by is None else list(by)
         for name in names:
             if name not in row:
-                raise ConfigError(f"sweep_summary: rows[{i}] has no key {name!r} (by={list(by)!r}); its keys are {list(row)}")
+                raise ConfigError(f"sweep_summary: rows[{i}] has no key {name!r} (by={list(by or ())!r}); its keys are {list(row)}")
         setting = {name: row[name] for name in names}
         _, members, failures, skip = groups.setdefault(setting_key(setting.items()), (setting, [], [], {_SEED}))
         (failures if is_error_row(row) else members).append(row)
