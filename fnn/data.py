@@ -541,8 +541,10 @@ def _read_idx_stream(f: Any, name: str, max_bytes: int | None, file_size: int | 
     if code not in _IDX_DTYPES:
         known = ", ".join(f"0x{c:02X}" for c in _IDX_DTYPES)
         raise FormatError(f"{name}: unknown IDX type code 0x{code:02X}; expected one of {known}")
-    if not 1 <= ndim <= _MAX_DIMS:
-        raise FormatError(f"{name}: IDX header gives {ndim} dimensions; 1 to {_MAX_DIMS} expected")
+    if ndim == 0:
+        raise FormatError(f"{name}: IDX header gives 0 dimensions; at least 1 expected")
+    if ndim > _MAX_DIMS:
+        raise FormatError(f"{name}: IDX header gives {ndim} dimensions; a NumPy array has at most {_MAX_DIMS}")
     start = 4 + 4 * ndim
     dims = _read_exactly(f, 4 * ndim, name)
     if len(dims) < 4 * ndim:
