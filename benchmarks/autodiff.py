@@ -71,7 +71,7 @@ def main() -> None:
     times = {name: [np.inf] * 3 for name in layers}
     for _ in range(rounds):
         for name, (node, net) in cases.items():
-            now = (*layer_timings(node, x, repeat), best(lambda: fnn.value_and_grad(net, (x, y), loss="mse"), repeat))
+            now = (*layer_timings(node, x, repeat), best(lambda: fnn.value_and_grad(net, (x, y), loss="mse"), repeat))  # noqa: B023 - timed now, in this iteration
             times[name] = [min(a, b) for a, b in zip(times[name], now, strict=True)]
     print(f"batch {batch}, {d_in}→{d_out}, float32 (best of {repeat} repeats × {rounds} rounds)\n")
     print("| layer | forward + backward | forward, inference | value_and_grad of Dense(in)-layer-tanh-Dense(10) |")

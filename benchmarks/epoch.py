@@ -62,6 +62,7 @@ import argparse  # noqa: E402
 import datetime  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
+import itertools  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
@@ -107,7 +108,7 @@ def make_data(rows: int, width: int, seed: int = 0) -> tuple[np.ndarray, np.ndar
 
 
 def n_params(sizes: list[int]) -> int:
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    return sum(a * b + b for a, b in itertools.pairwise(sizes))
 
 
 def steps_of(rows: int, batch: int) -> int:
@@ -122,7 +123,7 @@ def make_floor(x: np.ndarray, sizes: list[int], batch: int):
     rows = x.shape[0]
     batch = min(batch, rows)
     rng = np.random.default_rng(0)
-    ws = [rng.standard_normal((a, b), dtype=np.float32) * np.float32(0.05) for a, b in zip(sizes[:-1], sizes[1:])]
+    ws = [rng.standard_normal((a, b), dtype=np.float32) * np.float32(0.05) for a, b in itertools.pairwise(sizes)]
     hs = [np.ascontiguousarray(x[:batch])] + [np.empty((batch, b), np.float32) for b in sizes[1:]]
     ds = [None] + [rng.standard_normal((batch, b), dtype=np.float32) for b in sizes[1:]]  # dY of each layer
     dxs = [None] + [np.empty((batch, a), np.float32) for a in sizes[1:-1]]  # dX of layers 2..L land here
@@ -172,7 +173,7 @@ class NumpyMLP:
         self.tmp = np.empty(n, self.dtype)
         self.w, self.b, self.gw, self.gb = [], [], [], []
         off = 0
-        for layer, (a, c) in zip(dense, zip(self.sizes[:-1], self.sizes[1:])):
+        for layer, (a, c) in zip(dense, itertools.pairwise(self.sizes), strict=True):
             for views, gviews, shape, value in ((self.w, self.gw, (a, c), layer.w), (self.b, self.gb, (c,), layer.b)):
                 size = math.prod(shape)
                 views.append(self.p[off : off + size].reshape(shape))
@@ -203,7 +204,7 @@ class NumpyMLP:
             xb, yb = self.xb[:m], self.yb[:m]
             zs = [z[:m] for z in self.z]
             acts = [xb] + zs[:-1]  # each layer's input
-            forward = [(a, w, b, z, i < len(zs) - 1) for i, (a, w, b, z) in enumerate(zip(acts, self.w, self.b, zs))]
+            forward = [(a, w, b, z, i < len(zs) - 1) for i, (a, w, b, z) in enumerate(zip(acts, self.w, self.b, zs, strict=True))]
             backward = []
             for i in range(len(zs) - 1, -1, -1):
                 d = zs[i] if i == len(zs) - 1 else self.d[i][:m]
@@ -313,7 +314,8 @@ def check_reference() -> str:
     ok = max(dgrad, dloss, dparam) < 1e-10
     if not ok:
         raise SystemExit(f"hand-written reference disagrees with fnn: loss {dloss:.2e}, grad {dgrad:.2e}, adam {dparam:.2e}")
-    return f"hand-written reference = fnn (float64): |Δloss| {dloss:.1e}, max|Δgrad| {dgrad:.1e}, max|Δparams| after 2 Adam steps {dparam:.1e}"
+    return (f"hand-written reference = fnn (float64): |Δloss| {dloss:.1e}, max|Δgrad| {dgrad:.1e}, "
+            f"max|Δparams| after 2 Adam steps {dparam:.1e}")
 
 
 # ------------------------------------------------------------------ fnn
@@ -374,7 +376,7 @@ def make_torch(x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int):
 
     torch.manual_seed(0)
     layers: list = []
-    for a, b in zip(sizes[:-2], sizes[1:-1]):
+    for a, b in itertools.pairwise(sizes[:-1]):
         layers += [nn.Linear(a, b), nn.ReLU()]
     layers.append(nn.Linear(sizes[-2], sizes[-1]))
     model = nn.Sequential(*layers)
@@ -529,7 +531,7 @@ def machine_info(rows: int, reps: int) -> dict:
     try:
         cfg = np.__config__.CONFIG["Build Dependencies"]["blas"]
         blas = f"{cfg.get('name', '?')} {cfg.get('version', '')}".strip()
-    except Exception:
+    except (AttributeError, KeyError, TypeError):  # a NumPy that describes its build otherwise
         pass
     versions = {"python": platform.python_version(), "numpy": np.__version__, "fnn": fnn.__version__}
     for mod in ("sklearn", "torch"):
@@ -540,7 +542,7 @@ def machine_info(rows: int, reps: int) -> dict:
     try:
         rev = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True, timeout=10)
         commit = rev.stdout.strip() or "?"
-    except Exception:
+    except (OSError, subprocess.SubprocessError):  # no git, or no repository: the report says "?"
         commit = "?"
     return {
         "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
@@ -561,7 +563,8 @@ def header(info: dict) -> str:
     return "\n".join([
         f"Machine: {info['cpu']} ({info['cores']}), {info['platform']}; threads limited to {info['threads']} "
         "(OMP/OPENBLAS/MKL_NUM_THREADS, torch.set_num_threads).",
-        f"Versions: Python {v['python']}, NumPy {v['numpy']} ({info['blas']}), fnn {v['fnn']} (git {info['commit']}), "
+        f"Versions: Python {v['python']}, NumPy {v['numpy']} ({info['blas']}), "
+        f"fnn {v['fnn']} (git {info['commit']}), "
         f"scikit-learn {v['sklearn']}, PyTorch {v['torch']}.",
         f"Run: {info['date']}; float32, {info['rows']:,} rows, one epoch, best of {info['reps']}, "
         "ratio = seconds per epoch / floor measured in the same process.",
@@ -671,12 +674,14 @@ def breakdown(x: np.ndarray, y: np.ndarray, batch: int, steps: int, reps: int) -
     print(row("other numerics: the hand-written reference's non-matmul, non-Adam work", numerics))
     print(row("remainder: fnn's Python overhead and extra allocations/passes", rest))
     print(f"\nFor scale: hand-written NumPy epoch {t['numpy']:.3f} s ({t['numpy'] / floor:.2f}× floor), its in-place "
-          f"Adam alone {t['numpy_adam']:.3f} s ({t['numpy_adam'] / steps * 1e6:.0f} µs/step). fnn's per-step cost beyond the "
-          f"floor on the tiny net (16-16-16-10, batch 32), i.e. its fixed per-step overhead: {per_step * 1e6:.0f} µs/step "
+          f"Adam alone {t['numpy_adam']:.3f} s ({t['numpy_adam'] / steps * 1e6:.0f} µs/step). "
+          f"fnn's per-step cost beyond the floor on the tiny net (16-16-16-10, batch 32), "
+          f"i.e. its fixed per-step overhead: {per_step * 1e6:.0f} µs/step "
           f"→ × {steps} steps = {per_step * steps:.3f} s. Parts timed alone run with warmer caches than inside an epoch, "
           "so the remainder is an upper bound on pure Python overhead.")
     print(f"\nThe same fnn epoch with plain SGD in place of Adam (2 passes over the params instead of 12): "
-          f"{t['fnn_sgd']:.3f} s ({t['fnn_sgd'] / floor:.2f}× floor), so Adam costs {(t_fnn - t['fnn_sgd']) / steps * 1e6:.0f} "
+          f"{t['fnn_sgd']:.3f} s ({t['fnn_sgd'] / floor:.2f}× floor), "
+          f"so Adam costs {(t_fnn - t['fnn_sgd']) / steps * 1e6:.0f} "
           "µs/step more than SGD inside the epoch, and the SGD ratio is about the least any optimizer could give.")
 
 
@@ -754,7 +759,7 @@ def _rss_now() -> float:
 
 def rss_child(trainer: str, rows: int, batch: int) -> None:
     """One epoch in this fresh process; print the baseline, pre-epoch and peak RSS (MiB) as JSON."""
-    for a, b in zip(BIG[:-1], BIG[1:]):  # touch BLAS's work buffers as any trainer would, then free
+    for a, b in itertools.pairwise(BIG):  # touch BLAS's work buffers as any trainer would, then free
         h, w = np.ones((batch, a), np.float32), np.ones((a, b), np.float32)
         d = h @ w
         _ = h.T @ d, d @ w.T

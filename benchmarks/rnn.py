@@ -307,7 +307,7 @@ def machine() -> str:
     try:
         commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
                                 text=True, timeout=10).stdout.strip()
-    except Exception:
+    except (OSError, subprocess.SubprocessError):
         commit = "?"
     import torch
 

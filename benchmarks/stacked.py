@@ -87,8 +87,10 @@ def main() -> None:
                 rows.append((batch, hidden, k, min(seq), min(stk)))
                 print(f"  batch {batch} H {hidden} K {k}: sequential {min(seq):.3f} s, stacked {min(stk):.3f} s", flush=True)
     print()
-    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; threads limited to {THREADS}.")
-    print(f"Versions: Python {platform.python_version()}, NumPy {np.__version__}, fnn {fnn.__version__}; Adam backend {args.backend}.")
+    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; "
+          f"threads limited to {THREADS}.")
+    print(f"Versions: Python {platform.python_version()}, NumPy {np.__version__}, fnn {fnn.__version__}; "
+          f"Adam backend {args.backend}.")
     print(f"digits 1,797 rows, 64-H-10 float32, {args.epochs} epochs per run, best of {args.reps}.")
     print()
     print("| batch | hidden H | K | K one after another | stacked | speed-up |")

@@ -1,4 +1,6 @@
-"""Wall time of one sweep (4 learning rates × 4 seeds of a digits MLP) on each kind of executor; the store's cost per row.
+"""Wall time of one sweep (4 learning rates × 4 seeds of a digits MLP) on each kind of executor.
+
+The store's cost per row too.
 
 Executors: fnn.SerialExecutor (this process), the default process pool (2 workers, started
 and shut down by the sweep, so its start-up is part of the time) and a Dask LocalCluster of
@@ -18,7 +20,8 @@ per row: encoding the row as JSON and one SQLite transaction (write-ahead log, f
 finished pair; then a rerun that reads every row back. In fnn's process pool the driver commits
 while the workers run the next pairs, so there the cost hides behind the runs.
 
-Run: python benchmarks/sweep.py [--part executors|store|all] [--repeat 2] [--epochs 10] [--hidden 64] [--rows 400] [--dir D]
+Run: python benchmarks/sweep.py [--part executors|store|all] [--repeat 2] [--epochs 10] [--hidden 64]
+                                [--rows 400] [--dir D]
 """
 
 import argparse
@@ -71,7 +74,8 @@ def store_overhead(rows: int, directory: str | None, repeat: int) -> None:
             if not (got == expected == again):
                 raise SystemExit("rows through the store differ from the rows without it")
         per_row = (min(stored) - min(plain)) / rows
-        print(f"store on {d}: {rows} rows; without a store {min(plain) * 1e3:.1f} ms, with one {min(stored) * 1e3:.1f} ms "
+        print(f"store on {d}: {rows} rows; without a store {min(plain) * 1e3:.1f} ms, "
+              f"with one {min(stored) * 1e3:.1f} ms "
               f"({per_row * 1e3:.2f} ms a row: JSON and one committed transaction); a rerun reading every row back "
               f"{min(reread) * 1e3:.1f} ms ({min(reread) / rows * 1e6:.0f} us a row)")
 

@@ -85,7 +85,8 @@ def main() -> None:
     params = fnn.init(fnn.random.key(0), spec)
     x = fnn.random.normal(fnn.random.key(1), (300, 4))
     y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5)
-    print(f"whole network: relative gradient error = {check_grads(params, (x[:20], y[:20]), loss='cross_entropy', l2=0.1):.2e}")
+    error = check_grads(params, (x[:20], y[:20]), loss="cross_entropy", l2=0.1)
+    print(f"whole network: relative gradient error = {error:.2e}")
     state = fnn.TrainState.create(params, fnn.optim.adam(0.02), key=fnn.random.key(2))
     state, history = fnn.fit(state, (x, y), epochs=30, batch_size=32, loss="cross_entropy", verbose=0)
     print(f"trained: loss {history['loss'][0]:.3f} -> {history['loss'][-1]:.3f}, "

@@ -104,8 +104,8 @@ def part_two_and_three():
 def main() -> None:
     acc_mlp, acc_bigru, acc_gru, acc_lstm = part_one()
     part_two_and_three()
-    print(f"\nmoving patterns, test accuracy: MLP {acc_mlp:.3f}, bidirectional GRU(6) {acc_bigru:.3f}, GRU(32) {acc_gru:.3f}, "
-          f"LSTM(32) {acc_lstm:.3f} (chance 0.100)")
+    print(f"\nmoving patterns, test accuracy: MLP {acc_mlp:.3f}, bidirectional GRU(6) {acc_bigru:.3f}, "
+          f"GRU(32) {acc_gru:.3f}, LSTM(32) {acc_lstm:.3f} (chance 0.100)")
 
 
 if __name__ == "__main__":

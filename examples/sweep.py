@@ -13,8 +13,8 @@ and gives rows bit for bit equal to an uninterrupted sweep's. The script shows i
 the same sweep a second time (nothing runs: every row comes from the store), then in this
 process into a fresh store, and checks that the rows are identical. With
 ``on_error="record"``, a pair that fails (an exception in ``run``, its worker dying) becomes
-a row with ``status="error"`` instead of ending the sweep. Arrays do not go into rows (a store keeps JSON): the trained params go into the pair's
-working directory, with ``fnn.save``.
+a row with ``status="error"`` instead of ending the sweep. Arrays do not go into rows (a store keeps JSON):
+the trained params go into the pair's working directory, with ``fnn.save``.
 
 Run: python examples/sweep.py            (FNN_EPOCHS=3 for a quick run; FNN_OUT=DIR keeps the store there)
      python examples/sweep.py --dask     (on a local Dask cluster: pip install 'fnn[dask]')
@@ -81,11 +81,12 @@ def main(epochs: int = int(os.environ.get("FNN_EPOCHS", "15")), on_dask: bool = 
 
     start = time.perf_counter()
     again = fnn.sweep(run, grid, seeds=3, **kept)
-    print(f"the same call again: {time.perf_counter() - start:.2f}s (every row from the store); identical: {again == rows}")
+    print(f"the same call again: {time.perf_counter() - start:.2f}s (every row from the store); "
+          f"identical: {again == rows}")
     start = time.perf_counter()
     fresh = fnn.sweep(run, grid, seeds=3, executor=fnn.SerialExecutor(), store=out / "serial.db",
                       workdirs=out / "serial-runs", on_error="record")
-    same = fresh == rows and all(type(u) is type(v) for a, b in zip(fresh, rows) for u, v in zip(a.values(), b.values()))
+    same = fresh == rows and all(type(u) is type(v) for a, b in zip(fresh, rows, strict=True) for u, v in zip(a.values(), b.values(), strict=True))
     print(f"the same sweep in this process, into a fresh store: {time.perf_counter() - start:.2f}s; rows bit for bit "
           f"identical: {same}")
 

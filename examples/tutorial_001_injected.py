@@ -42,7 +42,8 @@ def regression(epochs):
     state, h = fnn.fit(state, (x, y), epochs=epochs, batch_size=32, loss=mse, verbose=0)
     grid = np.linspace(-3, 3, 7)[:, None]
     error = np.abs(fnn.apply(state.params, grid) - np.sin(grid)).max()
-    print(f"regression sin(x): train MSE {h['loss'][0]:.3f} -> {h['loss'][-1]:.4f}; max |f(x) - sin x| on a grid {error:.3f}")
+    print(f"regression sin(x): train MSE {h['loss'][0]:.3f} -> {h['loss'][-1]:.4f}; "
+          f"max |f(x) - sin x| on a grid {error:.3f}")
 
 
 def classification(epochs):
@@ -51,7 +52,8 @@ def classification(epochs):
     params = fnn.init(fnn.random.key(4), fnn.mlp([64, 64, 10], hidden="relu", output="softmax", dtype=np.float64))
     state = fnn.TrainState.create(params, MomentumSGD(lr=0.05), key=fnn.random.key(5))
     state, h = fnn.fit(state, (x_train, y_train), epochs=epochs, batch_size=32, loss="cross_entropy", verbose=0)
-    print(f"softmax classification (digits): test accuracy {fnn.metrics.accuracy(y_test, fnn.apply(state.params, x_test)):.4f}")
+    accuracy = fnn.metrics.accuracy(y_test, fnn.apply(state.params, x_test))
+    print(f"softmax classification (digits): test accuracy {accuracy:.4f}")
 
 
 def main(epochs: int = int(os.environ.get("FNN_EPOCHS", "30"))) -> None:

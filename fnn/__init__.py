@@ -27,7 +27,7 @@ from fnn import (
     stacked,
     tree,
 )
-from fnn._version import __version__
+from fnn._version import __version__ as __version__
 from fnn.backprop import grad, l2_penalty, value_and_grad
 from fnn.early_stopping import EarlyStopping
 from fnn.evaluation import evaluate
@@ -59,7 +59,7 @@ from fnn.layers import (
     Sequential,
     SimpleRNN,
 )
-from fnn.minimize import MinimizeResult, minimize
+from fnn.minimize import MinimizeResult as MinimizeResult, minimize
 from fnn.network import apply, init, mlp, output_shape, predict, predict_proba
 from fnn.stacked import init_many, stack, unstack
 from fnn.summary import summary

@@ -34,7 +34,7 @@ from fnn.errors import ConfigError, FormatError
 try:
     import fcntl
 except ImportError:  # Windows
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # no fcntl (Windows): nothing is locked
 
 __all__ = [
     "is_integer", "is_real", "is_boolean", "integer", "real", "boolean", "choice", "use_bias", "foreign_array",

@@ -125,7 +125,7 @@ def vjp_of(fn: Callable, arrays: Sequence[np.ndarray], where: str, inputs: str) 
             if i is not None:
                 grads[i] = outgrad
                 continue
-            for parent, ingrad in zip(node.parents, node.vjp(outgrad)):
+            for parent, ingrad in zip(node.parents, node.vjp(outgrad), strict=True):
                 outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)
         return grads
 

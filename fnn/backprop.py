@@ -253,7 +253,7 @@ def _custom_loss(loss: Callable, out: np.ndarray, y: Any) -> tuple[np.floating, 
 
 def value_and_grad_unchecked(
     params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float, key: random.Key | None,
-    *, train: bool, check_targets: bool = False, unravel: Callable | None = None, weights: np.ndarray | None = None,
+    *, train: bool, check_targets: bool = False, unravel: tree._Unravel | None = None, weights: np.ndarray | None = None,
 ) -> tuple[np.floating, SequentialParams]:
     """:func:`value_and_grad` without input checks, for loops that checked their data once.
 
@@ -291,17 +291,18 @@ def value_and_grad_into(
     if plan is None:
         plan = Plan.of(params, loss)
     layers = params.layers
-    residuals = []
+    residuals: list[Any] = []
     keep = residuals.append
     stacked = params.members is not None
     h = network_input(params, x) if stacked else x
+    # strict=False: plan.forwards stops before an output activation the loss fuses with
     if key is None or not train:
-        for run, layer in zip(plan.forwards, layers):
+        for run, layer in zip(plan.forwards, layers, strict=False):
             h, r = run(layer, h, None, train)
             keep(r)
     else:
         key = stack_key(params, key) if stacked else key
-        for i, (run, layer) in enumerate(zip(plan.forwards, layers)):
+        for i, (run, layer) in enumerate(zip(plan.forwards, layers, strict=False)):
             h, r = run(layer, h, random.fold_in(key, i), True)
             keep(r)
     if plan.fused is not None:
@@ -310,7 +311,9 @@ def value_and_grad_into(
         if weights is None:
             value, g = plan.fused(h, y, stacked) if stacked else plan.fused(h, y)
         else:
-            value, g = _weighted_mean(*plan.fused_rows(h, y, stacked), weights, stacked, loss.class_axis)
+            assert plan.fused_rows is not None  # Plan.of resolves it with fused
+            rows, g = plan.fused_rows(h, y, stacked)
+            value, g = _weighted_mean(rows, g, weights, stacked, loss.class_axis)
     else:
         value, g = _loss_value_and_grad(loss, h, y, check_targets, stacked, weights)
     if l2:
@@ -353,14 +356,16 @@ def loss_value(
     elif weights is None:
         value = fused(h, y, stacked)[0]
     else:
-        rows = _fused_loss(params, loss, rows=True)(h, y, stacked)
-        value = _weighted_mean(*rows, weights, stacked, loss.class_axis)[0]
+        fused_rows = _fused_loss(params, loss, rows=True)
+        assert fused_rows is not None  # a loss that fuses has a fused_rows
+        rows, g = fused_rows(h, y, stacked)
+        value = _weighted_mean(rows, g, weights, stacked, loss.class_axis)[0]
     if l2:
         value = _with_penalty(value, l2_penalty(params, l2))
     return _as_dtype(value, params.dtype)
 
 
-def l2_penalty(params: Any, l2: float, grads: Any | None = None) -> np.floating:
+def l2_penalty(params: Any, l2: float, grads: Any | None = None) -> float | np.ndarray:
     """``0.5 * l2 * Σ w²`` over the weight fields of ``params``; adds ``l2 * w`` to ``grads`` in place if given.
 
     For a stack of K networks, the K penalties (an array), each summed as one network's.

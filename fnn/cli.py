@@ -52,7 +52,7 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 import numpy as np
 
@@ -83,7 +83,7 @@ exit codes: 0 done, 2 bad arguments or input (options, data, a damaged run direc
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit code 2 (argparse prints usage too)
+    def error(self, message: str) -> NoReturn:  # one line, exit code 2 (argparse prints usage too)
         raise _UsageError(message)
 
 
@@ -513,7 +513,7 @@ def _run(path: str) -> tuple[dict, dict]:
 
 # What fnn train writes into config.json, with the types every command relies on (classes: optional, loss: older
 # runs have none and are cross_entropy).
-_CONFIG_TYPES = {"data": str, "layers": str, "activation": str, "dropout": (int, float), "optimizer": str,
+_CONFIG_TYPES: dict[str, type | tuple[type, ...]] = {"data": str, "layers": str, "activation": str, "dropout": (int, float), "optimizer": str,
                  "lr": (int, float), "l2": (int, float), "epochs": int, "batch_size": int, "validation": (int, float),
                  "patience": (int, type(None)), "test_size": (int, float), "target": str, "seed": int, "dtype": str}
 
@@ -521,6 +521,7 @@ _CONFIG_TYPES = {"data": str, "layers": str, "activation": str, "dropout": (int,
 def _read_config(run: Path) -> dict:
     """``run/config.json``, checked: a usage error naming the file and what is wrong with it."""
     path = run / CONFIG
+    problem: str | None
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as e:

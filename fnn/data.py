@@ -205,8 +205,8 @@ def split_indices(
     forces a class off its quota, the others give way. So when every such class has a
     quota in [1, m_c - 1], each class is within one row of its quota and the total is
     ``t``; otherwise the total is as close to ``t`` as the coverage guarantee allows
-    (coverage wins over the exact size). A class of one row goes to one side. Labels count as class labels when they are integer (or
-    bool) of shape (n,) or (n, 1), or exact one-hot rows of shape (n, k) (stratified on
+    (coverage wins over the exact size). A class of one row goes to one side. Labels count as class labels
+    when they are integer (or bool) of shape (n,) or (n, 1), or exact one-hot rows of shape (n, k) (stratified on
     the argmax). Float labels of shape (n,) (regression targets) and other 2-D targets
     give a plain random split, as do ``labels=None`` and ``stratify=False``.
 
@@ -321,7 +321,8 @@ class Standardizer:
         if self.mean.ndim != 1 or self.mean.shape != self.scale.shape:
             raise ShapeError(f"Standardizer: mean and scale of one shape (d,) expected, got {self.mean.shape} and {self.scale.shape}")
         if self.mean.dtype.kind != "f" or self.scale.dtype != self.mean.dtype:
-            raise DtypeError(f"Standardizer: mean and scale of one float dtype expected, got {self.mean.dtype} and {self.scale.dtype}")
+            raise DtypeError(f"Standardizer: mean and scale of one float dtype expected, "
+                             f"got {self.mean.dtype} and {self.scale.dtype}")
         if not (np.isfinite(self.mean).all() and np.isfinite(self.scale).all() and (self.scale > 0).all()):
             raise ConfigError("Standardizer: finite mean and finite, positive scale expected")
 
@@ -564,7 +565,7 @@ def _read_idx_stream(f: Any, name: str, max_bytes: int | None, file_size: int | 
         what = "truncated data" if found < expected else "size mismatch, bytes left over"
         raise FormatError(f"{name}: {what}: shape {shape} of {dtype.newbyteorder('=')} needs {expected} data bytes, found {found}")
     data = np.empty(expected, np.uint8)
-    view, got = memoryview(data), 0
+    view, got = data.data, 0
     while got < expected:  # readinto: no second copy of the data, and never more than the header declared
         try:
             n = f.readinto(view[got:])
@@ -646,7 +647,7 @@ def _find_mnist_files(directory: Path, kind: str) -> tuple[Path, Path]:
             + ("" if directory.is_dir() else " (the directory does not exist)")
             + f"; missing: {', '.join(missing)}. (kind={other!r} reads {' and '.join(_MNIST_FILES[other])}.)"
         )
-    return found[0], found[1]
+    return found[0], found[1]  # type: ignore[return-value]  # none missing: both found
 
 
 def load_mnist(

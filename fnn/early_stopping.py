@@ -170,10 +170,10 @@ class StackedWatch:
     ([0.5, 0.3], [1, 2], [True, False])
     """
 
-    best: np.ndarray = attrs.field(converter=_flags(np.float64))
-    best_epoch: np.ndarray = attrs.field(converter=_flags(np.int64))
-    wait: np.ndarray = attrs.field(converter=_flags(np.int64))
-    stopped: np.ndarray = attrs.field(converter=_flags(bool))
+    best: np.ndarray = attrs.field(converter=_flags(np.float64))  # type: ignore[misc]  # mypy's attrs plugin reads no converter a function returns
+    best_epoch: np.ndarray = attrs.field(converter=_flags(np.int64))  # type: ignore[misc]
+    wait: np.ndarray = attrs.field(converter=_flags(np.int64))  # type: ignore[misc]
+    stopped: np.ndarray = attrs.field(converter=_flags(bool))  # type: ignore[misc]
     best_params: Any = None
 
     def __attrs_post_init__(self) -> None:

@@ -13,6 +13,10 @@ what was expected, what was given, and where (the layer, argument or tree path).
 (<class 'fnn.errors.FnnError'>, <class 'ValueError'>)
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 __all__ = [
     "FnnError",
     "ShapeError",
@@ -48,12 +52,21 @@ class FormatError(FnnError, ValueError):
 class NonFiniteError(FnnError, FloatingPointError):
     """A NaN or infinity appeared where finite numbers are required."""
 
+    # Set by the training loops that raise it: the last state with finite params (and fit's history).
+    state: Any
+    history: Any
+
 
 class SweepError(FnnError, RuntimeError):
     """A sweep's ``run`` raised for one (config, seed): ``.config`` and ``.seed`` say which.
 
     The original exception is the ``__cause__``.
     """
+
+    # Set where it is raised: the pair that failed (None when the sweep itself stopped) and the rows done.
+    config: dict[str, Any] | None
+    seed: int | None
+    rows: list[dict[str, Any]]
 
 
 class FnnWarning(UserWarning):

@@ -181,8 +181,10 @@ def scores(
         elif weights is None:
             value = fused(h, y, stacked)[0]
         else:
-            rows = _fused_loss(params, loss, rows=True)(h, y, stacked)
-            value = _weighted_mean(*rows, weights, stacked, loss.class_axis)[0]
+            fused_rows = _fused_loss(params, loss, rows=True)
+            assert fused_rows is not None  # a loss that fuses has a fused_rows
+            rows, g = fused_rows(h, y, stacked)
+            value = _weighted_mean(rows, g, weights, stacked, loss.class_axis)[0]
         if l2:
             value = _with_penalty(value, l2_penalty(params, l2))
         value = _as_dtype(value, params.dtype)

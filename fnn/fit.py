@@ -59,7 +59,8 @@ def _validation_split(
         if isinstance(problem.loss, Loss):
             y_val = problem.loss.targets(y_val, (x_val.shape[0], *sample_out_shape(params)), params.dtype)
             if np.ndim(y_val) != np.ndim(problem.y):
-                raise ShapeError(f"{where}: y_val has shape {np.shape(validation[1])}, unlike the training targets {np.shape(problem.y)}")
+                raise ShapeError(f"{where}: y_val has shape {np.shape(validation[1])}, "
+                                 f"unlike the training targets {np.shape(problem.y)}")
         return problem, (x_val, y_val)
     if not is_real(validation) or not 0 < validation < 1:
         raise ConfigError(f"{where}: validation must be None, a fraction in (0, 1) or (x_val, y_val), got {validation!r}")
@@ -284,13 +285,15 @@ def fit(
     >>> import tempfile, numpy as np, fnn
     >>> x = fnn.random.normal(fnn.random.key(0), (200, 2)).astype(np.float32)
     >>> y = (x[:, 0] * x[:, 1] > 0).astype(int)
-    >>> s = fnn.TrainState.create(fnn.init(fnn.random.key(1), fnn.mlp([2, 16, 2])), fnn.optim.adam(0.01), key=fnn.random.key(2))
-    >>> s5, h = fnn.fit(s, (x, y), epochs=5, batch_size=32, loss="cross_entropy", validation=0.2, verbose=0)
+    >>> params = fnn.init(fnn.random.key(1), fnn.mlp([2, 16, 2]))
+    >>> s = fnn.TrainState.create(params, fnn.optim.adam(0.01), key=fnn.random.key(2))
+    >>> kw = dict(batch_size=32, loss="cross_entropy", validation=0.2, verbose=0)
+    >>> s5, h = fnn.fit(s, (x, y), epochs=5, **kw)
     >>> sorted(h), h["loss"].shape
     (['accuracy', 'loss', 'time', 'val_accuracy', 'val_loss'], (5,))
     >>> with tempfile.TemporaryDirectory() as run:       # stopped after 2 epochs, then resumed
-    ...     _ = fnn.fit(s, (x, y), epochs=2, batch_size=32, loss="cross_entropy", validation=0.2, verbose=0, resume=run)
-    ...     r5, rh = fnn.fit(s, (x, y), epochs=5, batch_size=32, loss="cross_entropy", validation=0.2, verbose=0, resume=run)
+    ...     _ = fnn.fit(s, (x, y), epochs=2, resume=run, **kw)
+    ...     r5, rh = fnn.fit(s, (x, y), epochs=5, resume=run, **kw)
     >>> fnn.tree.equal(r5, s5), np.array_equal(rh["val_loss"], h["val_loss"])
     (True, True)
     """
@@ -430,8 +433,9 @@ def fit(
             say(1, news)
     except BaseException as error:
         good = getattr(error, "state", None) or state
-        error.state = _restore(early_stopping, watch, good)
-        error.history = _as_arrays(history)
+        # any exception (Ctrl-C too) carries the state and history out
+        error.state = _restore(early_stopping, watch, good)  # type: ignore[attr-defined]
+        error.history = _as_arrays(history)  # type: ignore[attr-defined]
         raise
     finally:
         resume_module._unlock(lock)

@@ -30,9 +30,11 @@ Initializer(name='normal', std=0.5)
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import attrs
 import numpy as np
+from numpy.typing import DTypeLike
 
 from fnn import random, tree
 from fnn.errors import ConfigError
@@ -40,7 +42,8 @@ from fnn.errors import ConfigError
 __all__ = ["Initializer", "get", "normal", "fans", "NAMES", "BIAS_NAMES", "bias_name", "draw_bias"]
 
 # name -> (distribution, fan used for the variance, variance numerator)
-_RULES = {
+# name: (distribution, fan, numerator of the variance); None where the rule has no fan
+_RULES: dict[str, tuple[str, Any, Any]] = {
     "glorot_uniform": ("uniform", "avg", 1.0),
     "glorot_normal": ("normal", "avg", 1.0),
     "he_uniform": ("uniform", "in", 2.0),
@@ -90,12 +93,12 @@ class Initializer:
         if dist == "zeros":
             return 0.0
         if fan is None:
-            return self.std
+            return self.std  # type: ignore[return-value]  # 'normal' (fan None) always has a std
         n = (fan_in + fan_out) / 2 if fan == "avg" else fan_in
         return math.sqrt(numerator / n)
 
     def __call__(
-        self, key: random.Key, shape: tuple[int, ...], dtype: object, *, in_axis: int = -2, out_axis: int = -1
+        self, key: random.Key, shape: tuple[int, ...], dtype: DTypeLike, *, in_axis: int = -2, out_axis: int = -1
     ) -> np.ndarray:
         """An array of ``shape`` and ``dtype`` drawn with ``key``; fans from ``shape`` (see :func:`fans`).
 
@@ -162,7 +165,7 @@ def bias_name(name: object, where: str = "bias_init") -> str:
     return name
 
 
-def draw_bias(name: str, key: random.Key, units: int, fan_in: int, dtype: object) -> np.ndarray:
+def draw_bias(name: str, key: random.Key, units: int, fan_in: int, dtype: DTypeLike) -> np.ndarray:
     """A bias of ``units`` values: zeros, or U(-1/√fan_in, 1/√fan_in) (``torch_uniform``, PyTorch's bias default).
 
     ``fan_in`` is the fan_in of the layer's kernel (inputs times the receptive field).

@@ -81,6 +81,7 @@ from typing import Any, Callable
 
 import attrs
 import numpy as np
+from numpy.typing import DTypeLike
 
 from fnn._reductions import all_finite, row_sums
 from fnn.autodiff import from_function
@@ -101,7 +102,7 @@ def _finite(a: np.ndarray, what: str) -> None:
         raise NonFiniteError(f"{what} contains NaN or infinity (first at index {tuple(int(i) for i in bad)})")
 
 
-def _as_2d_like(y: Any, shape: tuple, dtype: np.dtype, what: str) -> np.ndarray:
+def _as_2d_like(y: Any, shape: tuple, dtype: DTypeLike, what: str) -> np.ndarray:
     """Targets shaped like ``y_hat`` (n, ..., k); (n, ...) is accepted when k == 1."""
     y = np.asarray(y)
     if y.dtype.kind not in "biuf":
@@ -166,6 +167,7 @@ def _weighted_mean(
     """
     total = float(np.add.reduce(w, axis=None, dtype=np.float64))
     wf = w.reshape(-1).astype(np.float64)
+    value: Any
     if stacked:  # member by member, each as one network's
         value = np.array([np.dot(m.reshape(-1).astype(np.float64), wf) for m in rows])
     else:
@@ -210,9 +212,9 @@ def _class_weights_of(classes: np.ndarray, class_weight: Any, k: int, where: str
         raise ConfigError(f"{where}: class_weight must be a dict {{class: weight}} or 'balanced', got {class_weight!r}")
     table = np.ones(k, np.float64)
     for c, weight in class_weight.items():
-        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (numbers.Integral, np.integer)) or not 0 <= c < k:
+        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (numbers.Integral, np.integer)) or not 0 <= int(c) < k:
             raise ConfigError(f"{where}: class_weight has the key {c!r}; classes are the integers 0..{k - 1}")
-        if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not 0 <= weight < math.inf:
+        if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not 0 <= float(weight) < math.inf:
             raise ConfigError(f"{where}: class_weight[{c!r}] must be a finite number ≥ 0, got {weight!r}")
         table[int(c)] = float(weight)
     return table[classes]
@@ -306,6 +308,12 @@ class Loss:
             w = w * self._class_weights(y, shape, class_weight, where)
         return w.astype(dtype)
 
+    def _value_and_grad(self, y_hat: np.ndarray, y: np.ndarray, stacked: bool) -> tuple[Any, np.ndarray]:
+        raise NotImplementedError(f"{type(self).__name__} defines no _value_and_grad")  # each loss does
+
+    def _rows(self, y_hat: np.ndarray, y: np.ndarray, stacked: bool) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError(f"{type(self).__name__} defines no _rows")  # each loss does
+
     def _class_weights(self, y: np.ndarray, shape: tuple, class_weight: Any, where: str) -> np.ndarray:
         raise ConfigError(
             f"{where}: class_weight needs class labels, and {self.name} has real-valued targets; weigh the "
@@ -347,7 +355,9 @@ class Loss:
             output = _describe_output(activation, width, layer)
             raise ConfigError(f"{where}: loss {self.name!r} takes {self._takes}, but {output}. {why}")
 
-    _takes = "any outputs"
+    @property
+    def _takes(self) -> str:  # what the loss takes, in the pairing check's message
+        return "any outputs"
 
     @property
     def name(self) -> str:
@@ -367,7 +377,7 @@ def _check_flag(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
 
 
 def _check_smoothing(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) < 1:
         raise ConfigError(f"{type(instance).__name__}: label_smoothing must be a number in [0, 1), got {value!r}")
 
 
@@ -399,7 +409,7 @@ class MSE(Loss):
 
 
 def _check_delta(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) < math.inf:
         raise ConfigError(f"Huber: delta must be a finite number > 0, got {value!r}")
 
 
@@ -484,7 +494,7 @@ class BinaryCrossEntropy(Loss):
     def _takes(self) -> str:
         return "logits" if self.from_logits else "probabilities in [0, 1]"
 
-    def targets(self, y, shape, dtype):
+    def targets(self, y: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
         y = _as_2d_like(y, shape, dtype, self.name)
         if y.size and (y.min() < 0 or y.max() > 1):
             raise ConfigError(f"{self.name}: targets must lie in [0, 1], got values in [{y.min()}, {y.max()}]")
@@ -513,19 +523,19 @@ class BinaryCrossEntropy(Loss):
         p = self._probabilities(p)
         return -(y * np.log(p) + (1 - y) * np.log1p(-p)), (p - y) / (p * (1 - p))
 
-    def fused(self, activation):
+    def fused(self, activation: str) -> Callable | None:
         if self.from_logits or activation != "sigmoid":
             return None
         if not self.label_smoothing:
             return _bce_from_logits
         return partial(_smoothed, _bce_from_logits, _smooth_binary, self.label_smoothing)
 
-    def fused_rows(self, activation):
+    def fused_rows(self, activation: str) -> Callable | None:
         if self.from_logits or activation != "sigmoid":
             return None
         return partial(_smoothed, _bce_rows_from_logits, _smooth_binary, self.label_smoothing)
 
-    def mismatch(self, activation, width):
+    def mismatch(self, activation: str, width: int | None) -> str | None:
         if self.from_logits:
             if activation in ("sigmoid", "softmax"):
                 return (f"Either drop the {activation} (fnn.mlp(..., output=None)) and keep this loss, or keep it and "
@@ -570,7 +580,8 @@ def _labels(y: np.ndarray, rows: tuple, k: int, where: str) -> np.ndarray:
             at = bad[0] if len(bad) == 1 else bad
             raise ConfigError(f"{where}: class labels must be integers, got {y[bad]} at index {at}")
         if not np.array_equal(y, np.round(y)):
-            raise ConfigError(f"{where}: targets with one axis fewer than the outputs are class labels and must be integers, got non-integer values")
+            raise ConfigError(f"{where}: targets with one axis fewer than the outputs are class labels "
+                              "and must be integers, got non-integer values")
     elif y.dtype.kind not in "iub":
         raise ConfigError(
             f"{where}: class labels must be integers 0..{k - 1}, got dtype {y.dtype}; encode named classes with "
@@ -646,7 +657,7 @@ class CrossEntropy(Loss):
     def _takes(self) -> str:
         return "logits" if self.from_logits else "probabilities"
 
-    def targets(self, y, shape, dtype):
+    def targets(self, y: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
         return _class_targets(y, shape, dtype, self.name)
 
     def _class_weights(self, y, shape, class_weight, where):
@@ -682,19 +693,19 @@ class CrossEntropy(Loss):
         p = _clip(self._probabilities(p))
         return -row_sums(y * np.log(p))[..., 0], -y / p
 
-    def fused(self, activation):
+    def fused(self, activation: str) -> Callable | None:
         if activation != ("log_softmax" if self.from_logits else "softmax"):
             return None
         if self.label_smoothing:
             return partial(_smoothed, _ce_from_logits, _smooth_classes, self.label_smoothing)
         return _ce_from_logits
 
-    def fused_rows(self, activation):
+    def fused_rows(self, activation: str) -> Callable | None:
         if activation != ("log_softmax" if self.from_logits else "softmax"):
             return None
         return partial(_smoothed, _ce_rows_from_logits, _smooth_classes, self.label_smoothing)
 
-    def mismatch(self, activation, width):
+    def mismatch(self, activation: str, width: int | None) -> str | None:
         if self.from_logits:
             if activation == "softmax":
                 return ("Either use loss='cross_entropy', which takes probabilities, or drop the softmax "
@@ -799,10 +810,13 @@ class NLL(Loss):
     """
 
     _base = "nll"
-    _takes = "log-probabilities"
+
+    @property
+    def _takes(self) -> str:
+        return "log-probabilities"
     class_axis = True
 
-    def targets(self, y, shape, dtype):
+    def targets(self, y: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
         return _class_targets(y, shape, dtype, self.name)
 
     def _class_weights(self, y, shape, class_weight, where):
@@ -831,13 +845,13 @@ class NLL(Loss):
         t = _one_hot_targets(y, logp.shape[-1], logp.dtype)
         return -row_sums(np.broadcast_to(t, logp.shape) * logp)[..., 0], np.broadcast_to(-t, logp.shape).copy()
 
-    def fused(self, activation):
+    def fused(self, activation: str) -> Callable | None:
         return _ce_from_logits if activation == "log_softmax" else None
 
-    def fused_rows(self, activation):
+    def fused_rows(self, activation: str) -> Callable | None:
         return _ce_rows_from_logits if activation == "log_softmax" else None
 
-    def mismatch(self, activation, width):
+    def mismatch(self, activation: str, width: int | None) -> str | None:
         if activation == "log_softmax":
             return None
         if activation == "softmax":

@@ -166,7 +166,8 @@ def _true_labels(y_true: Any, shape: tuple[int, int], where: str) -> np.ndarray:
     if y.ndim == 1 and y.shape[0] == n:
         return _class_labels(y, f"{where}: y_true", k)[0]
     if y.shape != shape:
-        raise ShapeError(f"{where}: y_true of shape ({n},) (labels) or {shape} (targets) expected for y_hat of shape {shape}, got {y.shape}")
+        raise ShapeError(f"{where}: y_true of shape ({n},) (labels) or {shape} (targets) "
+                         f"expected for y_hat of shape {shape}, got {y.shape}")
     return _labels_of(_as_2d_like(y, shape, np.float64, f"{where}: y_true"), 0.5)
 
 
@@ -442,7 +443,7 @@ def named(metric: Any) -> tuple[str, Callable]:
         if found is not None:
             return found[0], SklearnMetric(metric, found[1])
         if isinstance(metric, SklearnMetric):
-            return _sklearn_function(metric.fn)[0], metric
+            return _sklearn_function(metric.fn)[0], metric  # type: ignore[index]  # made from one
         name = getattr(metric, "__name__", None)
         if not isinstance(name, str) or name == "<lambda>":
             raise ConfigError(

@@ -6,6 +6,7 @@ import math
 from typing import Any, Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from fnn import random, tree
 from fnn._checks import MAX_BYTES, foreign_array, size_limit
@@ -43,7 +44,7 @@ def mlp(
     dropout: float = 0.0,
     init: str | Initializer | None = None,
     use_bias: bool = True,
-    dtype: object = np.float32,
+    dtype: DTypeLike = np.float32,
 ) -> Sequential:
     """Spec of a multi-layer perceptron: the tutorials' ``layers=[784, 100, 10]``.
 
@@ -123,7 +124,7 @@ def init(key: random.Key, spec: Sequential, *, max_bytes: int | None = MAX_BYTES
         )
     _check_spec(spec, "init")
     check_params_size(spec, 1, max_bytes, "init")
-    return tree.pack(init_node(spec, key, spec.in_shape, spec.dtype))
+    return tree.pack(init_node(spec, key, spec.in_shape, spec.dtype))  # type: ignore[arg-type]  # a Sequential has one
 
 
 def estimated_weights(spec: Sequential) -> tuple[int, str]:
@@ -134,7 +135,7 @@ def estimated_weights(spec: Sequential) -> tuple[int, str]:
     >>> estimated_weights(fnn.mlp([784, 256, 10]))
     (203530, 'Dense(256)')
     """
-    shape, total, largest, name = tuple(spec.in_shape), 0, -1, "none"
+    shape, total, largest, name = tuple(spec.in_shape), 0, -1, "none"  # type: ignore[arg-type]  # as init
     for layer in spec.layers:
         last = shape[-1] if shape else 1
         if hasattr(layer, "units"):
@@ -186,6 +187,7 @@ def output_shape(spec: Sequential, batch: int = 1) -> tuple[int, ...]:
     (2, 19, 8)
     """
     _check_spec(spec, "output_shape")
+    assert spec.in_shape is not None  # _check_spec refused a spec without one
     return (batch, *out_shape(spec, spec.in_shape))
 
 

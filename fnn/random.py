@@ -27,6 +27,7 @@ import operator
 
 import attrs
 import numpy as np
+from numpy.typing import DTypeLike
 
 from fnn import tree
 from fnn._checks import MAX_BYTES, size_limit
@@ -169,7 +170,7 @@ def generator(k: Key) -> np.random.Generator:
     return np.random.Generator(np.random.Philox(_check_key(k, "generator").seed_sequence()))
 
 
-def _float_dtype(dtype: object) -> np.dtype:
+def _float_dtype(dtype: DTypeLike) -> np.dtype:
     dt = np.dtype(dtype)
     if dt not in (np.float32, np.float64):
         raise ConfigError(f"random samplers draw float32 or float64, got dtype {dt}")
@@ -181,7 +182,7 @@ def bits(k: Key, shape: tuple = ()) -> np.ndarray:
     return generator(k).integers(0, 2**64 - 1, size=shape, dtype=np.uint64, endpoint=True)
 
 
-def uniform(k: Key, shape: tuple = (), *, minval: float = 0.0, maxval: float = 1.0, dtype: object = np.float64) -> np.ndarray:
+def uniform(k: Key, shape: tuple = (), *, minval: float = 0.0, maxval: float = 1.0, dtype: DTypeLike = np.float64) -> np.ndarray:
     """Uniform samples on ``[minval, maxval)``, drawn directly in ``dtype``.
 
     >>> import fnn
@@ -197,7 +198,7 @@ def uniform(k: Key, shape: tuple = (), *, minval: float = 0.0, maxval: float = 1
     return out
 
 
-def normal(k: Key, shape: tuple = (), *, mean: float = 0.0, std: float = 1.0, dtype: object = np.float64) -> np.ndarray:
+def normal(k: Key, shape: tuple = (), *, mean: float = 0.0, std: float = 1.0, dtype: DTypeLike = np.float64) -> np.ndarray:
     """Normal samples (ziggurat), drawn directly in ``dtype``.
 
     >>> import fnn
@@ -214,7 +215,7 @@ def normal(k: Key, shape: tuple = (), *, mean: float = 0.0, std: float = 1.0, dt
 
 
 def truncated_normal(
-    k: Key, shape: tuple = (), *, lower: float = -2.0, upper: float = 2.0, dtype: object = np.float64
+    k: Key, shape: tuple = (), *, lower: float = -2.0, upper: float = 2.0, dtype: DTypeLike = np.float64
 ) -> np.ndarray:
     """Standard normal samples conditioned on ``lower <= x <= upper`` (by rejection; lower < upper)."""
     if not lower < upper:

@@ -38,7 +38,8 @@ Any difference raises :class:`~fnn.errors.ConfigError` naming it.
 >>> import tempfile, numpy as np, fnn
 >>> x = fnn.random.normal(fnn.random.key(0), (64, 3)).astype(np.float32)
 >>> y = (x[:, 0] > 0).astype(int)
->>> s0 = fnn.TrainState.create(fnn.init(fnn.random.key(1), fnn.mlp([3, 8, 2])), fnn.optim.adam(0.01), key=fnn.random.key(2))
+>>> params = fnn.init(fnn.random.key(1), fnn.mlp([3, 8, 2]))
+>>> s0 = fnn.TrainState.create(params, fnn.optim.adam(0.01), key=fnn.random.key(2))
 >>> kw = dict(batch_size=16, loss="cross_entropy", verbose=0)
 >>> with tempfile.TemporaryDirectory() as d:
 ...     _ = fnn.fit(s0, (x, y), epochs=2, checkpoint=d, checkpoint_every=3, **kw)
@@ -62,7 +63,7 @@ import zlib
 try:
     import fcntl
 except ImportError:  # not POSIX: no lock
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # no fcntl (Windows): nothing is locked
 from typing import Any, Sequence
 
 import attrs
@@ -117,10 +118,12 @@ class Checkpoint:
     :class:`~fnn.errors.FormatError`, not a wrong run.
 
     >>> import tempfile, numpy as np, fnn
-    >>> s = fnn.TrainState.create(fnn.init(fnn.random.key(0), fnn.mlp([2, 2])), fnn.optim.sgd(0.1), key=fnn.random.key(1))
+    >>> params = fnn.init(fnn.random.key(0), fnn.mlp([2, 2]))
+    >>> s = fnn.TrainState.create(params, fnn.optim.sgd(0.1), key=fnn.random.key(1))
     >>> x, y = np.eye(2, dtype=np.float32).repeat(5, axis=0), np.arange(2).repeat(5)
     >>> with tempfile.TemporaryDirectory() as d:    # 10 rows, batches of 4: 3 steps an epoch
-    ...     _ = fnn.fit(s, (x, y), epochs=2, batch_size=4, loss="cross_entropy", verbose=0, checkpoint=d, checkpoint_every=2)
+    ...     _ = fnn.fit(s, (x, y), epochs=2, batch_size=4, loss="cross_entropy", verbose=0,
+    ...                 checkpoint=d, checkpoint_every=2)
     ...     c = fnn.io.load_checkpoint(d, step=4)
     >>> c.epoch, c.position, c.step_rows.tolist(), list(c.history), c.state.step
     (1, 1, [4], ['loss', 'accuracy', 'time'], 4)
@@ -180,7 +183,7 @@ def digest(*arrays: Any) -> str:
         a = np.ascontiguousarray(a)
         shape = f"{a.dtype.str}{tuple(a.shape)}"
         parts.append(shape)
-        crc = zlib.crc32(a.reshape(-1).view(np.uint8), zlib.crc32(shape.encode("ascii"), crc))
+        crc = zlib.crc32(a.reshape(-1).view(np.uint8), zlib.crc32(shape.encode("ascii"), crc))  # type: ignore[arg-type]
     return f"{' '.join(parts)} crc32 {crc:08x}"
 
 

@@ -103,7 +103,8 @@ def _difference(a: SequentialParams, b: SequentialParams) -> str | None:
         return f"another structure ({tree.structure(b)!r} instead of {tree.structure(a)!r})"
     for (path, x), (_, y) in zip(tree.leaves_with_path(a), tree.leaves_with_path(b), strict=True):
         if np.shape(x) != np.shape(y) or np.asarray(x).dtype != np.asarray(y).dtype:
-            return f"the leaf {path} is {np.shape(y)} {np.asarray(y).dtype}, item 0 has {np.shape(x)} {np.asarray(x).dtype}"
+            return (f"the leaf {path} is {np.shape(y)} {np.asarray(y).dtype}, "
+                    f"item 0 has {np.shape(x)} {np.asarray(x).dtype}")
     return None
 
 
@@ -122,7 +123,7 @@ def unstack(stacked: SequentialParams) -> tuple[SequentialParams, ...]:
             f"fnn.unstack expects a stack of networks (from fnn.stack or fnn.init_many), got "
             f"{'params of one network' if isinstance(stacked, SequentialParams) else type(stacked).__name__}"
         )
-    return tuple(tree.pack(member(stacked, k)) for k in range(stacked.members))
+    return tuple(tree.pack(member(stacked, k)) for k in range(stacked.members))  # type: ignore[arg-type]  # a stack
 
 
 def member(stacked: SequentialParams, k: int) -> SequentialParams:

@@ -80,7 +80,7 @@ def _rows(node: Any, x: np.ndarray, prefix: str, rows: list) -> np.ndarray | Non
         inner = sublayers(layer)
         try:
             y = forward(layer, x, None, False)[0]
-        except Exception:  # a user's combinator whose sublayers take other inputs: say so, do not fail
+        except Exception:  # noqa: BLE001 - a user's combinator whose sublayers take other inputs: say so, do not fail
             y = None
         shape = "?" if y is None else _shape(y)
         if inner:

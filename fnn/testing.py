@@ -22,6 +22,7 @@ import math
 from typing import Any, Callable
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from fnn import random, tree
 from fnn.backprop import value_and_grad_unchecked
@@ -158,7 +159,7 @@ def check_grads(
     return err
 
 
-def _layer_network(spec: Any, in_shape: tuple, dtype: object, front: bool) -> Sequential:
+def _layer_network(spec: Any, in_shape: tuple, dtype: DTypeLike, front: bool) -> Sequential:
     """``spec`` alone, or after a shape-keeping Dense (on the last axis) so that its input gradient is exercised."""
     layers = [Dense(in_shape[-1]), spec] if front else [spec]
     return Sequential(layers, in_shape=in_shape, dtype=dtype)
@@ -273,7 +274,7 @@ def check_layer_laws(
                 if not np.array_equal(out[k], apply(single, x)):
                     raise AssertionError(f"stack law: member {k}'s output differs from network {k}'s")
                 v, g = value_and_grad(single, (x, y), loss="mse", train=train)
-                if value[k] != v or not all(
+                if value[k] != v or not all(  # type: ignore[index]  # a stack's value: K losses
                     np.array_equal(a[k], b) for a, b in zip(tree.leaves(grads), tree.leaves(g), strict=True)
                 ):
                     raise AssertionError(f"stack law (train={train}): member {k}'s loss or gradient differs from network {k}'s")
@@ -378,7 +379,7 @@ def specs(
     activations: tuple[str, ...] = tuple(ACTIVATIONS),
     outputs: tuple[str, ...] = tuple(ACTIVATIONS),
     dropout: bool = False,
-    dtype: object = np.float64,
+    dtype: DTypeLike = np.float64,
 ) -> Any:
     """Strategy of Sequential specs: ``depth`` Dense layers of widths 1..max_width, each followed by an activation.
 
@@ -429,7 +430,7 @@ def batches(spec: Sequential, loss_name: str, *, max_batch: int = 8) -> Any:
     st = _st()
     if loss_name not in LOSS_OUTPUTS:
         raise ConfigError(f"batches: unknown loss {loss_name!r}; valid names: {', '.join(LOSS_OUTPUTS)}")
-    k = out_dim(spec, spec.in_dim)
+    k = out_dim(spec, spec.in_dim)  # type: ignore[arg-type]  # out_dim names a spec without in_dim
 
     @st.composite
     def build(draw: Callable) -> tuple[np.ndarray, np.ndarray]:

@@ -51,7 +51,7 @@ class _Required:
         return "<required>"
 
 
-REQUIRED = _Required()
+REQUIRED: Any = _Required()  # Any: it stands in for a value of any annotated type
 
 
 def check_call(where: str, extra: tuple, **required: Any) -> None:
@@ -138,7 +138,8 @@ def _check_stack_optimizer(params: Any, optimizer: Any, where: str) -> None:
     if part is not None:
         raise ConfigError(
             f"{where}: {type(part).__name__} acts on the whole flat vector, so in a stack of {params.members} "
-            f"networks it would mix the members (one norm for all); fnn.optim.clip_by_member_norm(max_norm, params) clips "
+            f"networks it would mix the members (one norm for all); "
+            f"fnn.optim.clip_by_member_norm(max_norm, params) clips "
             f"each member by its own norm"
         )
 
@@ -191,7 +192,7 @@ def opt_step(state: TrainState, grads: Any) -> TrainState:
     return _apply_update(state, flat, gflat, unravel, _new_model_state(grads, unravel))[0]
 
 
-def _wrong_layout(got: Callable, expected: Callable) -> None:
+def _wrong_layout(got: tree._Unravel, expected: tree._Unravel) -> None:
     if got.structure != expected.structure:
         raise ShapeError(
             f"opt_step: grads have another tree structure than the params, with the same total size: expected "
@@ -202,7 +203,7 @@ def _wrong_layout(got: Callable, expected: Callable) -> None:
                      f"got {got.shapes}")
 
 
-def _new_model_state(grads: Any, unravel: Callable) -> np.ndarray | None:
+def _new_model_state(grads: Any, unravel: tree._Unravel) -> np.ndarray | None:
     """The params' next state leaves (BatchNorm's running statistics): the gradient's state leaves,
     where the layers wrote the state the batch leads to; None for params without state."""
     if not unravel.mask:
@@ -217,9 +218,11 @@ def _new_model_state(grads: Any, unravel: Callable) -> np.ndarray | None:
 
 
 def _apply_update(
-    state: TrainState, flat: np.ndarray, gflat: np.ndarray, unravel: Callable, model_state: np.ndarray | None = None
+    state: TrainState, flat: np.ndarray, gflat: np.ndarray, unravel: tree._Unravel, model_state: np.ndarray | None = None
 ) -> tuple[TrainState, np.ndarray]:
-    """The next state and its flat params (read-only); ``model_state``: the next state leaves, if the params have any."""
+    """The next state and its flat params (read-only).
+
+    ``model_state``: the next state leaves, if the params have any."""
     new, opt_state = state.optimizer.update(flat, gflat, state.opt_state)
     if new.flags.writeable or new.base is None:
         new = tree.sealed(new)  # read-only for good: no .base of a view of it can be made writeable
@@ -274,7 +277,7 @@ def _rows(data: Any, where: str = "batches", params: Any = None) -> int:
 
 
 def _order(key: random.Key | None, n: int, shuffle: bool) -> np.ndarray:
-    return random.permutation(key, n) if shuffle else np.arange(n)
+    return random.permutation(key, n) if shuffle else np.arange(n)  # type: ignore[arg-type]  # it names a missing key
 
 
 def batches(
@@ -320,7 +323,7 @@ class _Problem:
     y: Any
     loss: Any
     l2: float
-    unravel: Callable
+    unravel: tree._Unravel
     dropout: bool
     plan: Plan
     weights: np.ndarray | None = None  # each row's weight (sample_weight, class_weight), or None
@@ -362,7 +365,7 @@ class _Slot:
     state: np.ndarray | None  # read-only 1-D view of it, or None for params without state
 
     @classmethod
-    def make(cls, unravel: Callable, dtype: np.dtype) -> "_Slot":
+    def make(cls, unravel: tree._Unravel, dtype: np.dtype) -> "_Slot":
         owner = np.empty(unravel.size, dtype)
         write = owner.view()  # writable views are made first: they stay writable once the owner is not
         state_owner = np.zeros(unravel.state_size, dtype) if unravel.mask else None
@@ -450,6 +453,7 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: EpochCarry, i
         xb = problem.x.take(idx, axis=0, out=buffers.x[:m], mode="clip")
         yb = problem.y.take(idx, axis=0, out=buffers.y[:m], mode="clip")
         slot = buffers.slots[done % 2] if buffers.slots else buffers.grad
+        assert slot is not None  # _EpochBuffers.make gives slots or a grad buffer
         gflat, gtree = slot.grad, slot.grad_tree
         if buffers.zero:
             slot.write.fill(0)
@@ -459,8 +463,11 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: EpochCarry, i
             stop_if_non_finite=True,
         )
     else:  # a path of its own: the plain one above stays as fast as it was
-        wb = np.take(problem.weights, idx, axis=0) if buffers is None else problem.weights.take(
-            idx, axis=0, out=buffers.w[:idx.size], mode="clip")
+        if buffers is None:
+            wb = np.take(problem.weights, idx, axis=0)
+        else:
+            assert buffers.w is not None  # the buffers of a weighted epoch hold its weights
+            wb = problem.weights.take(idx, axis=0, out=buffers.w[:idx.size], mode="clip")
         value = value_and_grad_into(
             state.params, xb, yb, problem.loss, problem.l2, key, gtree, train=True, plan=problem.plan,
             stop_if_non_finite=True, weights=wb,
@@ -473,8 +480,12 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: EpochCarry, i
         if not math.isfinite(value):
             _non_finite(state, flat, previous, value)
         losses.append((float(value), idx.size))
-    if slot is not None and buffers.slots:
-        moments = previous.opt_state if done >= 2 else state.optimizer.init(slot.flat)
+    if slot is not None and buffers is not None and buffers.slots:
+        if done >= 2:
+            assert previous is not None  # the carry holds the state before from the second step on
+            moments = previous.opt_state
+        else:
+            moments = state.optimizer.init(slot.flat)
         _, opt_state = state.optimizer.update(flat, gflat, state.opt_state, spare=(slot.write, moments))
         # positional: 0.6 against 0.8 µs with keywords, once per step
         new_state = TrainState(slot.params, opt_state, state.key, state.step + 1, state.optimizer)

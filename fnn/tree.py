@@ -64,7 +64,8 @@ import functools
 import itertools
 import math
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import attrs
 import numpy as np
@@ -405,7 +406,7 @@ def _builder(s: Structure) -> Callable[[Callable[[], Any]], Any]:
         # Bypass __init__ validators and converters: the values come from a node that
         # already passed them, or are leaves of the same roles (e.g. gradients).
         obj = new(kind)
-        for put, value in zip(setters, values(nxt)):
+        for put, value in zip(setters, values(nxt), strict=True):
             put(obj, value)
         for put, value in fixed:
             put(obj, value)
@@ -597,6 +598,7 @@ def _first_difference(a: Any, b: Any, path: str = "", exact: bool = False) -> st
     if pa[1] != pb[1]:
         return f"at {where}: {'keys' if pa[0] == 'dict' else 'static fields'} {pa[1]!r} and {pb[1]!r} differ"
     ka, kb = _path_children(a), _path_children(b)
+    assert ka is not None and kb is not None  # both are nodes: leaves returned above
     if len(ka) != len(kb):
         return f"at {where}: {len(ka)} and {len(kb)} children"
     for (p, x), (_, y) in zip(ka, kb, strict=True):
@@ -689,7 +691,7 @@ def _buffer_of(arrays: list[np.ndarray], total: int) -> np.ndarray | None:
     return flat[offset : offset + total]
 
 
-def ravel(tree: Any) -> tuple[np.ndarray, Callable[..., Any]]:
+def ravel(tree: Any) -> tuple[np.ndarray, _Unravel]:
     """One 1-D array of all trainable leaves, and the function that turns such an array back into the tree.
 
     If the leaves are consecutive views into one buffer (params from :func:`fnn.init`,
@@ -782,12 +784,16 @@ def has_state(tree: Any) -> bool:
 
 
 class _Unravel:
-    """Turns a flat vector (and, for a tree with state, a state vector) back into a tree of views (see :func:`ravel`)."""
+    """Turns a flat vector (and, for a tree with state, a state vector) back into a tree of views.
+
+    See :func:`ravel`."""
 
     __slots__ = ("structure", "shapes", "sizes", "dtype", "size", "mask", "state_shapes", "state_size", "_state",
                  "_slices", "_state_slices", "_build")
 
-    def __init__(self, structure: Structure, shapes: tuple, dtype: np.dtype, mask: tuple = (), state: list = ()) -> None:
+    def __init__(
+        self, structure: Structure, shapes: tuple, dtype: np.dtype, mask: tuple = (), state: Sequence[np.ndarray] = ()
+    ) -> None:
         self.structure, self.shapes, self.dtype = structure, shapes, dtype
         self.sizes = tuple(math.prod(sh) for sh in shapes)
         self.size = sum(self.sizes)
@@ -797,7 +803,7 @@ class _Unravel:
         self._state = tuple(state)  # the ravelled tree's own state leaves, put back by default
         self._slices = _slices(shapes)
         self._state_slices = _slices(self.state_shapes)
-        self._build = None
+        self._build: Callable[[Callable[[], Any]], Any] | None = None
 
     def __call__(self, flat: np.ndarray, state: np.ndarray | None = None) -> Any:
         if type(flat) is not np.ndarray or flat.ndim != 1 or flat.shape[0] != self.size:
@@ -831,7 +837,7 @@ class _Unravel:
 
 def _slices(shapes: tuple) -> tuple:
     bounds = [0, *itertools.accumulate(math.prod(sh) for sh in shapes)]
-    return tuple(zip([slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])], shapes, strict=True))
+    return tuple(zip([slice(a, b) for a, b in itertools.pairwise(bounds)], shapes, strict=True))
 
 
 class _Sealed:
@@ -841,6 +847,7 @@ class _Sealed:
     nor a writeable buffer, so no view of a sealed array can be written."""
 
     __slots__ = ("__array_interface__", "__weakref__")
+    __array_interface__: dict[str, Any]
 
 
 def _keep_alive(_: Any) -> None:

@@ -83,7 +83,9 @@ def layers():
 
 
 def with_dense_as_from_forward(params_dense, params_ff, index):
-    """``params_dense`` with its Dense layer ``index`` replaced by ``params_ff``'s from_forward layer holding its w and b."""
+    """``params_dense`` with its Dense layer ``index`` replaced by ``params_ff``'s from_forward layer.
+
+    The new layer holds the Dense layer's w and b."""
     dense, layer = params_dense.layers[index], params_ff.layers[index]
     swapped = fnn.layers.FromForwardParams({"w": dense.w, "b": dense.b}, layer.fn, layer.name, layer.in_shape)
     nodes = (*params_dense.layers[:index], swapped, *params_dense.layers[index + 1:])
@@ -139,7 +141,9 @@ def test_an_affine_from_forward_layer_is_dense(n, d, units, steps, seed):
 
 
 def test_an_affine_layer_in_the_middle_passes_dense_s_input_gradient():
-    spec_of = lambda first: fnn.Sequential([fnn.Dense(5), fnn.Activation("tanh"), first, fnn.Dense(2)], in_dim=3, dtype=np.float64)  # noqa: E731
+    def spec_of(first):
+        return fnn.Sequential([fnn.Dense(5), fnn.Activation("tanh"), first, fnn.Dense(2)], in_dim=3, dtype=np.float64)
+
     p_dense = random_params(fnn.random.key(0), spec_of(fnn.Dense(4)))
     p_ff = with_dense_as_from_forward(p_dense, fnn.init(fnn.random.key(0), spec_of(fnn.layers.from_forward(affine, init=init_affine(4)))), 2)
     x, y = fnn.random.normal(fnn.random.key(1), (7, 3)), fnn.random.normal(fnn.random.key(2), (7, 2))
@@ -318,7 +322,8 @@ def test_without_autograd_building_such_a_layer_names_the_extra():
     code = (
         "import sys; sys.modules['autograd'] = None\n"
         "import fnn\n"
-        "for build in (lambda: fnn.layers.from_forward(lambda p, x: x), lambda: fnn.losses.from_function(lambda p, y: p)):\n"
+        "for build in (lambda: fnn.layers.from_forward(lambda p, x: x),\n"
+        "              lambda: fnn.losses.from_function(lambda p, y: p)):\n"
         "    try:\n"
         "        build()\n"
         "    except ImportError as e:\n"

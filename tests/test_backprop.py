@@ -57,7 +57,7 @@ def test_l2_adds_lambda_w_to_weights_only(seed, lam):
     batch = (fnn.random.normal(fnn.random.key(1), (5, 3)), np.array([0, 1, 1, 0, 1]))
     v0, g0 = fnn.value_and_grad(params, batch, loss="cross_entropy")
     v1, g1 = fnn.value_and_grad(params, batch, loss="cross_entropy", l2=lam)
-    assert np.isclose(v1 - v0, 0.5 * lam * sum(np.sum(l.w**2) for l in params.layers[::2]))
+    assert np.isclose(v1 - v0, 0.5 * lam * sum(np.sum(layer.w**2) for layer in params.layers[::2]))
     for p, a, b in zip(params.layers[::2], g0.layers[::2], g1.layers[::2], strict=True):
         assert np.allclose(b.w - a.w, lam * p.w) and np.array_equal(b.b, a.b)
 

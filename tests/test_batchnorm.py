@@ -37,7 +37,7 @@ def test_a_hand_written_grad_opt_step_loop_updates_the_statistics_purely():
     before = stats(state.params)
     grads = fnn.grad(state.params, (x[:16], y[:16]), loss="cross_entropy")
     new = fnn.opt_step(state, grads)
-    assert all(np.array_equal(a, b) for a, b in zip(stats(state.params), before))  # the old state is unchanged
+    assert all(np.array_equal(a, b) for a, b in zip(stats(state.params), before, strict=True))  # the old state is unchanged
     pre = fnn.apply(params, x[:16], train=False)
     hidden = x[:16] @ params.layers[0].w + params.layers[0].b
     assert np.allclose(new.params.layers[1].mean, 0.1 * hidden.mean(axis=0) + 0.9 * before[0], rtol=1e-13)

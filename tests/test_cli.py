@@ -58,9 +58,9 @@ def test_resume_run_dir_serves_the_first_start_and_every_restart_and_counts_the_
     verbose = [a for a in TRAIN if a != "--quiet"]
     assert run(capsys, *TRAIN, "--epochs", "4", "--out", str(whole))[0] == 0
     code, out, _ = run(capsys, *verbose, "--epochs", "2", "--resume", str(parts))  # nothing there yet: a start
-    assert code == 0 and [l.split()[1] for l in out.splitlines() if l.startswith("epoch")] == ["1/2", "2/2"]
+    assert code == 0 and [line.split()[1] for line in out.splitlines() if line.startswith("epoch")] == ["1/2", "2/2"]
     code, out, _ = run(capsys, *verbose, "--epochs", "4", "--resume", str(parts))
-    assert code == 0 and [l.split()[1] for l in out.splitlines() if l.startswith("epoch")] == ["3/4", "4/4"]
+    assert code == 0 and [line.split()[1] for line in out.splitlines() if line.startswith("epoch")] == ["3/4", "4/4"]
     a, b = fnn.load(whole / "model.npz"), fnn.load(parts / "model.npz")
     fnn.tree.assert_equal(a["state"], b["state"])
     assert json.loads((parts / "history.json").read_text())["val_loss"] == json.loads((whole / "history.json").read_text())["val_loss"]

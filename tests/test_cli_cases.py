@@ -116,7 +116,8 @@ def test_ctrl_c_prints_how_to_resume_and_exits_130(tmp_path):  # C19
 
 
 def test_a_closed_pipe_does_not_stop_training(tmp_path):
-    script = f"{sys.executable} -m fnn train --data digits --layers 16 --epochs 6 --batch-size 64 --out runs/p | head -n 1; exit ${{PIPESTATUS[0]}}"
+    train = f"{sys.executable} -m fnn train --data digits --layers 16 --epochs 6 --batch-size 64 --out runs/p"
+    script = f"{train} | head -n 1; exit ${{PIPESTATUS[0]}}"
     done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("epoch 1/6") and "Broken pipe" not in done.stderr and "Traceback" not in done.stderr

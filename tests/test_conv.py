@@ -74,7 +74,8 @@ def test_an_input_with_the_wrong_channel_count_names_the_layer_and_the_expected_
     (lambda: fnn.MaxPool2D(0), r"MaxPool2D size must be an integer ≥ 1 or a pair"),
     (lambda: fnn.AvgPool1D(2, stride=1.5), r"AvgPool1D stride must be an integer ≥ 1, got 1.5"),
     (lambda: fnn.Conv1D(8, 3, padding="full"),
-     r'Conv1D padding must be "valid", "same", an integer ≥ 0, or a pair \(before, after\) of them, got \'full\''),
+     r'Conv1D padding must be "valid", "same", an integer ≥ 0, '
+     r"or a pair \(before, after\) of them, got 'full'"),
     (lambda: fnn.Conv2D(8, 3, padding=-1), r"Conv2D padding must be .*\(\(top, bottom\), \(left, right\)\), got -1"),
     (lambda: fnn.Conv2D(8, 3, padding=(1, 2, 3)), r"Conv2D padding must be .*got \(1, 2, 3\)"),
     (lambda: fnn.Conv2D(8, 3, use_bias="yes"), r"use_bias must be True or False, got 'yes'"),

@@ -446,7 +446,7 @@ def test_f14_resigned_train_states_that_create_would_not_build_are_refused(tmp_p
 @pytest.mark.parametrize("keys", [[1, "a"], [{"float": "nan"}, 1.0]])
 def test_f14_a_dict_save_would_refuse_is_refused(tmp_path, keys):
     path = io.save(tmp_path / "d.npz", {i: np.zeros(1) for i in range(2)})
-    path = resign(path, _edit_tree(lambda t: [pair.__setitem__(0, k) for pair, k in zip(t["dict"], keys)]))
+    path = resign(path, _edit_tree(lambda t: [pair.__setitem__(0, k) for pair, k in zip(t["dict"], keys, strict=True)]))
     with pytest.raises(FormatError):
         io.load(path)
 

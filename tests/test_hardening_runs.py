@@ -207,10 +207,10 @@ def test_a_new_run_into_a_live_runs_directory_is_refused(tmp_path):  # F4, one s
 
 
 def test_two_new_runs_started_at_once_one_is_refused_and_the_other_owns_the_directory(tmp_path):  # F4, the race
-    for round in range(4):
-        run = tmp_path / f"run{round}"
-        a = child("checkpoint", run, tmp_path / f"a{round}.npz", lr=0.01, go=False)
-        b = child("checkpoint", run, tmp_path / f"b{round}.npz", lr=0.03, go=False)
+    for attempt in range(4):
+        run = tmp_path / f"run{attempt}"
+        a = child("checkpoint", run, tmp_path / f"a{attempt}.npz", lr=0.01, go=False)
+        b = child("checkpoint", run, tmp_path / f"b{attempt}.npz", lr=0.03, go=False)
         time.sleep(3)  # both set up and waiting
         start(a, b)
         outs = [p.communicate(timeout=180) for p in (a, b)]

@@ -381,7 +381,8 @@ def test_every_fnn_value_class_is_declared():
                 for n in m.__all__]
     classes = {c for c in exported if isinstance(c, type) and attrs.has(c) and c is not fnn.optim.FromUpdate}
     undeclared = {c for c in classes if not (fnn.tree.is_registered(c) or c in fnn.tree.value_classes())}
-    # a StackKey lives inside one forward pass, and a FromForward holds a function (fnn.save refuses it): never in a file
+    # a StackKey lives inside one forward pass, and a FromForward holds a function (fnn.save refuses it):
+    # never in a file
     assert undeclared == {fnn.random.StackKey, fnn.layers.FromForward}, undeclared
 
 
@@ -775,7 +776,7 @@ def test_json_export_is_plain_json_with_nested_layers(tmp_path, dtype):
     model = doc["model"]
     assert (doc["format"], doc["format_version"], model["dtype"], model["in_dim"]) == ("fnn.json", 1, np.dtype(dtype).name, 5)
     inner = model["layers"][1]
-    assert [l["type"] for l in inner["layers"]] == ["Dense", "Activation", "Dropout"]
+    assert [layer["type"] for layer in inner["layers"]] == ["Dense", "Activation", "Dropout"]
     assert inner["layers"][0]["bias"] is None and inner["layers"][0]["use_bias"] is False
     assert inner["layers"][2]["rate"] == 0.25 and inner["layers"][1]["name"] == "tanh"
     assert np.array_equal(np.array(model["layers"][0]["weights"], dtype), params.layers[0].w)

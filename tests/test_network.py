@@ -80,7 +80,7 @@ def test_default_init_keeps_activation_scale_in_a_band_across_depth(depth):
 
 def test_mlp_builds_the_tutorial_layout():
     spec = fnn.mlp([784, 100, 10], hidden="sigmoid", output="softmax", dropout=0.2)
-    names = [fnn.layers.layer_name(l) for l in spec.layers]
+    names = [fnn.layers.layer_name(layer) for layer in spec.layers]
     assert names == ["Dense(100)", "Activation(sigmoid)", "Dropout(0.2)", "Dense(10)", "Activation(softmax)"]
     assert spec.layers[0].init.name == "glorot_uniform"
     assert fnn.mlp([3, 4, 2]).layers[0].init.name == "he_uniform"

@@ -78,7 +78,7 @@ def test_writing_into_spare_buffers_gives_bitwise_the_same_trajectory(arrays, o,
     p, *grads = arrays
     opt = hyper(o["lr"], o["amsgrad"], o["weight_decay"], backend, o["name"])
     plain, into = trajectory(opt, p, grads, "fresh"), trajectory(opt, p, grads, mode)
-    for (pa, sa), (pb, sb) in zip(plain, into):
+    for (pa, sa), (pb, sb) in zip(plain, into, strict=True):
         assert pa.tobytes() == pb.tobytes()
         fnn.tree.assert_equal(sa, sb)
 
@@ -90,7 +90,7 @@ def test_the_numba_backend_equals_the_numpy_backend_bitwise(arrays, o, mode):
     p, *grads = arrays
     slow = hyper(o["lr"], o["amsgrad"], o["weight_decay"], "numpy", o["name"])
     fast = hyper(o["lr"], o["amsgrad"], o["weight_decay"], "numba", o["name"])
-    for (pa, sa), (pb, sb) in zip(trajectory(slow, p, grads, mode), trajectory(fast, p, grads, mode)):
+    for (pa, sa), (pb, sb) in zip(trajectory(slow, p, grads, mode), trajectory(fast, p, grads, mode), strict=True):
         assert pa.dtype == pb.dtype == p.dtype and pa.tobytes() == pb.tobytes()
         fnn.tree.assert_equal(sa, sb)
 

@@ -3,6 +3,7 @@ warmups warm, counts are updates already applied, and bad arguments are ConfigEr
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -139,7 +140,7 @@ def test_warmup_cosine_decay_is_warmup_then_cosine(init, peak, warmup, more, fra
 
 def _non_increasing(s, n):
     values = [s(k) for k in range(n)]
-    return all(b <= a for a, b in zip(values, values[1:]))
+    return all(b <= a for a, b in itertools.pairwise(values))
 
 
 @LAWS
@@ -166,7 +167,7 @@ def test_decays_never_increase(init, decay, ts, staircase, alpha, gamma):
 def test_warmup_moves_monotonically_towards_peak(init, peak, warmup):
     values = [S.linear_warmup(init, peak, warmup)(k) for k in range(warmup + 5)]
     sign = 1 if peak >= init else -1
-    assert all(sign * (b - a) >= 0 for a, b in zip(values, values[1:]))
+    assert all(sign * (b - a) >= 0 for a, b in itertools.pairwise(values))
 
 
 @LAWS

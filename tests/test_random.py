@@ -55,11 +55,11 @@ def test_keys_are_immutable_and_repr_shows_path():
 
 
 def test_global_numpy_state_untouched():
-    before = np.random.get_state()[1].copy()
+    before = np.random.get_state()[1].copy()  # noqa: NPY002 - the law: fnn leaves it alone
     params = fnn.init(fnn.random.key(0), fnn.mlp([5, 4, 3], dropout=0.5))
     fnn.apply(params, np.ones((2, 5)), train=True, key=fnn.random.key(1))
     fnn.random.permutation(fnn.random.key(2), 10)
-    assert np.array_equal(np.random.get_state()[1], before)
+    assert np.array_equal(np.random.get_state()[1], before)  # noqa: NPY002
 
 
 _CHILD = """

@@ -117,7 +117,7 @@ def test_callbacks_and_printed_lines_count_the_runs_epochs(tmp_path, capsys):
     seen = []
     fnn.fit(state, data, epochs=4, verbose=2, callbacks=[lambda epoch, s, logs: seen.append(epoch)], **kw)
     lines = capsys.readouterr().out.splitlines()
-    assert seen == [3, 4] and [l.split()[1] for l in lines if l.startswith("epoch")] == ["3/4", "4/4"]
+    assert seen == [3, 4] and [line.split()[1] for line in lines if line.startswith("epoch")] == ["3/4", "4/4"]
     assert lines[0].startswith(f"fit: resuming the run in {tmp_path} from ckpt-") and "2 of 4 epochs done" in lines[0]
 
 

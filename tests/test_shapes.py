@@ -109,7 +109,8 @@ def test_a_wrong_sample_shape_names_the_layer_and_both_shapes():
 
 
 def test_a_chain_that_does_not_fit_names_the_layer_its_index_and_the_shapes():
-    with pytest.raises(ConfigError, match=r"layer 1 \(Reshape\(\(4, 4\)\)\): Reshape\(4, 4\) needs samples of 16 elements, got samples of shape \(3, 5\)"):
+    message = r"layer 1 \(Reshape\(\(4, 4\)\)\): Reshape\(4, 4\) needs samples of 16 elements, got samples of shape \(3, 5\)"
+    with pytest.raises(ConfigError, match=message):
         fnn.init(fnn.random.key(0), fnn.Sequential([fnn.Dense(5), fnn.Reshape((4, 4))], in_shape=(3, 2)))
 
 

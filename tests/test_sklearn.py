@@ -233,10 +233,10 @@ def test_float32_and_float64_data_train_the_same_model_up_to_rounding(solver):
 
 def test_random_state_none_draws_fresh_entropy_without_global_state_and_keeps_the_seed():
     X, y = classes_data()
-    before = np.random.get_state()[1].copy()
+    before = np.random.get_state()[1].copy()  # noqa: NPY002 - the law: fnn leaves it alone
     a = quiet_fit(small(MLPClassifier, max_iter=2).set_params(random_state=None), X, y)
     b = quiet_fit(small(MLPClassifier, max_iter=2).set_params(random_state=None), X, y)
-    assert np.array_equal(np.random.get_state()[1], before)  # NumPy's global RNG untouched
+    assert np.array_equal(np.random.get_state()[1], before)  # noqa: NPY002 - NumPy's global RNG untouched
     assert a.seed_ != b.seed_ and not fnn.tree.equal(a.params_, b.params_)
     again = quiet_fit(small(MLPClassifier, max_iter=2).set_params(random_state=a.seed_), X, y)
     fnn.tree.assert_equal(a.state_, again.state_)  # random_state=seed_ reproduces the fit
@@ -411,7 +411,7 @@ def test_warm_start_rejects_a_changed_network_or_classes_with_scikit_learns_word
 def test_pickle_round_trip_predicts_and_continues_bit_for_bit():
     X, y = classes_data()
     est = quiet_fit(small(MLPClassifier, max_iter=2, warm_start=True, **NEVER_STOP), X, y)
-    copy = pickle.loads(pickle.dumps(est))
+    copy = pickle.loads(pickle.dumps(est))  # noqa: S301 - scikit-learn's contract; the test's own bytes
     assert np.array_equal(copy.predict_proba(X), est.predict_proba(X))
     fnn.tree.assert_equal(quiet_fit(copy, X, y).state_, quiet_fit(est, X, y).state_)
 
@@ -663,7 +663,7 @@ def test_fitted_attributes_are_shaped_as_sklearn_mlp():
         assert isinstance(getattr(theirs, name), type(getattr(ours, name))), name
     assert not ours.coefs_[0].flags.writeable  # views of params_, the one source of truth
     with pytest.raises(NotFittedError):
-        MLPClassifier().coefs_
+        _ = MLPClassifier().coefs_
 
 
 def test_feature_names_in_as_scikit_learn():

@@ -9,6 +9,7 @@ tests/test_sklearn.py.
 """
 
 import inspect
+import itertools
 import warnings
 
 import numpy as np
@@ -46,7 +47,7 @@ def sk_initial_weights(seed, widths, activation):
     rng = np.random.RandomState(seed)
     factor = 2.0 if activation == "logistic" else 6.0
     coefs, intercepts = [], []
-    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+    for fan_in, fan_out in itertools.pairwise(widths):
         bound = np.sqrt(factor / (fan_in + fan_out))
         coefs.append(rng.uniform(-bound, bound, (fan_in, fan_out)))
         intercepts.append(rng.uniform(-bound, bound, fan_out))
@@ -426,7 +427,7 @@ def test_partial_fit_is_absent_for_lbfgs_with_scikit_learns_message(ours, theirs
     assert not hasattr(ours(solver="lbfgs"), "partial_fit") and hasattr(ours(solver="sgd"), "partial_fit")
     for est in (ours(solver="lbfgs"), sk_nn.MLPClassifier(solver="lbfgs")):
         with pytest.raises(AttributeError, match="has no attribute 'partial_fit'") as error:
-            est.partial_fit
+            _ = est.partial_fit
         assert str(error.value.__cause__) == (
             "partial_fit is only available for stochastic optimizers. lbfgs is not stochastic."
         )

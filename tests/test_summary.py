@@ -15,12 +15,12 @@ from fnn.testing import specs
 def table_rows(text):
     """The body rows of the table, split into their columns (layer details may contain spaces)."""
     lines = text.splitlines()
-    body = lines[lines.index(next(l for l in lines if l.startswith("-"))) + 1 : -4]
+    body = lines[lines.index(next(line for line in lines if line.startswith("-"))) + 1 : -4]
     return [line.split(maxsplit=4) for line in body]
 
 
 def total_of(text):
-    line = next(l for l in text.splitlines() if l.startswith("Total params:"))
+    line = next(row for row in text.splitlines() if row.startswith("Total params:"))
     return int(line.split()[2].replace(",", ""))
 
 

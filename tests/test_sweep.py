@@ -48,7 +48,7 @@ def direct_rows(run, settings, seeds):
 
 
 def digits_settings():
-    return [dict(zip(DIGITS_GRID, combo)) for combo in itertools.product(*DIGITS_GRID.values())]
+    return [dict(zip(DIGITS_GRID, combo, strict=True)) for combo in itertools.product(*DIGITS_GRID.values())]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ class PermutingExecutor(cf.Executor):
             future.set_running_or_notify_cancel()
             try:
                 future.set_result(fn(*args, **kwargs))
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - the future carries it, as every executor's does
                 future.set_exception(error)
             self.finished.append(i)
 

@@ -124,7 +124,9 @@ DEATHS = {"exit": r"the worker process running this pair exited with code 3",
 
 
 def test_a_dead_worker_fails_its_own_pair_and_the_pool_runs_the_rest(tmp_path):
-    """F6 and F2: the pair whose worker died is the one reported, with its own config, and every other row comes back."""
+    """F6 and F2: the pair whose worker died is the one reported, with its own config.
+
+    Every other row comes back."""
     log = tmp_path / "log"
     grid = [{"i": i, "sleep": 0.1, "death": {2: "exit", 4: "segfault"}.get(i, "")} for i in range(6)]
     run = functools.partial(sweep_runs.dies, log=str(log))
@@ -144,7 +146,9 @@ def test_a_dead_worker_fails_its_own_pair_and_the_pool_runs_the_rest(tmp_path):
 
 
 def test_what_cannot_travel_back_from_a_worker_fails_its_own_pair_with_its_message():
-    """F20: an exception that cannot be rebuilt (or pickled) comes back as its type and message, not as a dead worker."""
+    """F20: an exception that cannot be rebuilt (or pickled) comes back as its type and message.
+
+    Not as a dead worker."""
     grid = [{"what": "two-part error"}, {"what": "error holding a lock"}, {"what": "lock as a result"}]
     rows = fnn.sweep(sweep_runs.travels_badly, grid, 1, max_workers=2, on_error="record")
     assert [r["error_type"] for r in rows] == ["TwoPartError", "RuntimeError", "TypeError"]

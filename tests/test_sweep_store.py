@@ -82,7 +82,7 @@ def test_a_sweep_over_a_partly_done_store_runs_exactly_the_missing_pairs(tmp_pat
             fnn.sweep(counting(log), [GRID[i]], seeds, store=db, executor=SERIAL())
     before = len(read_log(log))
     rows = fnn.sweep(counting(log), GRID, 3, store=db, executor=SERIAL())
-    assert sorted(starts(log, before)) == sorted(sweep_runs.pair_word(c, s) for (c, s), d in zip(pairs, done) if not d)
+    assert sorted(starts(log, before)) == sorted(sweep_runs.pair_word(c, s) for (c, s), d in zip(pairs, done, strict=True) if not d)
     assert len(starts(log)) == 9
     assert_rows_equal(rows, expected_rows(GRID, range(3)))
 

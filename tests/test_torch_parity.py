@@ -141,9 +141,12 @@ def test_a_pre_norm_residual_block_equals_torch(in_shape, n, seed):
     block = params.layers[0].block.layers
     ln, l1, l2 = torch.nn.LayerNorm(d), torch.nn.Linear(d, 2 * d), torch.nn.Linear(2 * d, d)
     with torch.no_grad():
-        ln.weight.copy_(torch.tensor(block[0].scale)); ln.bias.copy_(torch.tensor(block[0].offset))
-        l1.weight.copy_(torch.tensor(block[1].w.T)); l1.bias.copy_(torch.tensor(block[1].b))
-        l2.weight.copy_(torch.tensor(block[3].w.T)); l2.bias.copy_(torch.tensor(block[3].b))
+        ln.weight.copy_(torch.tensor(block[0].scale))
+        ln.bias.copy_(torch.tensor(block[0].offset))
+        l1.weight.copy_(torch.tensor(block[1].w.T))
+        l1.bias.copy_(torch.tensor(block[1].b))
+        l2.weight.copy_(torch.tensor(block[3].w.T))
+        l2.bias.copy_(torch.tensor(block[3].b))
     xt = torch.tensor(x)
     yt = (xt + l2(torch.tanh(l1(ln(xt))))).reshape(n, -1)
     loss = torch.mean((yt - torch.tensor(t)) ** 2)
@@ -179,7 +182,7 @@ def test_batch_norm_equals_torch_over_several_training_steps_then_in_eval(spatia
     for step in range(3):
         x, g = draws(seed + 10 * step, (n, *spatial, c), (n, *spatial, c))
         y = fnn.apply(state.params, x, train=True)
-        grads = fnn.grad(state.params, (x, np.zeros_like(x)), loss=lambda out, t: (float(np.vdot(out, g)), g))
+        grads = fnn.grad(state.params, (x, np.zeros_like(x)), loss=lambda out, t: (float(np.vdot(out, g)), g))  # noqa: B023 - used now
         module.train()
         module.zero_grad()
         xt = torch.tensor(channels_first(x), requires_grad=True)

@@ -12,7 +12,7 @@ from fnn.train import DROPOUT, SHUFFLE
 
 
 def blob(tree):
-    return hashlib.sha256(b"".join(np.ascontiguousarray(l).tobytes() for l in fnn.tree.leaves(tree))).hexdigest()
+    return hashlib.sha256(b"".join(np.ascontiguousarray(leaf).tobytes() for leaf in fnn.tree.leaves(tree))).hexdigest()
 
 
 def problem(seed=0, n=50, dropout=0.0, dtype=np.float32):
@@ -89,9 +89,9 @@ def test_opt_step_and_train_epoch_are_pure():
     fnn.tree.assert_equal(e1, e2)
     assert np.array_equal(m1["step_loss"], m2["step_loss"])
     assert (blob(state), blob(g), x.tobytes(), y.tobytes()) == before
-    assert all(not l.flags.writeable for l in fnn.tree.leaves(e1.params))
+    assert all(not leaf.flags.writeable for leaf in fnn.tree.leaves(e1.params))
     flat, _ = fnn.tree.ravel(e1.params)
-    assert all(np.shares_memory(flat, l) for l in fnn.tree.leaves(e1.params))
+    assert all(np.shares_memory(flat, leaf) for leaf in fnn.tree.leaves(e1.params))
 
 
 @given(st.integers(1, 60), st.integers(1, 60), st.integers(0, 2**32 - 1), st.booleans(), st.booleans())
@@ -105,7 +105,7 @@ def test_batches_visit_every_row_once(n, batch_size, seed, shuffle, drop_last):
         assert len(got) == n - n % batch_size and len(set(got.tolist())) == len(got)
     else:
         assert np.array_equal(np.sort(got), y)
-    for xb, yb in zip(*zip(*fnn.batches(fnn.random.key(seed), (x, y), batch_size)), strict=True):
+    for xb, yb in zip(*zip(*fnn.batches(fnn.random.key(seed), (x, y), batch_size), strict=True), strict=True):
         assert np.array_equal(xb[:, 0], 2 * yb)  # rows stay paired
 
 
@@ -265,7 +265,7 @@ def test_float32_stays_float32():
     for opt in OPTIMIZERS:
         state = fnn.TrainState.create(params, opt, key=fnn.random.key(0))
         state, _ = fnn.train_epoch(state, (x, y), batch_size=10, loss="cross_entropy")
-        for leaf in fnn.tree.leaves(state.params) + [l for l in fnn.tree.leaves(state.opt_state) if isinstance(l, np.ndarray)]:
+        for leaf in fnn.tree.leaves(state.params) + [leaf for leaf in fnn.tree.leaves(state.opt_state) if isinstance(leaf, np.ndarray)]:
             assert leaf.dtype == np.float32
 
 

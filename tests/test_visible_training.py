@@ -49,7 +49,8 @@ def test_a_run_that_ends_before_patience_says_it_restores_the_best_epoch(capsys)
     best = int(np.argmin(h["val_loss"])) + 1
     lines = events(capsys.readouterr().out)
     assert (lines == []) if best == 6 else lines == [
-        f"fit: restoring the params of epoch {best}, the best val_loss ({h['val_loss'][best - 1]:.4g}); the last epoch was 6"]
+        f"fit: restoring the params of epoch {best}, the best val_loss ({h['val_loss'][best - 1]:.4g}); "
+        "the last epoch was 6"]
 
 
 def test_a_stack_says_which_members_stop(capsys):

@@ -122,8 +122,12 @@ __all__ = [
     "export_json",
     "import_json",
     "atomic_write",
+    "FORMAT",
     "FORMAT_VERSION",
+    "JSON_FORMAT",
     "JSON_FORMAT_VERSION",
     "MAX_BYTES",
     "JSON_MAX_BYTES",
+    "checkpoints",
+    "json_export",
 ]

@@ -23,7 +23,8 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 import numpy as np
@@ -108,15 +109,19 @@ def _one_array_dtype(leaves: list) -> bool:
 
 
 def _refuse_code(node: Any, static: tuple[str, ...], path: str) -> None:
-    """A ConfigError naming the layer if a static field of ``node`` holds a function (e.g. fnn.layers.from_forward's)."""
+    """A ConfigError naming the layer if a static field of ``node`` holds a function.
+
+    (e.g. fnn.layers.from_forward's)."""
     for n in static:
         v = getattr(node, n)
         if callable(v) and not isinstance(v, type) and not attrs.has(type(v)):
             raise ConfigError(
-                f"fnn.save: cannot save {layer_name(node)} at {_where(path)}: its static field {n!r} holds the function "
-                f"{getattr(v, '__qualname__', type(v).__name__)}, and functions are not data (fnn files hold no code, and "
-                f"loading never imports a module a file names). Save its arrays alone, fnn.tree.ravel(params)[0], and load "
-                f"them into the unravel of params your code builds again: fnn.tree.ravel(fnn.init(key, spec))[1](flat)"
+                f"fnn.save: cannot save {layer_name(node)} at {_where(path)}: "
+                f"its static field {n!r} holds the function {getattr(v, '__qualname__', type(v).__name__)}, "
+                f"and functions are not data (fnn files hold no code, "
+                f"and loading never imports a module a file names). "
+                f"Save its arrays alone, fnn.tree.ravel(params)[0], and load them into the unravel of params "
+                f"your code builds again: fnn.tree.ravel(fnn.init(key, spec))[1](flat)"
             )
 
 
@@ -359,12 +364,12 @@ class _Decoder:
             sorted(out)  # as fnn.save requires: the keys of a pytree's dict are of one comparable kind
         except TypeError:
             kinds = sorted({type(k).__name__ for k in out})
-            raise self.fail(at, f"a dict's keys cannot be sorted ({', '.join(kinds)}); fnn.save never writes such keys")
+            raise self.fail(at, f"a dict's keys cannot be sorted ({', '.join(kinds)}); fnn.save never writes such keys") from None
         if any(type(k) is float and k != k for k in out):
             raise self.fail(at, "a dict key is NaN, which no lookup can find")
         return out
 
-    def node(self, enc: dict, at: str) -> Any:
+    def node(self, enc: Mapping[str, Any], at: str) -> Any:  # (Mapping: the method dict shadows the type here)
         name = enc["node"]
         cls = self.registered.get(name) if type(name) is str else None
         if cls is None:
@@ -393,7 +398,7 @@ class _Decoder:
         values.update({n: statics[n] for n in static})
         return self.construct(cls, values, at)
 
-    def construct(self, cls: type, values: dict, at: str) -> Any:
+    def construct(self, cls: type, values: Mapping[str, Any], at: str) -> Any:
         by_name = {f.name: f for f in attrs.fields(cls)}
         try:
             kwargs = {by_name[n].alias: v for n, v in values.items() if by_name[n].init}
@@ -401,7 +406,7 @@ class _Decoder:
         except (FnnError, ValueError, TypeError, KeyError) as e:
             raise self.fail(at, _REJECTED.format(cls=cls.__qualname__, error=type(e).__name__, message=e)) from e
 
-    def array(self, enc: dict, at: str) -> Any:
+    def array(self, enc: Mapping[str, Any], at: str) -> Any:
         check_keys(enc, {"array"}, {"scalar"}, self.where, at)
         i, scalar = enc["array"], enc.get("scalar", False)
         if type(i) is not int or not 0 <= i < len(self.arrays) or scalar not in (True, False):

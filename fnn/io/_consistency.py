@@ -147,7 +147,7 @@ def _leaves_at(node: Any, at: str) -> list[tuple[str, Any]]:
     t = type(node)
     if not tree.is_registered(t):
         return [(at, node)]
-    out = []
+    out: list[tuple[str, Any]] = []
     for name in tree.node_fields(t)[0]:
         child = getattr(node, name)
         if child is None:

@@ -27,7 +27,7 @@ from typing import IO, Any, Callable
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks, so no temporary file is provably stale
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # no fcntl (Windows): nothing is locked
 
 import numpy as np
 import numpy.lib.format as npy
@@ -140,7 +140,7 @@ def _checksum(header: dict, arrays: list[np.ndarray]) -> str:
     for i, a in enumerate(arrays):
         h.update(f"\na{i} {a.dtype.str} {tuple(a.shape)}\n".encode("ascii"))
         c = a if a.flags.c_contiguous else a.copy(order="C")
-        h.update(c.reshape(-1).view(np.uint8))
+        h.update(c.reshape(-1).view(np.uint8))  # type: ignore[arg-type]  # an ndarray is a buffer
     return h.hexdigest()
 
 
@@ -173,7 +173,7 @@ def _write_npz(f: IO[bytes], header: bytes, arrays: list[np.ndarray]) -> None:
                 npy.write_array(member, a, allow_pickle=False)
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) -> None:
     """Write ``path`` through a temporary file in its directory: ``write(f)``, flush, fsync, rename, fsync.
 
     Every file fnn writes goes through this. ``path`` then holds either its old content or

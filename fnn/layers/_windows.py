@@ -45,7 +45,7 @@ def sizes(value: Any, rank: int, what: str, *, minimum: int = 1) -> tuple[int, .
     if single is not None:
         values = (single,) * rank
     elif isinstance(value, (tuple, list)) and len(value) == rank and all(_int(v) is not None for v in value):
-        values = tuple(_int(v) for v in value)
+        values = tuple(operator.index(v) for v in value)  # each one checked by _int above
     else:
         raise ConfigError(f"{what} must be {allowed}, got {value!r}")
     if min(values) < minimum:
@@ -109,7 +109,7 @@ def resolve(pad: str | tuple, window: tuple[int, ...], dilation: tuple[int, ...]
     if pad == "same":
         totals = [d * (k - 1) for k, d in zip(window, dilation, strict=True)]
         return tuple((t // 2, t - t // 2) for t in totals)
-    return pad
+    return pad  # type: ignore[return-value]  # any other str was refused where the layer was built
 
 
 def describe_padding(pad: str | tuple) -> str:

@@ -237,7 +237,7 @@ def _traced(node: FromForwardParams, params: dict, x: np.ndarray) -> tuple[np.nd
     names = sorted(params)
 
     def run(*arrays: Any) -> Any:
-        return node.fn(dict(zip(names, arrays[:-1])), arrays[-1])
+        return node.fn(dict(zip(names, arrays[:-1], strict=True)), arrays[-1])
 
     return vjp_of(run, [*(params[k] for k in names), x], node.describe(), "its params or x")
 

@@ -107,9 +107,9 @@ def _forward_branches(node: Any, x: np.ndarray, key: Any, train: bool) -> tuple[
 
 def _backward_branches(node: Any, residuals: list, gs: Any, out: Any, need_input_grad: bool) -> Any:
     """Branch i's backward pass from the gradient ``gs[i]``; the sum of their input gradients (None if not needed)."""
-    total = None
+    total: Any = None
     for b, r, g, o in zip(node.branches, residuals, gs, out.branches, strict=True):
-        g_in = backward(b, r, g, o, need_input_grad)
+        g_in: Any = backward(b, r, g, o, need_input_grad)  # an array when need_input_grad
         if need_input_grad:
             total = g_in.copy() if total is None else np.add(total, g_in, out=total)
     return total
@@ -183,7 +183,7 @@ def _(node: ResidualParams, x, key, train):
 def _(node: ResidualParams, residual, g, out, need_input_grad):
     # The block may overwrite the gradient it is given; the skip path needs g as it is.
     g_block = backward(node.block, residual, g.copy() if need_input_grad else g, out.block, need_input_grad)
-    return np.add(g, g_block, out=g) if need_input_grad else None
+    return np.add(g, g_block, out=g) if need_input_grad else None  # type: ignore[arg-type]
 
 
 _register_capabilities(ResidualParams, lambda node: (node.block,))
@@ -219,7 +219,9 @@ class Concat:
 @tree.register
 @attrs.frozen
 class ConcatParams:
-    """Parameters of a :class:`Concat`: one params node per branch; ``axis`` (negative) and the branch widths are static."""
+    """Parameters of a :class:`Concat`: one params node per branch.
+
+    ``axis`` (negative) and the branch widths are static."""
 
     branches: tuple
     axis: int = tree.static_field()
@@ -309,7 +311,8 @@ def _(spec: Parallel, in_shape: tuple) -> tuple:
     shapes = _branch_shapes(spec.branches, in_shape, "Parallel")
     for i, s in enumerate(shapes[1:], start=1):
         if s != shapes[0]:
-            raise ConfigError(f"Parallel branch {i} outputs samples of shape {s}, branch 0 of shape {shapes[0]}; a sum needs one shape")
+            raise ConfigError(f"Parallel branch {i} outputs samples of shape {s}, branch 0 of shape {shapes[0]}; "
+                              "a sum needs one shape")
     return shapes[0]
 
 

@@ -82,8 +82,10 @@ class _Conv:
     stride: Any = attrs.field(default=1, kw_only=True)
     padding: Any = attrs.field(default="valid", kw_only=True)
     dilation: Any = attrs.field(default=1, kw_only=True)
-    use_bias: bool = attrs.field(default=True, kw_only=True, converter=use_bias())
-    init: initializers.Initializer = attrs.field(default="glorot_uniform", kw_only=True, converter=initializers.get)
+    use_bias: bool = attrs.field(default=True, kw_only=True, converter=use_bias())  # type: ignore[misc]  # a made converter
+    init: initializers.Initializer = attrs.field(  # type: ignore[assignment]
+        default="glorot_uniform", kw_only=True, converter=initializers.get
+    )
     bias_init: str = attrs.field(default="zeros", kw_only=True)
 
     def __attrs_post_init__(self) -> None:
@@ -170,7 +172,7 @@ class _ConvParams:
     RANK: ClassVar[int] = 0
 
     w: np.ndarray = weight_field()
-    b: np.ndarray | None
+    b: np.ndarray | None  # type: ignore[misc]
     stride: tuple = tree.static_field()
     dilation: tuple = tree.static_field()
     padding: Any = tree.static_field()
@@ -187,7 +189,7 @@ class _ConvParams:
 
 @tree.register
 @attrs.frozen
-class Conv1DParams(_ConvParams):
+class Conv1DParams(_ConvParams):  # type: ignore[misc]
     """Parameters of a :class:`Conv1D`: kernel ``w`` (k, C_in, C_out) and bias ``b`` (C_out,) or None."""
 
     RANK: ClassVar[int] = 1
@@ -195,7 +197,7 @@ class Conv1DParams(_ConvParams):
 
 @tree.register
 @attrs.frozen
-class Conv2DParams(_ConvParams):
+class Conv2DParams(_ConvParams):  # type: ignore[misc]
     """Parameters of a :class:`Conv2D`: kernel ``w`` (kh, kw, C_in, C_out) and bias ``b`` (C_out,) or None."""
 
     RANK: ClassVar[int] = 2
@@ -429,7 +431,7 @@ def conv_backward(node: _ConvParams, residual: tuple, g: np.ndarray, out: Any, n
             out.b[...] = gwb[..., -1, :]
     if not need_input_grad:
         return None
-    return dxp if xp.shape[-node.RANK - 1 : -1] == spatial else dxp[_windows.interior(spatial, node.pads)]
+    return dxp if xp.shape[-node.RANK - 1 : -1] == spatial else dxp[_windows.interior(spatial, node.pads)]  # type: ignore[index]
 
 
 @forward.register

@@ -46,8 +46,8 @@ class Dense:
     """
 
     units: int = attrs.field(converter=lambda u: check_size(u, "Dense units"))
-    use_bias: bool = attrs.field(default=True, converter=use_bias("Dense"))
-    init: initializers.Initializer = attrs.field(default="glorot_uniform", converter=initializers.get)
+    use_bias: bool = attrs.field(default=True, converter=use_bias("Dense"))  # type: ignore[misc]  # a made converter
+    init: initializers.Initializer = attrs.field(default="glorot_uniform", converter=initializers.get)  # type: ignore[assignment]
     bias_init: str = attrs.field(default="zeros", converter=lambda v: initializers.bias_name(v, "Dense bias_init"))
 
     def describe(self) -> str:
@@ -127,7 +127,7 @@ def _backward_rows(node: DenseParams, x: np.ndarray, g: np.ndarray, out: DensePa
     x, g = _rows(node, x), _rows(node, g)
     np.matmul(x.mT, g, out=out.w)
     if node.b is not None:
-        column_sums(g, out.b)
+        column_sums(g, out.b)  # type: ignore[arg-type]
     if not need_input_grad:
         return None
     return (g @ node.w.mT).reshape(*shape[:-1], node.w.shape[-2])

@@ -308,7 +308,7 @@ def _(spec: _GlobalPool, key, in_shape, dtype):
 
 def _positions(node: _GlobalPool, x: np.ndarray) -> np.ndarray:
     """``x`` (..., *spatial, C) as (..., positions, C)."""
-    rank = len(node.in_shape)
+    rank = len(node.in_shape)  # type: ignore[arg-type]
     if x.shape[x.ndim - rank :] != node.in_shape:
         raise ShapeError(f"{node.describe()} expects samples of shape {node.in_shape}, got inputs of shape {x.shape}")
     return x.reshape(*x.shape[: x.ndim - rank], -1, x.shape[-1])
@@ -328,7 +328,7 @@ def _(node: GlobalAvgPool, shape, g, out, need_input_grad):
         return None
     dx = np.empty(shape, g.dtype)
     dx[...] = (g / g.dtype.type(shape[-2]))[..., None, :]
-    return dx.reshape(*shape[:-2], *node.in_shape)
+    return dx.reshape(*shape[:-2], *node.in_shape)  # type: ignore[misc]
 
 
 @forward.register
@@ -345,10 +345,10 @@ def _(node: GlobalMaxPool, residual, g, out, need_input_grad):
     shape, first = residual
     dx = np.zeros(shape, g.dtype)
     np.put_along_axis(dx, first, g[..., None, :], axis=-2)
-    return dx.reshape(*shape[:-2], *node.in_shape)
+    return dx.reshape(*shape[:-2], *node.in_shape)  # type: ignore[misc]
 
 
-for _cls in (GlobalMaxPool, GlobalAvgPool):
+for _cls in (GlobalMaxPool, GlobalAvgPool):  # type: ignore[assignment]
     uses_key.register(_cls, lambda node: False)
     stackable.register(_cls, lambda node: True)
     details.register(_cls, lambda node: f"over {_windows.fmt(node.in_shape[:-1])}" if node.in_shape else "")

@@ -98,7 +98,7 @@ def _flag(owner: str, name: str, value: object) -> bool:
     return boolean(value, f"{owner} {name}")
 
 
-def _mask_value(owner: str, value: object) -> float | None:
+def _mask_value(owner: str, value: Any) -> float | None:
     if value is None:
         return None
     if not is_real(value) or not math.isfinite(value):
@@ -112,7 +112,7 @@ def _init(owner: str, value: object) -> str | initializers.Initializer:
     if value == "torch":
         return "torch"
     try:
-        return initializers.get(value)
+        return initializers.get(value)  # type: ignore[arg-type]
     except ConfigError as e:
         raise ConfigError(f"{owner} init must be 'torch' (PyTorch's default) or an fnn initializer: {e}") from None
 
@@ -204,8 +204,8 @@ class LSTM(_RecurrentSpec):
 class _RecurrentParams:
     w_ih: np.ndarray = weight_field()
     w_hh: np.ndarray = weight_field()
-    b_ih: np.ndarray
-    b_hh: np.ndarray
+    b_ih: np.ndarray  # type: ignore[misc]
+    b_hh: np.ndarray  # type: ignore[misc]
     w_ih_reverse: np.ndarray | None = weight_field(default=None)
     w_hh_reverse: np.ndarray | None = weight_field(default=None)
     b_ih_reverse: np.ndarray | None = None
@@ -230,22 +230,26 @@ class _RecurrentParams:
 
 @tree.register
 @attrs.frozen
-class SimpleRNNParams(_RecurrentParams):
-    """Parameters of a :class:`SimpleRNN`: ``w_ih`` (d, H), ``w_hh`` (H, H), ``b_ih``, ``b_hh`` (H,) (and ``*_reverse``)."""
+class SimpleRNNParams(_RecurrentParams):  # type: ignore[misc]
+    """Parameters of a :class:`SimpleRNN`.
+
+    ``w_ih`` (d, H), ``w_hh`` (H, H), ``b_ih``, ``b_hh`` (H,) (and ``*_reverse``)."""
 
     activation: str = tree.static_field(default="tanh")
 
 
 @tree.register
 @attrs.frozen
-class GRUParams(_RecurrentParams):
+class GRUParams(_RecurrentParams):  # type: ignore[misc]
     """Parameters of a :class:`GRU`: ``w_ih`` (d, 3H), ``w_hh`` (H, 3H), ``b_ih``, ``b_hh`` (3H,), gates (r, z, n)."""
 
 
 @tree.register
 @attrs.frozen
-class LSTMParams(_RecurrentParams):
-    """Parameters of an :class:`LSTM`: ``w_ih`` (d, 4H), ``w_hh`` (H, 4H), ``b_ih``, ``b_hh`` (4H,), gates (i, f, g, o)."""
+class LSTMParams(_RecurrentParams):  # type: ignore[misc]
+    """Parameters of an :class:`LSTM`.
+
+    ``w_ih`` (d, 4H), ``w_hh`` (H, 4H), ``b_ih``, ``b_hh`` (4H,), gates (i, f, g, o)."""
 
 
 _PARAMS = {SimpleRNN: SimpleRNNParams, GRU: GRUParams, LSTM: LSTMParams}
@@ -256,7 +260,8 @@ _LEAVES = ("w_ih", "w_hh", "b_ih", "b_hh")
 def _sequence_shape(name: str, in_shape: tuple) -> tuple[int, int]:
     if len(in_shape) != 2:
         raise ConfigError(
-            f"{name} expects sequences: inputs of shape (n, T, d), samples (T, d); got samples of shape {tuple(in_shape)} "
+            f"{name} expects sequences: inputs of shape (n, T, d), samples (T, d); "
+            f"got samples of shape {tuple(in_shape)} "
             f"(inputs (n, {', '.join(map(str, in_shape))})); T steps of one feature are x[..., None], one step of d "
             f"features x[:, None]"
         )
@@ -293,7 +298,7 @@ def _(spec: _RecurrentSpec, key, in_shape, dtype):
                 leaves[name + suffix] = spec.init(k, shape, dtype)
             else:
                 leaves[name + suffix] = np.zeros(shape, dtype)
-    extra = {"activation": spec.activation} if cls is SimpleRNNParams else {}
+    extra = {"activation": spec.activation} if cls is SimpleRNNParams else {}  # type: ignore[attr-defined]
     return cls(**leaves, return_sequences=spec.return_sequences, mask_value=spec.mask_value, **extra)
 
 
@@ -382,7 +387,7 @@ def from_torch(node: _RecurrentParams, state_dict: dict) -> _RecurrentParams:
                 f"from_torch into {node.describe()}: {torch_name} has shape {value.shape}, this layer needs {want}"
             )
         leaves[name] = np.array(value.T, dtype=leaf.dtype)
-    return attrs.evolve(node, **leaves)
+    return attrs.evolve(node, **leaves)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ running it
@@ -509,7 +514,7 @@ def _padding(node: _RecurrentParams, x: np.ndarray, layout: _Layout) -> tuple:
         return None, (), None
     padded = ~_by_lane(valid[..., None], layout)  # (B, 1, T, n)
     padded = np.ascontiguousarray(padded.transpose(2, 0, 1, 3))  # (T, B, 1, n)
-    return padded, tuple(padded.reshape(layout.steps, -1).any(axis=1).tolist()), valid
+    return padded, tuple(padded.reshape(layout.steps, -1).any(axis=1).tolist()), valid  # type: ignore[arg-type]
 
 
 def _input_projection(w: _Weights, xs: np.ndarray) -> np.ndarray:
@@ -561,7 +566,7 @@ def _output(node: _RecurrentParams, saved: _Saved) -> np.ndarray:
 def _rnn_forward(node, w, gi, h, padded, padded_steps):
     relu = node.activation == "relu"
     zero = _ZERO[h.dtype]
-    for t, (gi_t, h_prev, h_new) in enumerate(zip(gi, h[:-1], h[1:, :, :-1])):
+    for t, (gi_t, h_prev, h_new) in enumerate(zip(gi, h[:-1], h[1:, :, :-1], strict=True)):
         np.matmul(w.wh, h_prev, out=h_new)
         h_new += gi_t
         if relu:
@@ -580,7 +585,7 @@ def _gru_forward(node, w, gi, h, padded, padded_steps):
     new = np.empty((steps, lanes, hid, n), h.dtype)  # n
     half = _HALF[h.dtype]
     views = zip(gi[:, :, : 2 * hid], gi[:, :, 2 * hid:], gates, gates[:, :, : 2 * hid], gates[:, :, :hid],
-                gates[:, :, hid: 2 * hid], gates[:, :, 2 * hid:], new, h[:-1], h[1:, :, :-1])
+                gates[:, :, hid: 2 * hid], gates[:, :, 2 * hid:], new, h[:-1], h[1:, :, :-1], strict=True)
     for t, (gi_rz, gi_n, gh, rz, r, z, hn, n_t, h_ones, h_new) in enumerate(views):
         h_prev = h_ones[:, :-1]
         np.matmul(w.wh, h_ones, out=gh)  # W_hh h + b_hh
@@ -609,7 +614,7 @@ def _lstm_forward(node, w, gi, h, padded, padded_steps):
     ig = np.empty((lanes, hid, n), h.dtype)
     half = _HALF[h.dtype]
     b = [gates[:, :, k * hid:(k + 1) * hid] for k in range(4)]
-    views = zip(gi, gates, gates[:, :, : 3 * hid], *b, c[:-1], c[1:], tc, h[:-1], h[1:, :, :-1])
+    views = zip(gi, gates, gates[:, :, : 3 * hid], *b, c[:-1], c[1:], tc, h[:-1], h[1:, :, :-1], strict=True)
     for t, (gi_t, a, sig, o, i, f, g, c_prev, c_new, tc_t, h_ones, h_new) in enumerate(views):
         np.matmul(w.wh, h_ones, out=a)
         a += gi_t
@@ -732,7 +737,7 @@ def _gru_backward(node, saved, dh, g_steps, grads):
 def _lstm_backward(node, saved, dh, g_steps, grads):
     # grads holds the gate gradients in the internal order (o, i, f, g): da_o = dh·tc·o(1−o) and
     # (da_i, da_f, da_g) = dc·(g·i(1−i), c·f(1−f), i(1−g²)), with dc = dc' + dh·o(1−tc²).
-    w, h, padded, padded_steps = saved.weights, saved.h, saved.padded, saved.padded_steps
+    w, padded, padded_steps = saved.weights, saved.padded, saved.padded_steps
     gates, c, tc = saved.cell
     hid = node.hidden
     lanes, _, steps, n = grads.shape

@@ -60,12 +60,12 @@ def _lead(x: np.ndarray, sample_rank: int) -> tuple:
 
 @forward.register
 def _(node: Flatten, x, key, train):
-    return x.reshape(*_lead(x, len(node.in_shape)), -1), None
+    return x.reshape(*_lead(x, len(node.in_shape)), -1), None  # type: ignore[arg-type]
 
 
 @backward.register
 def _(node: Flatten, residual, g, out, need_input_grad):
-    return g.reshape(*g.shape[:-1], *node.in_shape) if need_input_grad else None
+    return g.reshape(*g.shape[:-1], *node.in_shape) if need_input_grad else None  # type: ignore[misc]
 
 
 def _target(value: object) -> tuple:
@@ -123,15 +123,15 @@ def _(spec: Reshape, key, in_shape, dtype):
 
 @forward.register
 def _(node: Reshape, x, key, train):
-    return x.reshape(*_lead(x, len(node.in_shape)), *_resolved(node.shape, node.in_shape)), None
+    return x.reshape(*_lead(x, len(node.in_shape)), *_resolved(node.shape, node.in_shape)), None  # type: ignore[arg-type]
 
 
 @backward.register
 def _(node: Reshape, residual, g, out, need_input_grad):
     if not need_input_grad:
         return None
-    rank = len(_resolved(node.shape, node.in_shape))
-    return g.reshape(*g.shape[: g.ndim - rank], *node.in_shape)
+    rank = len(_resolved(node.shape, node.in_shape))  # type: ignore[arg-type]
+    return g.reshape(*g.shape[: g.ndim - rank], *node.in_shape)  # type: ignore[misc]
 
 
 def _no_details(node: Any) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 import attrs
 import numpy as np
+from numpy.typing import DTypeLike
 
 from fnn import random, tree
 from fnn.errors import ConfigError
@@ -32,7 +33,7 @@ __all__ = ["Sequential", "SequentialParams", "network_input", "stack_key"]
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def float_dtype(dtype: object) -> np.dtype:
+def float_dtype(dtype: DTypeLike) -> np.dtype:
     """float32 or float64 as a NumPy dtype; a ConfigError for anything else."""
     try:
         dt = np.dtype(dtype)

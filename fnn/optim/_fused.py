@@ -12,7 +12,7 @@ lets a division by zero give inf instead of raising, which also lets the loop ve
 from __future__ import annotations
 
 from functools import cache
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -74,7 +74,11 @@ def adam_kernel() -> Callable:
     """
     adam, flush_subnormals = _compiled()
 
-    def kernel(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, b2, eps_hat, step, flush) -> None:
+    def kernel(
+        p: np.ndarray, g: np.ndarray, mu: np.ndarray, nu: np.ndarray, nu_max: np.ndarray | None, out_p: np.ndarray,
+        out_mu: np.ndarray, out_nu: np.ndarray, out_nu_max: np.ndarray | None, b1: float, b2: float, eps_hat: Any,
+        step: Any, flush: bool,
+    ) -> None:
         amsgrad = out_nu_max is not None
         over = np.may_share_memory(out_p, g)  # the spare params array is the gradient's own (see fnn.optim)
         # the scalars in the params' dtype, rounded as NumPy rounds a Python float; one array, not six

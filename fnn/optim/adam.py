@@ -96,7 +96,11 @@ FLUSH_EVERY = 16
 _BLOCK = 65536
 
 
-def _adam_numpy(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, b2, eps_hat, step, flush) -> None:
+def _adam_numpy(
+    p: np.ndarray, g: np.ndarray, mu: np.ndarray, nu: np.ndarray, nu_max: np.ndarray | None, out_p: np.ndarray,
+    out_mu: np.ndarray, out_nu: np.ndarray, out_nu_max: np.ndarray | None, b1: float, b2: float, eps_hat: Any,
+    step: Any, flush: bool,
+) -> None:
     """The Adam kernel in NumPy (see :func:`_adam_passes`), block by block on long vectors."""
     n = p.size
     if n <= _BLOCK:
@@ -112,7 +116,11 @@ def _flush_subnormals(a: np.ndarray) -> None:
     np.copyto(a, 0, where=np.abs(a) < TINY[a.dtype])
 
 
-def _adam_passes(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, b2, eps_hat, step, flush) -> None:
+def _adam_passes(
+    p: np.ndarray, g: np.ndarray, mu: np.ndarray, nu: np.ndarray, nu_max: np.ndarray | None, out_p: np.ndarray,
+    out_mu: np.ndarray, out_nu: np.ndarray, out_nu_max: np.ndarray | None, b1: float, b2: float, eps_hat: Any,
+    step: Any, flush: bool,
+) -> None:
     """The Adam kernel in NumPy, 12 passes (18 when it flushes); ``out_p`` doubles as the scratch buffer.
 
     ``out_p`` may be ``g`` itself: every use of the raw gradient comes before ``out_p`` is
@@ -128,7 +136,7 @@ def _adam_passes(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, b2
     out_nu += out_p
     n = out_nu
     if out_nu_max is not None:
-        n = np.maximum(nu_max, out_nu, out=out_nu_max)  # torch: max of the raw nu, corrected by the current bc2
+        n = np.maximum(nu_max, out_nu, out=out_nu_max)  # type: ignore[arg-type]  # both given under AMSGrad; torch: max of the raw nu, corrected by the current bc2
     np.sqrt(n, out=out_p)
     out_p += eps_hat
     np.divide(out_mu, out_p, out=out_p)
@@ -173,6 +181,14 @@ class _AdamFamily:
 
     __slots__ = ()
     accepts_spare = True
+    # the settings Adam and AdamW declare as attrs fields
+    _name: str
+    amsgrad: bool
+    b1: float
+    b2: float
+    eps: float
+    backend: str
+    flush_subnormals: bool
 
     def init(self, flat: np.ndarray) -> AdamState:
         """The state before the first update: count 0, zero moments (and ``nu_max`` under AMSGrad)."""

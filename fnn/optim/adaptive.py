@@ -157,7 +157,7 @@ class RMSprop:
         square_avg += tmp
         grad_avg = None
         if self.centered:
-            grad_avg = np.multiply(state.grad_avg, alpha)
+            grad_avg = np.multiply(state.grad_avg, alpha)  # type: ignore[arg-type]  # centered: init made it
             np.multiply(g, 1.0 - alpha, out=tmp)
             grad_avg += tmp
             np.multiply(grad_avg, grad_avg, out=tmp)
@@ -170,7 +170,7 @@ class RMSprop:
         np.divide(g, tmp, out=tmp)  # g / (sqrt(v~) + eps)
         buffer = None
         if self.momentum > 0:
-            buffer = np.multiply(state.momentum_buffer, self.momentum)
+            buffer = np.multiply(state.momentum_buffer, self.momentum)  # type: ignore[arg-type]  # init made it
             buffer += tmp
             np.multiply(buffer, -lr, out=tmp)
         else:

@@ -57,10 +57,11 @@ class PlateauState:
     """
 
     inner: Any
-    scale: float | tuple[float, ...] = static_field(default=1.0)
-    best: float | None | tuple[float | None, ...] = static_field(default=None)
-    wait: int | tuple[int, ...] = static_field(default=0)
-    cooldown: int | tuple[int, ...] = static_field(default=0)
+    # a number each for one network, a tuple of K for a stack (Any: which one, the params decide)
+    scale: Any = static_field(default=1.0)
+    best: Any = static_field(default=None)
+    wait: Any = static_field(default=0)
+    cooldown: Any = static_field(default=0)
     sizes: tuple[int, ...] | None = static_field(default=None)
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from fnn.errors import ConfigError
 from fnn.optim.adam import adam, adamax, adamw, nadam
@@ -13,7 +13,7 @@ from fnn.optim.sgd import momentum, nesterov, sgd
 
 __all__ = ["OPTIMIZERS", "get", "check_optimizer"]
 
-OPTIMIZERS = MappingProxyType(
+OPTIMIZERS: Mapping[str, Callable[..., Any]] = MappingProxyType(
     {
         "sgd": sgd,
         "momentum": momentum,
@@ -85,7 +85,7 @@ def get(name: str, **hyper: Any) -> Any:
     adamax, adamw, momentum, nadam, nesterov, rmsprop, sgd
     """
     key = name.lower() if isinstance(name, str) else name
-    factory = OPTIMIZERS.get(key) if isinstance(key, str) else None
+    factory: Callable[..., Any] | None = OPTIMIZERS.get(key) if isinstance(key, str) else None
     if factory is None:
         raise ConfigError(f"unknown optimizer {name!r}; expected one of: {', '.join(sorted(OPTIMIZERS))}")
     signature = inspect.signature(factory)

@@ -17,6 +17,7 @@ argument, the expected range and the given value.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import numbers
 from typing import Any, Callable
@@ -102,10 +103,10 @@ def _boundaries(owner: str, value: Any, n: int | None = None) -> tuple[int, ...]
     items = tuple(value) if isinstance(value, (tuple, list)) else None
     ok = (
         items is not None
-        and all(isinstance(b, numbers.Integral) and not isinstance(b, bool) and b >= 0 for b in items)
-        and all(a < b for a, b in zip(items, items[1:]))
+        and all(isinstance(b, numbers.Integral) and not isinstance(b, bool) and int(b) >= 0 for b in items)
+        and all(a < b for a, b in itertools.pairwise(items))
     )
-    if not ok:
+    if not ok or items is None:  # (ok implies items: said again for the type checker)
         raise ConfigError(f"{owner}: boundaries must be a strictly increasing sequence of integers >= 0, got {value!r}")
     if n is not None and len(items) != n:
         raise ConfigError(f"{owner}: expected {n} boundaries (one fewer than the pieces), got {len(items)}: {value!r}")

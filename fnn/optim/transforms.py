@@ -177,15 +177,20 @@ def _check_sizes(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         raise ConfigError(f"clip_by_member_norm: sizes must be a tuple of leaf sizes, got {value!r}; {_BUILD}")
 
 
+def _list_as_tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
 @value_class
 @attrs.frozen
 class ClipByMemberNorm:
     """Scale each member's gradient to norm ``max_norm`` if it is longer; built by :func:`clip_by_member_norm`."""
 
     max_norm: float = real(lo_open=True)
-    members: int = attrs.field(validator=_check_members)
-    sizes: tuple = attrs.field(  # one member's leaf sizes, in ravel order
-        converter=lambda v: tuple(v) if isinstance(v, list) else v, validator=_check_sizes)
+    # real() is attrs.field with no default; mypy's attrs plugin takes the call for one
+    members: int = attrs.field(validator=_check_members)  # type: ignore[misc]
+    sizes: tuple = attrs.field(  # type: ignore[misc]  # one member's leaf sizes, in ravel order
+        converter=_list_as_tuple, validator=_check_sizes)
     _name = "clip_by_member_norm"
     elementwise = False  # one norm per member ...
     per_member = True  # ... over that member's own entries: it never mixes the members of a stack

@@ -107,7 +107,8 @@ def _sample_weights(sample_weight: Any, X: Any, dtype: np.dtype) -> np.ndarray:
     if (weights < 0).any():
         rows = np.flatnonzero(weights < 0)
         raise ConfigError(
-            f"Negative values in data passed to sample_weight (rows {rows[:5].tolist()}{', ...' if rows.size > 5 else ''}"
+            f"Negative values in data passed to sample_weight "
+            f"(rows {rows[:5].tolist()}{', ...' if rows.size > 5 else ''}"
             "): a weight must be >= 0"
         )
     return weights
@@ -117,7 +118,7 @@ def _network(layers: list, activation: str, n_features: int) -> SequentialParams
     """The fnn network of these (weights, biases): Dense layers, the hidden activation between them, none after
     the last (its output is the logits; the output activation is part of the loss)."""
     hidden = Activation(_FNN_NAMES.get(activation, activation))
-    nodes = []
+    nodes: list[Any] = []
     for i, (w, b) in enumerate(layers):
         if i:
             nodes.append(hidden)
@@ -158,6 +159,13 @@ def stochastic_solver(estimator: Any) -> bool:
 
 class BaseMLP(BaseEstimator):
     """The parameters, ``fit``'s steps and the fitted attributes shared by both estimators."""
+
+    # Set by fit (declared for the type checker; an unfitted estimator has none of them)
+    state_: TrainState
+    seed_: int
+    _split_key: Any
+    _architecture: tuple
+    _run: Any
 
     _y_numeric = False
 
@@ -227,7 +235,7 @@ class BaseMLP(BaseEstimator):
         return [layer.w for layer in self.params_.layers if isinstance(layer, DenseParams)]
 
     @property
-    def intercepts_(self) -> list[np.ndarray]:
+    def intercepts_(self) -> list[np.ndarray | None]:
         """The bias vectors, layer by layer: read-only views of ``params_``."""
         return [layer.b for layer in self.params_.layers if isinstance(layer, DenseParams)]
 
@@ -457,7 +465,6 @@ _ABSENT = object()  # a fitted attribute this solver does not have (scikit-learn
 def _native_float32(X: Any) -> Any:
     """``X`` in native byte order if it is a float32 array of the other one (big-endian on x86), so that
     scikit-learn's ``dtype=(float64, float32)`` keeps it float32 rather than converting it to float64."""
-    dtype = getattr(X, "dtype", None)
-    if isinstance(X, np.ndarray) and dtype.kind == "f" and dtype.itemsize == 4 and not dtype.isnative:
-        return X.astype(dtype.newbyteorder("="))
+    if isinstance(X, np.ndarray) and X.dtype.kind == "f" and X.dtype.itemsize == 4 and not X.dtype.isnative:
+        return X.astype(X.dtype.newbyteorder("="))
     return X

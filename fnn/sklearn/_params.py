@@ -79,7 +79,7 @@ _ADDITIONS = {
 def _constraints(sklearn_class: type, names: tuple) -> dict:
     """scikit-learn's own constraint objects for ``names`` (so its messages come out the same, word for word),
     with fnn's additions."""
-    theirs = sklearn_class._parameter_constraints
+    theirs = sklearn_class._parameter_constraints  # type: ignore[attr-defined]  # scikit-learn's estimators have it
     return {name: [*theirs[name], *_ADDITIONS.get(name, [])] for name in names}
 
 

@@ -191,7 +191,7 @@ def _epoch(state: TrainState, problem: Problem, batch_size: int, shuffle: bool) 
     n = problem.n
     if shuffle:
         order = random.permutation(random.fold_in(random.fold_in(state.key, SHUFFLE), state.step), n)
-        batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+        batches: list[Any] = [order[i : i + batch_size] for i in range(0, n, batch_size)]
     else:
         batches = [slice(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
     params, opt_state, step, optimizer = state.params, state.opt_state, state.step, state.optimizer
@@ -306,6 +306,8 @@ def fit_stochastic(
                 if settings.verbose:
                     print(f"Iteration {n_iter}, loss = {loss:.8f}")
                 if early_stopping:
+                    # with early stopping the run keeps validation scores, a best score and state
+                    assert validation is not None and scores is not None and best_score is not None
                     value = score(state.params, validation)
                     scores.append(value)
                     if settings.verbose:
@@ -314,6 +316,7 @@ def fit_stochastic(
                     if value > best_score:
                         best_score, best_state = value, state
                 else:
+                    assert best_loss is not None  # without early stopping the run keeps the best loss
                     wait = wait + 1 if loss > best_loss - tol else 0
                     best_loss = min(best_loss, loss)
                 if wait > patience:  # stop, or (adaptive) divide the rate by 5 and count again
@@ -335,7 +338,7 @@ def fit_stochastic(
     scores_kept = None if scores is None else tuple(scores)
     run = Run(tuple(curve), t, best_loss, scores_kept, best_score, wait, best_state, divisions)
     if early_stopping:
-        state = best_state  # as scikit-learn: the best epoch's model, however the loop ended
+        state = best_state  # type: ignore[assignment]  # as scikit-learn: the best epoch's model, however the loop ended
     return state, run, n_iter, diverged
 
 

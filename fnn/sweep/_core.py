@@ -40,7 +40,8 @@ def _failure(outcome: Failed, run: Callable, config: dict, seed: int) -> SweepEr
             "pass it in the grid)"
         )
     failed = SweepError(
-        f"sweep: run {name_of(run)} failed for config {config!r}, seed {seed}: {outcome.type_name}: {outcome.message}{hint}"
+        f"sweep: run {name_of(run)} failed for config {config!r}, seed {seed}: "
+        f"{outcome.type_name}: {outcome.message}{hint}"
     )
     failed.config, failed.seed, failed.rows = dict(config), seed, []
     failed.__cause__, failed.__suppress_context__ = outcome.error, True
@@ -118,7 +119,7 @@ class _Rows:
     """The rows of one sweep call as its pairs finish: checked, committed to the store, shown; the first failure."""
 
     def __init__(self, run: Callable, tasks: list[tuple[dict, int]], *, record: bool, kept: _store.Store | None,
-                 pairs: list[str | None], workdirs: list[pathlib.Path | None], display: Display) -> None:
+                 pairs: list[Any], workdirs: list[pathlib.Path | None], display: Display) -> None:
         self.run, self.tasks, self.record, self.kept = run, tasks, record, kept
         self.pairs, self.workdirs, self.display = pairs, workdirs, display
         self.rows: dict[int, dict] = {}
@@ -145,9 +146,10 @@ class _Rows:
             row = {**config, SEED: seed, STATUS: "error", ERROR_TYPE: outcome.type_name, ERROR_MESSAGE: outcome.message}
         if self.kept is not None:
             text = _store.encode(row)
-            error = (outcome.type_name, outcome.message) if isinstance(outcome, Failed) else None
+            failure = (outcome.type_name, outcome.message) if isinstance(outcome, Failed) else None
             workdir = self.workdirs[index]
-            self.kept.put(self.pairs[index], _store.encode(config), seed, text, error=error, seconds=outcome.seconds,
+            self.kept.put(self.pairs[index], _store.encode(config), seed, text,
+                          error=failure, seconds=outcome.seconds,
                           workdir=None if workdir is None else os.fspath(workdir))
             row = json.loads(text)  # the stored form, which a rerun returns: equal, and the same types
         self.rows[index] = row
@@ -170,8 +172,9 @@ def _stored(kept: _store.Store, tasks: list[tuple[dict, int]], pairs: list[str],
             continue
         if stored.config != _store.encode(config):
             raise ConfigError(
-                f"sweep: the store {os.fspath(kept.path)} holds the config {stored.config} for seed {seed} where this grid "
-                f"gives {_store.encode(config)}: equal values written another way (a type, or the key order), whose row "
+                f"sweep: the store {os.fspath(kept.path)} holds the config {stored.config} for seed {seed} "
+                f"where this grid gives {_store.encode(config)}: "
+                f"equal values written another way (a type, or the key order), whose row "
                 f"would differ from the one this call returns; write the grid as it was, or use another store"
             )
         if stored.status == "error" and (retry_failed or not record):
@@ -183,7 +186,8 @@ def _stored(kept: _store.Store, tasks: list[tuple[dict, int]], pairs: list[str],
         row = found[pairs[failed[0]]].row
         error = SweepError(
             f"sweep: the store {os.fspath(kept.path)} holds a failure of run {name_of(run)} for config {config!r}, "
-            f"seed {seed} ({row[ERROR_TYPE]}: {row[ERROR_MESSAGE]}){f' and {len(failed) - 1} more' if len(failed) > 1 else ''}; "
+            f"seed {seed} ({row[ERROR_TYPE]}: {row[ERROR_MESSAGE]})"
+            f"{f' and {len(failed) - 1} more' if len(failed) > 1 else ''}; "
             f"pass retry_failed=True to run the failed pairs again, or on_error='record' to get them as rows"
         )
         error.config, error.seed, error.rows = dict(config), seed, [rows[i] for i in sorted(rows)]
@@ -321,7 +325,8 @@ def sweep(
             for name, value in config.items():
                 _store.check_json(value, f"setting {i}'s {name!r}")
     tasks = [(config, seed) for config in settings for seed in seed_list]
-    pairs = [_store.pair_id(config, seed) if named else None for config, seed in tasks]
+    # a pair's id where a store or workdirs name it (named), None otherwise
+    pairs: list[Any] = [_store.pair_id(config, seed) if named else None for config, seed in tasks]
     root = _grid.workdir_root(workdirs)
     dirs = [None if root is None else root / pair for pair in pairs]
     kept = None if store is None else _store.open_store(store, name_of(run))
@@ -338,7 +343,7 @@ def sweep(
             if jobs and executor is None:
                 workers = min(len(jobs), max_workers if max_workers is not None else _cpu_count())
                 run_in_processes(shipped, jobs, workers=workers, timeout=limit, deliver=collected.deliver)
-            elif jobs:
+            elif jobs and executor is not None:
                 _on_executor(executor, shipped, jobs, collected.deliver)
         except _Broken as broken:
             suspects = [tasks[i] for i in broken.indices]

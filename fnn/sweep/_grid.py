@@ -1,4 +1,6 @@
-"""The boundary of :func:`fnn.sweep`: the grid, the seeds, ``run``, the executor and the options, checked before any work starts."""
+"""The boundary of :func:`fnn.sweep`.
+
+The grid, the seeds, ``run``, the executor and the options, checked before any work starts."""
 
 from __future__ import annotations
 
@@ -197,7 +199,9 @@ def is_error_row(row: Mapping) -> bool:
 
 
 def check_signature(run: Callable, workdirs: bool) -> None:
-    """ConfigError unless ``run`` can be called as ``run(config, key)`` (``run(config, key, workdir)`` with workdirs)."""
+    """ConfigError unless ``run`` can be called as ``run(config, key)``.
+
+    (``run(config, key, workdir)`` with workdirs.)"""
     try:
         signature = inspect.signature(run)
     except (TypeError, ValueError):  # some builtins and C callables have none to read: let the call tell
@@ -234,7 +238,8 @@ def check_options(on_error: Any, retry_failed: Any, store: Any, timeout: Any, ex
         raise ConfigError(f"sweep: timeout must be a positive number of seconds (per run) or None, got {timeout!r}")
     if executor is not None:
         raise ConfigError(
-            "sweep: timeout= ends an overdue run by ending its worker process, which fnn can do only in its own process "
+            "sweep: timeout= ends an overdue run by ending its worker process, "
+            "which fnn can do only in its own process "
             "pool (a thread cannot be stopped, and another executor's workers are not fnn's to end); leave executor "
             "out (max_workers= sizes the pool), or set a time limit in the cluster"
         )

@@ -211,10 +211,10 @@ def _receive(worker: _Worker) -> tuple[Done | Failed, bool] | None:
         return _died(worker)
     if message[0] == "done":
         return Done(message[1], message[2]), True
-    _, error, type_name, text, trace, seconds = message
-    if error is not None and trace:
-        error.__cause__ = RemoteTraceback(f"\n\"\"\"\n{trace}\"\"\"")
-    return Failed(error, type_name, text, seconds), True
+    _, raised, type_name, text, trace, seconds = message
+    if raised is not None and trace:
+        raised.__cause__ = RemoteTraceback(f"\n\"\"\"\n{trace}\"\"\"")
+    return Failed(raised, type_name, text, seconds), True
 
 
 def run_in_processes(

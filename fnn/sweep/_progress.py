@@ -53,7 +53,9 @@ class Display:
                 self.best_row = row
 
     def text(self) -> str:
-        """``3 failed, 5 remaining, best val_loss 0.1234 ({'lr': 0.1}, seed 2)``: what the display adds to the counts."""
+        """What the display adds to the counts.
+
+        ``3 failed, 5 remaining, best val_loss 0.1234 ({'lr': 0.1}, seed 2)``."""
         parts = [f"{self.failed} failed", f"{self.total - self.finished} remaining"]
         if self.best is not None:
             name, mode = self.best

@@ -81,8 +81,8 @@ class Uniform:
     Uniform(low=0.0, high=0.5)
     """
 
-    low: float = attrs.field(converter=_finite("Uniform.low"))
-    high: float = attrs.field(converter=_finite("Uniform.high"))
+    low: float = attrs.field(converter=_finite("Uniform.low"))  # type: ignore[misc]  # mypy's attrs plugin reads no converter a function returns
+    high: float = attrs.field(converter=_finite("Uniform.high"))  # type: ignore[misc]
 
     def __attrs_post_init__(self) -> None:
         if not self.low < self.high:
@@ -104,8 +104,8 @@ class LogUniform:
     (0.0001, 0.0031622776601683794)
     """
 
-    low: float = attrs.field(converter=_finite("LogUniform.low"))
-    high: float = attrs.field(converter=_finite("LogUniform.high"))
+    low: float = attrs.field(converter=_finite("LogUniform.low"))  # type: ignore[misc]
+    high: float = attrs.field(converter=_finite("LogUniform.high"))  # type: ignore[misc]
 
     def __attrs_post_init__(self) -> None:
         if not 0 < self.low < self.high:

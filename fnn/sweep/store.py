@@ -102,7 +102,8 @@ def _hint(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return "; return value.tolist(), or fnn.save the array into the pair's working directory (workdirs=)"
     if isinstance(value, np.generic):
-        return f"; return {'bool' if isinstance(value, np.bool_) else 'float' if isinstance(value, np.inexact) else 'int'}(value)"
+        kind = "bool" if isinstance(value, np.bool_) else "float" if isinstance(value, np.inexact) else "int"
+        return f"; return {kind}(value)"
     if isinstance(value, tuple):
         return "; use a list (a tuple would come back as a list)"
     if isinstance(value, (int, float, str, dict, list)):
@@ -125,7 +126,8 @@ def check_json(value: Any, where: str) -> None:
     >>> check_json({"loss": 0.5, "curve": [1.0, float("nan")], "name": None}, "result")
     >>> check_json({"loss": np.float32(0.5)}, "result")
     Traceback (most recent call last):
-    fnn.errors.ConfigError: sweep: result['loss'] is a numpy.float32 (np.float32(0.5)), which a sweep store cannot keep as it is (JSON holds None, bool, int, float, str, lists and dicts with string keys); return float(value)
+    fnn.errors.ConfigError: sweep: result['loss'] is a numpy.float32 (np.float32(0.5)), which a sweep store cannot
+    keep as it is (JSON holds None, bool, int, float, str, lists and dicts with string keys); return float(value)
     """
     stack = [(value, where)]
     while stack:
@@ -142,7 +144,8 @@ def check_json(value: Any, where: str) -> None:
             shown = f"{item!r}"
             shown = shown if len(shown) <= 60 else shown[:57] + "..."
             raise ConfigError(
-                f"sweep: {path} is a {kind.__module__ + '.' if kind.__module__ != 'builtins' else ''}{kind.__qualname__} "
+                f"sweep: {path} is a "
+                f"{kind.__module__ + '.' if kind.__module__ != 'builtins' else ''}{kind.__qualname__} "
                 f"({shown}), which a sweep store cannot keep as it is ({_JSON}){_hint(item)}"
             )
 
@@ -212,7 +215,8 @@ def _check_path(path: Any, where: str) -> pathlib.Path:
         raise ConfigError(f"{where}: store must be a file path (str or os.PathLike) or None, got {type(path).__name__}")
     path = pathlib.Path(os.fspath(path))
     if path.is_dir():
-        raise ConfigError(f"{where}: store={os.fspath(path)!r} is a directory; give the path of a file, e.g. {os.fspath(path / 'sweep.db')!r}")
+        raise ConfigError(f"{where}: store={os.fspath(path)!r} is a directory; "
+                          f"give the path of a file, e.g. {os.fspath(path / 'sweep.db')!r}")
     if not path.parent.is_dir():
         raise ConfigError(
             f"{where}: store={os.fspath(path)!r} is in the directory {os.fspath(path.parent)!r}, which does not exist; "

@@ -50,10 +50,10 @@ def _summarize(setting: dict, rows: list[Mapping], failed: int | None, skip: set
         with np.errstate(invalid="ignore", over="ignore"):
             mean = float(values.mean())
             std = float(values.std(ddof=ddof)) if len(values) > ddof else math.nan
-        for column, value in ((f"{name}_mean", mean), (f"{name}_std", std)):
+        for column, stat in ((f"{name}_mean", mean), (f"{name}_std", std)):
             if column in out:
                 raise ConfigError(f"sweep_summary: the summary column {column!r} clashes with a key of the setting or rows")
-            out[column] = value
+            out[column] = stat
     return out
 
 
@@ -121,7 +121,7 @@ def sweep_summary(
         names = config if by is None else list(by)
         for name in names:
             if name not in row:
-                raise ConfigError(f"sweep_summary: rows[{i}] has no key {name!r} (by={list(by)!r}); its keys are {list(row)}")
+                raise ConfigError(f"sweep_summary: rows[{i}] has no key {name!r} (by={list(by or ())!r}); its keys are {list(row)}")
         setting = {name: row[name] for name in names}
         _, members, failures, skip = groups.setdefault(setting_key(setting.items()), (setting, [], [], {_SEED}))
         (failures if is_error_row(row) else members).append(row)
@@ -134,5 +134,6 @@ def sweep_summary(
     try:
         import pandas
     except ImportError as e:
-        raise ImportError("sweep_summary(as_frame=True) needs pandas: pip install pandas (or leave as_frame=False for a list of dicts)") from e
+        raise ImportError("sweep_summary(as_frame=True) needs pandas: pip install pandas "
+                          "(or leave as_frame=False for a list of dicts)") from e
     return pandas.DataFrame(summary)
