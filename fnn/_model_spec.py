@@ -114,6 +114,7 @@ def build(model: str, *, features: int, outputs: int, data: str, dtype: str, reg
     items = [i.strip() for i in (CNN if model == "cnn" else model).split(",") if i.strip()]
     if not items:
         raise ConfigError(f"--model must be mlp, cnn or comma-separated items ({FORMS}), got {model!r}")
+    shape: tuple[int, ...] | None
     if items[0].startswith("input:"):
         shape = _ints(items.pop(0)[len("input:") :], "input", (2, 3))
     else:

@@ -405,7 +405,7 @@ def conv_backward(node: _ConvParams, residual: tuple, g: np.ndarray, out: Any, n
         gwb = gw
         if node.b is not None:
             column_sums(g2, out.b)
-    dxp = np.zeros(xp.shape, g.dtype) if need_input_grad else None
+    dxp: Any = np.zeros(xp.shape, g.dtype) if need_input_grad else None  # used only when need_input_grad
     if cols is not None:
         np.matmul(cols if tap_major else cols.mT, g2, out=gwb)
         if need_input_grad:
@@ -431,7 +431,7 @@ def conv_backward(node: _ConvParams, residual: tuple, g: np.ndarray, out: Any, n
             out.b[...] = gwb[..., -1, :]
     if not need_input_grad:
         return None
-    return dxp if xp.shape[-node.RANK - 1 : -1] == spatial else dxp[_windows.interior(spatial, node.pads)]  # type: ignore[index]
+    return dxp if xp.shape[-node.RANK - 1 : -1] == spatial else dxp[_windows.interior(spatial, node.pads)]
 
 
 @forward.register
