@@ -101,7 +101,7 @@ def one_hot(
         num_classes: the number of columns k; defaults to ``max(labels) + 1``.
         dtype: the output dtype (float32 by default).
         max_bytes: refuse an (n, k) result larger than this before allocating it (default
-            :data:`fnn._checks.MAX_BYTES`, 8 GiB; None: no limit).
+            8 GiB; None: no limit).
 
     Returns:
         An (n, k) array of zeros and ones.

@@ -102,7 +102,7 @@ def init(key: random.Key, spec: Sequential, *, max_bytes: int | None = MAX_BYTES
         key: from :func:`fnn.random.key`.
         spec: a :class:`fnn.Sequential` with ``in_shape`` or ``in_dim`` (e.g. from :func:`fnn.mlp`).
         max_bytes: refuse, before allocating, a network whose parameters would need more bytes
-            (estimated from the layers' widths; default :data:`fnn._checks.MAX_BYTES`, 8 GiB);
+            (estimated from the layers' widths; default 8 GiB);
             None for no limit.
 
     Raises:

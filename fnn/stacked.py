@@ -145,7 +145,7 @@ def init_many(keys: Sequence[random.Key], spec: Sequential, *, max_bytes: int | 
         keys: K keys, e.g. ``fnn.random.split(key, K)``.
         spec: as for :func:`fnn.init`.
         max_bytes: refuse, before allocating, a stack whose K members' params need more bytes
-            (default :data:`fnn._checks.MAX_BYTES`, 8 GiB; None: no limit).
+            (default 8 GiB; None: no limit).
 
     >>> import fnn
     >>> s = fnn.init_many(fnn.random.split(fnn.random.key(1), 8), fnn.mlp([64, 64, 10]))
