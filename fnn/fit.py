@@ -361,12 +361,14 @@ def fit(
             newest = resume_module._newest(directory) if resuming else None
             if newest is None:
                 _check_finite_start(state, where)
+                saver = attrs.evolve(saver, start=state.step)
                 path = saver.save(state, history, watch, 0)  # at once: an unsaveable state fails before any training
                 say(2, f"checkpoint {path} (the start, step {state.step})")
             else:
                 path, found = newest
                 _check_finite_start(found.state, where, path)
-                resume_module._check_same_run(found, state, settings, epochs, where, directory)
+                resume_module._check_same_run(found, state, settings, epochs, where, directory, steps, path)
+                saver = attrs.evolve(saver, start=found.start)
                 given = state
                 state, watch, done, losses, stop = found.state, found.watch, found.epoch, found.losses(), found.stopped
                 history = {k: list(v) for k, v in found.history.items()}

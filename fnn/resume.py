@@ -113,6 +113,9 @@ class Checkpoint:
         position: batches of epoch ``epoch + 1`` done (0 between epochs).
         stopped: the run ended early (early stopping or a callback): a resume returns at once.
         settings: what a continuation must share with the run (see :func:`settings`).
+        start: the step of the state the run started from (None in files of fnn before it was
+            recorded), so that a resume can check that ``state.step`` follows from the epochs and
+            batches done.
 
     Loading checks that the parts agree (lengths, types), so a tampered file is a
     :class:`~fnn.errors.FormatError`, not a wrong run.
@@ -138,16 +141,23 @@ class Checkpoint:
     position: int = tree.static_field(validator=_count("position"))
     stopped: bool = tree.static_field(default=False)
     settings: dict = tree.static_field(factory=dict)
+    start: int | None = tree.static_field(default=None)
 
     def __attrs_post_init__(self) -> None:
+        if self.start is not None and not (is_integer(self.start) and 0 <= self.start <= self.state.step):
+            raise ConfigError(f"Checkpoint.start must be None or a step in [0, {self.state.step}], got {self.start!r}")
         if not isinstance(self.watch, (Watch, StackedWatch)):
             raise ConfigError(f"Checkpoint.watch must be the early-stopping state, got {type(self.watch).__name__}")
         if type(self.stopped) is not bool or type(self.settings) is not dict:
             raise ConfigError("Checkpoint.stopped must be a bool and Checkpoint.settings a dict")
         if type(self.history) is not dict or not all(
-            type(k) is str and isinstance(v, np.ndarray) and len(v) == self.epoch for k, v in self.history.items()
+            type(k) is str and isinstance(v, np.ndarray) and len(v) == self.epoch and v.dtype == np.float64
+            for k, v in self.history.items()
         ):
-            raise ConfigError(f"Checkpoint.history must map names to arrays of {self.epoch} entries (one per epoch)")
+            raise ConfigError(
+                f"Checkpoint.history must map names to float64 arrays of {self.epoch} entries (one per epoch, as "
+                f"fnn.fit records them)"
+            )
         lengths = [len(a) if isinstance(a, np.ndarray) and a.ndim else None for a in (self.step_loss, self.step_rows)]
         if lengths != [self.position, self.position]:
             raise ConfigError(
@@ -361,9 +371,11 @@ def _refuse_to_mix(directory: pathlib.Path, where: str) -> None:
 
 
 def _check_same_run(
-    found: Checkpoint, state: TrainState, current: dict, epochs: int, where: str, directory: pathlib.Path
+    found: Checkpoint, state: TrainState, current: dict, epochs: int, where: str, directory: pathlib.Path,
+    steps: int, path: pathlib.Path,
 ) -> None:
-    """ConfigError naming the first difference between the run in ``directory`` and this call."""
+    """ConfigError naming the first difference between the run in ``directory`` and this call; FormatError if
+    the checkpoint's step does not follow from its epoch and position (``steps`` batches an epoch)."""
     place = f"{where}(resume={os.fspath(directory)!r})"
     given = {**current, **{k: None for k in found.settings if k not in current}}  # weights are recorded only if any
     for name, value in given.items():
@@ -384,6 +396,16 @@ def _check_same_run(
         done = f"{found.epoch} epochs" + (f" and {found.position} batches of the next" if found.position else "")
         least = found.epoch + (found.position > 0)
         raise ConfigError(f"{place}: the run has done {done}; epochs={epochs} (the run's total) must be at least {least}")
+    # last: a different batch size or data is named above, as the setting it is
+    if found.start is None or found.stopped:  # an old file; a stopped run may hold an earlier epoch's state
+        return
+    expected = found.start + found.epoch * steps + found.position
+    if found.state.step != expected:
+        raise FormatError(
+            f"cannot resume from {path}: its step {found.state.step} does not follow from epoch {found.epoch} and "
+            f"position {found.position} at {steps} batches an epoch (from the run's start at step {found.start}: "
+            f"step {expected}): the file was changed, or belongs to another run"
+        )
 
 
 @attrs.frozen
@@ -393,6 +415,7 @@ class _Saver:
     directory: pathlib.Path
     every: int
     settings: dict
+    start: int | None = None  # the step the run started from (Checkpoint.start)
 
     def save(
         self,
@@ -413,6 +436,7 @@ class _Saver:
             position=len(losses),
             stopped=bool(stopped),
             settings=self.settings,
+            start=self.start,
         )
         return io.save_checkpoint(self.directory, checkpoint, step=state.step, keep=KEEP)
 

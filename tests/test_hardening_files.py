@@ -657,3 +657,65 @@ def test_f5_the_json_header_may_take_a_sixteenth_of_the_limit(tmp_path):
     with pytest.raises(FormatError, match=r"JSON header .*1/16 of max_bytes"):
         io.load(path, max_bytes=header_bytes * 8)
     assert io.load(path, max_bytes=header_bytes * 16)["numbers"][-1] == 19_999
+
+
+# ------------------------------------------------------------ F14: a re-signed checkpoint of another run
+
+
+def _fit_run(run, resume=False, **kw):
+    x = fnn.random.normal(fnn.random.key(0), (24, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int)
+    s = fnn.TrainState.create(fnn.init(fnn.random.key(1), fnn.mlp([3, 4, 2])), fnn.optim.adam(0.01),
+                              key=fnn.random.key(2))
+    where = {"resume": run} if resume else {"checkpoint": run}
+    return fnn.fit(s, (x, y), batch_size=8, loss="cross_entropy", verbose=0, **where, **kw)
+
+
+def _resign_newest(run, edit):
+    """The newest checkpoint of ``run`` changed by ``edit`` and saved again by fnn.save (so its checksum holds)."""
+    path = fnn.io.latest_checkpoint(run)
+    fnn.io.save(path, edit(fnn.io.load(path)))
+    return path
+
+
+@pytest.mark.parametrize("step", [7, 9, 0])
+def test_f14_a_checkpoint_whose_step_does_not_follow_from_its_epoch_and_position_is_refused(tmp_path, step):
+    run = tmp_path / "run"
+    _fit_run(run, epochs=2, checkpoint_every=4)  # 3 batches an epoch; the newest: step 6, epoch 2
+    import attrs
+
+    path = _resign_newest(run, lambda c: attrs.evolve(c, state=attrs.evolve(c.state, step=step)))
+    with pytest.raises(FormatError) as e:
+        _fit_run(run, resume=True, epochs=3, checkpoint_every=4)
+    words = [str(path), f"its step {step}", "epoch 2", "3 batches an epoch", "start at step 0", "step 6"]
+    assert all(w in str(e.value) for w in words), str(e.value)
+
+
+def test_f14_a_stopped_run_whose_best_state_came_back_still_resumes(tmp_path):
+    """Early stopping restores an earlier epoch's params (and step): that checkpoint is no forgery."""
+    run = tmp_path / "run"
+    x = fnn.random.normal(fnn.random.key(0), (40, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int)
+    s = fnn.TrainState.create(fnn.init(fnn.random.key(1), fnn.mlp([3, 4, 2])), fnn.optim.sgd(2.0),
+                              key=fnn.random.key(2))
+    kw = dict(batch_size=8, loss="cross_entropy", verbose=0, validation=0.25, checkpoint=run,
+              early_stopping=fnn.EarlyStopping(patience=1))
+    done, h = fnn.fit(s, (x, y), epochs=40, **kw)
+    assert len(h["loss"]) < 40 and done.step < len(h["loss"]) * 4  # it stopped, and restored an earlier state
+    again, h2 = fnn.fit(s, (x, y), epochs=40, resume=run, **{k: v for k, v in kw.items() if k != "checkpoint"})
+    fnn.tree.assert_equal(again, done)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.float16, np.float32])
+def test_f14_a_checkpoint_history_of_another_dtype_is_refused(tmp_path, dtype):
+    run = tmp_path / "run"
+    _fit_run(run, epochs=2)
+
+    path = fnn.io.latest_checkpoint(run)
+    history = [k for k, v in fnn.io.load(path).history.items()]
+    # the history's arrays are the file's float64 ones of 2 entries (the params and Adam's moments are float32)
+    resign(path, lambda header, arrays: (header, [a.astype(dtype) if a.dtype == np.float64 and a.shape == (2,) else a
+                                                  for a in arrays]))
+    assert history and raw_parts(path)[1]  # the file still holds them, now of another dtype
+    with pytest.raises(FormatError, match=r"history.*float64"):
+        fnn.io.load(path)
