@@ -17,7 +17,10 @@ and as a ratio over the *floor* measured in the same process:
   kernel runs it, so that long vectors stay in the L2 cache between passes). Checked against
   ``fnn.value_and_grad`` and ``fnn.optim.adam`` at start-up.
 - fnn: ``fnn.train_epoch(state, (x, y), batch_size=B, loss="cross_entropy")`` with
-  ``fnn.mlp(sizes)`` (float32) and ``fnn.optim.adam(1e-3)``.
+  ``fnn.mlp(sizes)`` (float32) and ``fnn.optim.adam(1e-3)``; with ``adam(1e-3, backend="numba")``
+  (the ``fast`` extra: Adam and the Dense + relu passes compiled, bitwise the NumPy numbers); and
+  with ``train_epoch(..., compiled=True)`` (the whole epoch one numba loop, products as loops, not
+  BLAS: for small nets).
 - scikit-learn: ``MLPClassifier(solver="adam", hidden_layer_sizes=..., batch_size=B, max_iter=1,
   shuffle=True, tol=0, alpha=0)``; one epoch = one ``partial_fit(x, y)`` call (exactly one
   shuffled pass over the data), timed after a warm-up ``partial_fit`` that fixed the classes and
@@ -325,13 +328,15 @@ def check_reference() -> str:
 # ------------------------------------------------------------------ fnn
 
 
-def make_fnn(x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int, backend: str = "numpy", optimizer=None):
+def make_fnn(x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int, backend: str = "numpy", optimizer=None,
+             compiled: bool = False):
     params = fnn.init(fnn.random.key(1), fnn.mlp(sizes))
     optimizer = fnn.optim.adam(LR, backend=backend) if optimizer is None else optimizer
     box = [fnn.TrainState.create(params, optimizer, key=fnn.random.key(2))]
+    extra = {"compiled": True} if compiled else {}
 
     def run() -> None:
-        box[0], _ = fnn.train_epoch(box[0], (x, y), batch_size=min(batch, x.shape[0]), loss="cross_entropy")
+        box[0], _ = fnn.train_epoch(box[0], (x, y), batch_size=min(batch, x.shape[0]), loss="cross_entropy", **extra)
 
     return run
 
@@ -509,6 +514,7 @@ CONTENDERS = [  # (name, column title)
     ("numpy", "hand-written NumPy"),
     ("fnn", "fnn train_epoch"),
     ("fnn_numba", "fnn, adam(backend=\"numba\")"),
+    ("fnn_compiled", "fnn, train_epoch(compiled=True)"),
     ("sklearn", "scikit-learn MLP"),
     ("torch", "PyTorch CPU"),
     ("torch_fused", "PyTorch, Adam(fused=True)"),
@@ -520,13 +526,15 @@ CONTENDERS = [  # (name, column title)
 def build(name: str, x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int):
     if name == "floor":
         return make_floor(x, sizes, batch)
-    if name == "fnn_numba":
+    if name == "fnn_compiled" and max(sizes) > 64:
+        raise Skip("not run: for small nets (its products are loops, not BLAS)")
+    if name in ("fnn_numba", "fnn_compiled"):
         try:
             import numba  # noqa: F401
         except ImportError as e:
             raise Skip("skipped: not installed") from e
-        run = make_fnn(x, y, sizes, batch, backend="numba")
-        run()  # compile the kernel outside the timings (once per process and dtype)
+        run = make_fnn(x, y, sizes, batch, backend="numba", compiled=name == "fnn_compiled")
+        run()  # compile the kernels outside the timings (once per process and dtype)
         return run
     if name == "torch_fused":
         return make_torch(x, y, sizes, batch, fused=True)
@@ -899,7 +907,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rows", type=int, help="training rows (default 60,000; 6,000 with --quick)")
     ap.add_argument("--reps", type=int, help="timed repetitions, best taken (default 3; 1 with --quick)")
     ap.add_argument("--batches", type=parse_ints, default=[32, 128, 512], help="comma-separated batch sizes (default 32,128,512)")
-    ap.add_argument("--only", type=lambda s: s.split(","), help="comma-separated subset of: floor,numpy,fnn,fnn_numba,sklearn,torch,torch_fused,jax_step,jax_scan")
+    ap.add_argument("--only", type=lambda s: s.split(","), help="comma-separated subset of: floor,numpy,fnn,fnn_numba,fnn_compiled,sklearn,torch,torch_fused,"
+                         "jax_step,jax_scan")
     ap.add_argument("--no-tiny", action="store_true", help="skip the tiny-net row")
     ap.add_argument("--tiny-reps", type=int, help="repetitions of the tiny-net row, best taken (default 15; 3 with --quick): "
                                                   "its epochs take 0.02-1 s, so more of them cost little and steady the best")
