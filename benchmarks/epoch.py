@@ -48,6 +48,11 @@ Run (from the repo root):
     python benchmarks/epoch.py --faults        # minor page faults per step, peak RSS of an epoch
     python benchmarks/epoch.py --wait-idle 60  # on a shared machine: wait for quiet before each run
 
+OpenBLAS's worker threads busy-wait after each product (``OPENBLAS_THREAD_TIMEOUT``, left as the
+environment sets it and reported in the header), which keeps the second core from elementwise work:
+``OPENBLAS_THREAD_TIMEOUT=4 python benchmarks/epoch.py`` lets fnn's Adam split over both cores
+(see ``fnn/optim/_threads.py``).
+
 With 2 BLAS threads on 2 cores, any other busy process slows the matmuls several-fold (a BLAS
 thread waits for its descheduled twin), so ratios from a busy machine mean little: the header
 reports how much CPU other processes used during the timed runs, and ``--wait-idle`` waits for
@@ -663,6 +668,7 @@ def machine_info(rows: int, reps: int) -> dict:
         "cpu": cpu,
         "cores": f"{os.cpu_count()} logical, {usable} usable",
         "threads": THREADS,
+        "blas_timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT", "default"),
         "blas": blas,
         "versions": versions,
         "commit": commit,
@@ -676,7 +682,7 @@ def header(info: dict) -> str:
     v = info["versions"]
     return "\n".join([
         f"Machine: {info['cpu']} ({info['cores']}), {info['platform']}; threads limited to {info['threads']} "
-        "(OMP/OPENBLAS/MKL_NUM_THREADS, torch.set_num_threads).",
+        f"(OMP/OPENBLAS/MKL_NUM_THREADS, torch.set_num_threads); OPENBLAS_THREAD_TIMEOUT {info['blas_timeout']}.",
         f"Versions: Python {v['python']}, NumPy {v['numpy']} ({info['blas']}), fnn {v['fnn']} (git {info['commit']}), "
         f"scikit-learn {v['sklearn']}, PyTorch {v['torch']}, JAX {v['jax']} (jaxlib {v['jaxlib']}, optax {v['optax']}), "
         f"numba {v['numba']}.",

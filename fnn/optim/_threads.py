@@ -10,6 +10,16 @@ through the same operations as in one call, so the result is bitwise the single-
 The helper is one daemon thread per process, made on first use (and again in a forked child,
 where the parent's thread does not exist); it holds no data between calls. Vectors shorter than
 :data:`MIN_SPLIT` elements run in one call: waking the helper costs more than half such a pass.
+
+**Only when BLAS leaves the second core free.** OpenBLAS's worker threads busy-wait after each
+matrix product (for ``OPENBLAS_THREAD_TIMEOUT``: by default 2^28 cycles, about 0.1 s), so right
+after the backward pass the "idle" core is taken by a spinning BLAS thread, and a helper thread
+only competes with it: measured on 2 cores, the split epoch was no faster (batch 32, numba Adam:
+664 against 567 µs a step), and numba's ``parallel=True`` (its OpenMP threads spin too) was 5-8x
+slower. With ``OPENBLAS_THREAD_TIMEOUT=4`` (BLAS threads sleep at once) both-core kernels win
+(a 784x256 product + a 235k-element pass: 0.8-0.9 against 1.35 ms). So the split runs when the
+environment says BLAS will not spin: ``OPENBLAS_THREAD_TIMEOUT`` set to 10 or less, or BLAS on one
+thread (``OPENBLAS_NUM_THREADS=1``). Both are read once, at import, as OpenBLAS reads them.
 """
 
 from __future__ import annotations
@@ -38,6 +48,17 @@ def usable_cores() -> int:
 _CORES = usable_cores()
 
 
+def _blas_leaves_a_core(env: dict) -> bool:
+    """Whether OpenBLAS's threads will not busy-wait on the other core (see the module docstring)."""
+    if env.get("OPENBLAS_NUM_THREADS", "").strip() == "1":
+        return True
+    timeout = env.get("OPENBLAS_THREAD_TIMEOUT", "").strip()
+    return timeout.isdigit() and int(timeout) <= 10
+
+
+_SPLIT = _CORES >= 2 and _blas_leaves_a_core(dict(os.environ))
+
+
 def _helper() -> ThreadPoolExecutor:
     pid = os.getpid()
     if _POOL[1] != pid:
@@ -49,8 +70,9 @@ def _helper() -> ThreadPoolExecutor:
 
 
 def split_run(kernel: Callable[[int, int], None], n: int) -> None:
-    """Run ``kernel(start, stop)`` over ``[0, n)``: in two halves on two threads when ``n >= MIN_SPLIT``
-    and the process has two cores or more, else in one call. Exceptions of either half are raised.
+    """Run ``kernel(start, stop)`` over ``[0, n)``: in two halves on two threads when ``n >= MIN_SPLIT``,
+    the process has two cores or more and BLAS leaves one free, else in one call. Exceptions of
+    either half are raised.
 
     >>> import numpy as np
     >>> a = np.zeros(300_000)
@@ -60,7 +82,7 @@ def split_run(kernel: Callable[[int, int], None], n: int) -> None:
     >>> bool(np.array_equal(a, np.arange(300_000)))
     True
     """
-    if n < MIN_SPLIT or _CORES < 2:
+    if n < MIN_SPLIT or not _SPLIT:
         kernel(0, n)
         return
     half = (n // 2 + 63) & ~63  # a multiple of 64 elements: each half starts on a cache line as the whole does
