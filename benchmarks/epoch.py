@@ -87,6 +87,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's fnn, not an installed one
 import fnn  # noqa: E402
 
 BIG = [784, 256, 128, 10]
