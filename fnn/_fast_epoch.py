@@ -169,7 +169,8 @@ def unsupported(state: Any, problem: Any) -> str | None:
     if getattr(params, "members", None) is not None:
         return "a stack of networks"
     if not isinstance(opt, Adam) or opt.amsgrad or opt.weight_decay or not isinstance(opt.lr, float):
-        return f"the optimizer {type(opt).__name__} (only fnn.optim.adam with a constant float lr, no AMSGrad or weight decay)"
+        return (f"the optimizer {type(opt).__name__} (only fnn.optim.adam with a constant float lr, no AMSGrad or "
+                "weight decay)")
     loss = problem.loss
     if type(loss) is not CrossEntropy or loss.from_logits or loss.label_smoothing:
         return f"the loss {getattr(loss, 'name', loss)!r} (only 'cross_entropy' after a softmax)"
@@ -203,7 +204,8 @@ def run(state: Any, problem: Any, order: np.ndarray, stop: int, batch_size: int)
     """
     why = unsupported(state, problem)
     if why is not None:
-        raise ConfigError(f"train_epoch(compiled=True) does not support {why}; drop compiled=True to run the NumPy fold")
+        raise ConfigError(
+            f"train_epoch(compiled=True) does not support {why}; drop compiled=True to run the NumPy fold")
     from fnn.optim.adam import FLUSH_EVERY
 
     params, opt = state.params, state.optimizer
