@@ -17,9 +17,11 @@ after the backward pass the "idle" core is taken by a spinning BLAS thread, and 
 only competes with it: measured on 2 cores, the split epoch was no faster (batch 32, numba Adam:
 664 against 567 µs a step), and numba's ``parallel=True`` (its OpenMP threads spin too) was 5-8x
 slower. With ``OPENBLAS_THREAD_TIMEOUT=4`` (BLAS threads sleep at once) both-core kernels win
-(a 784x256 product + a 235k-element pass: 0.8-0.9 against 1.35 ms). So the split runs when the
-environment says BLAS will not spin: ``OPENBLAS_THREAD_TIMEOUT`` set to 10 or less, or BLAS on one
-thread (``OPENBLAS_NUM_THREADS=1``). Both are read once, at import, as OpenBLAS reads them.
+(a 784x256 product + a 235k-element pass: 0.8-0.9 against 1.35 ms). And where other processes
+keep the second core busy, the split loses (the Adam update alone, BLAS on one thread, a loaded
+machine: numba 130 against 86 µs, NumPy 517 against 343). So the split runs only when the
+environment says BLAS will not spin and the machine is meant for this process:
+``OPENBLAS_THREAD_TIMEOUT`` set to 10 or less, read once, at import, as OpenBLAS reads it.
 """
 
 from __future__ import annotations
@@ -49,9 +51,7 @@ _CORES = usable_cores()
 
 
 def _blas_leaves_a_core(env: dict) -> bool:
-    """Whether OpenBLAS's threads will not busy-wait on the other core (see the module docstring)."""
-    if env.get("OPENBLAS_NUM_THREADS", "").strip() == "1":
-        return True
+    """Whether OpenBLAS's threads were told not to busy-wait on the other core (see the module docstring)."""
     timeout = env.get("OPENBLAS_THREAD_TIMEOUT", "").strip()
     return timeout.isdigit() and int(timeout) <= 10
 
