@@ -17,13 +17,22 @@ and as a ratio over the *floor* measured in the same process:
   kernel runs it, so that long vectors stay in the L2 cache between passes). Checked against
   ``fnn.value_and_grad`` and ``fnn.optim.adam`` at start-up.
 - fnn: ``fnn.train_epoch(state, (x, y), batch_size=B, loss="cross_entropy")`` with
-  ``fnn.mlp(sizes)`` (float32) and ``fnn.optim.adam(1e-3)``.
+  ``fnn.mlp(sizes)`` (float32) and ``fnn.optim.adam(1e-3)``; with ``adam(1e-3, backend="numba")``
+  (the ``fast`` extra: Adam and the Dense + relu passes compiled, bitwise the NumPy numbers); and
+  with ``train_epoch(..., compiled=True)`` (the whole epoch one numba loop, products as loops, not
+  BLAS: for small nets).
 - scikit-learn: ``MLPClassifier(solver="adam", hidden_layer_sizes=..., batch_size=B, max_iter=1,
   shuffle=True, tol=0, alpha=0)``; one epoch = one ``partial_fit(x, y)`` call (exactly one
   shuffled pass over the data), timed after a warm-up ``partial_fit`` that fixed the classes and
   initialised the weights. Its per-call input validation is included, as fnn's is.
 - PyTorch: ``nn.Sequential`` + ``torch.optim.Adam`` + ``nn.CrossEntropyLoss``, a loop over slices
-  of ``torch.randperm`` indexing preallocated tensors, ``torch.set_num_threads(2)``.
+  of ``torch.randperm`` indexing preallocated tensors, ``torch.set_num_threads(2)``; and the same with
+  ``torch.optim.Adam(fused=True)`` (one fused kernel for the whole update).
+- JAX, jit step: ``jax.jit`` of loss, ``jax.value_and_grad`` and ``optax.adam`` (params and state
+  donated), the data on the device and each step's rows gathered inside the compiled step; one call
+  and one loss read per batch.
+- JAX, epoch in ``lax.scan``: the same step scanned over the epoch's full batches in one compiled
+  call (no per-step dispatch; the losses read once at the end), the last, shorter batch by the jit step.
 
 All trainers keep the last, shorter batch (ceil(n / B) steps) and read each step's loss as a
 Python float. Each contender is warmed up with one epoch, then timed R times (best of R); the
@@ -39,12 +48,17 @@ Run (from the repo root):
     python benchmarks/epoch.py --faults        # minor page faults per step, peak RSS of an epoch
     python benchmarks/epoch.py --wait-idle 60  # on a shared machine: wait for quiet before each run
 
+OpenBLAS's worker threads busy-wait after each product (``OPENBLAS_THREAD_TIMEOUT``, left as the
+environment sets it and reported in the header), which keeps the second core from elementwise work:
+``OPENBLAS_THREAD_TIMEOUT=4 python benchmarks/epoch.py`` lets fnn's Adam split over both cores
+(see ``fnn/optim/_threads.py``).
+
 With 2 BLAS threads on 2 cores, any other busy process slows the matmuls several-fold (a BLAS
 thread waits for its descheduled twin), so ratios from a busy machine mean little: the header
 reports how much CPU other processes used during the timed runs, and ``--wait-idle`` waits for
 quiet before each run and redoes runs that were disturbed.
 
-scikit-learn and PyTorch columns say "skipped: not installed" when the package is missing
+scikit-learn, PyTorch and JAX columns say "skipped: not installed" when the package is missing
 (``pip install -e ".[bench]"``; for PyTorch prefer a CPU-only build: the default Linux wheel
 pulls multi-GB CUDA libraries).
 """
@@ -74,6 +88,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's fnn, not an installed one
 import fnn  # noqa: E402
 
 BIG = [784, 256, 128, 10]
@@ -321,13 +336,15 @@ def check_reference() -> str:
 # ------------------------------------------------------------------ fnn
 
 
-def make_fnn(x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int, backend: str = "numpy", optimizer=None):
+def make_fnn(x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int, backend: str = "numpy", optimizer=None,
+             compiled: bool = False):
     params = fnn.init(fnn.random.key(1), fnn.mlp(sizes))
     optimizer = fnn.optim.adam(LR, backend=backend) if optimizer is None else optimizer
     box = [fnn.TrainState.create(params, optimizer, key=fnn.random.key(2))]
+    extra = {"compiled": True} if compiled else {}
 
     def run() -> None:
-        box[0], _ = fnn.train_epoch(box[0], (x, y), batch_size=min(batch, x.shape[0]), loss="cross_entropy")
+        box[0], _ = fnn.train_epoch(box[0], (x, y), batch_size=min(batch, x.shape[0]), loss="cross_entropy", **extra)
 
     return run
 
@@ -370,7 +387,7 @@ def _torch():
     return torch
 
 
-def make_torch(x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int):
+def make_torch(x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int, fused: bool = False):
     torch = _torch()
     from torch import nn
 
@@ -380,7 +397,7 @@ def make_torch(x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int):
         layers += [nn.Linear(a, b), nn.ReLU()]
     layers.append(nn.Linear(sizes[-2], sizes[-1]))
     model = nn.Sequential(*layers)
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    opt = torch.optim.Adam(model.parameters(), lr=LR, fused=True) if fused else torch.optim.Adam(model.parameters(), lr=LR)
     loss_fn = nn.CrossEntropyLoss()
     xt = torch.from_numpy(x)  # shares memory: no copy
     yt = torch.from_numpy(y.astype(np.int64))
@@ -403,6 +420,101 @@ def make_torch(x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int):
     return run
 
 
+# ------------------------------------------------------------------ JAX
+
+
+def _jax():
+    try:
+        import jax
+        import optax
+    except ImportError as e:
+        raise Skip("skipped: not installed") from e
+    return jax, optax
+
+
+def _jax_trainer(x: np.ndarray, y: np.ndarray, sizes: list[int]):
+    """The network, loss and jitted Adam step of the JAX peers: the params a list of (w, b), optax.adam."""
+    jax, optax = _jax()
+    jnp = jax.numpy
+    keys = jax.random.split(jax.random.PRNGKey(0), len(sizes) - 1)
+    params = [(jax.random.normal(k, (a, b), jnp.float32) * (2.0 / a) ** 0.5, jnp.zeros(b, jnp.float32))
+              for k, a, b in zip(keys, sizes[:-1], sizes[1:])]
+    opt = optax.adam(LR)
+
+    def loss_fn(params, xb, yb):
+        h = xb
+        for w, b in params[:-1]:
+            h = jax.nn.relu(h @ w + b)
+        w, b = params[-1]
+        return optax.softmax_cross_entropy_with_integer_labels(h @ w + b, yb).mean()
+
+    def step(params, opt_state, xs, ys, idx):
+        loss, grads = jax.value_and_grad(loss_fn)(params, xs[idx], ys[idx])
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    xs, ys = jax.device_put(x), jax.device_put(y.astype(np.int32))
+    return jax, params, opt.init(params), step, xs, ys
+
+
+def make_jax_step(x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int):
+    """JAX's compiled step: ``jax.jit`` of loss, gradient and optax Adam; one call (and one loss read) per batch.
+    The data live on the device; each step gathers its rows inside the jitted function."""
+    jax, params, opt_state, step, xs, ys = _jax_trainer(x, y, sizes)
+    jstep = jax.jit(step, donate_argnums=(0, 1))
+    n = x.shape[0]
+    batch = min(batch, n)
+    gen = np.random.default_rng(0)
+    box = [params, opt_state]
+
+    def run() -> None:
+        perm = gen.permutation(n).astype(np.int32)
+        p, s = box
+        total = 0.0
+        for start in range(0, n, batch):
+            idx = perm[start : start + batch]
+            p, s, loss = jstep(p, s, xs, ys, idx)
+            total += float(loss) * idx.size
+        box[:] = [p, s]
+
+    run()  # compile both batch shapes outside the timings
+    return run
+
+
+def make_jax_scan(x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int):
+    """JAX's whole epoch as one compiled loop: ``lax.scan`` of the jitted step over the full batches (the last,
+    shorter batch, if any, by the jitted step), all losses read once at the end."""
+    jax, params, opt_state, step, xs, ys = _jax_trainer(x, y, sizes)
+    n = x.shape[0]
+    batch = min(batch, n)
+    full = n // batch
+
+    def epoch(params, opt_state, xs, ys, order):
+        def body(carry, idx):
+            p, s, loss = step(*carry, xs, ys, idx)
+            return (p, s), loss
+        (params, opt_state), losses = jax.lax.scan(body, (params, opt_state), order)
+        return params, opt_state, losses
+
+    jepoch = jax.jit(epoch, donate_argnums=(0, 1))
+    jstep = jax.jit(step, donate_argnums=(0, 1))
+    gen = np.random.default_rng(0)
+    box = [params, opt_state]
+
+    def run() -> None:
+        perm = gen.permutation(n).astype(np.int32)
+        p, s = box
+        p, s, losses = jepoch(p, s, xs, ys, perm[: full * batch].reshape(full, batch))
+        total = float(np.asarray(losses).sum()) * batch
+        if n % batch:
+            p, s, loss = jstep(p, s, xs, ys, perm[full * batch :])
+            total += float(loss) * (n % batch)
+        box[:] = [p, s]
+
+    run()  # compile outside the timings
+    return run
+
+
 # ------------------------------------------------------------------ timing
 
 CONTENDERS = [  # (name, column title)
@@ -410,23 +522,33 @@ CONTENDERS = [  # (name, column title)
     ("numpy", "hand-written NumPy"),
     ("fnn", "fnn train_epoch"),
     ("fnn_numba", "fnn, adam(backend=\"numba\")"),
+    ("fnn_compiled", "fnn, train_epoch(compiled=True)"),
     ("sklearn", "scikit-learn MLP"),
     ("torch", "PyTorch CPU"),
+    ("torch_fused", "PyTorch, Adam(fused=True)"),
+    ("jax_step", "JAX, jit step"),
+    ("jax_scan", "JAX, epoch in lax.scan"),
 ]
 
 
 def build(name: str, x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int):
     if name == "floor":
         return make_floor(x, sizes, batch)
-    if name == "fnn_numba":
+    if name == "fnn_compiled" and max(sizes) > 64:
+        raise Skip("not run: for small nets (its products are loops, not BLAS)")
+    if name in ("fnn_numba", "fnn_compiled"):
         try:
             import numba  # noqa: F401
         except ImportError as e:
             raise Skip("skipped: not installed") from e
-        run = make_fnn(x, y, sizes, batch, backend="numba")
-        run()  # compile the kernel outside the timings (once per process and dtype)
+        run = make_fnn(x, y, sizes, batch, backend="numba", compiled=name == "fnn_compiled")
+        run()  # compile the kernels outside the timings (once per process and dtype)
         return run
-    return {"numpy": make_numpy, "fnn": make_fnn, "sklearn": make_sklearn, "torch": make_torch}[name](x, y, sizes, batch)
+    if name == "torch_fused":
+        return make_torch(x, y, sizes, batch, fused=True)
+    makers = {"numpy": make_numpy, "fnn": make_fnn, "sklearn": make_sklearn, "torch": make_torch,
+              "jax_step": make_jax_step, "jax_scan": make_jax_scan}
+    return makers[name](x, y, sizes, batch)
 
 
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -534,7 +656,7 @@ def machine_info(rows: int, reps: int) -> dict:
     except (AttributeError, KeyError, TypeError):  # a NumPy that describes its build otherwise
         pass
     versions = {"python": platform.python_version(), "numpy": np.__version__, "fnn": fnn.__version__}
-    for mod in ("sklearn", "torch"):
+    for mod in ("sklearn", "torch", "jax", "jaxlib", "optax", "numba"):
         try:
             versions[mod] = __import__(mod).__version__
         except ImportError:
@@ -549,6 +671,7 @@ def machine_info(rows: int, reps: int) -> dict:
         "cpu": cpu,
         "cores": f"{os.cpu_count()} logical, {usable} usable",
         "threads": THREADS,
+        "blas_timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT", "default"),
         "blas": blas,
         "versions": versions,
         "commit": commit,
@@ -562,10 +685,10 @@ def header(info: dict) -> str:
     v = info["versions"]
     return "\n".join([
         f"Machine: {info['cpu']} ({info['cores']}), {info['platform']}; threads limited to {info['threads']} "
-        "(OMP/OPENBLAS/MKL_NUM_THREADS, torch.set_num_threads).",
-        f"Versions: Python {v['python']}, NumPy {v['numpy']} ({info['blas']}), "
-        f"fnn {v['fnn']} (git {info['commit']}), "
-        f"scikit-learn {v['sklearn']}, PyTorch {v['torch']}.",
+        f"(OMP/OPENBLAS/MKL_NUM_THREADS, torch.set_num_threads); OPENBLAS_THREAD_TIMEOUT {info['blas_timeout']}.",
+        f"Versions: Python {v['python']}, NumPy {v['numpy']} ({info['blas']}), fnn {v['fnn']} (git {info['commit']}), "
+        f"scikit-learn {v['sklearn']}, PyTorch {v['torch']}, JAX {v['jax']} (jaxlib {v['jaxlib']}, optax {v['optax']}), "
+        f"numba {v['numba']}.",
         f"Run: {info['date']}; float32, {info['rows']:,} rows, one epoch, best of {info['reps']}, "
         "ratio = seconds per epoch / floor measured in the same process.",
     ])
@@ -795,7 +918,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rows", type=int, help="training rows (default 60,000; 6,000 with --quick)")
     ap.add_argument("--reps", type=int, help="timed repetitions, best taken (default 3; 1 with --quick)")
     ap.add_argument("--batches", type=parse_ints, default=[32, 128, 512], help="comma-separated batch sizes (default 32,128,512)")
-    ap.add_argument("--only", type=lambda s: s.split(","), help="comma-separated subset of: floor,numpy,fnn,fnn_numba,sklearn,torch")
+    ap.add_argument("--only", type=lambda s: s.split(","), help="comma-separated subset of: floor,numpy,fnn,fnn_numba,fnn_compiled,sklearn,torch,torch_fused,"
+                         "jax_step,jax_scan")
     ap.add_argument("--no-tiny", action="store_true", help="skip the tiny-net row")
     ap.add_argument("--tiny-reps", type=int, help="repetitions of the tiny-net row, best taken (default 15; 3 with --quick): "
                                                   "its epochs take 0.02-1 s, so more of them cost little and steady the best")

@@ -15,13 +15,17 @@ from typing import Any, Callable
 import attrs
 import numpy as np
 
-from fnn import random, tree
+from fnn import _fast, random, tree
 from fnn._checks import boolean, is_real, short_repr
+from fnn.layers.activations import _ZEROS
 from fnn.errors import ConfigError, ShapeError
 from fnn.layers import Activation, DenseParams, Dropout, SequentialParams, backward, forward, layer_name, weight_leaves
 from fnn.layers.sequential import network_input, stack_key
 from fnn.losses import Loss, _as_dtype, _weighted_mean, get as get_loss
 from fnn.network import check_inputs, sample_out_shape
+
+_dense_forward = forward.dispatch(DenseParams)
+_relu_backward = backward.dispatch(Activation)
 
 __all__ = ["grad", "value_and_grad", "l2_penalty", "loss_value", "output_of", "check_loss_output"]
 
@@ -197,12 +201,65 @@ class Plan:
     fused_rows: Callable | None = None  # its rows' losses and gradients, for weights
 
     @classmethod
-    def of(cls, params: SequentialParams, loss: Any) -> "Plan":
+    def of(cls, params: SequentialParams, loss: Any, backend: str = "numpy") -> "Plan":
+        """The plan of ``params`` under ``loss``; ``backend="numba"`` (the ``fast`` extra) runs the
+        elementwise passes of each hidden Dense + relu pair as compiled kernels (bitwise the same numbers)."""
         fused = _fused_loss(params, loss)
         layers = params.layers[:-1] if fused is not None else params.layers
         kinds = [type(layer) for layer in layers]
         rows = _fused_loss(params, loss, rows=True) if fused is not None else None
-        return cls(tuple(forward.dispatch(k) for k in kinds), tuple(backward.dispatch(k) for k in kinds), fused, rows)
+        forwards = [forward.dispatch(k) for k in kinds]
+        backwards = [backward.dispatch(k) for k in kinds]
+        for i in _dense_relu_pairs(layers):
+            forwards[i], forwards[i + 1] = _DENSE_RELU[backend], _relu_after_dense
+            if backend == "numba":
+                backwards[i + 1] = _relu_backward_numba
+        return cls(tuple(forwards), tuple(backwards), fused, rows)
+
+
+# ---- a Dense followed by a relu, in place (see Plan.of)
+# The Dense's output is a new array no one else holds, so the relu can run over it in place: one
+# activation-sized array fewer per pair and step. The relu's residual is then (y, y), its output
+# twice: its backward's mask ``x > 0`` is the same from y = maximum(x, 0) as from x (NaN: neither).
+
+
+def _dense_relu_pairs(layers: Any) -> list[int]:
+    """The indices i of the layers where layers[i] is a Dense and layers[i + 1] a relu Activation."""
+    return [i for i in range(len(layers) - 1)
+            if type(layers[i]) is DenseParams and type(layers[i + 1]) is Activation and layers[i + 1].name == "relu"]
+
+
+def _dense_relu_numpy(node: DenseParams, x: np.ndarray, key: Any, train: bool) -> tuple[np.ndarray, np.ndarray]:
+    y, residual = _dense_forward(node, x, key, train)
+    np.maximum(y, _ZEROS[y.dtype], out=y)
+    return y, residual
+
+
+def _dense_relu_numba(node: DenseParams, x: np.ndarray, key: Any, train: bool) -> tuple[np.ndarray, np.ndarray]:
+    w, b = node.w, node.b
+    if b is None or w.ndim != 2 or x.ndim != 2 or w.dtype not in _FAST_DTYPES:  # a stack, samples of higher rank,
+        return _dense_relu_numpy(node, x, key, train)  # no bias, float16: NumPy's passes
+    y = x @ w
+    _fast.kernels()[0](y, b, _ZEROS[y.dtype][()])
+    return y, x
+
+
+def _relu_after_dense(node: Activation, y: np.ndarray, key: Any, train: bool) -> tuple[np.ndarray, tuple]:
+    return y, (y, y)  # the relu already ran, in place, in the Dense's forward
+
+
+def _relu_backward_numba(node: Activation, residual: tuple, g: np.ndarray, out: Any, need_input_grad: bool) -> Any:
+    if not need_input_grad:
+        return None
+    y = residual[1]
+    if g.ndim != 2 or not g.flags.writeable or g.dtype not in _FAST_DTYPES or g.shape != y.shape:
+        return _relu_backward(node, residual, g, out, need_input_grad)
+    _fast.kernels()[1](g, y, _ZEROS[y.dtype][()])
+    return g
+
+
+_DENSE_RELU = {"numpy": _dense_relu_numpy, "numba": _dense_relu_numba}
+_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _loss_value_and_grad(

@@ -346,7 +346,14 @@ def _prepare(
         y, weights = weighted_targets(params, x.shape[0], y, loss, sample_weight, class_weight, where)
     elif isinstance(loss, Loss):
         y = loss.targets(y, (x.shape[0], *sample_out_shape(params)), params.dtype)
-    return _Problem(x, y, loss, _check_l2(l2), tree.ravel(params)[1], uses_key(params), Plan.of(params, loss), weights)
+    plan = Plan.of(params, loss, _backend(state.optimizer))
+    return _Problem(x, y, loss, _check_l2(l2), tree.ravel(params)[1], uses_key(params), plan, weights)
+
+
+def _backend(optimizer: Any) -> str:
+    """``"numba"`` for an optimizer built with ``backend="numba"`` (the ``fast`` extra): the epoch's layers then
+    run their compiled kernels too (bitwise the same numbers, see :mod:`fnn._fast`); else ``"numpy"``."""
+    return "numba" if getattr(optimizer, "backend", "numpy") == "numba" else "numpy"
 
 
 @attrs.frozen
@@ -678,12 +685,18 @@ def train_epoch(
     drop_last: bool = False,
     sample_weight: Any = None,
     class_weight: Any = None,
+    compiled: bool = False,
 ) -> tuple[TrainState, dict]:
     """One pass over ``data`` in mini-batches: ``toolz.reduce`` of (grad, opt_step) over the batches.
 
     ``sample_weight`` (one weight ≥ 0 per row of ``data``) and ``class_weight`` (a dict
     ``{class: weight}`` or ``"balanced"``, counted over ``data``) make each batch's loss the
     weighted mean of its rows (see :mod:`fnn.losses`).
+
+    ``compiled=True`` (the ``fast`` extra) runs the whole epoch as one compiled loop, for plain relu
+    MLPs with softmax cross-entropy and Adam (see :mod:`fnn._fast_epoch`, which lists what it supports):
+    no per-step Python, the same batches and formulas, matrix products as loops (not BLAS), so the
+    results agree with the NumPy fold to rounding, not bitwise. For small networks.
 
     Returns:
         ``(state, metrics)`` with ``metrics["loss"]`` the mean of the batch losses weighted by
@@ -708,4 +721,31 @@ def train_epoch(
     problem = _prepare(state, data, loss, l2, "train_epoch", sample_weight, class_weight)
     batch_size = _check_batch_size(batch_size, problem.x.shape[0])
     shuffle, drop_last = boolean(shuffle, "train_epoch: shuffle"), boolean(drop_last, "train_epoch: drop_last")
+    if boolean(compiled, "train_epoch: compiled"):
+        return _compiled_epoch(state, problem, batch_size, shuffle, drop_last)
     return _run_epoch(state, problem, batch_size, shuffle, drop_last)
+
+
+def _compiled_epoch(state: TrainState, problem: _Problem, batch_size: int, shuffle: bool,
+                    drop_last: bool) -> tuple[TrainState, dict]:
+    """:func:`_run_epoch` as one compiled loop (``train_epoch(compiled=True)``, see :mod:`fnn._fast_epoch`):
+    the same permutation and batches, states and metrics built as the fold builds them."""
+    from fnn import _fast_epoch
+    from fnn.optim.adam import AdamState
+
+    order = _order(random.fold_in(random.fold_in(state.key, SHUFFLE), state.step), problem.x.shape[0], shuffle)
+    stop = sum(c.size for c in _index_chunks(order, batch_size, drop_last))
+    done, (P, M, V), losses = _fast_epoch.run(state, problem, order, stop, batch_size)
+
+    def state_in(slot: int, steps: int) -> TrainState:  # the state after `steps` of the epoch's steps
+        opt_state = AdamState(state.opt_state.count + steps, M[slot], V[slot])
+        return TrainState(problem.unravel(P[slot]), opt_state, state.key, state.step + steps, state.optimizer)
+
+    if done < losses.size:  # the loss of step `done` was not finite: its state is in slot done % 2
+        here = state_in(done % 2, done)
+        good = here if np.isfinite(P[done % 2]).all() or done == 0 else state_in((done - 1) % 2, done - 1)
+        _non_finite(here, P[done % 2], None if good is here else good, state.params.dtype.type(losses[done]))
+    values = losses.astype(state.params.dtype).astype(np.float64)  # as the fold keeps them: the params' dtype
+    sizes = np.minimum(batch_size, stop - np.arange(0, stop, batch_size))
+    new = state_in(done % 2, done)
+    return new, {"loss": _epoch_mean(values, sizes, new.params), "step_loss": values, "steps": done}

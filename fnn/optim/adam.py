@@ -16,7 +16,7 @@ import numpy as np
 from fnn._reductions import TINY
 from fnn._checks import keywords_checked
 from fnn.errors import ConfigError
-from fnn.optim import _fused
+from fnn.optim import _fused, _threads
 from fnn.optim.base import check_params, check_step, coupled_decay, flag, lr_at, lr_field, real, zeros
 from fnn.tree import register, value_class
 
@@ -171,8 +171,17 @@ def _adam_step(
     # (sqrt(n) + eps * sqrt(bc2)): the same number up to rounding, one pass fewer (Kingma & Ba, sec. 2).
     sqrt_bc2 = math.sqrt(1.0 - b2**t)
     kernel = _adam_numpy if backend == "numpy" else _fused.adam_kernel()
-    kernel(p, g, state.mu, state.nu, state.nu_max, out_p, out_mu, out_nu, out_nu_max,
-           b1, b2, eps * sqrt_bc2, -(lr * sqrt_bc2 / (1.0 - b1**t)), flush_subnormals and t % FLUSH_EVERY == 0)
+    eps_hat, step, flush = eps * sqrt_bc2, -(lr * sqrt_bc2 / (1.0 - b1**t)), flush_subnormals and t % FLUSH_EVERY == 0
+    mu, nu, nu_max = state.mu, state.nu, state.nu_max
+    if p.size < _threads.MIN_SPLIT:  # one call (a short vector: no closure, no helper thread)
+        kernel(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, b2, eps_hat, step, flush)
+    else:  # a long one: both cores, each on one half (elementwise: bitwise the one call's result)
+        def part(start: int, stop: int) -> None:
+            b = slice(start, stop)
+            kernel(p[b], g[b], mu[b], nu[b], None if nu_max is None else nu_max[b], out_p[b], out_mu[b], out_nu[b],
+                   None if out_nu_max is None else out_nu_max[b], b1, b2, eps_hat, step, flush)
+
+        _threads.split_run(part, p.size)
     return out_p, AdamState(t, out_mu, out_nu, out_nu_max)
 
 
