@@ -12,7 +12,6 @@ Run: python benchmarks/autodiff.py [--batch 128] [--sizes 256 128] [--rounds 3] 
 import argparse
 import timeit
 
-import autograd.numpy as anp
 import numpy as np
 
 import fnn
@@ -55,7 +54,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="tiny sizes and few repeats (a smoke test)")
     args = parser.parse_args()
-    batch, (d_in, d_out), repeat, rounds = (8, (16, 8), 1, 1) if args.quick else (args.batch, args.sizes, 7, args.rounds)
+    batch, (d_in, d_out), repeat, rounds = (
+        (8, (16, 8), 1, 1) if args.quick else (args.batch, args.sizes, 7, args.rounds)
+    )
 
     x = fnn.random.normal(fnn.random.key(1), (batch, d_in), dtype=np.float32)
     y = fnn.random.normal(fnn.random.key(2), (batch, 10), dtype=np.float32)
@@ -66,7 +67,10 @@ def main() -> None:
     cases = {}
     for name, layer in layers.items():
         node = fnn.init(fnn.random.key(0), fnn.Sequential([layer], in_dim=d_in)).layers[0]
-        net = fnn.init(fnn.random.key(0), fnn.Sequential([fnn.Dense(d_in), layer, fnn.Activation("tanh"), fnn.Dense(10)], in_dim=d_in))
+        net = fnn.init(
+            fnn.random.key(0),
+            fnn.Sequential([fnn.Dense(d_in), layer, fnn.Activation("tanh"), fnn.Dense(10)], in_dim=d_in),
+        )
         cases[name] = (node, net)
     times = {name: [np.inf] * 3 for name in layers}
     for _ in range(rounds):

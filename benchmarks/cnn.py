@@ -79,8 +79,18 @@ NETS = {
 def fnn_spec(net: str) -> fnn.Sequential:
     relu = fnn.Activation("relu")
     if net == "lenet":
-        layers = [fnn.Conv2D(32, 5), relu, fnn.MaxPool2D(2), fnn.Conv2D(64, 5), relu, fnn.MaxPool2D(2),
-                  fnn.Flatten(), fnn.Dense(128), relu, fnn.Dense(10)]
+        layers = [
+            fnn.Conv2D(32, 5),
+            relu,
+            fnn.MaxPool2D(2),
+            fnn.Conv2D(64, 5),
+            relu,
+            fnn.MaxPool2D(2),
+            fnn.Flatten(),
+            fnn.Dense(128),
+            relu,
+            fnn.Dense(10),
+        ]
     else:
         layers = [layer for _ in range(3) for layer in (fnn.Conv1D(25, 5, stride=2, padding=2), relu)]
         layers += [fnn.Flatten(), fnn.Dense(10)]
@@ -91,8 +101,18 @@ def torch_model(net: str):
     from torch import nn
 
     if net == "lenet":
-        return nn.Sequential(nn.Conv2d(1, 32, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 5), nn.ReLU(),
-                             nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1024, 128), nn.ReLU(), nn.Linear(128, 10))
+        return nn.Sequential(
+            nn.Conv2d(1, 32, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(1024, 128),
+            nn.ReLU(),
+            nn.Linear(128, 10),
+        )
     layers: list = []
     for c_in in (1, 25, 25):
         layers += [nn.Conv1d(c_in, 25, 5, stride=2, padding=2), nn.ReLU()]
@@ -229,8 +249,11 @@ def measure(net: str, rows: int, names: list[str], reps: int, batch: int) -> dic
 def window_bytes(net: str, batch: int) -> list[tuple[str, int]]:
     """(layer, bytes) of each convolution's window matrix for a batch: what training keeps until the backward."""
     params = fnn.init(fnn.random.key(1), fnn_spec(net))
-    return [(layer.describe(), per_sample * inner * batch * 4)
-            for layer, per_sample, inner, _, _ in gemms(params) if not isinstance(layer, DenseParams)]
+    return [
+        (layer.describe(), per_sample * inner * batch * 4)
+        for layer, per_sample, inner, _, _ in gemms(params)
+        if not isinstance(layer, DenseParams)
+    ]
 
 
 def _status_mib(field: str) -> float | None:
@@ -268,8 +291,12 @@ def memory_child(net: str, trainer: str, batch: int) -> None:
 def memory(net: str, names: list[str], batch: int) -> dict:
     found = {}
     for trainer in [n for n in names if n != "floor"]:
-        done = subprocess.run([sys.executable, __file__, "--_memory-child", f"{net},{trainer}", "--batch", str(batch)],
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, __file__, "--_memory-child", f"{net},{trainer}", "--batch", str(batch)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if done.returncode != 0:
             found[trainer] = "failed: " + done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
             continue
@@ -281,7 +308,10 @@ def memory(net: str, names: list[str], batch: int) -> dict:
 
 
 def table(results: dict, steps: dict) -> str:
-    lines = ["| net | " + " | ".join(t for _, t in CONTENDERS) + " | fnn / PyTorch |", "|---" * (len(CONTENDERS) + 2) + "|"]
+    lines = [
+        "| net | " + " | ".join(t for _, t in CONTENDERS) + " | fnn / PyTorch |",
+        "|---" * (len(CONTENDERS) + 2) + "|",
+    ]
     for net, res in results.items():
         floor = res["floor"]
         cells = [f"{floor:.3f} s"]
@@ -299,21 +329,28 @@ def _size(nbytes: int) -> str:
 
 
 def memory_table(mem: dict, batch: int) -> str:
-    lines = [f"| net | fnn: peak RSS of a step | fnn: tracemalloc peak | fnn: window matrices (batch {batch}) "
-             "| PyTorch: peak RSS of a step |", "|---|---|---|---|---|"]
+    lines = [
+        f"| net | fnn: peak RSS of a step | fnn: tracemalloc peak | fnn: window matrices (batch {batch}) "
+        "| PyTorch: peak RSS of a step |",
+        "|---|---|---|---|---|",
+    ]
     for net, found in mem.items():
         windows = found["windows"]
         cells = []
         f = found.get("fnn")
         if isinstance(f, dict):
-            rss = f"{f['peak'] - f['before']:.1f} MiB" if f.get("before") is not None else f"{f['peak']:.1f} MiB (total)"
+            rss = (
+                f"{f['peak'] - f['before']:.1f} MiB" if f.get("before") is not None else f"{f['peak']:.1f} MiB (total)"
+            )
             cells += [rss, f"{f['traced']:.1f} MiB"]
         else:
             cells += [str(f or "not run"), "–"]
         cells.append(" + ".join(_size(b) for _, b in windows) + f" = {_size(sum(b for _, b in windows))}")
         t = found.get("torch")
         if isinstance(t, dict):
-            cells.append(f"{t['peak'] - t['before']:.1f} MiB" if t.get("before") is not None else f"{t['peak']:.1f} MiB (total)")
+            cells.append(
+                f"{t['peak'] - t['before']:.1f} MiB" if t.get("before") is not None else f"{t['peak']:.1f} MiB (total)"
+            )
         else:
             cells.append(str(t or "not run"))
         lines.append(f"| {NETS[net][0]} | " + " | ".join(cells) + " |")
@@ -321,17 +358,26 @@ def memory_table(mem: dict, batch: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="1,000 rows and 1 repetition")
     ap.add_argument("--rows", type=int, help="training rows (default 10,000; 1,000 with --quick)")
     ap.add_argument("--reps", type=int, help="timed repetitions, best taken (default 5; 1 with --quick)")
     ap.add_argument("--batch", type=int, default=BATCH, help="batch size (default 128)")
     ap.add_argument("--nets", type=lambda s: s.split(","), default=list(NETS), help="comma-separated: lenet,conv1d")
-    ap.add_argument("--only", type=lambda s: s.split(","), help="comma-separated subset of: fnn,torch (the floor always runs)")
+    ap.add_argument(
+        "--only", type=lambda s: s.split(","), help="comma-separated subset of: fnn,torch (the floor always runs)"
+    )
     ap.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
-    ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
-                    help="before each timed run, wait up to this long for other processes to use < 0.15 core, and "
-                         "redo (up to 4 times) a run during which they used > 0.3 core (default 0: off)")
+    ap.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each timed run, wait up to this long for other processes to use < 0.15 core, and "
+        "redo (up to 4 times) a run during which they used > 0.3 core (default 0: off)",
+    )
     ap.add_argument("--_memory-child", dest="memory_child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.memory_child:
@@ -359,20 +405,26 @@ def main(argv: list[str] | None = None) -> None:
     print(timing.header(timing.machine_info(rows, reps)))
     bg = sorted(timing.BACKGROUND)
     if bg:
-        print(f"Other processes' CPU during the {len(bg)} timed runs: median {bg[len(bg) // 2]:.2f}, "
-              f"max {bg[-1]:.2f} cores (of {os.cpu_count()}); each cell is the best of {reps}.")
+        print(
+            f"Other processes' CPU during the {len(bg)} timed runs: median {bg[len(bg) // 2]:.2f}, "
+            f"max {bg[-1]:.2f} cores (of {os.cpu_count()}); each cell is the best of {reps}."
+        )
         if bg[len(bg) // 2] > 0.2:
             print("WARNING: other processes were busy during most runs; rerun with --wait-idle 60 and/or more --reps.")
     print()
     print(table(results, steps))
-    print("\nFloor = the epoch's matrix products as fnn runs them (im2col: windows @ kernel, windowsᵀ @ g, g @ kernelᵀ "
-          "past the first layer; Dense likewise) on preallocated arrays.")
+    print(
+        "\nFloor = the epoch's matrix products as fnn runs them (im2col: windows @ kernel, windowsᵀ @ g, g @ kernelᵀ "
+        "past the first layer; Dense likewise) on preallocated arrays."
+    )
     if mem:
         print()
         print(memory_table(mem, args.batch))
-        print("\nPeak RSS of one training step above the RSS before it (a fresh process, after one warm-up step); "
-              "tracemalloc: NumPy's allocations during a step; window matrices: kept by training until the backward "
-              "pass (their buffers then take the windows' gradient).")
+        print(
+            "\nPeak RSS of one training step above the RSS before it (a fresh process, after one warm-up step); "
+            "tracemalloc: NumPy's allocations during a step; window matrices: kept by training until the backward "
+            "pass (their buffers then take the windows' gradient)."
+        )
 
 
 if __name__ == "__main__":

@@ -75,8 +75,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import datetime  # noqa: E402
 import gc  # noqa: E402
-import json  # noqa: E402
 import itertools  # noqa: E402
+import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
@@ -197,7 +197,9 @@ class NumpyMLP:
                 off += size
         assert off == n
         self.lr, self.b1, self.b2, self.eps, self.t = lr, b1, b2, eps, 0
-        self.blocks = [tuple(a[i : i + 65536] for a in (self.p, self.g, self.mu, self.nu, self.tmp)) for i in range(0, n, 65536)]
+        self.blocks = [
+            tuple(a[i : i + 65536] for a in (self.p, self.g, self.mu, self.nu, self.tmp)) for i in range(0, n, 65536)
+        ]
         self.batch = batch
         self.xb = np.empty((batch, self.sizes[0]), self.dtype)
         self.yb = np.empty(batch, np.intp)
@@ -219,15 +221,26 @@ class NumpyMLP:
             xb, yb = self.xb[:m], self.yb[:m]
             zs = [z[:m] for z in self.z]
             acts = [xb] + zs[:-1]  # each layer's input
-            forward = [(a, w, b, z, i < len(zs) - 1) for i, (a, w, b, z) in enumerate(zip(acts, self.w, self.b, zs, strict=True))]
+            forward = [
+                (a, w, b, z, i < len(zs) - 1)
+                for i, (a, w, b, z) in enumerate(zip(acts, self.w, self.b, zs, strict=True))
+            ]
             backward = []
             for i in range(len(zs) - 1, -1, -1):
                 d = zs[i] if i == len(zs) - 1 else self.d[i][:m]
                 prev = (self.d[i - 1][:m], self.w[i].T, self.mask[i - 1][:m], acts[i]) if i > 0 else None
                 backward.append((acts[i].T, d, self.gw[i], self.gb[i], prev))
             logits = zs[-1]
-            loss = (logits, logits.reshape(-1), self.rowmax[:m], self.rowsum[:m], self.logsum[:m], self.picked[:m],
-                    self.at[:m], self.row_starts[:m])
+            loss = (
+                logits,
+                logits.reshape(-1),
+                self.rowmax[:m],
+                self.rowsum[:m],
+                self.logsum[:m],
+                self.picked[:m],
+                self.at[:m],
+                self.row_starts[:m],
+            )
             v = self._cache[m] = (xb, yb, forward, loss, backward)
         return v
 
@@ -328,16 +341,27 @@ def check_reference() -> str:
     dparam = float(np.abs(net.p - fnn.tree.ravel(state.params)[0]).max())
     ok = max(dgrad, dloss, dparam) < 1e-10
     if not ok:
-        raise SystemExit(f"hand-written reference disagrees with fnn: loss {dloss:.2e}, grad {dgrad:.2e}, adam {dparam:.2e}")
-    return (f"hand-written reference = fnn (float64): |Δloss| {dloss:.1e}, max|Δgrad| {dgrad:.1e}, "
-            f"max|Δparams| after 2 Adam steps {dparam:.1e}")
+        raise SystemExit(
+            f"hand-written reference disagrees with fnn: loss {dloss:.2e}, grad {dgrad:.2e}, adam {dparam:.2e}"
+        )
+    return (
+        f"hand-written reference = fnn (float64): |Δloss| {dloss:.1e}, max|Δgrad| {dgrad:.1e}, "
+        f"max|Δparams| after 2 Adam steps {dparam:.1e}"
+    )
 
 
 # ------------------------------------------------------------------ fnn
 
 
-def make_fnn(x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int, backend: str = "numpy", optimizer=None,
-             compiled: bool = False):
+def make_fnn(
+    x: np.ndarray,
+    y: np.ndarray,
+    sizes: list[int],
+    batch: int,
+    backend: str = "numpy",
+    optimizer=None,
+    compiled: bool = False,
+):
     params = fnn.init(fnn.random.key(1), fnn.mlp(sizes))
     optimizer = fnn.optim.adam(LR, backend=backend) if optimizer is None else optimizer
     box = [fnn.TrainState.create(params, optimizer, key=fnn.random.key(2))]
@@ -358,8 +382,15 @@ def make_sklearn(x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int):
     except ImportError as e:
         raise Skip("skipped: not installed") from e
     clf = MLPClassifier(
-        solver="adam", hidden_layer_sizes=tuple(sizes[1:-1]), batch_size=min(batch, x.shape[0]), max_iter=1,
-        shuffle=True, tol=0, alpha=0, learning_rate_init=LR, random_state=0,
+        solver="adam",
+        hidden_layer_sizes=tuple(sizes[1:-1]),
+        batch_size=min(batch, x.shape[0]),
+        max_iter=1,
+        shuffle=True,
+        tol=0,
+        alpha=0,
+        learning_rate_init=LR,
+        random_state=0,
     )
     classes = np.arange(CLASSES)
     started = [False]
@@ -397,7 +428,11 @@ def make_torch(x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int, fused
         layers += [nn.Linear(a, b), nn.ReLU()]
     layers.append(nn.Linear(sizes[-2], sizes[-1]))
     model = nn.Sequential(*layers)
-    opt = torch.optim.Adam(model.parameters(), lr=LR, fused=True) if fused else torch.optim.Adam(model.parameters(), lr=LR)
+    opt = (
+        torch.optim.Adam(model.parameters(), lr=LR, fused=True)
+        if fused
+        else torch.optim.Adam(model.parameters(), lr=LR)
+    )
     loss_fn = nn.CrossEntropyLoss()
     xt = torch.from_numpy(x)  # shares memory: no copy
     yt = torch.from_numpy(y.astype(np.int64))
@@ -437,8 +472,10 @@ def _jax_trainer(x: np.ndarray, y: np.ndarray, sizes: list[int]):
     jax, optax = _jax()
     jnp = jax.numpy
     keys = jax.random.split(jax.random.PRNGKey(0), len(sizes) - 1)
-    params = [(jax.random.normal(k, (a, b), jnp.float32) * (2.0 / a) ** 0.5, jnp.zeros(b, jnp.float32))
-              for k, a, b in zip(keys, sizes[:-1], sizes[1:])]
+    params = [
+        (jax.random.normal(k, (a, b), jnp.float32) * (2.0 / a) ** 0.5, jnp.zeros(b, jnp.float32))
+        for k, a, b in zip(keys, sizes[:-1], sizes[1:], strict=True)
+    ]
     opt = optax.adam(LR)
 
     def loss_fn(params, xb, yb):
@@ -493,6 +530,7 @@ def make_jax_scan(x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int):
         def body(carry, idx):
             p, s, loss = step(*carry, xs, ys, idx)
             return (p, s), loss
+
         (params, opt_state), losses = jax.lax.scan(body, (params, opt_state), order)
         return params, opt_state, losses
 
@@ -521,7 +559,7 @@ CONTENDERS = [  # (name, column title)
     ("floor", "floor (matmuls only)"),
     ("numpy", "hand-written NumPy"),
     ("fnn", "fnn train_epoch"),
-    ("fnn_numba", "fnn, adam(backend=\"numba\")"),
+    ("fnn_numba", 'fnn, adam(backend="numba")'),
     ("fnn_compiled", "fnn, train_epoch(compiled=True)"),
     ("sklearn", "scikit-learn MLP"),
     ("torch", "PyTorch CPU"),
@@ -546,8 +584,14 @@ def build(name: str, x: np.ndarray, y: np.ndarray, sizes: list[int], batch: int)
         return run
     if name == "torch_fused":
         return make_torch(x, y, sizes, batch, fused=True)
-    makers = {"numpy": make_numpy, "fnn": make_fnn, "sklearn": make_sklearn, "torch": make_torch,
-              "jax_step": make_jax_step, "jax_scan": make_jax_scan}
+    makers = {
+        "numpy": make_numpy,
+        "fnn": make_fnn,
+        "sklearn": make_sklearn,
+        "torch": make_torch,
+        "jax_step": make_jax_step,
+        "jax_scan": make_jax_scan,
+    }
     return makers[name](x, y, sizes, batch)
 
 
@@ -662,7 +706,9 @@ def machine_info(rows: int, reps: int) -> dict:
         except ImportError:
             versions[mod] = "not installed"
     try:
-        rev = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True, timeout=10)
+        rev = subprocess.run(
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True, timeout=10
+        )
         commit = rev.stdout.strip() or "?"
     except (OSError, subprocess.SubprocessError):  # no git, or no repository: the report says "?"
         commit = "?"
@@ -683,15 +729,18 @@ def machine_info(rows: int, reps: int) -> dict:
 
 def header(info: dict) -> str:
     v = info["versions"]
-    return "\n".join([
-        f"Machine: {info['cpu']} ({info['cores']}), {info['platform']}; threads limited to {info['threads']} "
-        f"(OMP/OPENBLAS/MKL_NUM_THREADS, torch.set_num_threads); OPENBLAS_THREAD_TIMEOUT {info['blas_timeout']}.",
-        f"Versions: Python {v['python']}, NumPy {v['numpy']} ({info['blas']}), fnn {v['fnn']} (git {info['commit']}), "
-        f"scikit-learn {v['sklearn']}, PyTorch {v['torch']}, JAX {v['jax']} (jaxlib {v['jaxlib']}, optax {v['optax']}), "
-        f"numba {v['numba']}.",
-        f"Run: {info['date']}; float32, {info['rows']:,} rows, one epoch, best of {info['reps']}, "
-        "ratio = seconds per epoch / floor measured in the same process.",
-    ])
+    return "\n".join(
+        [
+            f"Machine: {info['cpu']} ({info['cores']}), {info['platform']}; threads limited to {info['threads']} "
+            f"(OMP/OPENBLAS/MKL_NUM_THREADS, torch.set_num_threads); OPENBLAS_THREAD_TIMEOUT {info['blas_timeout']}.",
+            f"Versions: Python {v['python']}, NumPy {v['numpy']} ({info['blas']}), "
+            f"fnn {v['fnn']} (git {info['commit']}), scikit-learn {v['sklearn']}, PyTorch {v['torch']}, "
+            f"JAX {v['jax']} (jaxlib {v['jaxlib']}, optax {v['optax']}), "
+            f"numba {v['numba']}.",
+            f"Run: {info['date']}; float32, {info['rows']:,} rows, one epoch, best of {info['reps']}, "
+            "ratio = seconds per epoch / floor measured in the same process.",
+        ]
+    )
 
 
 # ------------------------------------------------------------------ table
@@ -770,17 +819,22 @@ def breakdown(x: np.ndarray, y: np.ndarray, batch: int, steps: int, reps: int) -
         net.g[...] = g  # (dead ReLU units), whose first moments decay into subnormals: 2x slower
         for _ in range(steps):
             net.adam()
+
     tx, ty = make_data(rows, TINY[0], seed=1)
-    t = best_of({
-        "fnn": make_fnn(x, y, BIG, batch),
-        "fnn_sgd": make_fnn(x, y, BIG, batch, optimizer=fnn.optim.sgd(LR)),
-        "floor": make_floor(x, BIG, batch),
-        "fnn_adam": fnn_adam,
-        "numpy": lambda: net.epoch(x, y, gen.permutation(rows)),
-        "numpy_adam": hand_adam,
-        "tiny_fnn": make_fnn(tx, ty, TINY, 32),
-        "tiny_floor": make_floor(tx, TINY, 32),
-    }, reps, f"breakdown batch {batch}")
+    t = best_of(
+        {
+            "fnn": make_fnn(x, y, BIG, batch),
+            "fnn_sgd": make_fnn(x, y, BIG, batch, optimizer=fnn.optim.sgd(LR)),
+            "floor": make_floor(x, BIG, batch),
+            "fnn_adam": fnn_adam,
+            "numpy": lambda: net.epoch(x, y, gen.permutation(rows)),
+            "numpy_adam": hand_adam,
+            "tiny_fnn": make_fnn(tx, ty, TINY, 32),
+            "tiny_floor": make_floor(tx, TINY, 32),
+        },
+        reps,
+        f"breakdown batch {batch}",
+    )
     t_fnn, floor = t["fnn"], t["floor"]
     numerics = t["numpy"] - floor - t["numpy_adam"]  # gather, bias, ReLU + mask, softmax-CE, loss
     rest = t_fnn - floor - t["fnn_adam"] - numerics
@@ -796,16 +850,20 @@ def breakdown(x: np.ndarray, y: np.ndarray, batch: int, steps: int, reps: int) -
     print(row("optimizer: fnn.optim.adam update alone, × steps", t["fnn_adam"]))
     print(row("other numerics: the hand-written reference's non-matmul, non-Adam work", numerics))
     print(row("remainder: fnn's Python overhead and extra allocations/passes", rest))
-    print(f"\nFor scale: hand-written NumPy epoch {t['numpy']:.3f} s ({t['numpy'] / floor:.2f}× floor), its in-place "
-          f"Adam alone {t['numpy_adam']:.3f} s ({t['numpy_adam'] / steps * 1e6:.0f} µs/step). "
-          f"fnn's per-step cost beyond the floor on the tiny net (16-16-16-10, batch 32), "
-          f"i.e. its fixed per-step overhead: {per_step * 1e6:.0f} µs/step "
-          f"→ × {steps} steps = {per_step * steps:.3f} s. Parts timed alone run with warmer caches than inside an epoch, "
-          "so the remainder is an upper bound on pure Python overhead.")
-    print(f"\nThe same fnn epoch with plain SGD in place of Adam (2 passes over the params instead of 12): "
-          f"{t['fnn_sgd']:.3f} s ({t['fnn_sgd'] / floor:.2f}× floor), "
-          f"so Adam costs {(t_fnn - t['fnn_sgd']) / steps * 1e6:.0f} "
-          "µs/step more than SGD inside the epoch, and the SGD ratio is about the least any optimizer could give.")
+    print(
+        f"\nFor scale: hand-written NumPy epoch {t['numpy']:.3f} s ({t['numpy'] / floor:.2f}× floor), its in-place "
+        f"Adam alone {t['numpy_adam']:.3f} s ({t['numpy_adam'] / steps * 1e6:.0f} µs/step). "
+        f"fnn's per-step cost beyond the floor on the tiny net (16-16-16-10, batch 32), "
+        f"i.e. its fixed per-step overhead: {per_step * 1e6:.0f} µs/step "
+        f"→ × {steps} steps = {per_step * steps:.3f} s. Parts timed alone run with warmer caches than inside an epoch, "
+        "so the remainder is an upper bound on pure Python overhead."
+    )
+    print(
+        f"\nThe same fnn epoch with plain SGD in place of Adam (2 passes over the params instead of 12): "
+        f"{t['fnn_sgd']:.3f} s ({t['fnn_sgd'] / floor:.2f}× floor), "
+        f"so Adam costs {(t_fnn - t['fnn_sgd']) / steps * 1e6:.0f} "
+        "µs/step more than SGD inside the epoch, and the SGD ratio is about the least any optimizer could give."
+    )
 
 
 # ------------------------------------------------------------------ faults and RSS
@@ -841,13 +899,15 @@ def faults(batches: list[int], rows: int, names: list[str]) -> None:
     mib = 2**20
     data_mib = (x.nbytes + y.nbytes) / mib
     params_mib = n_params(BIG) * 4 / mib
-    print(f"data {data_mib:.1f} MiB (x float32 {x.nbytes / mib:.1f} MiB + int64 labels), params {params_mib:.2f} MiB. "
-          "baseline = RSS after the imports and one warm-up matmul of each layer's shape (BLAS buffers touched); "
-          "budget = data + 6×params + the epoch's index permutation (8 bytes a row) + 8 batches of every layer's "
-          "activations (input included), above the baseline, with 4 MiB of slack for the interpreter's and malloc's own "
-          "growth in 'within?'; "
-          "'epoch extra' = peak during the epoch − RSS just before it (data and trainer built). "
-          "Peak = VmHWM after resetting it just before the epoch (ru_maxrss where that reset is not possible).\n")
+    print(
+        f"data {data_mib:.1f} MiB (x float32 {x.nbytes / mib:.1f} MiB + int64 labels), params {params_mib:.2f} MiB. "
+        "baseline = RSS after the imports and one warm-up matmul of each layer's shape (BLAS buffers touched); "
+        "budget = data + 6×params + the epoch's index permutation (8 bytes a row) + 8 batches of every layer's "
+        "activations (input included), above the baseline, with 4 MiB of slack for the interpreter's and malloc's own "
+        "growth in 'within?'; "
+        "'epoch extra' = peak during the epoch − RSS just before it (data and trainer built). "
+        "Peak = VmHWM after resetting it just before the epoch (ru_maxrss where that reset is not possible).\n"
+    )
     print("| batch | trainer | baseline | before epoch | peak | epoch extra | peak − baseline vs budget | within? |")
     print("|---|---|---|---|---|---|---|---|")
     for batch in batches:
@@ -861,9 +921,11 @@ def faults(batches: list[int], rows: int, names: list[str]) -> None:
                 continue
             r = json.loads(res.stdout.strip().splitlines()[-1])
             above = r["peak"] - r["baseline"]
-            print(f"| {batch} | {trainer} | {r['baseline']:.0f} MiB | {r['before']:.0f} MiB | {r['peak']:.0f} MiB "
-                  f"| {r['peak'] - r['before']:.1f} MiB | {above:.1f} MiB vs {budget:.1f} MiB ({above - budget:+.1f}) | "
-                  f"{'yes' if above <= budget + 4 else 'NO'} |")
+            print(
+                f"| {batch} | {trainer} | {r['baseline']:.0f} MiB | {r['before']:.0f} MiB | {r['peak']:.0f} MiB "
+                f"| {r['peak'] - r['before']:.1f} MiB | {above:.1f} MiB vs {budget:.1f} MiB ({above - budget:+.1f}) | "
+                f"{'yes' if above <= budget + 4 else 'NO'} |"
+            )
 
 
 def _status_mib(field: str) -> float | None:
@@ -913,22 +975,44 @@ def parse_ints(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="6,000 rows and 1 repetition (well under a minute)")
     ap.add_argument("--rows", type=int, help="training rows (default 60,000; 6,000 with --quick)")
     ap.add_argument("--reps", type=int, help="timed repetitions, best taken (default 3; 1 with --quick)")
-    ap.add_argument("--batches", type=parse_ints, default=[32, 128, 512], help="comma-separated batch sizes (default 32,128,512)")
-    ap.add_argument("--only", type=lambda s: s.split(","), help="comma-separated subset of: floor,numpy,fnn,fnn_numba,fnn_compiled,sklearn,torch,torch_fused,"
-                         "jax_step,jax_scan")
+    ap.add_argument(
+        "--batches", type=parse_ints, default=[32, 128, 512], help="comma-separated batch sizes (default 32,128,512)"
+    )
+    ap.add_argument(
+        "--only",
+        type=lambda s: s.split(","),
+        help="comma-separated subset of: floor,numpy,fnn,fnn_numba,fnn_compiled,sklearn,torch,torch_fused,"
+        "jax_step,jax_scan",
+    )
     ap.add_argument("--no-tiny", action="store_true", help="skip the tiny-net row")
-    ap.add_argument("--tiny-reps", type=int, help="repetitions of the tiny-net row, best taken (default 15; 3 with --quick): "
-                                                  "its epochs take 0.02-1 s, so more of them cost little and steady the best")
-    ap.add_argument("--profile", type=parse_ints, metavar="BATCHES", help="cProfile one fnn epoch at these batch sizes, then a time breakdown")
+    ap.add_argument(
+        "--tiny-reps",
+        type=int,
+        help="repetitions of the tiny-net row, best taken (default 15; 3 with --quick): "
+        "its epochs take 0.02-1 s, so more of them cost little and steady the best",
+    )
+    ap.add_argument(
+        "--profile",
+        type=parse_ints,
+        metavar="BATCHES",
+        help="cProfile one fnn epoch at these batch sizes, then a time breakdown",
+    )
     ap.add_argument("--top", type=int, default=25, help="rows of each cProfile listing (default 25)")
     ap.add_argument("--faults", action="store_true", help="minor page faults per step and peak RSS of an epoch")
-    ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
-                    help="before each timed run, wait up to this long for other processes to use < 0.15 core, "
-                         "and redo (up to 4 times) a run during which they used > 0.3 core (default 0: off)")
+    ap.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each timed run, wait up to this long for other processes to use < 0.15 core, "
+        "and redo (up to 4 times) a run during which they used > 0.3 core (default 0: off)",
+    )
     ap.add_argument("--json", type=Path, help="also write the results as JSON here")
     ap.add_argument("--_rss-child", dest="rss_child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -975,18 +1059,26 @@ def main(argv: list[str] | None = None) -> None:
     print(header(info))
     if BACKGROUND:
         bg = sorted(BACKGROUND)
-        print(f"Other processes' CPU during the {len(bg)} timed runs: median {bg[len(bg) // 2]:.2f}, "
-              f"max {bg[-1]:.2f} cores (of {os.cpu_count()}); each cell is the best of {reps}"
-              + ("." if tiny is None else f", the tiny row's of {tiny_reps}."))
+        print(
+            f"Other processes' CPU during the {len(bg)} timed runs: median {bg[len(bg) // 2]:.2f}, "
+            f"max {bg[-1]:.2f} cores (of {os.cpu_count()}); each cell is the best of {reps}"
+            + ("." if tiny is None else f", the tiny row's of {tiny_reps}.")
+        )
         if bg[len(bg) // 2] > 0.2:
-            print("WARNING: other processes were busy during most runs; with 2 BLAS threads on 2 cores that slows the "
-                  "matmuls by several times. Rerun with --wait-idle 60 and/or more --reps.")
+            print(
+                "WARNING: other processes were busy during most runs; with 2 BLAS threads on 2 cores that slows the "
+                "matmuls by several times. Rerun with --wait-idle 60 and/or more --reps."
+            )
     print()
     print(table(results, args.batches, tiny, rows))
-    print("\nFloor = the epoch's matmuls only (forward h@W ×3, backward h.T@dY ×3 and dY@W.T for layers 2–3; "
-          "layer 1's input gradient excluded). Tiny row: floor in µs per step, others in µs per step beyond it.")
+    print(
+        "\nFloor = the epoch's matmuls only (forward h@W ×3, backward h.T@dY ×3 and dY@W.T for layers 2–3; "
+        "layer 1's input gradient excluded). Tiny row: floor in µs per step, others in µs per step beyond it."
+    )
     if args.json:
-        args.json.write_text(json.dumps({"machine": info, "results": {str(b): r for b, r in results.items()}, "tiny": tiny}, indent=2))
+        args.json.write_text(
+            json.dumps({"machine": info, "results": {str(b): r for b, r in results.items()}, "tiny": tiny}, indent=2)
+        )
 
 
 if __name__ == "__main__":

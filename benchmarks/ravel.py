@@ -22,7 +22,10 @@ def report(params, sizes) -> None:
         ("ravel(params)  (zero-copy flat view)", lambda: fnn.tree.ravel(params)),
         ("unravel(flat)  (views)", lambda: unravel(flat)),
         ("ravel(hand-built tree)  (copies)", lambda: fnn.tree.ravel(copy_tree)),
-        ("np.concatenate of the leaves  (reference copy)", lambda: np.concatenate([leaf.ravel() for leaf in fnn.tree.leaves(params)])),
+        (
+            "np.concatenate of the leaves  (reference copy)",
+            lambda: np.concatenate([leaf.ravel() for leaf in fnn.tree.leaves(params)]),
+        ),
     ]
     print(f"mlp {sizes}: {flat.size:,} float32 params ({flat.nbytes / 1e6:.2f} MB)")
     for name, fn in rows:

@@ -93,7 +93,9 @@ def make_data(rows: int, steps: int, features: int) -> tuple[np.ndarray, np.ndar
     return x, fnn.random.generator(ky).integers(0, CLASSES, rows)
 
 
-def fnn_spec(layer: str, steps: int, features: int, hidden: int, bidirectional: bool, sequences: bool) -> fnn.Sequential:
+def fnn_spec(
+    layer: str, steps: int, features: int, hidden: int, bidirectional: bool, sequences: bool
+) -> fnn.Sequential:
     layers = [getattr(fnn, layer)(hidden, bidirectional=bidirectional, return_sequences=sequences)]
     layers += [fnn.Flatten()] if sequences else []
     return fnn.Sequential([*layers, fnn.Dense(CLASSES), fnn.Activation("softmax")], in_shape=(steps, features))
@@ -118,8 +120,9 @@ def torch_model(params, sequences: bool):
     class Net(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.rnn = (torch.nn.LSTM if lstm else torch.nn.GRU)(rnn.w_ih.shape[0], hidden, batch_first=True,
-                                                                 bidirectional=directions == 2)
+            self.rnn = (torch.nn.LSTM if lstm else torch.nn.GRU)(
+                rnn.w_ih.shape[0], hidden, batch_first=True, bidirectional=directions == 2
+            )
             self.fc = torch.nn.Linear(dense.w.shape[0], CLASSES)
 
         def forward(self, xb):
@@ -150,7 +153,7 @@ def make_torch(params, x, y, batch, sequences):
     def run() -> None:
         perm = torch.randperm(n, generator=gen)
         for start in range(0, n, batch):
-            idx = perm[start:start + batch]
+            idx = perm[start : start + batch]
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(net(xt[idx]), yt[idx])
             loss.backward()
@@ -166,8 +169,11 @@ def check_same_loss(params, x, y, sequences) -> float:
 
     ours = float(fnn.value_and_grad(params, (x[:64], y[:64]), loss="cross_entropy")[0])
     with torch.no_grad():
-        theirs = float(torch.nn.CrossEntropyLoss()(torch_model(params, sequences)(torch.from_numpy(x[:64])),
-                                                   torch.from_numpy(y[:64].astype(np.int64))))
+        theirs = float(
+            torch.nn.CrossEntropyLoss()(
+                torch_model(params, sequences)(torch.from_numpy(x[:64])), torch.from_numpy(y[:64].astype(np.int64))
+            )
+        )
     if not math.isclose(ours, theirs, rel_tol=1e-5):
         sys.exit(f"fnn's loss {ours} differs from torch's {theirs} on the same weights: the comparison is off")
     return abs(ours - theirs) / abs(theirs)
@@ -240,8 +246,9 @@ def case(name: str, rows: int | None, reps: int, wait: float) -> dict:
     params = fnn.init(fnn.random.key(2), fnn_spec(layer, steps, d, hidden, bi, seq))
     gap = check_same_loss(params, x, y, seq)
     log(f"{TITLES[name]}: fnn and torch agree on the first loss (relative difference {gap:.1e})")
-    result = best_of({"fnn": make_fnn(params, x, y, batch), "torch": make_torch(params, x, y, batch, seq)},
-                     reps, wait, name)
+    result = best_of(
+        {"fnn": make_fnn(params, x, y, batch), "torch": make_torch(params, x, y, batch, seq)}, reps, wait, name
+    )
     return {**result, "rows": rows, "steps_per_epoch": math.ceil(rows / batch)}
 
 
@@ -249,8 +256,9 @@ def case(name: str, rows: int | None, reps: int, wait: float) -> dict:
 
 
 def fnn_pass(kind: str, steps: int, bidirectional: bool, n: int = 1, hidden: int = 1, d: int = 1):
-    spec = fnn.Sequential([getattr(fnn, kind)(hidden, bidirectional=bidirectional, return_sequences=True)],
-                          in_shape=(steps, d))
+    spec = fnn.Sequential(
+        [getattr(fnn, kind)(hidden, bidirectional=bidirectional, return_sequences=True)], in_shape=(steps, d)
+    )
     node = fnn.init(fnn.random.key(0), spec).layers[0]
     x = fnn.random.normal(fnn.random.key(1), (n, steps, d), dtype=np.float32)
     flat, unravel = fnn.tree.ravel(node)
@@ -269,7 +277,8 @@ def torch_pass(kind: str, steps: int, bidirectional: bool, n: int = 1, hidden: i
 
     torch.set_num_threads(THREADS)
     module = {"SimpleRNN": torch.nn.RNN, "GRU": torch.nn.GRU, "LSTM": torch.nn.LSTM}[kind](
-        d, hidden, batch_first=True, bidirectional=bidirectional)
+        d, hidden, batch_first=True, bidirectional=bidirectional
+    )
     x = torch.randn(n, steps, d, requires_grad=True)
 
     def run() -> None:
@@ -300,31 +309,44 @@ def per_step(make, kind: str, bidirectional: bool, steps: int, reps: int) -> flo
 def machine() -> str:
     cpu = "unknown"
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
-                                text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = "?"
     import torch
 
-    return (f"Machine: {cpu} ({os.cpu_count()} logical CPUs), {platform.platform()}; threads limited to {THREADS}.\n"
-            f"Versions: Python {platform.python_version()}, NumPy {np.__version__}, PyTorch {torch.__version__}, "
-            f"fnn {fnn.__version__} (git {commit}).")
+    return (
+        f"Machine: {cpu} ({os.cpu_count()} logical CPUs), {platform.platform()}; threads limited to {THREADS}.\n"
+        f"Versions: Python {platform.python_version()}, NumPy {np.__version__}, PyTorch {torch.__version__}, "
+        f"fnn {fnn.__version__} (git {commit})."
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="512 rows, one repetition, a short per-step measurement")
     ap.add_argument("--reps", type=int, default=5, help="timed repetitions per contender (best of; default 5)")
     ap.add_argument("--only", default="a,b,c", help="cases to run, of a, b, c (default all)")
     ap.add_argument("--no-steps", action="store_true", help="skip the per-step cost")
     ap.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP/torch threads of both (default 2)")
-    ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
-                    help="before each timed run, wait up to SECONDS for other processes to go quiet")
+    ap.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each timed run, wait up to SECONDS for other processes to go quiet",
+    )
     args = ap.parse_args(argv)
     try:
         import torch  # noqa: F401
@@ -336,19 +358,25 @@ def main(argv: list[str] | None = None) -> None:
     results = {c: case(c, rows, reps, args.wait_idle) for c in names}
 
     print(machine())
-    load = f"median {statistics.median(BACKGROUND):.2f}, max {max(BACKGROUND):.2f} cores" if BACKGROUND else "not measured"
+    load = (
+        f"median {statistics.median(BACKGROUND):.2f}, max {max(BACKGROUND):.2f} cores" if BACKGROUND else "not measured"
+    )
     print(f"float32, one epoch, best of {reps}; other processes' CPU use during the timed runs: {load}.\n")
     print("| case | fnn `train_epoch` | PyTorch CPU | fnn / PyTorch | target |")
     print("|---|---|---|---|---|")
     for c, r in results.items():
         rows_note = "" if r["rows"] == CASES[c][1] else f" ({r['rows']} rows)"
-        print(f"| {TITLES[c]}{rows_note} | {r['fnn']:.3f} s | {r['torch']:.3f} s | {r['fnn'] / r['torch']:.2f}× | "
-              f"{CASES[c][8]} |")
+        print(
+            f"| {TITLES[c]}{rows_note} | {r['fnn']:.3f} s | {r['torch']:.3f} s | {r['fnn'] / r['torch']:.2f}× | "
+            f"{CASES[c][8]} |"
+        )
     if args.no_steps:
         return
     steps, step_reps = (50, 2) if args.quick else (200, 7)
-    print(f"\nPer time step of one forward + backward pass, beyond arithmetic (batch 1, hidden 1; slope between "
-          f"{steps} and {2 * steps} steps, best of {step_reps}):\n")
+    print(
+        f"\nPer time step of one forward + backward pass, beyond arithmetic (batch 1, hidden 1; slope between "
+        f"{steps} and {2 * steps} steps, best of {step_reps}):\n"
+    )
     print("| layer | fnn | PyTorch |")
     print("|---|---|---|")
     for kind in ("SimpleRNN", "GRU", "LSTM"):

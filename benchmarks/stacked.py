@@ -67,8 +67,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="K=8, H=64, batch 32, one repetition")
     ap.add_argument("--members", type=parse_ints, default=[8, 32], help="comma-separated K (default 8,32)")
-    ap.add_argument("--hidden", type=parse_ints, default=[64, 256], help="comma-separated hidden widths (default 64,256)")
-    ap.add_argument("--batches", type=parse_ints, default=[32, 128], help="comma-separated batch sizes (default 32,128)")
+    ap.add_argument(
+        "--hidden", type=parse_ints, default=[64, 256], help="comma-separated hidden widths (default 64,256)"
+    )
+    ap.add_argument(
+        "--batches", type=parse_ints, default=[32, 128], help="comma-separated batch sizes (default 32,128)"
+    )
     ap.add_argument("--epochs", type=int, default=3, help="epochs per timed run (default 3)")
     ap.add_argument("--reps", type=int, default=3, help="timed repetitions, best taken (default 3)")
     ap.add_argument("--backend", choices=["numpy", "numba"], default="numpy", help="Adam's kernel (default numpy)")
@@ -88,12 +92,19 @@ def main() -> None:
                     seq.append(run_sequential(singles, data, batch, args.epochs))
                     stk.append(run_stacked(stacked, data, batch, args.epochs))
                 rows.append((batch, hidden, k, min(seq), min(stk)))
-                print(f"  batch {batch} H {hidden} K {k}: sequential {min(seq):.3f} s, stacked {min(stk):.3f} s", flush=True)
+                print(
+                    f"  batch {batch} H {hidden} K {k}: sequential {min(seq):.3f} s, stacked {min(stk):.3f} s",
+                    flush=True,
+                )
     print()
-    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; "
-          f"threads limited to {THREADS}.")
-    print(f"Versions: Python {platform.python_version()}, NumPy {np.__version__}, fnn {fnn.__version__}; "
-          f"Adam backend {args.backend}.")
+    print(
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; "
+        f"threads limited to {THREADS}."
+    )
+    print(
+        f"Versions: Python {platform.python_version()}, NumPy {np.__version__}, fnn {fnn.__version__}; "
+        f"Adam backend {args.backend}."
+    )
     print(f"digits 1,797 rows, 64-H-10 float32, {args.epochs} epochs per run, best of {args.reps}.")
     print()
     print("| batch | hidden H | K | K one after another | stacked | speed-up |")

@@ -41,9 +41,13 @@ def run(config, key):
     k_init, k_train = fnn.random.split(key)
     params = fnn.init(k_init, fnn.mlp([64, config["hidden"], 10]))
     state = fnn.TrainState.create(params, fnn.optim.adam(lr=config["lr"]), key=k_train)
-    state, _ = fnn.fit(state, (x_train, y_train), epochs=config["epochs"], batch_size=32, loss="cross_entropy", verbose=0)
-    return {"test_accuracy": fnn.metrics.accuracy(y_test, fnn.apply(state.params, x_test)),
-            "params": fnn.tree.ravel(state.params)[0].copy()}
+    state, _ = fnn.fit(
+        state, (x_train, y_train), epochs=config["epochs"], batch_size=32, loss="cross_entropy", verbose=0
+    )
+    return {
+        "test_accuracy": fnn.metrics.accuracy(y_test, fnn.apply(state.params, x_test)),
+        "params": fnn.tree.ravel(state.params)[0].copy(),
+    }
 
 
 def fingerprint(rows: list[dict]) -> list[tuple]:
@@ -74,10 +78,12 @@ def store_overhead(rows: int, directory: str | None, repeat: int) -> None:
             if not (got == expected == again):
                 raise SystemExit("rows through the store differ from the rows without it")
         per_row = (min(stored) - min(plain)) / rows
-        print(f"store on {d}: {rows} rows; without a store {min(plain) * 1e3:.1f} ms, "
-              f"with one {min(stored) * 1e3:.1f} ms "
-              f"({per_row * 1e3:.2f} ms a row: JSON and one committed transaction); a rerun reading every row back "
-              f"{min(reread) * 1e3:.1f} ms ({min(reread) / rows * 1e6:.0f} us a row)")
+        print(
+            f"store on {d}: {rows} rows; without a store {min(plain) * 1e3:.1f} ms, "
+            f"with one {min(stored) * 1e3:.1f} ms "
+            f"({per_row * 1e3:.2f} ms a row: JSON and one committed transaction); a rerun reading every row back "
+            f"{min(reread) * 1e3:.1f} ms ({min(reread) / rows * 1e6:.0f} us a row)"
+        )
 
 
 def load() -> str:
@@ -98,14 +104,20 @@ def main(argv=None) -> None:
     if args.part == "store":
         return
     grid = {"lr": [3e-4, 1e-3, 3e-3, 1e-2], "hidden": [args.hidden], "epochs": [args.epochs]}
-    print(f"sweep: 4 settings × 4 seeds, 64-{args.hidden}-10 MLP, {args.epochs} epochs on 1,347 digits; "
-          f"{os.cpu_count()} CPUs, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
+    print(
+        f"sweep: 4 settings × 4 seeds, 64-{args.hidden}-10 MLP, {args.epochs} epochs on 1,347 digits; "
+        f"{os.cpu_count()} CPUs, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
+    )
 
     from distributed import Client, LocalCluster
 
     t0 = time.perf_counter()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         dask = client.get_executor()
         print(f"Dask LocalCluster start-up: {time.perf_counter() - t0:.2f}s")
         executors = {
@@ -123,7 +135,9 @@ def main(argv=None) -> None:
                 times[name].append(time.perf_counter() - t0)
                 reference = reference or fingerprint(rows)
                 same = fingerprint(rows) == reference
-                print(f"  run {r + 1} {name:<17} {times[name][-1]:6.2f}s  (load before {before}; rows identical: {same})")
+                print(
+                    f"  run {r + 1} {name:<17} {times[name][-1]:6.2f}s  (load before {before}; rows identical: {same})"
+                )
                 if not same:
                     raise SystemExit(f"{name}: rows differ from the serial ones")
     serial = min(times["serial"])

@@ -60,7 +60,7 @@ def _fence_doctests(text: str) -> str:
             indent = line[: len(line) - len(line.lstrip())]
             block = []
             while i < len(lines) and lines[i].strip() and lines[i].startswith(indent):
-                block.append(lines[i][len(indent):])
+                block.append(lines[i][len(indent) :])
                 i += 1
             out += [f"{indent}```pycon", *(indent + b for b in block), f"{indent}```"]
             continue

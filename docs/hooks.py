@@ -53,11 +53,33 @@ PUBLIC_MODULES = [
 # Modules whose public names are re-exported by a module above (documented there) or that are the
 # implementation behind one: no page of their own.
 INTERNAL = [
-    "fnn.backprop", "fnn.fit", "fnn.network", "fnn.train", "fnn.cli",
-    "fnn.io.checkpoints", "fnn.io.json_export", "fnn.sweep.summary",
-    *(f"fnn.layers.{m}" for m in ("activations", "autodiff", "base", "batchnorm", "combinators", "conv", "dense",
-                                   "dropout", "embedding", "normalization", "pooling", "recurrent", "reshape",
-                                   "sequential")),
+    "fnn.backprop",
+    "fnn.fit",
+    "fnn.network",
+    "fnn.train",
+    "fnn.cli",
+    "fnn.io.checkpoints",
+    "fnn.io.json_export",
+    "fnn.sweep.summary",
+    *(
+        f"fnn.layers.{m}"
+        for m in (
+            "activations",
+            "autodiff",
+            "base",
+            "batchnorm",
+            "combinators",
+            "conv",
+            "dense",
+            "dropout",
+            "embedding",
+            "normalization",
+            "pooling",
+            "recurrent",
+            "reshape",
+            "sequential",
+        )
+    ),
     *(f"fnn.optim.{m}" for m in ("adam", "adaptive", "base", "plateau", "registry", "sgd", "transforms")),
 ]
 
@@ -90,7 +112,7 @@ def _relink(text: str, page: str) -> str:
             return m.group(0)
         path, _, anchor = target.partition("#")
         if path.startswith("docs/"):
-            rel = posixpath.relpath(path[len("docs/"):], posixpath.dirname(page) or ".")
+            rel = posixpath.relpath(path[len("docs/") :], posixpath.dirname(page) or ".")
             return f"[{label}]({rel}{'#' + anchor if anchor else ''})"
         return f"`{path}`" if label.strip("`") == path else f"{label} (`{path}`)"
 
@@ -134,10 +156,13 @@ def reference_pages() -> dict[str, str]:
     top = [n for n in names if not shadowed(n)]
     fnn_page = (
         "# fnn\n\n::: fnn\n    options:\n      show_root_heading: false\n      show_submodules: false\n"
-        + "      members:\n" + "".join(f"        - {n}\n" for n in top)
+        + "      members:\n"
+        + "".join(f"        - {n}\n" for n in top)
         # a function named as its module (fnn.fit): documented from the module, under its full name
         + "".join(f"\n::: fnn.{n}.{n}\n    options:\n      show_root_heading: true\n" for n in names if shadowed(n))
-        + "\nThe modules it exports: " + ", ".join(f"[`fnn.{m}`](fnn.{m}.md)" for m in modules) + ".\n"
+        + "\nThe modules it exports: "
+        + ", ".join(f"[`fnn.{m}`](fnn.{m}.md)" for m in modules)
+        + ".\n"
     )
     pages = {
         "reference/index.md": "# API reference\n\n"
@@ -164,4 +189,3 @@ def on_files(files, config):
 
 def on_page_markdown(markdown, page, config, files):
     return expand(markdown, page.file.src_uri)
-

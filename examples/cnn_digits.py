@@ -22,22 +22,37 @@ EPOCHS = os.environ.get("FNN_EPOCHS")
 
 def cnn() -> fnn.Sequential:
     relu = fnn.Activation("relu")
-    return fnn.Sequential([
-        fnn.Conv2D(32, 3, padding="same", init="he_uniform"), relu,
-        fnn.Conv2D(32, 3, padding="same", init="he_uniform"), relu,
-        fnn.MaxPool2D(2),                                           # 8×8 -> 4×4
-        fnn.Conv2D(64, 3, padding="same", init="he_uniform"), relu,
-        fnn.GlobalAvgPool(),                                        # (4, 4, 64) -> (64,)
-        fnn.Dropout(0.25),
-        fnn.Dense(10), fnn.Activation("softmax"),
-    ], in_shape=(8, 8, 1))
+    return fnn.Sequential(
+        [
+            fnn.Conv2D(32, 3, padding="same", init="he_uniform"),
+            relu,
+            fnn.Conv2D(32, 3, padding="same", init="he_uniform"),
+            relu,
+            fnn.MaxPool2D(2),  # 8×8 -> 4×4
+            fnn.Conv2D(64, 3, padding="same", init="he_uniform"),
+            relu,
+            fnn.GlobalAvgPool(),  # (4, 4, 64) -> (64,)
+            fnn.Dropout(0.25),
+            fnn.Dense(10),
+            fnn.Activation("softmax"),
+        ],
+        in_shape=(8, 8, 1),
+    )
 
 
 def train(spec, k_init, k_train, data, *, epochs, lr, patience):
     state = fnn.TrainState.create(fnn.init(k_init, spec), fnn.optim.adam(lr=lr), key=k_train)
     start = time.perf_counter()
-    state, history = fnn.fit(state, data, epochs=epochs, batch_size=32, loss="cross_entropy", validation=0.1,
-                             early_stopping=fnn.EarlyStopping("val_loss", patience=patience), verbose=0)
+    state, history = fnn.fit(
+        state,
+        data,
+        epochs=epochs,
+        batch_size=32,
+        loss="cross_entropy",
+        validation=0.1,
+        early_stopping=fnn.EarlyStopping("val_loss", patience=patience),
+        verbose=0,
+    )
     return state, len(history["loss"]), time.perf_counter() - start
 
 
@@ -48,20 +63,30 @@ def main() -> tuple[float, float]:
     x_train, x_test, y_train, y_test = fnn.data.train_test_split(k_split, x, y, test_size=0.25)
     images = lambda a: a.reshape(-1, 8, 8, 1)  # noqa: E731 - row-major pixels: rows of the image
 
-    mlp, mlp_epochs, mlp_seconds = train(fnn.mlp([64, 128, 10], hidden="relu", output="softmax"), k_init, k_train,
-                                         (x_train, y_train), epochs=int(EPOCHS or 20), lr=1e-3, patience=5)
+    mlp, mlp_epochs, mlp_seconds = train(
+        fnn.mlp([64, 128, 10], hidden="relu", output="softmax"),
+        k_init,
+        k_train,
+        (x_train, y_train),
+        epochs=int(EPOCHS or 20),
+        lr=1e-3,
+        patience=5,
+    )
     mlp_accuracy = fnn.metrics.accuracy(y_test, fnn.apply(mlp.params, x_test))
 
     print(fnn.summary(cnn()))
     k_cnn_init, k_cnn_train = fnn.random.split(fnn.random.fold_in(key, 1))
-    net, cnn_epochs, cnn_seconds = train(cnn(), k_cnn_init, k_cnn_train, (images(x_train), y_train),
-                                         epochs=int(EPOCHS or 60), lr=2e-3, patience=8)
+    net, cnn_epochs, cnn_seconds = train(
+        cnn(), k_cnn_init, k_cnn_train, (images(x_train), y_train), epochs=int(EPOCHS or 60), lr=2e-3, patience=8
+    )
     cnn_accuracy = fnn.metrics.accuracy(y_test, fnn.apply(net.params, images(x_test)))
 
-    print(f"MLP 64-128-10 (the README tour): test accuracy {mlp_accuracy:.4f} "
-          f"({mlp_epochs} epochs, {mlp_seconds:.1f} s)")
-    print(f"CNN on 8×8×1 images:             test accuracy {cnn_accuracy:.4f} "
-          f"({cnn_epochs} epochs, {cnn_seconds:.1f} s)")
+    print(
+        f"MLP 64-128-10 (the README tour): test accuracy {mlp_accuracy:.4f} ({mlp_epochs} epochs, {mlp_seconds:.1f} s)"
+    )
+    print(
+        f"CNN on 8×8×1 images:             test accuracy {cnn_accuracy:.4f} ({cnn_epochs} epochs, {cnn_seconds:.1f} s)"
+    )
     return mlp_accuracy, cnn_accuracy
 
 

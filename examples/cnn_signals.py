@@ -26,12 +26,14 @@ EPOCHS = os.environ.get("FNN_EPOCHS")
 def motifs() -> np.ndarray:
     """The four motifs (4, 16), each with unit energy."""
     t = np.arange(MOTIF) / MOTIF
-    shapes = np.stack([
-        np.sin(2 * np.pi * 1.5 * t),            # slow sine burst
-        np.sin(2 * np.pi * 4.0 * t),            # fast sine burst
-        np.sign(np.sin(2 * np.pi * 2.0 * t + 0.1)),  # square wave
-        np.sin(2 * np.pi * (1.0 + 3.0 * t) * t),    # rising chirp
-    ])
+    shapes = np.stack(
+        [
+            np.sin(2 * np.pi * 1.5 * t),  # slow sine burst
+            np.sin(2 * np.pi * 4.0 * t),  # fast sine burst
+            np.sign(np.sin(2 * np.pi * 2.0 * t + 0.1)),  # square wave
+            np.sin(2 * np.pi * (1.0 + 3.0 * t) * t),  # rising chirp
+        ]
+    )
     return shapes / np.linalg.norm(shapes, axis=1, keepdims=True) * 4.0
 
 
@@ -49,21 +51,35 @@ def signals(key: fnn.random.Key, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def cnn() -> fnn.Sequential:
     relu = fnn.Activation("relu")
-    return fnn.Sequential([
-        fnn.Conv1D(32, 9, padding="same", init="he_uniform"), relu,   # motif detectors at every position
-        fnn.MaxPool1D(2),                                             # 96 -> 48
-        fnn.Conv1D(32, 5, padding="same", init="he_uniform"), relu,
-        fnn.GlobalMaxPool(),                                          # the best match, wherever it was
-        fnn.Dense(CLASSES), fnn.Activation("softmax"),
-    ], in_shape=(LENGTH, 1))
+    return fnn.Sequential(
+        [
+            fnn.Conv1D(32, 9, padding="same", init="he_uniform"),
+            relu,  # motif detectors at every position
+            fnn.MaxPool1D(2),  # 96 -> 48
+            fnn.Conv1D(32, 5, padding="same", init="he_uniform"),
+            relu,
+            fnn.GlobalMaxPool(),  # the best match, wherever it was
+            fnn.Dense(CLASSES),
+            fnn.Activation("softmax"),
+        ],
+        in_shape=(LENGTH, 1),
+    )
 
 
 def train(spec, key, data, epochs):
     k_init, k_train = fnn.random.split(key)
     state = fnn.TrainState.create(fnn.init(k_init, spec), fnn.optim.adam(lr=2e-3), key=k_train)
     start = time.perf_counter()
-    state, history = fnn.fit(state, data, epochs=epochs, batch_size=64, loss="cross_entropy", validation=0.1,
-                             early_stopping=fnn.EarlyStopping("val_loss", patience=5), verbose=0)
+    state, history = fnn.fit(
+        state,
+        data,
+        epochs=epochs,
+        batch_size=64,
+        loss="cross_entropy",
+        validation=0.1,
+        early_stopping=fnn.EarlyStopping("val_loss", patience=5),
+        verbose=0,
+    )
     return state.params, len(history["loss"]), time.perf_counter() - start
 
 
@@ -82,10 +98,14 @@ def main() -> tuple[float, float]:
     cnn_params, cnn_epochs, cnn_seconds = train(cnn(), k_cnn, (x_train, y_train), epochs)
     cnn_accuracy = fnn.metrics.accuracy(y_test, fnn.apply(cnn_params, x_test))
 
-    print(f"MLP 96-256-128-4 on the same inputs: test accuracy {mlp_accuracy:.4f} "
-          f"({mlp_epochs} epochs, {mlp_seconds:.1f} s)")
-    print(f"1-D CNN with a global max pool:      test accuracy {cnn_accuracy:.4f} "
-          f"({cnn_epochs} epochs, {cnn_seconds:.1f} s)")
+    print(
+        f"MLP 96-256-128-4 on the same inputs: test accuracy {mlp_accuracy:.4f} "
+        f"({mlp_epochs} epochs, {mlp_seconds:.1f} s)"
+    )
+    print(
+        f"1-D CNN with a global max pool:      test accuracy {cnn_accuracy:.4f} "
+        f"({cnn_epochs} epochs, {cnn_seconds:.1f} s)"
+    )
     return mlp_accuracy, cnn_accuracy
 
 

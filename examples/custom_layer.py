@@ -75,13 +75,15 @@ def _(node: ScaledTanh, t, g, out, need_input_grad):
 
 def main() -> None:
     # 1. Property checks: gradients against central differences in float64, over many seeds.
-    worst = max(max(check_layer(Scale(0.5), in_dim=4, seed=s), check_layer(ScaledTanh(), in_dim=4, seed=s))
-                for s in range(20))
+    worst = max(
+        max(check_layer(Scale(0.5), in_dim=4, seed=s), check_layer(ScaledTanh(), in_dim=4, seed=s)) for s in range(20)
+    )
     print(f"custom layers: largest relative gradient error over 20 seeds = {worst:.2e}")
 
     # 2. Use them in a network like any built-in layer, and train it.
-    spec = fnn.Sequential([Scale(), fnn.Dense(16), ScaledTanh(), fnn.Dense(3), fnn.Activation("softmax")],
-                          in_dim=4, dtype=np.float64)
+    spec = fnn.Sequential(
+        [Scale(), fnn.Dense(16), ScaledTanh(), fnn.Dense(3), fnn.Activation("softmax")], in_dim=4, dtype=np.float64
+    )
     params = fnn.init(fnn.random.key(0), spec)
     x = fnn.random.normal(fnn.random.key(1), (300, 4))
     y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5)
@@ -89,8 +91,10 @@ def main() -> None:
     print(f"whole network: relative gradient error = {error:.2e}")
     state = fnn.TrainState.create(params, fnn.optim.adam(0.02), key=fnn.random.key(2))
     state, history = fnn.fit(state, (x, y), epochs=30, batch_size=32, loss="cross_entropy", verbose=0)
-    print(f"trained: loss {history['loss'][0]:.3f} -> {history['loss'][-1]:.3f}, "
-          f"accuracy {history['accuracy'][-1]:.3f}; learned scales {np.round(state.params.layers[0].s, 2)}")
+    print(
+        f"trained: loss {history['loss'][0]:.3f} -> {history['loss'][-1]:.3f}, "
+        f"accuracy {history['accuracy'][-1]:.3f}; learned scales {np.round(state.params.layers[0].s, 2)}"
+    )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,14 @@ def main(epochs: int = int(os.environ.get("FNN_EPOCHS", "40"))) -> float:
 
     start = time.perf_counter()
     state, history = fnn.fit(
-        state, (x_train, y_train), epochs=epochs, batch_size=32, loss=fnn.losses.cross_entropy,
-        validation=0.1, early_stopping=fnn.EarlyStopping("val_loss", patience=5), verbose=1,
+        state,
+        (x_train, y_train),
+        epochs=epochs,
+        batch_size=32,
+        loss=fnn.losses.cross_entropy,
+        validation=0.1,
+        early_stopping=fnn.EarlyStopping("val_loss", patience=5),
+        verbose=1,
     )
     seconds = time.perf_counter() - start
 

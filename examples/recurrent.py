@@ -34,8 +34,8 @@ def moving_patterns(key, n, motifs):
     starts = (gen(k_pos).random(n) * (lengths - MOTIF + 1)).astype(int)
     x = fnn.random.normal(k_noise, (n, T, 1), std=0.5)
     for i in range(n):
-        x[i, starts[i]:starts[i] + MOTIF, 0] += motifs[labels[i]]
-        x[i, lengths[i]:] = 0.0  # padding: every feature equals the mask value
+        x[i, starts[i] : starts[i] + MOTIF, 0] += motifs[labels[i]]
+        x[i, lengths[i] :] = 0.0  # padding: every feature equals the mask value
     return x, labels, lengths
 
 
@@ -54,12 +54,31 @@ def part_one():
     x_test, y_test, lengths = moving_patterns(fnn.random.key(3), 2000, motifs)
     test = (x_test, y_test)
 
-    mlp = fnn.Sequential([fnn.Flatten(), fnn.Dense(128), fnn.Activation("relu"), fnn.Dense(128), fnn.Activation("relu"),
-                          fnn.Dense(CLASSES), fnn.Activation("softmax")], in_shape=(T, 1))
-    bigru = fnn.Sequential([fnn.GRU(6, return_sequences=True, bidirectional=True, mask_value=0.0), fnn.Flatten(),
-                            fnn.Dense(CLASSES), fnn.Activation("softmax")], in_shape=(T, 1))  # benchmarks/rnn.py's (b)
+    mlp = fnn.Sequential(
+        [
+            fnn.Flatten(),
+            fnn.Dense(128),
+            fnn.Activation("relu"),
+            fnn.Dense(128),
+            fnn.Activation("relu"),
+            fnn.Dense(CLASSES),
+            fnn.Activation("softmax"),
+        ],
+        in_shape=(T, 1),
+    )
+    bigru = fnn.Sequential(
+        [
+            fnn.GRU(6, return_sequences=True, bidirectional=True, mask_value=0.0),
+            fnn.Flatten(),
+            fnn.Dense(CLASSES),
+            fnn.Activation("softmax"),
+        ],
+        in_shape=(T, 1),
+    )  # benchmarks/rnn.py's (b)
     gru = fnn.Sequential([fnn.GRU(32, mask_value=0.0), fnn.Dense(CLASSES), fnn.Activation("softmax")], in_shape=(T, 1))
-    lstm = fnn.Sequential([fnn.LSTM(32, mask_value=0.0), fnn.Dense(CLASSES), fnn.Activation("softmax")], in_shape=(T, 1))
+    lstm = fnn.Sequential(
+        [fnn.LSTM(32, mask_value=0.0), fnn.Dense(CLASSES), fnn.Activation("softmax")], in_shape=(T, 1)
+    )
     # The MLP at its best of lr 1e-3, 3e-3 and 1e-2 (0.717, 0.733, 0.711 after 20 epochs); the recurrent ones at 1e-2.
     _, acc_mlp = fit_and_score("MLP 40-128-128-10 on the flattened input", mlp, train, test, lr=3e-3)
     _, acc_bigru = fit_and_score("bidirectional GRU(6) -> Flatten -> Dense(10)", bigru, train, test, lr=1e-2)
@@ -71,7 +90,12 @@ def part_one():
     worst = 0.0
     for i in range(5):
         alone = fnn.tree.pack(fnn.layers.SequentialParams(p_lstm.layers, in_shape=(int(lengths[i]), 1)))
-        worst = max(worst, float(np.abs(fnn.apply(alone, x_test[i:i + 1, :lengths[i]]) - fnn.apply(p_lstm, x_test[i:i + 1])).max()))
+        worst = max(
+            worst,
+            float(
+                np.abs(fnn.apply(alone, x_test[i : i + 1, : lengths[i]]) - fnn.apply(p_lstm, x_test[i : i + 1])).max()
+            ),
+        )
     print(f"padded against unpadded, 5 sequences: largest output difference {worst:.1e} (float32)\n")
     return acc_mlp, acc_bigru, acc_gru, acc_lstm
 
@@ -104,8 +128,10 @@ def part_two_and_three():
 def main() -> None:
     acc_mlp, acc_bigru, acc_gru, acc_lstm = part_one()
     part_two_and_three()
-    print(f"\nmoving patterns, test accuracy: MLP {acc_mlp:.3f}, bidirectional GRU(6) {acc_bigru:.3f}, "
-          f"GRU(32) {acc_gru:.3f}, LSTM(32) {acc_lstm:.3f} (chance 0.100)")
+    print(
+        f"\nmoving patterns, test accuracy: MLP {acc_mlp:.3f}, bidirectional GRU(6) {acc_bigru:.3f}, "
+        f"GRU(32) {acc_gru:.3f}, LSTM(32) {acc_lstm:.3f} (chance 0.100)"
+    )
 
 
 if __name__ == "__main__":

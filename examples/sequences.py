@@ -67,7 +67,9 @@ def data(key, n):
 
 def main() -> None:
     laws = check_layer_laws(MeanOverTime(), in_shape=(T, 4))
-    print(f"MeanOverTime obeys fnn's layer laws: gradient error {laws['gradient_error']:.1e}, stackable {laws['stacked']}")
+    print(
+        f"MeanOverTime obeys fnn's layer laws: gradient error {laws['gradient_error']:.1e}, stackable {laws['stacked']}"
+    )
 
     spec = fnn.Sequential(
         [
@@ -89,12 +91,17 @@ def main() -> None:
     print(fnn.summary(params))
     epochs = int(os.environ.get("FNN_EPOCHS", 15))
     state = fnn.TrainState.create(params, fnn.optim.adam(3e-3), key=k_train)
-    state, history = fnn.fit(state, (x, y), epochs=epochs, batch_size=64, loss="cross_entropy", validation=0.1,
-                             verbose=0)
-    print(f"{epochs} epochs: loss {history['loss'][0]:.3f} -> {history['loss'][-1]:.3f}, "
-          f"val accuracy {history['val_accuracy'][-1]:.3f}")
-    print(f"test accuracy {fnn.metrics.accuracy(y_test, fnn.apply(state.params, x_test)):.3f} "
-          f"(always guessing the majority class: {max(np.mean(y_test), 1 - np.mean(y_test)):.3f})")
+    state, history = fnn.fit(
+        state, (x, y), epochs=epochs, batch_size=64, loss="cross_entropy", validation=0.1, verbose=0
+    )
+    print(
+        f"{epochs} epochs: loss {history['loss'][0]:.3f} -> {history['loss'][-1]:.3f}, "
+        f"val accuracy {history['val_accuracy'][-1]:.3f}"
+    )
+    print(
+        f"test accuracy {fnn.metrics.accuracy(y_test, fnn.apply(state.params, x_test)):.3f} "
+        f"(always guessing the majority class: {max(np.mean(y_test), 1 - np.mean(y_test)):.3f})"
+    )
 
     # The same network, 4 seeds as one stack: (n, T) ids are data, never read as a stack.
     stack = fnn.init_many(fnn.random.split(k_init, 4), spec)

@@ -28,10 +28,16 @@ def main() -> None:
     x_train, x_test, y_train, y_test = fnn.data.train_test_split(fnn.random.key(0), x, y, test_size=0.25)
     spec = fnn.mlp([64, 64, 10])
     keys = fnn.random.split(fnn.random.key(1), K)  # one key per seed
-    train_key = fnn.random.key(2)                   # the batches' order, shared by all members
+    train_key = fnn.random.key(2)  # the batches' order, shared by all members
     opt = fnn.optim.adam(3e-3)
-    kw = dict(epochs=EPOCHS, batch_size=32, loss="cross_entropy", validation=0.1, verbose=0,
-              early_stopping=fnn.EarlyStopping("val_loss", patience=3))
+    kw = dict(
+        epochs=EPOCHS,
+        batch_size=32,
+        loss="cross_entropy",
+        validation=0.1,
+        verbose=0,
+        early_stopping=fnn.EarlyStopping("val_loss", patience=3),
+    )
 
     start = time.perf_counter()
     state = fnn.TrainState.create(fnn.init_many(keys, spec), opt, key=train_key)
@@ -42,8 +48,10 @@ def main() -> None:
     accuracy = np.array([fnn.metrics.accuracy(y_test, p) for p in fnn.predict_proba(state.params, x_test)])
     epochs_run = (~np.isnan(history["val_loss"])).sum(axis=0)  # a member stops early: NaN after
     for k in range(K):
-        print(f"seed {k}: {epochs_run[k]:2d} epochs, best val_loss {np.nanmin(history['val_loss'][:, k]):.4f}, "
-              f"test accuracy {accuracy[k]:.4f}")
+        print(
+            f"seed {k}: {epochs_run[k]:2d} epochs, best val_loss {np.nanmin(history['val_loss'][:, k]):.4f}, "
+            f"test accuracy {accuracy[k]:.4f}"
+        )
     print(f"test accuracy over {K} seeds: mean {accuracy.mean():.4f}, std {accuracy.std(ddof=1):.4f}")
     agree = (predictions == predictions[0]).all(axis=0).mean()
     print(f"test rows on which all {K} seeds agree: {agree:.3f}")
@@ -54,8 +62,10 @@ def main() -> None:
         alone = fnn.TrainState.create(fnn.init(keys[k], spec), opt, key=train_key)
         singles.append(fnn.fit(alone, (x_train, y_train), **kw)[0])
     sequential_seconds = time.perf_counter() - start
-    print(f"{K} networks stacked: {stacked_seconds:.2f} s; one after another: {sequential_seconds:.2f} s "
-          f"({sequential_seconds / stacked_seconds:.1f}× slower)")
+    print(
+        f"{K} networks stacked: {stacked_seconds:.2f} s; one after another: {sequential_seconds:.2f} s "
+        f"({sequential_seconds / stacked_seconds:.1f}× slower)"
+    )
 
     members = fnn.unstack(state.params)
     same = all(fnn.tree.equal(members[k], singles[k].params) for k in range(K))

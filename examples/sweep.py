@@ -39,8 +39,15 @@ def run(config: dict, key: fnn.random.Key, workdir: pathlib.Path) -> dict:
     params = fnn.init(k_init, fnn.mlp([64, 64, 10], dropout=0.1))
     state = fnn.TrainState.create(params, fnn.optim.adam(lr=config["lr"]), key=k_train)
     # resume=workdir: the first call starts the run, a call after an interruption continues it
-    state, history = fnn.fit(state, (x_train, y_train), epochs=config["epochs"], batch_size=32,
-                             loss="cross_entropy", verbose=0, resume=workdir / "checkpoints")
+    state, history = fnn.fit(
+        state,
+        (x_train, y_train),
+        epochs=config["epochs"],
+        batch_size=32,
+        loss="cross_entropy",
+        verbose=0,
+        resume=workdir / "checkpoints",
+    )
     fnn.save(workdir / "params.npz", state.params)
     return {
         "train_loss": float(history["loss"][-1]),
@@ -56,39 +63,64 @@ def main(epochs: int = int(os.environ.get("FNN_EPOCHS", "15")), on_dask: bool = 
     if on_dask:
         from distributed import Client, LocalCluster
 
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+        with (
+            LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             rows = fnn.sweep(run, grid, seeds=3, executor=client.get_executor(), **kept)
         where = "a Dask LocalCluster of 2 worker processes"
     else:
         rows = fnn.sweep(run, grid, seeds=3, progress=True, best=("test_accuracy", "max"), **kept)
         where = f"fnn's process pool ({os.cpu_count()} CPUs)"
     seconds = time.perf_counter() - start
-    print(f"{len(rows)} runs ({len(grid['lr'])} learning rates × 3 seeds, {epochs} epochs each) on {where}: "
-          f"{seconds:.2f}s; rows in {kept['store']}")
+    print(
+        f"{len(rows)} runs ({len(grid['lr'])} learning rates × 3 seeds, {epochs} epochs each) on {where}: "
+        f"{seconds:.2f}s; rows in {kept['store']}"
+    )
     for row in rows:
         if row.get("status") == "error":
             print(f"  lr {row['lr']:<7g} seed {row['seed']}  failed: {row['error_type']}: {row['error_message']}")
         else:
-            print(f"  lr {row['lr']:<7g} seed {row['seed']}  train loss {row['train_loss']:.4f}  "
-                  f"test accuracy {row['test_accuracy']:.4f}")
+            print(
+                f"  lr {row['lr']:<7g} seed {row['seed']}  train loss {row['train_loss']:.4f}  "
+                f"test accuracy {row['test_accuracy']:.4f}"
+            )
 
     summary = fnn.sweep_summary(kept["store"])  # per learning rate, read from the store (any process can)
     print("summary:")
     for s in summary:
-        print(f"  lr {s['lr']:<7g} test accuracy {s['test_accuracy_mean']:.4f} ± {s['test_accuracy_std']:.4f} "
-              f"(train loss {s['train_loss_mean']:.4f} ± {s['train_loss_std']:.4f}, {s['seeds']} seeds)")
+        print(
+            f"  lr {s['lr']:<7g} test accuracy {s['test_accuracy_mean']:.4f} ± {s['test_accuracy_std']:.4f} "
+            f"(train loss {s['train_loss_mean']:.4f} ± {s['train_loss_std']:.4f}, {s['seeds']} seeds)"
+        )
 
     start = time.perf_counter()
     again = fnn.sweep(run, grid, seeds=3, **kept)
-    print(f"the same call again: {time.perf_counter() - start:.2f}s (every row from the store); "
-          f"identical: {again == rows}")
+    print(
+        f"the same call again: {time.perf_counter() - start:.2f}s (every row from the store); "
+        f"identical: {again == rows}"
+    )
     start = time.perf_counter()
-    fresh = fnn.sweep(run, grid, seeds=3, executor=fnn.SerialExecutor(), store=out / "serial.db",
-                      workdirs=out / "serial-runs", on_error="record")
-    same = fresh == rows and all(type(u) is type(v) for a, b in zip(fresh, rows, strict=True) for u, v in zip(a.values(), b.values(), strict=True))
-    print(f"the same sweep in this process, into a fresh store: {time.perf_counter() - start:.2f}s; rows bit for bit "
-          f"identical: {same}")
+    fresh = fnn.sweep(
+        run,
+        grid,
+        seeds=3,
+        executor=fnn.SerialExecutor(),
+        store=out / "serial.db",
+        workdirs=out / "serial-runs",
+        on_error="record",
+    )
+    same = fresh == rows and all(
+        type(u) is type(v)
+        for a, b in zip(fresh, rows, strict=True)
+        for u, v in zip(a.values(), b.values(), strict=True)
+    )
+    print(
+        f"the same sweep in this process, into a fresh store: {time.perf_counter() - start:.2f}s; rows bit for bit "
+        f"identical: {same}"
+    )
 
     # A random search is a grid like any other: 4 learning rates drawn log-uniformly, the same on any machine.
     drawn = random_search(fnn.random.key(0), {"lr": LogUniform(1e-4, 1e-2), "epochs": epochs}, 4)

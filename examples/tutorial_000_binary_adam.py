@@ -13,8 +13,6 @@ Run: python examples/tutorial_000_binary_adam.py
 
 import os
 
-import numpy as np
-
 import fnn
 
 
@@ -25,10 +23,20 @@ def main(epochs: int = int(os.environ.get("FNN_EPOCHS", "60"))) -> float:
     x_train, x_test, _ = fnn.data.standardize(x_train, x_test)
 
     spec = fnn.mlp([30, 32, 16, 1], hidden="relu", output="sigmoid", dropout=0.2)
-    decay = fnn.optim.schedules.exponential_decay(2e-3, decay_rate=0.5, transition_steps=20 * 12)  # halve every 20 epochs
+    decay = fnn.optim.schedules.exponential_decay(
+        2e-3, decay_rate=0.5, transition_steps=20 * 12
+    )  # halve every 20 epochs
     state = fnn.TrainState.create(fnn.init(k_init, spec), fnn.optim.adam(lr=decay), key=k_train)
-    state, history = fnn.fit(state, (x_train, y_train), epochs=epochs, batch_size=32,
-                             loss=fnn.losses.binary_cross_entropy, l2=1e-3, validation=0.15, verbose=2)
+    state, history = fnn.fit(
+        state,
+        (x_train, y_train),
+        epochs=epochs,
+        batch_size=32,
+        loss=fnn.losses.binary_cross_entropy,
+        l2=1e-3,
+        validation=0.15,
+        verbose=2,
+    )
 
     p = fnn.apply(state.params, x_test)[:, 0]
     accuracy = fnn.metrics.accuracy(y_test, p[:, None])

@@ -42,8 +42,10 @@ def regression(epochs):
     state, h = fnn.fit(state, (x, y), epochs=epochs, batch_size=32, loss=mse, verbose=0)
     grid = np.linspace(-3, 3, 7)[:, None]
     error = np.abs(fnn.apply(state.params, grid) - np.sin(grid)).max()
-    print(f"regression sin(x): train MSE {h['loss'][0]:.3f} -> {h['loss'][-1]:.4f}; "
-          f"max |f(x) - sin x| on a grid {error:.3f}")
+    print(
+        f"regression sin(x): train MSE {h['loss'][0]:.3f} -> {h['loss'][-1]:.4f}; "
+        f"max |f(x) - sin x| on a grid {error:.3f}"
+    )
 
 
 def classification(epochs):

@@ -24,7 +24,9 @@ def main(epochs: int = int(os.environ.get("FNN_EPOCHS", "300"))) -> float:
     state = fnn.TrainState.create(fnn.init(fnn.random.key(1), spec), fnn.optim.sgd(lr=0.05), key=fnn.random.key(2))
     state, history = fnn.fit(state, (x_train, y_train), epochs=epochs, batch_size=50, loss="cross_entropy", verbose=0)
     accuracy = fnn.metrics.accuracy(y_test, fnn.apply(state.params, x_test))
-    print(f"loss {history['loss'][0]:.3f} -> {history['loss'][-1]:.3f} over {epochs} epochs; test accuracy {accuracy:.4f}")
+    print(
+        f"loss {history['loss'][0]:.3f} -> {history['loss'][-1]:.3f} over {epochs} epochs; test accuracy {accuracy:.4f}"
+    )
     return accuracy
 
 

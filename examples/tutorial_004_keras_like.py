@@ -45,17 +45,35 @@ def main(epochs: int = int(os.environ.get("FNN_EPOCHS", "20"))) -> None:
     print(fnn.summary(params))
     state = fnn.TrainState.create(params, fnn.optim.sgd(0.01), key=fnn.random.key(2))
     start = time.perf_counter()
-    state, history = fnn.fit(state, (x, y), epochs=epochs, batch_size=32, loss="cross_entropy", validation=0.1,
-                             early_stopping=fnn.EarlyStopping("val_loss", patience=3), verbose=2)
+    state, history = fnn.fit(
+        state,
+        (x, y),
+        epochs=epochs,
+        batch_size=32,
+        loss="cross_entropy",
+        validation=0.1,
+        early_stopping=fnn.EarlyStopping("val_loss", patience=3),
+        verbose=2,
+    )
     per_epoch = (time.perf_counter() - start) / len(history["loss"])
-    print(f"{name}: {per_epoch:.3f} s per epoch (the tutorial: 19.3 s per MNIST epoch); "
-          f"training accuracy {history['accuracy'][-1]:.4f} (the tutorial: 88.55 % at epoch 20)")
+    print(
+        f"{name}: {per_epoch:.3f} s per epoch (the tutorial: 19.3 s per MNIST epoch); "
+        f"training accuracy {history['accuracy'][-1]:.4f} (the tutorial: 88.55 % at epoch 20)"
+    )
 
     # The tutorial's second model: a hidden sigmoid layer, Adam.
     spec = fnn.mlp([x.shape[1], 100, 10], hidden="sigmoid", output="softmax")
     state = fnn.TrainState.create(fnn.init(fnn.random.key(3), spec), fnn.optim.adam(1e-3), key=fnn.random.key(4))
-    state, history = fnn.fit(state, (x, y), epochs=epochs, batch_size=32, loss="cross_entropy", validation=0.1,
-                             early_stopping=fnn.EarlyStopping("val_accuracy", patience=3), verbose=0)
+    state, history = fnn.fit(
+        state,
+        (x, y),
+        epochs=epochs,
+        batch_size=32,
+        loss="cross_entropy",
+        validation=0.1,
+        early_stopping=fnn.EarlyStopping("val_accuracy", patience=3),
+        verbose=0,
+    )
     accuracy = fnn.metrics.accuracy(y_test, fnn.apply(state.params, x_test))
     print(f"{x.shape[1]}-100-10 sigmoid with Adam: test accuracy {accuracy:.4f} after {len(history['loss'])} epochs")
 
@@ -72,8 +90,10 @@ def main(epochs: int = int(os.environ.get("FNN_EPOCHS", "20"))) -> None:
     fnn.io.export_json(out / "model.json", state.params)
     restored = fnn.io.import_json(out / "model.json")
     same = np.array_equal(fnn.apply(restored, x_test), fnn.apply(state.params, x_test))
-    print(f"saved {out / 'model.npz'} (loads back bit for bit) and {out / 'model.json'} "
-          f"(dtype {restored.layers[0].w.dtype}, identical predictions: {same})")
+    print(
+        f"saved {out / 'model.npz'} (loads back bit for bit) and {out / 'model.json'} "
+        f"(dtype {restored.layers[0].w.dtype}, identical predictions: {same})"
+    )
 
 
 if __name__ == "__main__":

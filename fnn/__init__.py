@@ -34,6 +34,8 @@ from fnn.evaluation import evaluate
 from fnn.fit import fit
 from fnn.io import load, save
 from fnn.layers import (
+    GRU,
+    LSTM,
     Activation,
     AvgPool1D,
     AvgPool2D,
@@ -47,19 +49,18 @@ from fnn.layers import (
     Flatten,
     GlobalAvgPool,
     GlobalMaxPool,
-    GRU,
-    LSTM,
     LayerNorm,
     MaxPool1D,
     MaxPool2D,
     Parallel,
-    RMSNorm,
     Reshape,
     Residual,
+    RMSNorm,
     Sequential,
     SimpleRNN,
 )
-from fnn.minimize import MinimizeResult as MinimizeResult, minimize
+from fnn.minimize import MinimizeResult as MinimizeResult
+from fnn.minimize import minimize
 from fnn.network import apply, init, mlp, output_shape, predict, predict_proba
 from fnn.stacked import init_many, stack, unstack
 from fnn.summary import summary

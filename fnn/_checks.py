@@ -37,12 +37,31 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]  # no fcntl (Windows): nothing is locked
 
 __all__ = [
-    "is_integer", "is_real", "is_boolean", "integer", "real", "boolean", "choice", "use_bias", "foreign_array",
-    "keywords_checked", "ArgumentError", "size_limit", "MAX_BYTES", "short_repr", "open_regular", "check_max_bytes",
+    "is_integer",
+    "is_real",
+    "is_boolean",
+    "integer",
+    "real",
+    "boolean",
+    "choice",
+    "use_bias",
+    "foreign_array",
+    "keywords_checked",
+    "ArgumentError",
+    "size_limit",
+    "MAX_BYTES",
+    "short_repr",
+    "open_regular",
+    "check_max_bytes",
 ]
 
-_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
-          stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a directory"}
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a directory",
+}
 
 
 def is_integer(value: Any) -> bool:
@@ -88,8 +107,14 @@ def integer(value: Any, what: str, *, minimum: int | None = None, maximum: int |
 
 
 def real(
-    value: Any, what: str, *, low: float = -math.inf, high: float = math.inf, low_open: bool = False,
-    high_open: bool = False, hint: str = "",
+    value: Any,
+    what: str,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+    hint: str = "",
 ) -> float:
     """``value`` as a ``float``, if it is a real number in the interval; a ConfigError naming ``what`` otherwise.
 
@@ -251,7 +276,9 @@ def foreign_array(a: Any, what: str) -> None:
             f"arrays: pass x.toarray()"
         )
     if module.startswith("torch") and getattr(a, "requires_grad", False):
-        raise ConfigError(f"{what} is a torch tensor that requires grad; pass x.detach().numpy() (x.detach().cpu().numpy())")
+        raise ConfigError(
+            f"{what} is a torch tensor that requires grad; pass x.detach().numpy() (x.detach().cpu().numpy())"
+        )
 
 
 class ArgumentError(ConfigError, TypeError):
@@ -260,8 +287,15 @@ class ArgumentError(ConfigError, TypeError):
 
 
 OTHER_NAMES = {  # the names other libraries give fnn's arguments (Keras, PyTorch, Optax)
-    "learning_rate": "lr", "beta_1": "b1", "beta_2": "b2", "beta1": "b1", "beta2": "b2", "epsilon": "eps",
-    "betas": "b1 and b2", "decay": "weight_decay", "nesterov": "fnn.optim.nesterov",
+    "learning_rate": "lr",
+    "beta_1": "b1",
+    "beta_2": "b2",
+    "beta1": "b1",
+    "beta2": "b2",
+    "epsilon": "eps",
+    "betas": "b1 and b2",
+    "decay": "weight_decay",
+    "nesterov": "fnn.optim.nesterov",
 }
 
 

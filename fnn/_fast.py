@@ -21,8 +21,8 @@ fnn never imports numba itself: :func:`kernels` does, the first time a plan buil
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Callable
 
 from fnn.errors import ConfigError
 

@@ -21,8 +21,9 @@ of finite params attached (the kernel keeps two states, as the fold's two slots 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -169,8 +170,10 @@ def unsupported(state: Any, problem: Any) -> str | None:
     if getattr(params, "members", None) is not None:
         return "a stack of networks"
     if not isinstance(opt, Adam) or opt.amsgrad or opt.weight_decay or not isinstance(opt.lr, float):
-        return (f"the optimizer {type(opt).__name__} (only fnn.optim.adam with a constant float lr, no AMSGrad or "
-                "weight decay)")
+        return (
+            f"the optimizer {type(opt).__name__} (only fnn.optim.adam with a constant float lr, no AMSGrad or "
+            "weight decay)"
+        )
     loss = problem.loss
     if type(loss) is not CrossEntropy or loss.from_logits or loss.label_smoothing:
         return f"the loss {getattr(loss, 'name', loss)!r} (only 'cross_entropy' after a softmax)"
@@ -205,7 +208,8 @@ def run(state: Any, problem: Any, order: np.ndarray, stop: int, batch_size: int)
     why = unsupported(state, problem)
     if why is not None:
         raise ConfigError(
-            f"train_epoch(compiled=True) does not support {why}; drop compiled=True to run the NumPy fold")
+            f"train_epoch(compiled=True) does not support {why}; drop compiled=True to run the NumPy fold"
+        )
     from fnn.optim.adam import FLUSH_EVERY
 
     params, opt = state.params, state.optimizer
@@ -221,12 +225,22 @@ def run(state: Any, problem: Any, order: np.ndarray, stop: int, batch_size: int)
     has_bias = dense[0].b is not None
     spare = [np.zeros(w, dtype) for w in widths[1:]]  # stand-ins for absent biases (never read)
     Ws = tuple(tuple(d.w for d in v) for v in views)
-    Bs = tuple(tuple(d.b if has_bias else z for d, z in zip(v, spare)) for v in views)
+    Bs = tuple(tuple(d.b if has_bias else z for d, z in zip(v, spare, strict=True)) for v in views)
     GWs = tuple(d.w for d in gviews)
-    GBs = tuple(d.b if has_bias else np.zeros(w, dtype) for d, w in zip(gviews, widths[1:]))
+    GBs = tuple(d.b if has_bias else np.zeros(w, dtype) for d, w in zip(gviews, widths[1:], strict=True))
     losses = np.empty(-(-stop // batch_size), np.float64)
-    hp = np.array([opt.lr, opt.b1, opt.b2, opt.eps, state.opt_state.count, FLUSH_EVERY if opt.flush_subnormals else 0,
-                   float(has_bias)], np.float64)
+    hp = np.array(
+        [
+            opt.lr,
+            opt.b1,
+            opt.b2,
+            opt.eps,
+            state.opt_state.count,
+            FLUSH_EVERY if opt.flush_subnormals else 0,
+            float(has_bias),
+        ],
+        np.float64,
+    )
     x = problem.x if problem.x.flags.c_contiguous else np.ascontiguousarray(problem.x)
     acts = tuple(np.empty((batch_size, w), dtype) for w in widths)
     deltas = tuple(np.empty((batch_size, w), dtype) for w in widths)

@@ -35,8 +35,10 @@ __all__ = ["CNN", "IMAGE_SHAPES", "build"]
 
 CNN = "conv:32x3:same,relu,pool:2,conv:64x3:same,relu,pool:2,dropout:0.25"
 IMAGE_SHAPES = {"digits": (8, 8, 1), "mnist": (28, 28, 1)}
-FORMS = ("input:HxWxC | input:LxC | conv:CxK[:same][:sN] | pool:K | avgpool:K | globalmax | globalavg | dense:N | "
-         "dropout:P | batchnorm | flatten | an activation (relu, tanh, ...)")
+FORMS = (
+    "input:HxWxC | input:LxC | conv:CxK[:same][:sN] | pool:K | avgpool:K | globalmax | globalavg | dense:N | "
+    "dropout:P | batchnorm | flatten | an activation (relu, tanh, ...)"
+)
 
 
 def _ints(text: str, item: str, count: tuple[int, ...]) -> tuple[int, ...]:
@@ -69,8 +71,12 @@ def _layer(item: str, rank: int) -> Any:
         return (fnn.Conv1D if rank == 1 else fnn.Conv2D)(channels, kernel, stride=stride, padding=padding)
     if name in ("pool", "avgpool"):
         (size,) = _ints(rest, item, (1,))
-        return {("pool", 1): fnn.MaxPool1D, ("pool", 2): fnn.MaxPool2D, ("avgpool", 1): fnn.AvgPool1D,
-                ("avgpool", 2): fnn.AvgPool2D}[name, rank](size)
+        return {
+            ("pool", 1): fnn.MaxPool1D,
+            ("pool", 2): fnn.MaxPool2D,
+            ("avgpool", 1): fnn.AvgPool1D,
+            ("avgpool", 2): fnn.AvgPool2D,
+        }[name, rank](size)
     if name == "dense":
         return fnn.Dense(_ints(rest, item, (1,))[0])
     if name == "dropout":
@@ -78,8 +84,12 @@ def _layer(item: str, rank: int) -> Any:
             return fnn.Dropout(float(rest))
         except (ValueError, FnnError):
             raise ConfigError(f"--model item {item!r}: expected dropout:P with 0 ≤ P < 1") from None
-    plain = {"globalmax": fnn.GlobalMaxPool, "globalavg": fnn.GlobalAvgPool, "batchnorm": fnn.BatchNorm,
-             "flatten": fnn.Flatten}
+    plain = {
+        "globalmax": fnn.GlobalMaxPool,
+        "globalavg": fnn.GlobalAvgPool,
+        "batchnorm": fnn.BatchNorm,
+        "flatten": fnn.Flatten,
+    }
     if name in plain and not rest:
         return plain[name]()
     if not rest and name in fnn.layers.activations.NAMES:
@@ -87,8 +97,18 @@ def _layer(item: str, rank: int) -> Any:
     raise ConfigError(f"--model item {item!r} is not one of: {FORMS}")
 
 
-def build(model: str, *, features: int, outputs: int, data: str, dtype: str, regression: bool = False,
-          hidden: list[int] | None = None, activation: str = "relu", dropout: float = 0.0) -> fnn.Sequential:
+def build(
+    model: str,
+    *,
+    features: int,
+    outputs: int,
+    data: str,
+    dtype: str,
+    regression: bool = False,
+    hidden: list[int] | None = None,
+    activation: str = "relu",
+    dropout: float = 0.0,
+) -> fnn.Sequential:
     """The network ``fnn train --model MODEL`` trains on flat rows of ``features`` values.
 
     Args:
@@ -109,8 +129,13 @@ def build(model: str, *, features: int, outputs: int, data: str, dtype: str, reg
     """
     output = [fnn.Dense(outputs)] + ([] if regression else [fnn.Activation("softmax")])
     if model == "mlp":
-        return fnn.mlp([features, *(hidden or []), outputs], hidden=activation,
-                       output=None if regression else "softmax", dropout=dropout, dtype=dtype)
+        return fnn.mlp(
+            [features, *(hidden or []), outputs],
+            hidden=activation,
+            output=None if regression else "softmax",
+            dropout=dropout,
+            dtype=dtype,
+        )
     items = [i.strip() for i in (CNN if model == "cnn" else model).split(",") if i.strip()]
     if not items:
         raise ConfigError(f"--model must be mlp, cnn or comma-separated items ({FORMS}), got {model!r}")
@@ -120,11 +145,15 @@ def build(model: str, *, features: int, outputs: int, data: str, dtype: str, reg
     else:
         shape = _image_shape(data)
         if shape is None:
-            raise ConfigError(f"--model {model!r} on --data {data}: say the shape of a row first, e.g. "
-                                 f"'input:HxWxC,...' for images or 'input:LxC,...' for signals")
+            raise ConfigError(
+                f"--model {model!r} on --data {data}: say the shape of a row first, e.g. "
+                f"'input:HxWxC,...' for images or 'input:LxC,...' for signals"
+            )
     if math.prod(shape) != features:
-        raise ConfigError(f"--model input {'x'.join(map(str, shape))} holds {math.prod(shape)} values, but "
-                             f"--data {data} has {features} features a row")
+        raise ConfigError(
+            f"--model input {'x'.join(map(str, shape))} holds {math.prod(shape)} values, but "
+            f"--data {data} has {features} features a row"
+        )
     rank = len(shape) - 1
     layers: list = [fnn.Reshape(shape)]
     current: tuple = shape

@@ -12,7 +12,7 @@ additions is BLAS's; for a bias gradient that is a running sum over the batch, a
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

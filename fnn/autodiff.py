@@ -28,7 +28,8 @@ never loads it.
 from __future__ import annotations
 
 import types
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import attrs
 import numpy as np

@@ -10,18 +10,20 @@ the params' structure, dtype and flat layout, and ``fnn.tree.ravel(grads)`` is f
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 import numpy as np
 
 from fnn import _fast, random, tree
 from fnn._checks import boolean, is_real, short_repr
-from fnn.layers.activations import _ZEROS
 from fnn.errors import ConfigError, ShapeError
 from fnn.layers import Activation, DenseParams, Dropout, SequentialParams, backward, forward, layer_name, weight_leaves
+from fnn.layers.activations import _ZEROS
 from fnn.layers.sequential import network_input, stack_key
-from fnn.losses import Loss, _as_dtype, _weighted_mean, get as get_loss
+from fnn.losses import Loss, _as_dtype, _weighted_mean
+from fnn.losses import get as get_loss
 from fnn.network import check_inputs, sample_out_shape
 
 _dense_forward = forward.dispatch(DenseParams)
@@ -103,8 +105,16 @@ def _check_train(train: Any) -> bool:
     return boolean(train, "train")
 
 
-def grad(params: SequentialParams, batch: tuple[Any, Any], *, loss: Loss | Callable | str, l2: float = 0.0,
-         key: random.Key | None = None, train: bool = True, sample_weight: Any = None) -> SequentialParams:
+def grad(
+    params: SequentialParams,
+    batch: tuple[Any, Any],
+    *,
+    loss: Loss | Callable | str,
+    l2: float = 0.0,
+    key: random.Key | None = None,
+    train: bool = True,
+    sample_weight: Any = None,
+) -> SequentialParams:
     """The gradient of the loss with respect to ``params`` (see :func:`value_and_grad`).
 
     >>> import numpy as np, fnn
@@ -201,7 +211,7 @@ class Plan:
     fused_rows: Callable | None = None  # its rows' losses and gradients, for weights
 
     @classmethod
-    def of(cls, params: SequentialParams, loss: Any, backend: str = "numpy") -> "Plan":
+    def of(cls, params: SequentialParams, loss: Any, backend: str = "numpy") -> Plan:
         """The plan of ``params`` under ``loss``; ``backend="numba"`` (the ``fast`` extra) runs the
         elementwise passes of each hidden Dense + relu pair as compiled kernels (bitwise the same numbers)."""
         fused = _fused_loss(params, loss)
@@ -225,8 +235,11 @@ class Plan:
 
 def _dense_relu_pairs(layers: Any) -> list[int]:
     """The indices i of the layers where layers[i] is a Dense and layers[i + 1] a relu Activation."""
-    return [i for i in range(len(layers) - 1)
-            if type(layers[i]) is DenseParams and type(layers[i + 1]) is Activation and layers[i + 1].name == "relu"]
+    return [
+        i
+        for i in range(len(layers) - 1)
+        if type(layers[i]) is DenseParams and type(layers[i + 1]) is Activation and layers[i + 1].name == "relu"
+    ]
 
 
 def _dense_relu_numpy(node: DenseParams, x: np.ndarray, key: Any, train: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -309,8 +322,17 @@ def _custom_loss(loss: Callable, out: np.ndarray, y: Any) -> tuple[np.floating, 
 
 
 def value_and_grad_unchecked(
-    params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float, key: random.Key | None,
-    *, train: bool, check_targets: bool = False, unravel: tree._Unravel | None = None, weights: np.ndarray | None = None,
+    params: SequentialParams,
+    x: np.ndarray,
+    y: Any,
+    loss: Any,
+    l2: float,
+    key: random.Key | None,
+    *,
+    train: bool,
+    check_targets: bool = False,
+    unravel: tree._Unravel | None = None,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.floating, SequentialParams]:
     """:func:`value_and_grad` without input checks, for loops that checked their data once.
 
@@ -332,9 +354,19 @@ def value_and_grad_unchecked(
 
 
 def value_and_grad_into(
-    params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float, key: random.Key | None,
-    gtree: SequentialParams, *, train: bool, check_targets: bool = False, plan: Plan | None = None,
-    stop_if_non_finite: bool = False, weights: np.ndarray | None = None,
+    params: SequentialParams,
+    x: np.ndarray,
+    y: Any,
+    loss: Any,
+    l2: float,
+    key: random.Key | None,
+    gtree: SequentialParams,
+    *,
+    train: bool,
+    check_targets: bool = False,
+    plan: Plan | None = None,
+    stop_if_non_finite: bool = False,
+    weights: np.ndarray | None = None,
 ) -> np.floating:
     """The loss value; its gradient is written into ``gtree``, writable views laid out like ``params``.
 

@@ -152,8 +152,9 @@ class CSVLogger:
                     f"another file, or delete it"
                 )
             kept = [lines[0], *(line for line in lines[1:] if _epoch_of(line) < epoch)]
-        _append_or_rewrite(self.path, kept if kept else [header], lines if kept else [], complete and bool(kept),
-                           out.getvalue())
+        _append_or_rewrite(
+            self.path, kept if kept else [header], lines if kept else [], complete and bool(kept), out.getvalue()
+        )
 
 
 def _epoch_of(line: str) -> float:

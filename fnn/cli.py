@@ -51,8 +51,9 @@ import os
 import shlex
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -96,25 +97,39 @@ class _Busy(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="fnn", description="Train, evaluate, predict with and summarise fnn networks.", epilog=EPILOG,
-                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(
+        prog="fnn",
+        description="Train, evaluate, predict with and summarise fnn networks.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--version", action="version", version=f"fnn {fnn.__version__}")
     sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="{train,evaluate,predict,summary}")
 
-    t = sub.add_parser("train", help="train an MLP and write a run directory",
-                       description="Train an MLP: a classifier (--loss cross_entropy, the default) or a regressor "
-                                   "(--loss mse or huber). Writes RUN_DIR: config.json, checkpoints/, and at the end "
-                                   "model.npz, history.json, history.csv, history.png.")
+    t = sub.add_parser(
+        "train",
+        help="train an MLP and write a run directory",
+        description="Train an MLP: a classifier (--loss cross_entropy, the default) or a regressor "
+        "(--loss mse or huber). Writes RUN_DIR: config.json, checkpoints/, and at the end "
+        "model.npz, history.json, history.csv, history.png.",
+    )
     t.add_argument("--data", required=True, help=DATA_HELP)
-    t.add_argument("--model", default="mlp", metavar="mlp|cnn|SPEC",
-                   help="mlp (default: --layers, --activation, --dropout), cnn (a small CNN on digits or mnist "
-                        "images), or comma-separated layers such as 'conv:16x3:same,relu,pool:2' (see fnn._model_spec)")
+    t.add_argument(
+        "--model",
+        default="mlp",
+        metavar="mlp|cnn|SPEC",
+        help="mlp (default: --layers, --activation, --dropout), cnn (a small CNN on digits or mnist "
+        "images), or comma-separated layers such as 'conv:16x3:same,relu,pool:2' (see fnn._model_spec)",
+    )
     t.add_argument("--layers", default="128,64", help="hidden widths, comma-separated (default 128,64)")
     t.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     t.add_argument("--dropout", type=float, default=0.0, help="fraction of hidden units dropped (default 0)")
-    t.add_argument("--loss", default="cross_entropy", choices=LOSSES,
-                   help="cross_entropy: classes (softmax output); mse or huber: real-valued targets "
-                        "(default cross_entropy)")
+    t.add_argument(
+        "--loss",
+        default="cross_entropy",
+        choices=LOSSES,
+        help="cross_entropy: classes (softmax output); mse or huber: real-valued targets (default cross_entropy)",
+    )
     t.add_argument("--optimizer", default="adam", help=f"one of {', '.join(fnn.optim.OPTIMIZERS)} (default adam)")
     t.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
     t.add_argument("--l2", type=float, default=0.0, help="L2 penalty on weights (default 0)")
@@ -125,13 +140,27 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--test-size", type=float, default=0.2, help="fraction held out for `fnn evaluate` (default 0.2)")
     t.add_argument("--target", default="-1", help="CSV target column: index or header name (default -1)")
     t.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
-    t.add_argument("--dtype", default="float32", choices=["float32", "float64"],
-                   help="float dtype of the params and data (default float32)")
+    t.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "float64"],
+        help="float dtype of the params and data (default float32)",
+    )
     t.add_argument("--out", default=None, help="run directory to write (may be given by --resume instead)")
-    t.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
-                   help="continue the run in RUN_DIR (default: --out) from its newest checkpoint, or start it")
-    t.add_argument("--checkpoint-every", default="epoch", metavar="N|epoch",
-                   help="checkpoint after every N optimizer steps, or every epoch (the default)")
+    t.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR (default: --out) from its newest checkpoint, or start it",
+    )
+    t.add_argument(
+        "--checkpoint-every",
+        default="epoch",
+        metavar="N|epoch",
+        help="checkpoint after every N optimizer steps, or every epoch (the default)",
+    )
     t.add_argument("--quiet", action="store_true", help="no per-epoch lines or progress bar")
 
     e = sub.add_parser("evaluate", help="loss and accuracy (or mse, mae) of a trained run on a data set")
@@ -183,8 +212,9 @@ def _utf8(path: Any) -> Any:
     try:
         yield
     except UnicodeDecodeError as e:
-        raise _UsageError(f"{path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}): save it as "
-                          f"UTF-8") from None
+        raise _UsageError(
+            f"{path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}): save it as UTF-8"
+        ) from None
 
 
 def _as_numbers(y: np.ndarray) -> np.ndarray | None:
@@ -208,18 +238,22 @@ def _targets(y: np.ndarray, loss: str, classes: list[str] | None, data: str) -> 
     if regression:
         if numbers is None:
             bad = next(v for v in y if _as_numbers(np.array([v])) is None)
-            raise _UsageError(f"--loss {loss} needs real-valued targets, but the target column of {data} holds "
-                              f"{bad!r}; to classify, leave out --loss")
+            raise _UsageError(
+                f"--loss {loss} needs real-valued targets, but the target column of {data} holds "
+                f"{bad!r}; to classify, leave out --loss"
+            )
         return numbers, None
     if classes is None and numbers is not None:
         if not np.array_equal(numbers, np.round(numbers)):
             bad = next(v for v in numbers if v != round(v))
             raise _UsageError(
                 f"the target column of {data} holds real numbers (e.g. {bad:g}), not class labels; for regression "
-                f"pass --loss mse (or huber)")
+                f"pass --loss mse (or huber)"
+            )
         if numbers.min() < 0:
-            raise _UsageError(f"the target column of {data} holds negative class labels ({numbers.min():g}); labels "
-                              f"are 0, 1, ...")
+            raise _UsageError(
+                f"the target column of {data} holds negative class labels ({numbers.min():g}); labels are 0, 1, ..."
+            )
         return numbers.astype(np.int64), None
     if classes is None:
         names, labels = np.unique(y, return_inverse=True)
@@ -227,8 +261,9 @@ def _targets(y: np.ndarray, loss: str, classes: list[str] | None, data: str) -> 
     index = {name: i for i, name in enumerate(classes)}
     unknown = sorted({str(v) for v in y} - set(index))
     if unknown:
-        raise _UsageError(f"{data} holds the class {unknown[0]!r}, which the run never saw; its classes: "
-                          f"{', '.join(classes)}")
+        raise _UsageError(
+            f"{data} holds the class {unknown[0]!r}, which the run never saw; its classes: {', '.join(classes)}"
+        )
     return np.array([index[str(v)] for v in y], dtype=np.int64), classes
 
 
@@ -237,7 +272,10 @@ def _split(config: dict, x: np.ndarray, y: np.ndarray, loaded: dict) -> tuple[np
     if "x_test" in loaded:
         return x, y, loaded["x_test"], loaded["y_test"]
     x_train, x_test, y_train, y_test = fnn.data.train_test_split(
-        fnn.random.key(config["seed"]), x, y, test_size=config["test_size"],
+        fnn.random.key(config["seed"]),
+        x,
+        y,
+        test_size=config["test_size"],
         stratify=config.get("loss", "cross_entropy") == "cross_entropy",
     )
     return x_train, y_train, x_test, y_test
@@ -259,9 +297,17 @@ def _hidden(layers: str) -> list[int]:
 def _model(args: argparse.Namespace, features: int, outputs: int, regression: bool, hidden: list[int]) -> Any:
     """The network of --model (see :mod:`fnn._model_spec`); a spec that cannot be built is a usage error."""
     try:
-        return _model_spec.build(args.model, features=features, outputs=outputs, data=args.data, dtype=args.dtype,
-                                 regression=regression, hidden=hidden, activation=args.activation,
-                                 dropout=args.dropout)
+        return _model_spec.build(
+            args.model,
+            features=features,
+            outputs=outputs,
+            data=args.data,
+            dtype=args.dtype,
+            regression=regression,
+            hidden=hidden,
+            activation=args.activation,
+            dropout=args.dropout,
+        )
     except ConfigError as e:
         if args.model == "mlp":
             raise
@@ -271,7 +317,9 @@ def _model(args: argparse.Namespace, features: int, outputs: int, regression: bo
 def _write_history(out: Path, history: dict[str, np.ndarray]) -> None:
     keys = list(history)
     _atomic_text(out / "history.json", json.dumps({k: history[k].tolist() for k in keys}, indent=1))
-    rows = [["epoch", *keys]] + [[i + 1, *(repr(float(history[k][i])) for k in keys)] for i in range(len(history[keys[0]]))]
+    rows = [["epoch", *keys]] + [
+        [i + 1, *(repr(float(history[k][i])) for k in keys)] for i in range(len(history[keys[0]]))
+    ]
     _atomic_text(out / "history.csv", _csv_text(rows))
 
 
@@ -285,8 +333,24 @@ def _atomic_text(path: Path, text: str) -> None:
     fnn.io.atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
-_SAME_RUN = ("data", "model", "layers", "activation", "dropout", "optimizer", "lr", "l2", "batch_size", "validation",
-             "patience", "test_size", "target", "seed", "dtype", "loss")
+_SAME_RUN = (
+    "data",
+    "model",
+    "layers",
+    "activation",
+    "dropout",
+    "optimizer",
+    "lr",
+    "l2",
+    "batch_size",
+    "validation",
+    "patience",
+    "test_size",
+    "target",
+    "seed",
+    "dtype",
+    "loss",
+)
 
 
 def _run_dir(args: argparse.Namespace) -> tuple[Path, bool]:
@@ -325,7 +389,9 @@ def _check_resumable(out: Path, resume: bool, config: dict) -> None:
     if not resume:
         raise _UsageError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
     if (out / MODEL).exists() and not fnn.io.list_checkpoints(out / CHECKPOINTS):
-        raise _UsageError(f"{out} holds a run without {CHECKPOINTS}/ (written by an older fnn), which cannot be resumed")
+        raise _UsageError(
+            f"{out} holds a run without {CHECKPOINTS}/ (written by an older fnn), which cannot be resumed"
+        )
     saved = _read_config(out)
     for k in _SAME_RUN:
         if saved.get(k, {"loss": "cross_entropy", "model": "mlp"}.get(k)) != config[k]:
@@ -348,16 +414,24 @@ def _check_numbers(args: argparse.Namespace) -> None:
         if args.patience < 0:
             raise _UsageError(f"--patience must be ≥ 0, got {args.patience}")
         if args.validation == 0:
-            raise _UsageError("--patience stops on the validation loss, but --validation 0 holds out no rows: give "
-                              "--validation a fraction such as 0.1, or leave out --patience")
+            raise _UsageError(
+                "--patience stops on the validation loss, but --validation 0 holds out no rows: give "
+                "--validation a fraction such as 0.1, or leave out --patience"
+            )
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise _UsageError(f"--lr must be a finite number > 0, got {args.lr:g}")
     if not (math.isfinite(args.l2) and args.l2 >= 0):
         raise _UsageError(f"--l2 must be a finite number ≥ 0, got {args.l2:g}")
 
 
-_OPTION_NAMES = (("batch_size", "--batch-size"), ("validation", "--validation"), ("epochs", "--epochs"),
-                 ("patience", "--patience"), ("l2", "--l2"), ("lr", "--lr"))
+_OPTION_NAMES = (
+    ("batch_size", "--batch-size"),
+    ("validation", "--validation"),
+    ("epochs", "--epochs"),
+    ("patience", "--patience"),
+    ("l2", "--l2"),
+    ("lr", "--lr"),
+)
 
 
 def _in_cli_words(message: str) -> str:
@@ -370,9 +444,28 @@ def _in_cli_words(message: str) -> str:
 
 def _train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     out, resume = _run_dir(args)
-    config = {k: getattr(args, k) for k in ("data", "model", "layers", "activation", "dropout", "optimizer", "lr", "l2",
-                                            "epochs", "batch_size", "validation", "patience", "test_size", "target",
-                                            "seed", "dtype", "loss")}
+    config = {
+        k: getattr(args, k)
+        for k in (
+            "data",
+            "model",
+            "layers",
+            "activation",
+            "dropout",
+            "optimizer",
+            "lr",
+            "l2",
+            "epochs",
+            "batch_size",
+            "validation",
+            "patience",
+            "test_size",
+            "target",
+            "seed",
+            "dtype",
+            "loss",
+        )
+    }
     _check_numbers(args)
     every = _checkpoint_every(args.checkpoint_every)
     hidden = _hidden(args.layers)
@@ -388,16 +481,25 @@ def _train(args: argparse.Namespace, argv: Sequence[str]) -> int:
     outputs = 1 if regression else (len(classes) if classes is not None else int(np.max(y)) + 1)
     if not regression and len(np.unique(y)) < 2:
         only = classes[0] if classes is not None else int(y[0])
-        raise _UsageError(f"the target column of {args.data} holds one class ({only!r}) in all {len(y)} rows: a "
-                          f"classifier needs at least 2 classes; for real-valued targets pass --loss mse")
+        raise _UsageError(
+            f"the target column of {args.data} holds one class ({only!r}) in all {len(y)} rows: a "
+            f"classifier needs at least 2 classes; for real-valued targets pass --loss mse"
+        )
     # The same state on every start: fit ignores it when the run's checkpoints exist.
     k_init, k_train = fnn.random.split(fnn.random.key(args.seed))
     spec = _model(args, x_train.shape[1], outputs, regression, hidden)
     optimizer = fnn.optim.get(args.optimizer, lr=args.lr)
     state = fnn.TrainState.create(fnn.init(k_init, spec), optimizer, key=k_train)
     stopping = fnn.EarlyStopping("val_loss", patience=args.patience) if args.patience is not None else None
-    kw = dict(epochs=args.epochs, batch_size=args.batch_size, loss=args.loss, l2=args.l2,
-              validation=args.validation or None, early_stopping=stopping, metrics=["mae"] if regression else None)
+    kw = dict(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        loss=args.loss,
+        l2=args.l2,
+        validation=args.validation or None,
+        early_stopping=stopping,
+        metrics=["mae"] if regression else None,
+    )
     try:  # every check fit makes, before anything is written: epochs=0 without a directory trains and writes nothing
         fnn.fit(state, (x_train, y_train), **{**kw, "epochs": 0}, verbose=0)
     except FnnError as e:
@@ -410,14 +512,24 @@ def _train(args: argparse.Namespace, argv: Sequence[str]) -> int:
         _atomic_text(out / CONFIG, json.dumps(config, indent=1))
         try:
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a divergence is said in one line
-                state, history = fnn.fit(state, (x_train, y_train), **kw, verbose=0 if args.quiet else 1,
-                                         resume=out / CHECKPOINTS, checkpoint_every=every)
+                state, history = fnn.fit(
+                    state,
+                    (x_train, y_train),
+                    **kw,
+                    verbose=0 if args.quiet else 1,
+                    resume=out / CHECKPOINTS,
+                    checkpoint_every=every,
+                )
         except NonFiniteError as e:
             return _diverged(e, out, fresh, started_before, args)
         except KeyboardInterrupt as e:
             return _interrupted(e, out, argv, resume)
-        payload = {"state": state, "history": history, "classes": outputs,
-                   "scaler": {"mean": scaler.mean, "scale": scaler.scale}}
+        payload = {
+            "state": state,
+            "history": history,
+            "classes": outputs,
+            "scaler": {"mean": scaler.mean, "scale": scaler.scale},
+        }
         if classes is not None:
             payload["class_names"] = classes
         fnn.save(out / MODEL, payload)
@@ -438,8 +550,12 @@ def _hold(out: Path) -> int | None:
     try:
         return fnn.resume._lock(out, "train")
     except FnnError as e:
-        raise _Busy(str(e).replace("wait for that one to end (or stop it), or use another directory",
-                                   "wait for it to end (or stop it), or choose another --out")) from None
+        raise _Busy(
+            str(e).replace(
+                "wait for that one to end (or stop it), or use another directory",
+                "wait for it to end (or stop it), or choose another --out",
+            )
+        ) from None
 
 
 def _diverged(error: NonFiniteError, out: Path, fresh: bool, started_before: bool, args: argparse.Namespace) -> int:
@@ -456,16 +572,20 @@ def _diverged(error: NonFiniteError, out: Path, fresh: bool, started_before: boo
         kept = f"nothing was kept in {out}"
     else:
         kept = f"the checkpoints of {out} up to epoch {done} are kept, but a resume would diverge again"
-    print(f"fnn: error: training diverged in epoch {done + 1}: {what}; {kept}; try a lower --lr (it was {args.lr:g})",
-          file=sys.stderr)
+    print(
+        f"fnn: error: training diverged in epoch {done + 1}: {what}; {kept}; try a lower --lr (it was {args.lr:g})",
+        file=sys.stderr,
+    )
     return DIVERGED
 
 
 def _interrupted(error: KeyboardInterrupt, out: Path, argv: Sequence[str], resume: bool) -> int:
     done = len(getattr(error, "history", {}).get("loss", ()))
     command = shlex.join(["fnn", *argv, *([] if resume else ["--resume"])])
-    print(f"\nfnn: interrupted in epoch {done + 1}; the run is saved in {out / CHECKPOINTS}: continue it with: "
-          f"{command}", file=sys.stderr)
+    print(
+        f"\nfnn: interrupted in epoch {done + 1}; the run is saved in {out / CHECKPOINTS}: continue it with: {command}",
+        file=sys.stderr,
+    )
     return INTERRUPTED
 
 
@@ -478,16 +598,25 @@ def _best_epoch(history: dict, config: dict) -> int | None:
 
 def _plot(out: Path, history: dict, config: dict) -> bool:
     try:
-        import fnn.plot
         import matplotlib.pyplot as plt
+
+        import fnn.plot
     except ImportError:
         print("history.png skipped: matplotlib is not installed (pip install 'fnn[plot]')", file=sys.stderr)
         return False
     losses = np.asarray(history["loss"], dtype=float)
     wide = bool(np.all(losses > 0)) and losses.max() > 100 * losses.min()  # two decades or more: a log scale
     title = f"{out}: {config['optimizer']}, lr {config['lr']:g}, seed {config['seed']}"
-    plt.close(fnn.plot.history(history, path=out / "history.png", title=title, best_epoch=_best_epoch(history, config),
-                               log_scale=wide, loss_name=config.get("loss", "cross_entropy")))
+    plt.close(
+        fnn.plot.history(
+            history,
+            path=out / "history.png",
+            title=title,
+            best_epoch=_best_epoch(history, config),
+            log_scale=wide,
+            loss_name=config.get("loss", "cross_entropy"),
+        )
+    )
     return True
 
 
@@ -513,9 +642,23 @@ def _run(path: str) -> tuple[dict, dict]:
 
 # What fnn train writes into config.json, with the types every command relies on (classes: optional, loss: older
 # runs have none and are cross_entropy).
-_CONFIG_TYPES: dict[str, type | tuple[type, ...]] = {"data": str, "layers": str, "activation": str, "dropout": (int, float), "optimizer": str,
-                 "lr": (int, float), "l2": (int, float), "epochs": int, "batch_size": int, "validation": (int, float),
-                 "patience": (int, type(None)), "test_size": (int, float), "target": str, "seed": int, "dtype": str}
+_CONFIG_TYPES: dict[str, type | tuple[type, ...]] = {
+    "data": str,
+    "layers": str,
+    "activation": str,
+    "dropout": (int, float),
+    "optimizer": str,
+    "lr": (int, float),
+    "l2": (int, float),
+    "epochs": int,
+    "batch_size": int,
+    "validation": (int, float),
+    "patience": (int, type(None)),
+    "test_size": (int, float),
+    "target": str,
+    "seed": int,
+    "dtype": str,
+}
 
 
 def _read_config(run: Path) -> dict:
@@ -536,8 +679,10 @@ def _read_config(run: Path) -> dict:
         problem = _config_problem(config)
         if problem is None:
             return config
-    raise _UsageError(f"{path} {problem}: the run's settings cannot be read (fnn train writes this file; restore it, "
-                      f"or train again into another --out)")
+    raise _UsageError(
+        f"{path} {problem}: the run's settings cannot be read (fnn train writes this file; restore it, "
+        f"or train again into another --out)"
+    )
 
 
 def _config_problem(config: Any) -> str | None:
@@ -581,9 +726,11 @@ def _model_problem(saved: Any) -> str | None:
     if not isinstance(saved["state"], fnn.TrainState):
         return f"holds a {type(saved['state']).__name__} as its state, not an fnn.TrainState"
     scaler = saved["scaler"]
-    if not (isinstance(scaler, dict) and all(isinstance(scaler.get(k), np.ndarray) and scaler[k].ndim == 1
-                                             for k in ("mean", "scale"))
-            and scaler["mean"].shape == scaler["scale"].shape):
+    if not (
+        isinstance(scaler, dict)
+        and all(isinstance(scaler.get(k), np.ndarray) and scaler[k].ndim == 1 for k in ("mean", "scale"))
+        and scaler["mean"].shape == scaler["scale"].shape
+    ):
         return "holds a scaler without the mean and scale vectors of one length"
     history = saved["history"]
     if not (isinstance(history, dict) and all(isinstance(v, np.ndarray) and v.ndim == 1 for v in history.values())):
@@ -647,8 +794,10 @@ def _predict(args: argparse.Namespace) -> int:
     else:
         names = saved.get("class_names") or [str(k) for k in range(y_hat.shape[1])]
         labels = fnn.metrics.predict_labels(y_hat)
-        rows = [["label", *(f"p_{n}" for n in names)],
-                *([names[int(k)], *(repr(float(p)) for p in row)] for k, row in zip(labels, y_hat, strict=True))]
+        rows = [
+            ["label", *(f"p_{n}" for n in names)],
+            *([names[int(k)], *(repr(float(p)) for p in row)] for k, row in zip(labels, y_hat, strict=True)),
+        ]
     text = _csv_text(rows)
     if args.out is None:
         sys.stdout.write(text)
@@ -673,8 +822,10 @@ def _csv_features(path: str, width: int, config: dict) -> np.ndarray:
         with _utf8(f"--data {path}"):
             return fnn.data.load_csv(path, target=column, dtype=config["dtype"], target_dtype=str)[0]
     if len(rows[0][1]) != width:
-        raise _UsageError(f"--data {path} has {len(rows[0][1])} columns; the run takes {width} features (and, "
-                          f"optionally, its target column)")
+        raise _UsageError(
+            f"--data {path} has {len(rows[0][1])} columns; the run takes {width} features (and, "
+            f"optionally, its target column)"
+        )
     if not all(_is_number(c) for c in rows[0][1]):
         rows = rows[1:]  # a header line
     x = np.empty((len(rows), width), np.float64)
@@ -706,8 +857,10 @@ def _summary(args: argparse.Namespace) -> int:
         values = {k: float(v[at]) for k, v in history.items() if k != "time"}
         epochs = len(history["loss"])
         kept = f"early stopping kept epoch {best}: " if best is not None else ""
-        print(f"trained {epochs} epochs ({config['optimizer']}, lr {config['lr']}, seed {config['seed']}); {kept}"
-              + ", ".join(f"{k} {v:.4f}" for k, v in values.items()))
+        print(
+            f"trained {epochs} epochs ({config['optimizer']}, lr {config['lr']}, seed {config['seed']}); {kept}"
+            + ", ".join(f"{k} {v:.4f}" for k, v in values.items())
+        )
     return 0
 
 
@@ -777,8 +930,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if os.environ.get("FNN_TRACEBACK"):
                 raise
             first = str(e).splitlines()[0] if str(e) else ""
-            print(f"fnn: error: unexpected {type(e).__name__}: {first} (a bug in fnn, please report it; "
-                  f"FNN_TRACEBACK=1 shows where)", file=sys.stderr)
+            print(
+                f"fnn: error: unexpected {type(e).__name__}: {first} (a bug in fnn, please report it; "
+                f"FNN_TRACEBACK=1 shows where)",
+                file=sys.stderr,
+            )
             return FAILED
 
 

@@ -230,7 +230,9 @@ def split_indices(
     (8, 2, [0, 1])
     """
     if not isinstance(key, Key):
-        raise ConfigError(f"split_indices: key must be an fnn.random.Key (from fnn.random.key(seed)), got {type(key).__name__}")
+        raise ConfigError(
+            f"split_indices: key must be an fnn.random.Key (from fnn.random.key(seed)), got {type(key).__name__}"
+        )
     n = _int_at_least(n, "split_indices: n (the number of rows)", 2)
     t = _test_count(test_size, n)
     codes = None if labels is None else _strata(labels, n)
@@ -276,7 +278,9 @@ def train_test_split(
         raise ConfigError("train_test_split(key, x, y, test_size=...): y was not given")
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
-        raise ShapeError(f"train_test_split: x and y must have the same number of rows, got shapes {x.shape} and {y.shape}")
+        raise ShapeError(
+            f"train_test_split: x and y must have the same number of rows, got shapes {x.shape} and {y.shape}"
+        )
     train, test = split_indices(key, x.shape[0], test_size, labels=y, stratify=stratify)
     return x[train], x[test], y[train], y[test]
 
@@ -319,10 +323,14 @@ class Standardizer:
 
     def __attrs_post_init__(self) -> None:
         if self.mean.ndim != 1 or self.mean.shape != self.scale.shape:
-            raise ShapeError(f"Standardizer: mean and scale of one shape (d,) expected, got {self.mean.shape} and {self.scale.shape}")
+            raise ShapeError(
+                f"Standardizer: mean and scale of one shape (d,) expected, got {self.mean.shape} and {self.scale.shape}"
+            )
         if self.mean.dtype.kind != "f" or self.scale.dtype != self.mean.dtype:
-            raise DtypeError(f"Standardizer: mean and scale of one float dtype expected, "
-                             f"got {self.mean.dtype} and {self.scale.dtype}")
+            raise DtypeError(
+                f"Standardizer: mean and scale of one float dtype expected, "
+                f"got {self.mean.dtype} and {self.scale.dtype}"
+            )
         if not (np.isfinite(self.mean).all() and np.isfinite(self.scale).all() and (self.scale > 0).all()):
             raise ConfigError("Standardizer: finite mean and finite, positive scale expected")
 
@@ -356,7 +364,9 @@ class Standardizer:
     def _prepare(self, x: Any, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         x = _numeric(x, f"Standardizer.{where}: x")
         if x.ndim == 0 or x.shape[-1] != self.mean.size:
-            raise ShapeError(f"Standardizer.{where}: x with {self.mean.size} columns (as fitted) expected, got shape {x.shape}")
+            raise ShapeError(
+                f"Standardizer.{where}: x with {self.mean.size} columns (as fitted) expected, got shape {x.shape}"
+            )
         dtype = x.dtype if x.dtype.kind == "f" else self.mean.dtype
         return x.astype(dtype), self.mean.astype(dtype), self.scale.astype(dtype)
 
@@ -429,7 +439,12 @@ def load_digits(*, dtype: Any = np.float32, scale: bool = True) -> tuple[np.ndar
     return _pixels(x, dtype, scale, 16, "load_digits"), y.astype(np.int64)
 
 
-_SKLEARN_LOADERS = {"iris": "load_iris", "digits": "load_digits", "breast_cancer": "load_breast_cancer", "wine": "load_wine"}
+_SKLEARN_LOADERS = {
+    "iris": "load_iris",
+    "digits": "load_digits",
+    "breast_cancer": "load_breast_cancer",
+    "wine": "load_wine",
+}
 _SKLEARN_HINT = "load_sklearn needs scikit-learn, an optional extra: pip install 'fnn[sklearn]'"
 
 
@@ -563,7 +578,9 @@ def _read_idx_stream(f: Any, name: str, max_bytes: int | None, file_size: int | 
     if file_size is not None and file_size - start != expected:
         found = file_size - start
         what = "truncated data" if found < expected else "size mismatch, bytes left over"
-        raise FormatError(f"{name}: {what}: shape {shape} of {dtype.newbyteorder('=')} needs {expected} data bytes, found {found}")
+        raise FormatError(
+            f"{name}: {what}: shape {shape} of {dtype.newbyteorder('=')} needs {expected} data bytes, found {found}"
+        )
     data = np.empty(expected, np.uint8)
     view, got = data.data, 0
     while got < expected:  # readinto: no second copy of the data, and never more than the header declared
@@ -685,9 +702,13 @@ def load_mnist(
     images_path, labels_path = _find_mnist_files(Path(directory), kind)
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.dtype != np.uint8 or images.ndim != 3:
-        raise FormatError(f"{images_path}: uint8 images of shape (n, rows, cols) expected, got {images.dtype} of shape {images.shape}")
+        raise FormatError(
+            f"{images_path}: uint8 images of shape (n, rows, cols) expected, got {images.dtype} of shape {images.shape}"
+        )
     if labels.dtype != np.uint8 or labels.ndim != 1:
-        raise FormatError(f"{labels_path}: uint8 labels of shape (n,) expected, got {labels.dtype} of shape {labels.shape}")
+        raise FormatError(
+            f"{labels_path}: uint8 labels of shape (n,) expected, got {labels.dtype} of shape {labels.shape}"
+        )
     if labels.size != images.shape[0]:
         raise FormatError(f"{images_path} holds {images.shape[0]} images but {labels_path} holds {labels.size} labels")
     x = _pixels(images.reshape(images.shape[0], -1), dtype, scale, 255, "load_mnist")
@@ -717,13 +738,17 @@ def _is_plain_number(cell: str) -> bool:
 def _target_column(target: Any, width: int, names: list[str] | None, where: str) -> int:
     if isinstance(target, str):
         if names is None:
-            raise ConfigError(f"{where}: target {target!r} is a column name, but the file has no header; pass a column index")
+            raise ConfigError(
+                f"{where}: target {target!r} is a column name, but the file has no header; pass a column index"
+            )
         if names.count(target) != 1:
             problem = "is not a column" if target not in names else "names more than one column"
             raise ConfigError(f"{where}: target {target!r} {problem}; columns: {', '.join(names)}")
         return names.index(target)
     if not is_integer(target) or not -width <= target < width:
-        raise ConfigError(f"{where}: target must be a column name or an index in [{-width}, {width - 1}], got {target!r}")
+        raise ConfigError(
+            f"{where}: target must be a column name or an index in [{-width}, {width - 1}], got {target!r}"
+        )
     return int(target) % width
 
 
@@ -780,8 +805,10 @@ def load_csv(
         try:
             rows = [(reader.line_num, cells) for cells in reader if any(c.strip() for c in cells)]
         except UnicodeDecodeError as e:
-            raise FormatError(f"{name}: not UTF-8 text ({e.reason}: the byte {e.object[e.start:e.end]!r}); convert it "
-                              f"to UTF-8, e.g. iconv -f latin1 -t utf-8") from None
+            raise FormatError(
+                f"{name}: not UTF-8 text ({e.reason}: the byte {e.object[e.start : e.end]!r}); convert it "
+                f"to UTF-8, e.g. iconv -f latin1 -t utf-8"
+            ) from None
         except csv.Error as e:
             raise FormatError(f"{name}, line {reader.line_num}: not a CSV line fnn can read ({e})") from None
     text_target = target_dtype is str

@@ -39,8 +39,11 @@ __all__ = ["EarlyStopping", "Watch", "StackedWatch", "start_watch"]
 
 def _check_monitor(value: Any) -> str:
     if not isinstance(value, str) or not value:
-        hint = (f" (the first argument is monitor; patience is a keyword: EarlyStopping(patience={value!r}))"
-                if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else "")
+        hint = (
+            f" (the first argument is monitor; patience is a keyword: EarlyStopping(patience={value!r}))"
+            if isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+            else ""
+        )
         raise ConfigError(f"EarlyStopping monitor must be a history key such as 'val_loss', got {value!r}{hint}")
     return value
 
@@ -124,7 +127,7 @@ class Watch:
     best_state: TrainState | None = None
     wait: int = tree.static_field(default=0)
 
-    def update(self, rule: EarlyStopping, value: float, epoch: int, state: TrainState) -> "Watch":
+    def update(self, rule: EarlyStopping, value: float, epoch: int, state: TrainState) -> Watch:
         if rule.improved(value, self.best):
             return Watch(value, epoch, state, 0)
         return attrs.evolve(self, wait=self.wait + 1)
@@ -179,26 +182,33 @@ class StackedWatch:
     def __attrs_post_init__(self) -> None:
         sizes = {len(self.best), len(self.best_epoch), len(self.wait), len(self.stopped)}
         if len(sizes) != 1:
-            raise ConfigError(f"a stacked early-stopping state needs one entry per member in every field, got sizes {sorted(sizes)}")
+            raise ConfigError(
+                f"a stacked early-stopping state needs one entry per member in every field, got sizes {sorted(sizes)}"
+            )
 
     @classmethod
-    def start(cls, members: int) -> "StackedWatch":
+    def start(cls, members: int) -> StackedWatch:
         """The state before the first epoch of a stack of ``members`` networks."""
         return cls(np.full(members, np.nan), np.full(members, -1), np.zeros(members), np.zeros(members, bool))
 
-    def update(self, rule: EarlyStopping, values: np.ndarray, epoch: int, state: TrainState) -> "StackedWatch":
-        improved = np.array([
-            not stopped and rule.improved(float(v), None if math.isnan(b) else float(b))
-            for v, b, stopped in zip(values, self.best, self.stopped, strict=True)
-        ])
+    def update(self, rule: EarlyStopping, values: np.ndarray, epoch: int, state: TrainState) -> StackedWatch:
+        improved = np.array(
+            [
+                not stopped and rule.improved(float(v), None if math.isnan(b) else float(b))
+                for v, b, stopped in zip(values, self.best, self.stopped, strict=True)
+            ]
+        )
         best_params = self.best_params
         if improved.any():
             previous = state.params if best_params is None else best_params
             best_params = state.params if improved.all() else select_members(improved, state.params, previous)
         wait = np.where(improved, 0, self.wait + ~self.stopped)
         return StackedWatch(
-            np.where(improved, values, self.best), np.where(improved, epoch, self.best_epoch), wait,
-            self.stopped | rule.exhausted(wait), best_params,
+            np.where(improved, values, self.best),
+            np.where(improved, epoch, self.best_epoch),
+            wait,
+            self.stopped | rule.exhausted(wait),
+            best_params,
         )
 
     def stop(self, rule: EarlyStopping) -> bool:

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,8 @@ from fnn.backprop import (
 from fnn.errors import ConfigError, FnnError
 from fnn.layers import SequentialParams, forward
 from fnn.layers.sequential import network_input
-from fnn.losses import NLL, BinaryCrossEntropy, CrossEntropy, Loss, _as_dtype, get as get_loss
+from fnn.losses import NLL, BinaryCrossEntropy, CrossEntropy, Loss, _as_dtype
+from fnn.losses import get as get_loss
 from fnn.network import NOT_PARAMS, check_inputs, sample_out_shape
 from fnn.train import TrainState, _check_batch_size, _rows
 
@@ -117,7 +119,7 @@ def check_metrics(metric_fns: dict[str, Callable], params: SequentialParams, x: 
                 value = metric_fns[name](y, sample)
         except FnnError:
             raise
-        except Exception as e:  # noqa: BLE001 - any error of a user's metric is reported with its name
+        except Exception as e:
             raise ConfigError(
                 f"{where}: metric {name!r} raised {type(e).__name__} on the training data, before training: {e}"
                 f"{_hint(name, str(e))}"
@@ -132,8 +134,10 @@ def check_metrics(metric_fns: dict[str, Callable], params: SequentialParams, x: 
 
 def _hint(name: str, message: str) -> str:
     if "average=" in message and "binary" in message:
-        return (f"; for more than two classes name an average, e.g. metrics=['{name.removesuffix('_score')}_macro'] "
-                f"or functools.partial(sklearn.metrics.{name}, average='macro')")
+        return (
+            f"; for more than two classes name an average, e.g. metrics=['{name.removesuffix('_score')}_macro'] "
+            f"or functools.partial(sklearn.metrics.{name}, average='macro')"
+        )
     if "multi_class" in message:
         return "; for more than two classes use 'roc_auc_ovr' or functools.partial(roc_auc_score, multi_class='ovr')"
     return ""
@@ -161,8 +165,17 @@ def _outputs(
 
 
 def scores(
-    params: SequentialParams, x: np.ndarray, y: Any, loss: Any, l2: float, metric_fns: dict, prefix: str = "",
-    *, weights: np.ndarray | None = None, batch_size: int | None = None, with_loss: bool = True,
+    params: SequentialParams,
+    x: np.ndarray,
+    y: Any,
+    loss: Any,
+    l2: float,
+    metric_fns: dict,
+    prefix: str = "",
+    *,
+    weights: np.ndarray | None = None,
+    batch_size: int | None = None,
+    with_loss: bool = True,
     where: str = "evaluate",
 ) -> dict:
     """Loss (``prefix + "loss"``) and metrics of checked ``x`` and converted ``y``: floats, or (K,) arrays for a stack.
@@ -196,7 +209,7 @@ def scores(
                 logs[prefix + name] = np.array([float(fn(y, m)) for m in y_hat]) if stacked else float(fn(y, y_hat))
             except FnnError:
                 raise
-            except Exception as e:  # noqa: BLE001 - a user's metric: say which one
+            except Exception as e:
                 hint = _hint(name, str(e))
                 raise ConfigError(f"{where}: metric {name!r} raised {type(e).__name__}: {e}{hint}") from e
     return logs

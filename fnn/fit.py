@@ -20,25 +20,34 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import attrs
 import numpy as np
 
-from fnn import io, random, resume as resume_module
+from fnn import io, random
+from fnn import resume as resume_module
 from fnn._checks import boolean, integer, is_boolean, is_real
 from fnn.data import split_indices
 from fnn.early_stopping import EarlyStopping, start_watch
 from fnn.errors import ConfigError, FnnWarning, NonFiniteError, ShapeError
 from fnn.evaluation import check_metrics, metric_functions, scores
 from fnn.losses import Loss
-from fnn.network import check_inputs
-from fnn.network import sample_out_shape
+from fnn.network import check_inputs, sample_out_shape
 from fnn.optim.plateau import ReduceLROnPlateau
-from fnn.train import REQUIRED, TrainState, _check_batch_size, _prepare, _Problem, _run_epoch, check_call, value_text
-from fnn.train import _params_finite
+from fnn.train import (
+    REQUIRED,
+    TrainState,
+    _check_batch_size,
+    _params_finite,
+    _prepare,
+    _Problem,
+    _run_epoch,
+    check_call,
+    value_text,
+)
 
 __all__ = ["fit", "EarlyStopping"]
 
@@ -51,19 +60,27 @@ def _validation_split(
         return problem, None
     if isinstance(validation, (tuple, list)):
         if len(validation) != 2:
-            raise ShapeError(f"{where}: validation must be a fraction or a pair (x_val, y_val), got {len(validation)} items")
+            raise ShapeError(
+                f"{where}: validation must be a fraction or a pair (x_val, y_val), got {len(validation)} items"
+            )
         x_val = check_inputs(params, validation[0], f"{where} (validation x)")
         y_val = validation[1]
         if len(y_val) != x_val.shape[0]:
-            raise ShapeError(f"{where}: x_val and y_val must have the same number of rows, got {x_val.shape[0]} and {len(y_val)}")
+            raise ShapeError(
+                f"{where}: x_val and y_val must have the same number of rows, got {x_val.shape[0]} and {len(y_val)}"
+            )
         if isinstance(problem.loss, Loss):
             y_val = problem.loss.targets(y_val, (x_val.shape[0], *sample_out_shape(params)), params.dtype)
             if np.ndim(y_val) != np.ndim(problem.y):
-                raise ShapeError(f"{where}: y_val has shape {np.shape(validation[1])}, "
-                                 f"unlike the training targets {np.shape(problem.y)}")
+                raise ShapeError(
+                    f"{where}: y_val has shape {np.shape(validation[1])}, "
+                    f"unlike the training targets {np.shape(problem.y)}"
+                )
         return problem, (x_val, y_val)
     if not is_real(validation) or not 0 < validation < 1:
-        raise ConfigError(f"{where}: validation must be None, a fraction in (0, 1) or (x_val, y_val), got {validation!r}")
+        raise ConfigError(
+            f"{where}: validation must be None, a fraction in (0, 1) or (x_val, y_val), got {validation!r}"
+        )
     y = problem.y  # integer labels and one-hot targets stratify; anything else splits plainly
     train_idx, val_idx = split_indices(split_key, problem.x.shape[0], float(validation), labels=y)
     weights = None if problem.weights is None else np.take(problem.weights, train_idx, axis=0)
@@ -142,10 +159,14 @@ def _plateau_news(plateau: ReduceLROnPlateau, before: Any, after: Any, epoch: in
     if lowered.size == 0:
         return ""
     rate = plateau.rate(after)
-    whose = f" of member{'s' * (lowered.size > 1)} {', '.join(map(str, lowered))}" if isinstance(after.scale, tuple) else ""
+    whose = (
+        f" of member{'s' * (lowered.size > 1)} {', '.join(map(str, lowered))}" if isinstance(after.scale, tuple) else ""
+    )
     to = "" if rate is None else ", to " + ", ".join(f"{r:.4g}" for r in np.atleast_1d(rate)[lowered])
-    return (f"epoch {epoch}: {plateau.monitor} has not improved for {plateau.patience} epochs; ReduceLROnPlateau "
-            f"multiplies the learning rate{whose} by {plateau.factor:g}{to}")
+    return (
+        f"epoch {epoch}: {plateau.monitor} has not improved for {plateau.patience} epochs; ReduceLROnPlateau "
+        f"multiplies the learning rate{whose} by {plateau.factor:g}{to}"
+    )
 
 
 def _history_keys(metric_fns: dict, validation: bool, plateau: bool) -> set:
@@ -160,8 +181,10 @@ def _stopping_news(rule: EarlyStopping, before: Any, after: Any, epoch: int) -> 
     if getattr(after, "stopped", None) is None:  # one network
         if not after.stop(rule):
             return None
-        text = (f"early stopping at epoch {epoch}: {rule.monitor} has not improved on {after.best:.4g} (epoch "
-                f"{after.best_epoch}) for {after.wait} epochs")
+        text = (
+            f"early stopping at epoch {epoch}: {rule.monitor} has not improved on {after.best:.4g} (epoch "
+            f"{after.best_epoch}) for {after.wait} epochs"
+        )
         if not rule.restore_best:
             return text + "; keeping the last epoch's params (restore_best=False)"
         return text + f"; restoring the params of epoch {after.best_epoch}"
@@ -169,8 +192,10 @@ def _stopping_news(rule: EarlyStopping, before: Any, after: Any, epoch: int) -> 
     if not new.size:
         return None
     s = "s" if new.size > 1 else ""
-    text = (f"early stopping member{s} {new.tolist()} at epoch {epoch} (best {rule.monitor} at "
-            f"epoch{s} {after.best_epoch[new].tolist()})")
+    text = (
+        f"early stopping member{s} {new.tolist()} at epoch {epoch} (best {rule.monitor} at "
+        f"epoch{s} {after.best_epoch[new].tolist()})"
+    )
     if after.stopped.all():
         text += f"; all {after.stopped.size} members have stopped"
         if rule.restore_best:
@@ -185,8 +210,10 @@ def _restore_news(rule: EarlyStopping | None, watch: Any, epoch: int, stopped: b
     if getattr(watch, "stopped", None) is None:
         if watch.best_epoch in (-1, epoch):
             return None
-        return (f"restoring the params of epoch {watch.best_epoch}, the best {rule.monitor} ({watch.best:.4g}); "
-                f"the last epoch was {epoch}")
+        return (
+            f"restoring the params of epoch {watch.best_epoch}, the best {rule.monitor} ({watch.best:.4g}); "
+            f"the last epoch was {epoch}"
+        )
     if np.all((watch.best_epoch == epoch) | (watch.best_epoch < 0)):
         return None
     return f"restoring each member's best params (epochs {watch.best_epoch.tolist()}, best {rule.monitor})"
@@ -349,9 +376,18 @@ def fit(
     else:
         pair = isinstance(validation, (tuple, list))
         settings = resume_module.settings(
-            (whole.x, whole.y), None if pair else validation, val if pair else None, split_key=split_key,
-            batch_size=batch_size, shuffle=bool(shuffle), drop_last=bool(drop_last), loss=problem.loss,
-            l2=problem.l2, metrics=tuple(metric_fns), early_stopping=early_stopping, weights=whole.weights,
+            (whole.x, whole.y),
+            None if pair else validation,
+            val if pair else None,
+            split_key=split_key,
+            batch_size=batch_size,
+            shuffle=bool(shuffle),
+            drop_last=bool(drop_last),
+            loss=problem.loss,
+            l2=problem.l2,
+            metrics=tuple(metric_fns),
+            early_stopping=early_stopping,
+            weights=whole.weights,
         )
         saver = resume_module._Saver(directory, every, settings)
         lock = resume_module._lock(directory, where)  # held until fit returns or raises (see fnn.resume)
@@ -386,8 +422,18 @@ def fit(
             if saver is not None and saver.every:
                 hook = partial(_mid_epoch_checkpoint, saver, say, steps, history, watch, epoch - 1)
             try:
-                state, m = _run_epoch(state, problem, batch_size, bool(shuffle), bool(drop_last), bar,
-                                      position=len(losses), losses=losses, every=every, hook=hook)
+                state, m = _run_epoch(
+                    state,
+                    problem,
+                    batch_size,
+                    bool(shuffle),
+                    bool(drop_last),
+                    bar,
+                    position=len(losses),
+                    losses=losses,
+                    every=every,
+                    hook=hook,
+                )
             finally:
                 if bar is not None:
                     bar.close()
@@ -409,7 +455,9 @@ def fit(
                 print(_line(epoch, epochs, logs), flush=True)
             if early_stopping is not None:
                 if early_stopping.monitor not in logs:
-                    raise ConfigError(f"fit: early stopping monitors {early_stopping.monitor!r}; history has {sorted(logs)}")
+                    raise ConfigError(
+                        f"fit: early stopping monitors {early_stopping.monitor!r}; history has {sorted(logs)}"
+                    )
                 before, watch = watch, watch.update(early_stopping, logs[early_stopping.monitor], epoch, state)
                 stop = watch.stop(early_stopping)
                 news = _stopping_news(early_stopping, before, watch, epoch)
@@ -449,13 +497,16 @@ def _check_finite_start(state: TrainState, where: str, path: Any = None) -> None
     if _params_finite(state):
         return
     if path is None:
-        error = NonFiniteError(f"{where}: the given state's params hold NaN or infinity (step {state.step}): "
-                               f"nothing finite to train from")
+        error = NonFiniteError(
+            f"{where}: the given state's params hold NaN or infinity (step {state.step}): nothing finite to train from"
+        )
     else:
         older = [p.name for _, p in io.list_checkpoints(path.parent) if p != path]
         back = f"delete it to resume from {older[-1]}" if older else "no older checkpoint is left"
-        error = NonFiniteError(f"{where}: the newest checkpoint {path} holds params with NaN or infinity (step "
-                               f"{state.step}; a run of an fnn that did not check them yet): {back}")
+        error = NonFiniteError(
+            f"{where}: the newest checkpoint {path} holds params with NaN or infinity (step "
+            f"{state.step}; a run of an fnn that did not check them yet): {back}"
+        )
     error.state = state
     raise error
 
@@ -466,23 +517,31 @@ def _resume_news(
     """Say where a resumed run continues, and warn when it trains nothing although more was probably meant."""
     place = os.fspath(directory)
     if found.stopped:
-        say(1, f"the run in {place} stopped early at epoch {found.epoch} (early stopping or a callback); nothing to "
-               f"train")
+        say(
+            1,
+            f"the run in {place} stopped early at epoch {found.epoch} (early stopping or a callback); nothing to train",
+        )
         return
     if found.epoch >= epochs:
-        message = (f"the run in {place} has done its {epochs} epochs: with resume=, epochs counts the run's epochs, "
-                   f"not this call's, so this call trains none; pass epochs={found.epoch + epochs} for {epochs} more")
+        message = (
+            f"the run in {place} has done its {epochs} epochs: with resume=, epochs counts the run's epochs, "
+            f"not this call's, so this call trains none; pass epochs={found.epoch + epochs} for {epochs} more"
+        )
         say(1, message)
         if given.step > 0:  # a trained state: probably a script that added resume= to a second fit call
             warnings.warn(f"fit(resume={place!r}): {message}", FnnWarning, stacklevel=3)
         return
     where = f", and {found.position} of {steps} batches of epoch {found.epoch + 1}" if found.position else ""
-    say(1, f"resuming the run in {place} from {os.path.basename(path)}: {found.epoch} of {epochs} epochs done"
-           f"{where} (step {found.state.step})")
+    say(
+        1,
+        f"resuming the run in {place} from {os.path.basename(path)}: {found.epoch} of {epochs} epochs done"
+        f"{where} (step {found.state.step})",
+    )
 
 
-def _mid_epoch_checkpoint(saver: Any, say: Callable, steps: int, history: dict, watch: Any, epoch: int,
-                          state: TrainState, losses: Any) -> None:
+def _mid_epoch_checkpoint(
+    saver: Any, say: Callable, steps: int, history: dict, watch: Any, epoch: int, state: TrainState, losses: Any
+) -> None:
     path = saver.mid_epoch(history, watch, epoch, state, losses)
     say(2, f"checkpoint {path} (step {state.step}: {len(losses)} of {steps} batches of epoch {epoch + 1})")
 
@@ -495,4 +554,3 @@ def _restore(rule: EarlyStopping | None, watch: Any, state: TrainState) -> Train
 
 def _as_arrays(history: dict[str, list]) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
-

@@ -76,8 +76,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import attrs
 import numpy as np
@@ -89,9 +90,21 @@ from fnn.errors import ConfigError, NonFiniteError, ShapeError
 from fnn.layers.activations import sigmoid
 
 __all__ = [
-    "Loss", "MSE", "Huber", "BinaryCrossEntropy", "CrossEntropy", "NLL",
-    "mse", "huber", "binary_cross_entropy", "binary_cross_entropy_from_logits", "cross_entropy",
-    "cross_entropy_from_logits", "nll", "get", "LOSSES",
+    "Loss",
+    "MSE",
+    "Huber",
+    "BinaryCrossEntropy",
+    "CrossEntropy",
+    "NLL",
+    "mse",
+    "huber",
+    "binary_cross_entropy",
+    "binary_cross_entropy_from_logits",
+    "cross_entropy",
+    "cross_entropy_from_logits",
+    "nll",
+    "get",
+    "LOSSES",
 ]
 __all__ += ["from_function"]  # a loss from its value, gradient by autograd (fnn.autodiff)
 
@@ -112,8 +125,10 @@ def _as_2d_like(y: Any, shape: tuple, dtype: DTypeLike, what: str) -> np.ndarray
     if y.shape != shape:
         hint = ""
         if y.ndim == len(shape) - 1 and y.shape == tuple(shape[:-1]) and y.dtype.kind in "biu":
-            hint = (f"; these look like class labels: fnn.data.one_hot(y, {shape[-1]}) gives targets, or use "
-                    f"loss='cross_entropy', which takes labels")
+            hint = (
+                f"; these look like class labels: fnn.data.one_hot(y, {shape[-1]}) gives targets, or use "
+                f"loss='cross_entropy', which takes labels"
+            )
         raise ShapeError(f"{what}: targets of shape {shape} expected (like the network's output), got {y.shape}{hint}")
     y = y.astype(dtype, copy=False)
     _finite(y, f"{what} targets")
@@ -239,8 +254,10 @@ def _describe_output(activation: str, width: int | None, layer: str) -> str:
 
 def _needs_columns(width: int | None, what: str) -> str | None:
     if width == 1:
-        return (f"A {what} over 1 output is always 1, so nothing is learned. Either give it 2 outputs (one per class), "
-                f"or use 1 output with a sigmoid and loss='binary_cross_entropy'")
+        return (
+            f"A {what} over 1 output is always 1, so nothing is learned. Either give it 2 outputs (one per class), "
+            f"or use 1 output with a sigmoid and loss='binary_cross_entropy'"
+        )
     return None
 
 
@@ -284,7 +301,13 @@ class Loss:
         return _as_2d_like(y, shape, dtype, self.name)
 
     def weights(
-        self, y: np.ndarray, shape: tuple, dtype: np.dtype, *, sample_weight: Any = None, class_weight: Any = None,
+        self,
+        y: np.ndarray,
+        shape: tuple,
+        dtype: np.dtype,
+        *,
+        sample_weight: Any = None,
+        class_weight: Any = None,
         where: str | None = None,
     ) -> np.ndarray | None:
         """Each row's weight for targets ``y`` (as :meth:`targets` returns them) of outputs of ``shape``, or None.
@@ -364,7 +387,8 @@ class Loss:
         """The loss's name: its key in :data:`LOSSES`, with any non-default setting, e.g.
         ``cross_entropy(label_smoothing=0.1)``."""
         settings = [
-            f"{f.name}={getattr(self, f.name)!r}" for f in attrs.fields(type(self))
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in attrs.fields(type(self))
             if f.name != "from_logits" and getattr(self, f.name) != f.default
         ]
         base = self._base + ("_from_logits" if getattr(self, "from_logits", False) else "")
@@ -382,13 +406,21 @@ def _check_smoothing(instance: Any, attribute: attrs.Attribute, value: Any) -> N
 
 
 def _flag_field() -> Any:
-    return attrs.field(default=False, kw_only=True, validator=_check_flag,
-                       converter=lambda v: bool(v) if isinstance(v, np.bool_) else v)
+    return attrs.field(
+        default=False,
+        kw_only=True,
+        validator=_check_flag,
+        converter=lambda v: bool(v) if isinstance(v, np.bool_) else v,
+    )
 
 
 def _smoothing_field() -> Any:
-    return attrs.field(default=0.0, kw_only=True, validator=_check_smoothing,
-                       converter=lambda v: float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else v)
+    return attrs.field(
+        default=0.0,
+        kw_only=True,
+        validator=_check_smoothing,
+        converter=lambda v: float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else v,
+    )
 
 
 @attrs.frozen
@@ -426,7 +458,8 @@ class Huber(Loss):
     """
 
     delta: float = attrs.field(
-        default=1.0, validator=_check_delta,
+        default=1.0,
+        validator=_check_delta,
         converter=lambda v: float(v) if isinstance(v, numbers.Real) and not isinstance(v, bool) else v,
     )
     _base = "huber"
@@ -538,18 +571,24 @@ class BinaryCrossEntropy(Loss):
     def mismatch(self, activation: str, width: int | None) -> str | None:
         if self.from_logits:
             if activation in ("sigmoid", "softmax"):
-                return (f"Either drop the {activation} (fnn.mlp(..., output=None)) and keep this loss, or keep it and "
-                        f"use loss='binary_cross_entropy'")
+                return (
+                    f"Either drop the {activation} (fnn.mlp(..., output=None)) and keep this loss, or keep it and "
+                    f"use loss='binary_cross_entropy'"
+                )
             return None
         if activation == "sigmoid":
             return None
         if activation == "softmax":
             return _needs_columns(width, "softmax")
         if activation == "identity":
-            return ("Either end the network in a sigmoid (fnn.mlp(..., output='sigmoid')), or keep the logits and use "
-                    "loss='binary_cross_entropy_from_logits'")
-        return ("Either end the network in a sigmoid (fnn.mlp(..., output='sigmoid')), or treat its outputs as "
-                "logits with loss='binary_cross_entropy_from_logits'")
+            return (
+                "Either end the network in a sigmoid (fnn.mlp(..., output='sigmoid')), or keep the logits and use "
+                "loss='binary_cross_entropy_from_logits'"
+            )
+        return (
+            "Either end the network in a sigmoid (fnn.mlp(..., output='sigmoid')), or treat its outputs as "
+            "logits with loss='binary_cross_entropy_from_logits'"
+        )
 
 
 def _smoothed(fn: Callable, smooth: Callable, eps: float, z: np.ndarray, y: np.ndarray, stacked: bool = False) -> Any:
@@ -580,8 +619,10 @@ def _labels(y: np.ndarray, rows: tuple, k: int, where: str) -> np.ndarray:
             at = bad[0] if len(bad) == 1 else bad
             raise ConfigError(f"{where}: class labels must be integers, got {y[bad]} at index {at}")
         if not np.array_equal(y, np.round(y)):
-            raise ConfigError(f"{where}: targets with one axis fewer than the outputs are class labels "
-                              "and must be integers, got non-integer values")
+            raise ConfigError(
+                f"{where}: targets with one axis fewer than the outputs are class labels "
+                "and must be integers, got non-integer values"
+            )
     elif y.dtype.kind not in "iub":
         raise ConfigError(
             f"{where}: class labels must be integers 0..{k - 1}, got dtype {y.dtype}; encode named classes with "
@@ -591,7 +632,9 @@ def _labels(y: np.ndarray, rows: tuple, k: int, where: str) -> np.ndarray:
         hint = " (labels of shape (n, 1): pass y.ravel())" if y.shape == (*rows, 1) else ""
         raise ShapeError(f"{where}: class labels of shape {rows} expected, got shape {y.shape}{hint}")
     if y.size and (y.min() < 0 or y.max() >= k):
-        raise ConfigError(f"{where}: class labels must lie in [0, {k - 1}] for {k} outputs, got values in [{y.min()}, {y.max()}]")
+        raise ConfigError(
+            f"{where}: class labels must lie in [0, {k - 1}] for {k} outputs, got values in [{y.min()}, {y.max()}]"
+        )
     return y.astype(np.intp, copy=False)
 
 
@@ -708,25 +751,37 @@ class CrossEntropy(Loss):
     def mismatch(self, activation: str, width: int | None) -> str | None:
         if self.from_logits:
             if activation == "softmax":
-                return ("Either use loss='cross_entropy', which takes probabilities, or drop the softmax "
-                        "(fnn.mlp(..., output=None)) to keep the logits")
+                return (
+                    "Either use loss='cross_entropy', which takes probabilities, or drop the softmax "
+                    "(fnn.mlp(..., output=None)) to keep the logits"
+                )
             if activation == "sigmoid":
-                return ("Either drop the sigmoid (fnn.mlp(..., output=None)) and keep this loss, or, for independent "
-                        "labels, keep it and use loss='binary_cross_entropy'")
+                return (
+                    "Either drop the sigmoid (fnn.mlp(..., output=None)) and keep this loss, or, for independent "
+                    "labels, keep it and use loss='binary_cross_entropy'"
+                )
             return None
         if activation == "softmax":
             return _needs_columns(width, "softmax")
         if activation == "identity":
-            return ("Either end the network in a softmax (fnn.mlp(..., output='softmax'), or "
-                    "fnn.Activation('softmax')), or keep the logits and use loss='cross_entropy_from_logits'")
+            return (
+                "Either end the network in a softmax (fnn.mlp(..., output='softmax'), or "
+                "fnn.Activation('softmax')), or keep the logits and use loss='cross_entropy_from_logits'"
+            )
         if activation == "log_softmax":
-            return ("Either use loss='nll' (the negative log-likelihood of log-probabilities, PyTorch's NLLLoss), "
-                    "or end the network in a softmax")
+            return (
+                "Either use loss='nll' (the negative log-likelihood of log-probabilities, PyTorch's NLLLoss), "
+                "or end the network in a softmax"
+            )
         if activation == "sigmoid":
-            return ("Its outputs do not sum to 1 over a row. Either end the network in a softmax (one class per row), "
-                    "or, for independent labels, use loss='binary_cross_entropy'")
-        return ("Either end the network in a softmax (fnn.mlp(..., output='softmax')), or treat its outputs as logits "
-                "with loss='cross_entropy_from_logits'")
+            return (
+                "Its outputs do not sum to 1 over a row. Either end the network in a softmax (one class per row), "
+                "or, for independent labels, use loss='binary_cross_entropy'"
+            )
+        return (
+            "Either end the network in a softmax (fnn.mlp(..., output='softmax')), or treat its outputs as logits "
+            "with loss='cross_entropy_from_logits'"
+        )
 
 
 def _row_starts(shape: tuple) -> np.ndarray:
@@ -814,6 +869,7 @@ class NLL(Loss):
     @property
     def _takes(self) -> str:
         return "log-probabilities"
+
     class_axis = True
 
     def targets(self, y: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
@@ -830,8 +886,10 @@ class NLL(Loss):
             raise ConfigError(f"{self.name}: y_hat must be log-probabilities (≤ 0), got values up to {hi:.4g}; {fix}")
         lse = np.log(row_sums(np.exp(logp)))
         if float(np.max(np.abs(lse))) > tol:
-            raise ConfigError(f"{self.name}: y_hat must be log-probabilities whose rows' exp sum to 1, got log-sums up "
-                              f"to {float(np.max(np.abs(lse))):.4g} away from 0; {fix}")
+            raise ConfigError(
+                f"{self.name}: y_hat must be log-probabilities whose rows' exp sum to 1, got log-sums up "
+                f"to {float(np.max(np.abs(lse))):.4g} away from 0; {fix}"
+            )
 
     def _value_and_grad(self, logp, y, stacked):
         self._log_probabilities(logp)
@@ -855,13 +913,19 @@ class NLL(Loss):
         if activation == "log_softmax":
             return None
         if activation == "softmax":
-            return ("Either use loss='cross_entropy', which takes probabilities, or end the network in log_softmax "
-                    "(fnn.mlp(..., output='log_softmax'))")
+            return (
+                "Either use loss='cross_entropy', which takes probabilities, or end the network in log_softmax "
+                "(fnn.mlp(..., output='log_softmax'))"
+            )
         if activation == "identity":
-            return ("Either end the network in log_softmax (fnn.mlp(..., output='log_softmax')), or keep the logits "
-                    "and use loss='cross_entropy_from_logits'")
-        return ("Either end the network in log_softmax (fnn.mlp(..., output='log_softmax')), or treat its outputs as "
-                "logits with loss='cross_entropy_from_logits'")
+            return (
+                "Either end the network in log_softmax (fnn.mlp(..., output='log_softmax')), or keep the logits "
+                "and use loss='cross_entropy_from_logits'"
+            )
+        return (
+            "Either end the network in log_softmax (fnn.mlp(..., output='log_softmax')), or treat its outputs as "
+            "logits with loss='cross_entropy_from_logits'"
+        )
 
 
 mse = MSE()
@@ -927,5 +991,7 @@ def get(loss: str | Loss | Callable) -> Loss | Callable:
             f"{loss.__name__}"
         )
     if not callable(loss):
-        raise ConfigError(f"loss must be a name, an fnn.losses.Loss or a callable (y_hat, y) -> (value, grad), got {loss!r}")
+        raise ConfigError(
+            f"loss must be a name, an fnn.losses.Loss or a callable (y_hat, y) -> (value, grad), got {loss!r}"
+        )
     return loss

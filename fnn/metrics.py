@@ -43,7 +43,8 @@ import difflib
 import functools
 import importlib
 import numbers
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 import numpy as np
@@ -77,7 +78,9 @@ def _outputs(y_hat: Any, where: str, *, column_ok: bool = False) -> np.ndarray:
         y_hat = y_hat[:, None]
     if y_hat.ndim != 2 or 0 in y_hat.shape:
         hint = "; a sigmoid output column is (n, 1), e.g. y_hat[:, None]" if y_hat.ndim == 1 else ""
-        raise ShapeError(f"{where}: y_hat of shape (n, k) with n, k >= 1 (the network's output) expected, got {y_hat.shape}{hint}")
+        raise ShapeError(
+            f"{where}: y_hat of shape (n, k) with n, k >= 1 (the network's output) expected, got {y_hat.shape}{hint}"
+        )
     if y_hat.dtype.kind == "f" and not all_finite(y_hat):
         i, j = np.argwhere(~np.isfinite(y_hat))[0]
         raise NonFiniteError(f"{where}: y_hat contains NaN or infinity (first at row {i}, column {j})")
@@ -161,13 +164,17 @@ def _true_labels(y_true: Any, shape: tuple[int, int], where: str) -> np.ndarray:
     if k == 1:
         y = _as_2d_like(y, shape, np.float64, f"{where}: y_true")
         if y.min() < 0 or y.max() > 1:
-            raise ConfigError(f"{where}: binary targets in [0, 1] expected for a (n, 1) output, got values in [{y.min()}, {y.max()}]")
+            raise ConfigError(
+                f"{where}: binary targets in [0, 1] expected for a (n, 1) output, got values in [{y.min()}, {y.max()}]"
+            )
         return _labels_of(y, 0.5)
     if y.ndim == 1 and y.shape[0] == n:
         return _class_labels(y, f"{where}: y_true", k)[0]
     if y.shape != shape:
-        raise ShapeError(f"{where}: y_true of shape ({n},) (labels) or {shape} (targets) "
-                         f"expected for y_hat of shape {shape}, got {y.shape}")
+        raise ShapeError(
+            f"{where}: y_true of shape ({n},) (labels) or {shape} (targets) "
+            f"expected for y_hat of shape {shape}, got {y.shape}"
+        )
     return _labels_of(_as_2d_like(y, shape, np.float64, f"{where}: y_true"), 0.5)
 
 
@@ -298,15 +305,44 @@ METRICS: dict[str, Callable[[Any, Any], float]] = {"accuracy": accuracy, "mse": 
 
 # scikit-learn's metric functions by what they take: predicted labels, scores, or values.
 _SKLEARN_TAKES = {
-    "labels": ("accuracy_score", "balanced_accuracy_score", "precision_score", "recall_score", "f1_score",
-               "fbeta_score", "jaccard_score", "matthews_corrcoef", "cohen_kappa_score", "hamming_loss",
-               "zero_one_loss"),
-    "scores": ("roc_auc_score", "average_precision_score", "log_loss", "top_k_accuracy_score", "brier_score_loss",
-               "d2_log_loss_score"),
-    "values": ("r2_score", "mean_squared_error", "root_mean_squared_error", "mean_absolute_error",
-               "median_absolute_error", "explained_variance_score", "max_error", "mean_absolute_percentage_error",
-               "mean_squared_log_error", "root_mean_squared_log_error", "mean_pinball_loss", "d2_absolute_error_score",
-               "mean_poisson_deviance", "mean_gamma_deviance", "mean_tweedie_deviance"),
+    "labels": (
+        "accuracy_score",
+        "balanced_accuracy_score",
+        "precision_score",
+        "recall_score",
+        "f1_score",
+        "fbeta_score",
+        "jaccard_score",
+        "matthews_corrcoef",
+        "cohen_kappa_score",
+        "hamming_loss",
+        "zero_one_loss",
+    ),
+    "scores": (
+        "roc_auc_score",
+        "average_precision_score",
+        "log_loss",
+        "top_k_accuracy_score",
+        "brier_score_loss",
+        "d2_log_loss_score",
+    ),
+    "values": (
+        "r2_score",
+        "mean_squared_error",
+        "root_mean_squared_error",
+        "mean_absolute_error",
+        "median_absolute_error",
+        "explained_variance_score",
+        "max_error",
+        "mean_absolute_percentage_error",
+        "mean_squared_log_error",
+        "root_mean_squared_log_error",
+        "mean_pinball_loss",
+        "d2_absolute_error_score",
+        "mean_poisson_deviance",
+        "mean_gamma_deviance",
+        "mean_tweedie_deviance",
+    ),
 }
 _TAKES = {name: takes for takes, names in _SKLEARN_TAKES.items() for name in names}
 
@@ -314,8 +350,11 @@ SKLEARN_NAMES: dict[str, tuple[str, dict]] = {
     "precision": ("precision_score", {"zero_division": 0}),
     "recall": ("recall_score", {"zero_division": 0}),
     "f1": ("f1_score", {"zero_division": 0}),
-    **{f"{m}_{avg}": (f"{m}_score", {"average": avg, "zero_division": 0})
-       for m in ("precision", "recall", "f1") for avg in ("macro", "micro", "weighted")},
+    **{
+        f"{m}_{avg}": (f"{m}_score", {"average": avg, "zero_division": 0})
+        for m in ("precision", "recall", "f1")
+        for avg in ("macro", "micro", "weighted")
+    },
     "balanced_accuracy": ("balanced_accuracy_score", {}),
     "matthews_corrcoef": ("matthews_corrcoef", {}),
     "roc_auc": ("roc_auc_score", {}),

@@ -10,7 +10,8 @@ Needs scipy: ``pip install 'fnn[lbfgs]'``.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 import numpy as np
@@ -20,7 +21,8 @@ from fnn._checks import integer, real
 from fnn.backprop import _check_batch, _check_l2, check_loss_output, value_and_grad_unchecked
 from fnn.errors import ConfigError
 from fnn.layers import SequentialParams
-from fnn.losses import Loss, get as get_loss
+from fnn.losses import Loss
+from fnn.losses import get as get_loss
 from fnn.network import sample_out_shape
 
 __all__ = ["minimize", "MinimizeResult"]
@@ -117,20 +119,29 @@ def minimize(
 
     def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
         evaluations[0] += 1
-        value, grads = value_and_grad_unchecked(unravel(theta.astype(dtype)), x, y, loss, l2, None, train=False, unravel=unravel)
+        value, grads = value_and_grad_unchecked(
+            unravel(theta.astype(dtype)), x, y, loss, l2, None, train=False, unravel=unravel
+        )
         return float(value), tree.ravel(grads)[0].astype(np.float64)
 
     curve = [fun(flat.astype(np.float64))[0]]
     evaluations[0] = 0
     result = scipy_minimize(
-        fun, flat.astype(np.float64), jac=True, method="L-BFGS-B",
+        fun,
+        flat.astype(np.float64),
+        jac=True,
+        method="L-BFGS-B",
         callback=lambda intermediate_result: curve.append(float(intermediate_result.fun)),
         options={"maxiter": maxiter, "ftol": tol, "gtol": tol, "maxcor": memory},
     )
     new = result.x.astype(dtype)
     new.flags.writeable = False
     info = MinimizeResult(
-        loss=float(result.fun), loss_curve=np.asarray(curve), iterations=int(result.nit),
-        evaluations=evaluations[0], converged=bool(result.success), message=str(result.message),
+        loss=float(result.fun),
+        loss_curve=np.asarray(curve),
+        iterations=int(result.nit),
+        evaluations=evaluations[0],
+        converged=bool(result.success),
+        message=str(result.message),
     )
     return unravel(new), info

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -119,8 +120,11 @@ def init(key: random.Key, spec: Sequential, *, max_bytes: int | None = MAX_BYTES
     if not isinstance(key, random.Key):
         raise ConfigError(
             f"init(key, spec) expects an fnn.random.Key first, got {type(key).__name__}"
-            + (f" (for a seed: fnn.init(fnn.random.key({key!r}), spec))"
-               if isinstance(key, int) and not isinstance(key, bool) else "")
+            + (
+                f" (for a seed: fnn.init(fnn.random.key({key!r}), spec))"
+                if isinstance(key, int) and not isinstance(key, bool)
+                else ""
+            )
         )
     _check_spec(spec, "init")
     check_params_size(spec, 1, max_bytes, "init")
@@ -164,7 +168,8 @@ def check_params_size(spec: Sequential, members: int, max_bytes: Any, where: str
     what = f"the params of {members:,} networks" if members > 1 else "the params"
     each = " each" if members > 1 else ""
     size_limit(
-        weights * members * np.dtype(spec.dtype).itemsize, max_bytes,
+        weights * members * np.dtype(spec.dtype).itemsize,
+        max_bytes,
         f"{where}: {what} ({weights:,} weights{each}, the most in {largest}, {np.dtype(spec.dtype)})",
     )
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 import pathlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,8 @@ def _check_best(best_epoch: Any, epochs: int, members: int | None) -> np.ndarray
     if bad or best.min() < 1 or best.max() > epochs:
         raise ConfigError(
             f"history: best_epoch must be an epoch in [1, {epochs}]"
-            + (f", or {members} of them (one per member of the stack)" if members else "") + f", got {best_epoch!r}"
+            + (f", or {members} of them (one per member of the stack)" if members else "")
+            + f", got {best_epoch!r}"
         )
     return best
 
@@ -107,6 +109,7 @@ def history(
         raise ConfigError("history: log_scale needs a positive loss, and this one reaches 0 or below")
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False)
     x = np.arange(1, epochs + 1)
     for ax, (name, keys) in zip(axes[0], panels, strict=True):
@@ -115,7 +118,9 @@ def history(
             style = "--" if key.startswith("val_") else "-"
             label = "validation" if key.startswith("val_") else "train"
             # a stack's (epochs, K) entry is K lines of one colour; the legend names the first
-            lines = ax.plot(x, np.asarray(hist[key], dtype=float), style, color=f"C{i}", marker="o" if epochs < 30 else None)
+            lines = ax.plot(
+                x, np.asarray(hist[key], dtype=float), style, color=f"C{i}", marker="o" if epochs < 30 else None
+            )
             legend.append((lines[0], label))
         if best is not None:
             legend.append(_mark_best(ax, hist, keys, best, x))

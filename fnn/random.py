@@ -182,7 +182,9 @@ def bits(k: Key, shape: tuple = ()) -> np.ndarray:
     return generator(k).integers(0, 2**64 - 1, size=shape, dtype=np.uint64, endpoint=True)
 
 
-def uniform(k: Key, shape: tuple = (), *, minval: float = 0.0, maxval: float = 1.0, dtype: DTypeLike = np.float64) -> np.ndarray:
+def uniform(
+    k: Key, shape: tuple = (), *, minval: float = 0.0, maxval: float = 1.0, dtype: DTypeLike = np.float64
+) -> np.ndarray:
     """Uniform samples on ``[minval, maxval)``, drawn directly in ``dtype``.
 
     >>> import fnn
@@ -198,7 +200,9 @@ def uniform(k: Key, shape: tuple = (), *, minval: float = 0.0, maxval: float = 1
     return out
 
 
-def normal(k: Key, shape: tuple = (), *, mean: float = 0.0, std: float = 1.0, dtype: DTypeLike = np.float64) -> np.ndarray:
+def normal(
+    k: Key, shape: tuple = (), *, mean: float = 0.0, std: float = 1.0, dtype: DTypeLike = np.float64
+) -> np.ndarray:
     """Normal samples (ziggurat), drawn directly in ``dtype``.
 
     >>> import fnn

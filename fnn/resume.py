@@ -64,13 +64,14 @@ try:
     import fcntl
 except ImportError:  # not POSIX: no lock
     fcntl = None  # type: ignore[assignment]  # no fcntl (Windows): nothing is locked
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import attrs
 import numpy as np
 
-from fnn._checks import is_integer
 from fnn import io, random, tree
+from fnn._checks import is_integer
 from fnn.early_stopping import StackedWatch, Watch
 from fnn.errors import ConfigError, FormatError
 from fnn.train import TrainState
@@ -278,7 +279,9 @@ def _directory_of(checkpoint: Any, resume: Any, every: Any, where: str) -> tuple
     if every is None or every == "epoch":
         steps = 0
     elif not is_integer(every) or every < 1:
-        raise ConfigError(f"{where}: checkpoint_every must be an integer ≥ 1 (optimizer steps) or 'epoch', got {every!r}")
+        raise ConfigError(
+            f"{where}: checkpoint_every must be an integer ≥ 1 (optimizer steps) or 'epoch', got {every!r}"
+        )
     else:
         steps = int(every)
     return pathlib.Path(directory), resume is not None, steps
@@ -371,8 +374,14 @@ def _refuse_to_mix(directory: pathlib.Path, where: str) -> None:
 
 
 def _check_same_run(
-    found: Checkpoint, state: TrainState, current: dict, epochs: int, where: str, directory: pathlib.Path,
-    steps: int, path: pathlib.Path,
+    found: Checkpoint,
+    state: TrainState,
+    current: dict,
+    epochs: int,
+    where: str,
+    directory: pathlib.Path,
+    steps: int,
+    path: pathlib.Path,
 ) -> None:
     """ConfigError naming the first difference between the run in ``directory`` and this call; FormatError if
     the checkpoint's step does not follow from its epoch and position (``steps`` batches an epoch)."""
@@ -395,7 +404,9 @@ def _check_same_run(
     if found.epoch > epochs or (found.epoch == epochs and found.position > 0):
         done = f"{found.epoch} epochs" + (f" and {found.position} batches of the next" if found.position else "")
         least = found.epoch + (found.position > 0)
-        raise ConfigError(f"{place}: the run has done {done}; epochs={epochs} (the run's total) must be at least {least}")
+        raise ConfigError(
+            f"{place}: the run has done {done}; epochs={epochs} (the run's total) must be at least {least}"
+        )
     # last: a different batch size or data is named above, as the setting it is
     if found.start is None or found.stopped:  # an old file; a stopped run may hold an earlier epoch's state
         return

@@ -33,15 +33,16 @@ True
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import attrs
 import numpy as np
 
 from fnn import random, tree
+from fnn._checks import MAX_BYTES
 from fnn.errors import ConfigError
 from fnn.layers import Sequential, SequentialParams
-from fnn._checks import MAX_BYTES
 from fnn.network import check_params_size, init
 
 __all__ = ["stack", "unstack", "member", "init_many", "select_members", "is_stacked"]
@@ -80,12 +81,16 @@ def stack(params_list: Iterable[SequentialParams]) -> SequentialParams:
     try:
         items = list(params_list)
     except TypeError:
-        raise ConfigError(f"fnn.stack expects a list of params from fnn.init, got {type(params_list).__name__}") from None
+        raise ConfigError(
+            f"fnn.stack expects a list of params from fnn.init, got {type(params_list).__name__}"
+        ) from None
     if not items:
         raise ConfigError("fnn.stack needs at least one params tree, got an empty list")
     for i, p in enumerate(items):
         if not isinstance(p, SequentialParams):
-            raise ConfigError(f"fnn.stack: item {i} is a {type(p).__name__}, not params from fnn.init (a SequentialParams)")
+            raise ConfigError(
+                f"fnn.stack: item {i} is a {type(p).__name__}, not params from fnn.init (a SequentialParams)"
+            )
         if p.members is not None:
             raise ConfigError(f"fnn.stack: item {i} is already a stack of {p.members}; unstack it first (fnn.unstack)")
     first = items[0]
@@ -103,8 +108,10 @@ def _difference(a: SequentialParams, b: SequentialParams) -> str | None:
         return f"another structure ({tree.structure(b)!r} instead of {tree.structure(a)!r})"
     for (path, x), (_, y) in zip(tree.leaves_with_path(a), tree.leaves_with_path(b), strict=True):
         if np.shape(x) != np.shape(y) or np.asarray(x).dtype != np.asarray(y).dtype:
-            return (f"the leaf {path} is {np.shape(y)} {np.asarray(y).dtype}, "
-                    f"item 0 has {np.shape(x)} {np.asarray(x).dtype}")
+            return (
+                f"the leaf {path} is {np.shape(y)} {np.asarray(y).dtype}, "
+                f"item 0 has {np.shape(x)} {np.asarray(x).dtype}"
+            )
     return None
 
 

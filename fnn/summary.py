@@ -90,8 +90,13 @@ def _rows(node: Any, x: np.ndarray, prefix: str, rows: list) -> np.ndarray | Non
             own = _count(layer) - sum(_count(n) for n in inner)
             what = f"layers {index}.0-{index}.{len(inner) - 1}"
             extra = "" if isinstance(layer, SequentialParams) else details(layer)
-            rows[start] = (index, _type_name(layer), shape, f"{own:,}" if own else "",
-                           f"{extra}; {what}" if extra else what)
+            rows[start] = (
+                index,
+                _type_name(layer),
+                shape,
+                f"{own:,}" if own else "",
+                f"{extra}; {what}" if extra else what,
+            )
         else:
             rows.append((index, _type_name(layer), shape, f"{_count(layer):,}", details(layer)))
         if chained:

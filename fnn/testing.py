@@ -19,7 +19,8 @@ True
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -44,7 +45,8 @@ from fnn.layers import (
     uses_key,
 )
 from fnn.layers.activations import ACTIVATIONS
-from fnn.losses import Loss, get as get_loss
+from fnn.losses import Loss
+from fnn.losses import get as get_loss
 from fnn.network import apply, check_inputs, init, sample_out_shape
 
 __all__ = [
@@ -114,7 +116,11 @@ def grad_error(
         return 0.0
 
     def value(theta: np.ndarray) -> float:
-        return float(value_and_grad_unchecked(unravel(theta), x, y, loss, l2, key, train=train, check_targets=True, unravel=unravel)[0])
+        return float(
+            value_and_grad_unchecked(
+                unravel(theta), x, y, loss, l2, key, train=train, check_targets=True, unravel=unravel
+            )[0]
+        )
 
     f0, g = value_and_grad_unchecked(p64, x, y, loss, l2, key, train=train, check_targets=True, unravel=unravel)
     gflat = tree.ravel(g)[0]
@@ -125,7 +131,9 @@ def grad_error(
         analytic = float(gflat @ v)
         best = math.inf
         for h in FD_STEPS:
-            numeric = (-value(flat + 2 * h * v) + 8 * value(flat + h * v) - 8 * value(flat - h * v) + value(flat - 2 * h * v)) / (12 * h)
+            numeric = (
+                -value(flat + 2 * h * v) + 8 * value(flat + h * v) - 8 * value(flat - h * v) + value(flat - 2 * h * v)
+            ) / (12 * h)
             scale = max(abs(numeric), abs(analytic), FD_FLOOR * (1 + abs(float(f0))))
             best = min(best, abs(numeric - analytic) / scale)
             if best <= GRAD_RTOL:
@@ -169,7 +177,9 @@ def _takes_integers(spec: Any, in_shape: tuple) -> bool:
     return takes_integers(init(random.key(0), Sequential([spec], in_shape=in_shape, dtype=np.float64)))
 
 
-def _layer_inputs(key: random.Key, spec: Any, in_shape: tuple, n: int, integers: bool, id_range: int | None) -> np.ndarray:
+def _layer_inputs(
+    key: random.Key, spec: Any, in_shape: tuple, n: int, integers: bool, id_range: int | None
+) -> np.ndarray:
     if integers:
         high = id_range if id_range is not None else getattr(spec, "num_embeddings", 2)
         return random.generator(key).integers(0, high, (n, *in_shape))
@@ -215,7 +225,9 @@ def check_layer(
     x = _layer_inputs(k_x, spec, in_shape, batch_size, integers, id_range)
     y = random.normal(k_y, (batch_size, *sample_out_shape(params)))
     key = k_key if uses_key(params) else None
-    return max(check_grads(params, (x, y), loss="mse", rtol=rtol, seed=seed, key=key, train=mode) for mode in (True, False))
+    return max(
+        check_grads(params, (x, y), loss="mse", rtol=rtol, seed=seed, key=key, train=mode) for mode in (True, False)
+    )
 
 
 def check_layer_laws(
@@ -245,7 +257,8 @@ def check_layer_laws(
     """
     import tempfile
 
-    from fnn import io, stacked as stacking
+    from fnn import io
+    from fnn import stacked as stacking
     from fnn.backprop import value_and_grad
     from fnn.summary import summary
 
@@ -277,7 +290,9 @@ def check_layer_laws(
                 if value[k] != v or not all(  # type: ignore[index]  # a stack's value: K losses
                     np.array_equal(a[k], b) for a, b in zip(tree.leaves(grads), tree.leaves(g), strict=True)
                 ):
-                    raise AssertionError(f"stack law (train={train}): member {k}'s loss or gradient differs from network {k}'s")
+                    raise AssertionError(
+                        f"stack law (train={train}): member {k}'s loss or gradient differs from network {k}'s"
+                    )
     else:
         try:
             stacking.stack(singles)
@@ -515,8 +530,9 @@ def _window_layers(st: Any) -> dict[str, Callable[[], Any]]:
         @st.composite
         def build(draw: Callable) -> tuple:
             size, stride, dil, pad, pads = draw(window_settings(st, rank, dilation=True))
-            spec = cls(draw(st.integers(1, 3)), size, stride=stride, padding=pad, dilation=dil,
-                       use_bias=draw(st.booleans()))
+            spec = cls(
+                draw(st.integers(1, 3)), size, stride=stride, padding=pad, dilation=dil, use_bias=draw(st.booleans())
+            )
             return spec, (*spatial(draw, size, dil, pads), draw(st.integers(1, 3)))
 
         return build()
@@ -547,7 +563,18 @@ def _window_layers(st: Any) -> dict[str, Callable[[], Any]]:
 def _registry() -> dict[str, Callable[[], Any]]:
     """name -> a function returning a strategy of ``(spec, in_shape)`` (hypothesis is imported lazily)."""
     from fnn.layers import (
-        GRU, LSTM, BatchNorm, Concat, Embedding, Flatten, LayerNorm, Parallel, Reshape, Residual, RMSNorm, SimpleRNN,
+        GRU,
+        LSTM,
+        BatchNorm,
+        Concat,
+        Embedding,
+        Flatten,
+        LayerNorm,
+        Parallel,
+        Reshape,
+        Residual,
+        RMSNorm,
+        SimpleRNN,
     )
 
     st = _st()
@@ -567,8 +594,13 @@ def _registry() -> dict[str, Callable[[], Any]]:
         units = st.integers(1, 4)
         return st.tuples(units, units, axes).map(
             lambda t: (
-                Concat([Dense(t[0]), [Dense(t[0] if t[2] % len(in_shape) != len(in_shape) - 1 else t[1]),
-                                      Activation("tanh")]], axis=t[2]),
+                Concat(
+                    [
+                        Dense(t[0]),
+                        [Dense(t[0] if t[2] % len(in_shape) != len(in_shape) - 1 else t[1]), Activation("tanh")],
+                    ],
+                    axis=t[2],
+                ),
                 in_shape,
             )
         )
@@ -595,7 +627,9 @@ def _registry() -> dict[str, Callable[[], Any]]:
             lambda t: (Parallel([Dense(t[0]), [Dense(t[0]), Activation("sigmoid")]]), t[1])
         ),
         # over one feature LayerNorm's output is the offset alone: its input gradient is 0, nothing to check
-        "LayerNorm": lambda: with_shape(st.sampled_from([1e-5, 1e-3]).map(LayerNorm), shapes.filter(lambda s: s[-1] >= 2)),
+        "LayerNorm": lambda: with_shape(
+            st.sampled_from([1e-5, 1e-3]).map(LayerNorm), shapes.filter(lambda s: s[-1] >= 2)
+        ),
         "RMSNorm": lambda: with_shape(st.sampled_from([None, 1e-6]).map(RMSNorm)),
         # one value per channel cannot be normalised in training: at least two rows or positions
         "BatchNorm": lambda: with_shape(
@@ -618,9 +652,30 @@ def _registry() -> dict[str, Callable[[], Any]]:
 
 
 LAYER_NAMES = (
-    "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Residual", "Concat", "Parallel",
-    "LayerNorm", "RMSNorm", "BatchNorm", "Embedding", "SimpleRNN", "GRU", "LSTM", "Sequential",
-    "Conv1D", "Conv2D", "MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D", "GlobalMaxPool", "GlobalAvgPool",
+    "Dense",
+    "Activation",
+    "Dropout",
+    "Flatten",
+    "Reshape",
+    "Residual",
+    "Concat",
+    "Parallel",
+    "LayerNorm",
+    "RMSNorm",
+    "BatchNorm",
+    "Embedding",
+    "SimpleRNN",
+    "GRU",
+    "LSTM",
+    "Sequential",
+    "Conv1D",
+    "Conv2D",
+    "MaxPool1D",
+    "MaxPool2D",
+    "AvgPool1D",
+    "AvgPool2D",
+    "GlobalMaxPool",
+    "GlobalAvgPool",
 )
 """The names of :func:`layer_cases`' registry: every layer spec fnn defines (a test checks none is missing)."""
 

@@ -23,20 +23,24 @@ bit, what fitting 4 epochs gives.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import Any, Callable, Iterator, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import attrs
 import numpy as np
 import toolz
 
-from fnn import optim as _optim, random, tree
+from fnn import optim as _optim
+from fnn import random, tree
 from fnn._checks import boolean, foreign_array, is_integer
 from fnn.backprop import Plan, _check_l2, check_loss_output, value_and_grad_into, weighted_targets
 from fnn.errors import ConfigError, NonFiniteError, ShapeError
 from fnn.layers import uses_key, writes_every_grad
-from fnn.losses import Loss, get as get_loss
-from fnn.network import _ragged as ragged, check_inputs, sample_out_shape
+from fnn.losses import Loss
+from fnn.losses import get as get_loss
+from fnn.network import _ragged as ragged
+from fnn.network import check_inputs, sample_out_shape
 
 __all__ = ["TrainState", "opt_step", "batches", "train_epoch", "detached", "EpochCarry", "SHUFFLE", "DROPOUT"]
 
@@ -66,8 +70,10 @@ def check_call(where: str, extra: tuple, **required: Any) -> None:
     missing = [name for name, value in required.items() if value is REQUIRED]
     if missing:
         many = len(missing) > 1
-        raise ConfigError(f"{where} needs {', '.join(examples[m] for m in missing)}: the keyword{'s' if many else ''} "
-                          f"{', '.join(missing)} {'were' if many else 'was'} not given")
+        raise ConfigError(
+            f"{where} needs {', '.join(examples[m] for m in missing)}: the keyword{'s' if many else ''} "
+            f"{', '.join(missing)} {'were' if many else 'was'} not given"
+        )
 
 
 @tree.register(kind="train_state", packed_children=("params",))
@@ -86,7 +92,7 @@ class TrainState:
     optimizer: Any = tree.static_field(default=None)
 
     @classmethod
-    def create(cls, params: Any, optimizer: Any, *, key: random.Key) -> "TrainState":
+    def create(cls, params: Any, optimizer: Any, *, key: random.Key) -> TrainState:
         """A state at step 0: ``optimizer.init`` on the flat params.
 
         Args:
@@ -199,8 +205,10 @@ def _wrong_layout(got: tree._Unravel, expected: tree._Unravel) -> None:
             f"{expected.structure!r}, got {got.structure!r} (grads from fnn.grad(state.params, ...) have the params' "
             f"structure; a flat vector g goes in as fnn.tree.ravel(state.params)[1](g))"
         )
-    raise ShapeError(f"opt_step: grads have the params' structure but other leaf shapes: expected {expected.shapes}, "
-                     f"got {got.shapes}")
+    raise ShapeError(
+        f"opt_step: grads have the params' structure but other leaf shapes: expected {expected.shapes}, "
+        f"got {got.shapes}"
+    )
 
 
 def _new_model_state(grads: Any, unravel: tree._Unravel) -> np.ndarray | None:
@@ -218,7 +226,11 @@ def _new_model_state(grads: Any, unravel: tree._Unravel) -> np.ndarray | None:
 
 
 def _apply_update(
-    state: TrainState, flat: np.ndarray, gflat: np.ndarray, unravel: tree._Unravel, model_state: np.ndarray | None = None
+    state: TrainState,
+    flat: np.ndarray,
+    gflat: np.ndarray,
+    unravel: tree._Unravel,
+    model_state: np.ndarray | None = None,
 ) -> tuple[TrainState, np.ndarray]:
     """The next state and its flat params (read-only).
 
@@ -240,8 +252,11 @@ def _check_batch_size(batch_size: Any, n: int, held_out: str = "") -> int:
         raise ConfigError(f"batch_size must be an integer in [1, {n}], got {got}")
     if not 1 <= batch_size <= n:
         rows = f"the number of training rows{held_out}"
-        advice = (f"; pass batch_size={n} for one batch per epoch (fnn does not shrink it to fit, as Keras does)"
-                  if batch_size > n else "")
+        advice = (
+            f"; pass batch_size={n} for one batch per epoch (fnn does not shrink it to fit, as Keras does)"
+            if batch_size > n
+            else ""
+        )
         raise ConfigError(f"batch_size must be in [1, {n}] ({rows}), got {batch_size}{advice}")
     return int(batch_size)
 
@@ -269,9 +284,11 @@ def _rows(data: Any, where: str = "batches", params: Any = None) -> int:
         members = getattr(params, "members", None)
         hint = ""
         if members is not None and np.ndim(y) >= 2 and np.shape(y)[:2] == (members, n):
-            hint = (f"; the {members} members of a stack share x and y, so y has one row per row of x: targets per "
-                    f"member, of shape {np.shape(y)}, are not supported (pass y of shape {(n, *np.shape(y)[2:])}, or "
-                    f"train the members one by one)")
+            hint = (
+                f"; the {members} members of a stack share x and y, so y has one row per row of x: targets per "
+                f"member, of shape {np.shape(y)}, are not supported (pass y of shape {(n, *np.shape(y)[2:])}, or "
+                f"train the members one by one)"
+            )
         raise ShapeError(f"{where}: x and y must have the same number of rows, got {n} and {m}{hint}")
     return n
 
@@ -300,10 +317,7 @@ def batches(
         raise ConfigError(f"batches: shuffling needs an fnn.random.Key, got {type(key).__name__}")
     x, y = (np.asarray(a) for a in data)
     order = _order(key, n, shuffle)
-    return (
-        (np.take(x, idx, axis=0), np.take(y, idx, axis=0))
-        for idx in _index_chunks(order, batch_size, drop_last)
-    )
+    return ((np.take(x, idx, axis=0), np.take(y, idx, axis=0)) for idx in _index_chunks(order, batch_size, drop_last))
 
 
 def _index_chunks(order: np.ndarray, batch_size: int, drop_last: bool) -> list[np.ndarray]:
@@ -333,7 +347,9 @@ def _prepare(
     state: TrainState, data: Any, loss: Any, l2: float, where: str, sample_weight: Any = None, class_weight: Any = None
 ) -> _Problem:
     if not isinstance(state, TrainState):
-        raise ConfigError(f"{where} expects a TrainState (fnn.TrainState.create(params, opt, key=...)), got {type(state).__name__}")
+        raise ConfigError(
+            f"{where} expects a TrainState (fnn.TrainState.create(params, opt, key=...)), got {type(state).__name__}"
+        )
     params = state.params
     _rows(data, where, params)
     x = check_inputs(params, data[0], where)
@@ -372,7 +388,7 @@ class _Slot:
     state: np.ndarray | None  # read-only 1-D view of it, or None for params without state
 
     @classmethod
-    def make(cls, unravel: tree._Unravel, dtype: np.dtype) -> "_Slot":
+    def make(cls, unravel: tree._Unravel, dtype: np.dtype) -> _Slot:
         owner = np.empty(unravel.size, dtype)
         write = owner.view()  # writable views are made first: they stay writable once the owner is not
         state_owner = np.zeros(unravel.state_size, dtype) if unravel.mask else None
@@ -398,7 +414,7 @@ class _EpochBuffers:
     w: np.ndarray | None = None  # batch_size rows of the weights, when there are weights
 
     @classmethod
-    def for_epoch(cls, state: TrainState, problem: _Problem, batch_size: int) -> "_EpochBuffers | None":
+    def for_epoch(cls, state: TrainState, problem: _Problem, batch_size: int) -> _EpochBuffers | None:
         # An adapted tutorial object might keep the gradient it is given: it gets a fresh one.
         if isinstance(state.optimizer, _optim.FromUpdate):
             return None
@@ -466,7 +482,15 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: EpochCarry, i
             slot.write.fill(0)
     if problem.weights is None:
         value = value_and_grad_into(
-            state.params, xb, yb, problem.loss, problem.l2, key, gtree, train=True, plan=problem.plan,
+            state.params,
+            xb,
+            yb,
+            problem.loss,
+            problem.l2,
+            key,
+            gtree,
+            train=True,
+            plan=problem.plan,
             stop_if_non_finite=True,
         )
     else:  # a path of its own: the plain one above stays as fast as it was
@@ -474,10 +498,19 @@ def _step(problem: _Problem, buffers: _EpochBuffers | None, carry: EpochCarry, i
             wb = np.take(problem.weights, idx, axis=0)
         else:
             assert buffers.w is not None  # the buffers of a weighted epoch hold its weights
-            wb = problem.weights.take(idx, axis=0, out=buffers.w[:idx.size], mode="clip")
+            wb = problem.weights.take(idx, axis=0, out=buffers.w[: idx.size], mode="clip")
         value = value_and_grad_into(
-            state.params, xb, yb, problem.loss, problem.l2, key, gtree, train=True, plan=problem.plan,
-            stop_if_non_finite=True, weights=wb,
+            state.params,
+            xb,
+            yb,
+            problem.loss,
+            problem.l2,
+            key,
+            gtree,
+            train=True,
+            plan=problem.plan,
+            stop_if_non_finite=True,
+            weights=wb,
         )
     if value.ndim:  # a stack: K losses, kept as float64 like one network's
         if not np.isfinite(value).all():
@@ -520,8 +553,10 @@ def _non_finite(state: TrainState, flat: np.ndarray, previous: TrainState | None
         good, text = previous, f"the last state with finite params (step {previous.step}) is attached as .state"
     else:  # params given already NaN or infinite (a ReLU network can hide them under a finite loss)
         good = state if previous is None else previous
-        text = (f"the params it was computed from are NaN or infinite, and no state with finite params is at hand "
-                f"(.state is that of step {good.step}, not finite either)")
+        text = (
+            f"the params it was computed from are NaN or infinite, and no state with finite params is at hand "
+            f"(.state is that of step {good.step}, not finite either)"
+        )
     error = NonFiniteError(f"the loss became {value} at step {state.step}; {text}")
     error.state = detached(good)  # its own arrays: the epoch's buffers are not handed out
     raise error
@@ -577,6 +612,7 @@ def detached(state: TrainState) -> TrainState:
     >>> fnn.tree.equal(detached(s), s), detached(s).params.layers[0].w is s.params.layers[0].w
     (True, False)
     """
+
     def own(a: Any) -> Any:
         return tree.sealed(a.copy()) if isinstance(a, np.ndarray) else a
 
@@ -726,8 +762,9 @@ def train_epoch(
     return _run_epoch(state, problem, batch_size, shuffle, drop_last)
 
 
-def _compiled_epoch(state: TrainState, problem: _Problem, batch_size: int, shuffle: bool,
-                    drop_last: bool) -> tuple[TrainState, dict]:
+def _compiled_epoch(
+    state: TrainState, problem: _Problem, batch_size: int, shuffle: bool, drop_last: bool
+) -> tuple[TrainState, dict]:
     """:func:`_run_epoch` as one compiled loop (``train_epoch(compiled=True)``, see :mod:`fnn._fast_epoch`):
     the same permutation and batches, states and metrics built as the fold builds them."""
     from fnn import _fast_epoch

@@ -343,7 +343,7 @@ class Structure(tuple):
 
     __slots__ = ()
 
-    def __new__(cls, kind: Any, aux: tuple, children: tuple) -> "Structure":
+    def __new__(cls, kind: Any, aux: tuple, children: tuple) -> Structure:
         return tuple.__new__(cls, (kind, aux, children))
 
     kind = property(lambda self: self[0])
@@ -538,7 +538,9 @@ def map(f: Callable, tree: Any, *rest: Any) -> Any:  # noqa: A001 - the name pyt
     for i, r in enumerate(rest):
         rl, rs = flatten(r)
         if rs != s:
-            raise ShapeError(f"fnn.tree.map: tree {i + 1} differs in structure from tree 0: {_first_difference(tree, r)}")
+            raise ShapeError(
+                f"fnn.tree.map: tree {i + 1} differs in structure from tree 0: {_first_difference(tree, r)}"
+            )
         others.append(rl)
     return s.unflatten(f(*args) for args in zip(ls, *others, strict=True))
 
@@ -662,7 +664,12 @@ def _consecutive_owner(arrays: list) -> np.ndarray | None:
         return None
     pos = first.__array_interface__["data"][0]
     for a in filled:
-        if a.base is not owner or a.dtype != first.dtype or not a.flags.c_contiguous or a.__array_interface__["data"][0] != pos:
+        if (
+            a.base is not owner
+            or a.dtype != first.dtype
+            or not a.flags.c_contiguous
+            or a.__array_interface__["data"][0] != pos
+        ):
             return None
         pos += a.nbytes
     return owner
@@ -788,8 +795,20 @@ class _Unravel:
 
     See :func:`ravel`."""
 
-    __slots__ = ("structure", "shapes", "sizes", "dtype", "size", "mask", "state_shapes", "state_size", "_state",
-                 "_slices", "_state_slices", "_build")
+    __slots__ = (
+        "structure",
+        "shapes",
+        "sizes",
+        "dtype",
+        "size",
+        "mask",
+        "state_shapes",
+        "state_size",
+        "_state",
+        "_slices",
+        "_state_slices",
+        "_build",
+    )
 
     def __init__(
         self, structure: Structure, shapes: tuple, dtype: np.dtype, mask: tuple = (), state: Sequence[np.ndarray] = ()
@@ -826,7 +845,9 @@ class _Unravel:
         else:
             if type(state) is not np.ndarray or state.shape != (self.state_size,) or state.dtype != self.dtype:
                 got = f"{getattr(state, 'shape', type(state).__name__)} {getattr(state, 'dtype', '')}"
-                raise ShapeError(f"unravel expects a state vector of {self.state_size} elements of {self.dtype}, got {got}")
+                raise ShapeError(
+                    f"unravel expects a state vector of {self.state_size} elements of {self.dtype}, got {got}"
+                )
             kept = [state[sl].reshape(shape) for sl, shape in self._state_slices]
         trainable, states = iter(views), iter(kept)
         return [next(states) if m else next(trainable) for m in self.mask]

@@ -23,8 +23,14 @@ def setup() -> tuple[fnn.TrainState, tuple[np.ndarray, np.ndarray], dict]:
     spec = fnn.mlp([64, 32, 10], dropout=0.2)
     k_init, k_train = fnn.random.split(fnn.random.key(6))
     state = fnn.TrainState.create(fnn.init(k_init, spec), fnn.optim.adam(0.01), key=k_train)
-    kwargs = dict(epochs=EPOCHS, batch_size=16, loss="cross_entropy", validation=0.2, verbose=0,
-                  early_stopping=fnn.EarlyStopping("val_loss", patience=EPOCHS))
+    kwargs = dict(
+        epochs=EPOCHS,
+        batch_size=16,
+        loss="cross_entropy",
+        validation=0.2,
+        verbose=0,
+        early_stopping=fnn.EarlyStopping("val_loss", patience=EPOCHS),
+    )
     return state, (x, y), kwargs
 
 

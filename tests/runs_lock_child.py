@@ -22,8 +22,9 @@ EPOCHS = 6
 def setup(lr: float) -> tuple[fnn.TrainState, tuple[np.ndarray, np.ndarray], dict]:
     x = fnn.random.normal(fnn.random.key(0), (64, 4)).astype(np.float32)
     y = (x[:, 0] > 0).astype(int)
-    state = fnn.TrainState.create(fnn.init(fnn.random.key(1), fnn.mlp([4, 8, 2])), fnn.optim.adam(lr),
-                                  key=fnn.random.key(2))
+    state = fnn.TrainState.create(
+        fnn.init(fnn.random.key(1), fnn.mlp([4, 8, 2])), fnn.optim.adam(lr), key=fnn.random.key(2)
+    )
     return state, (x, y), dict(epochs=EPOCHS, batch_size=16, loss="cross_entropy", verbose=0, checkpoint_every=1)
 
 

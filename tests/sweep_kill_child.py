@@ -15,8 +15,10 @@ import functools
 import sys
 import time
 
-import fnn
 import sweep_runs
+
+import fnn
+
 
 def store_grid(settings):
     """Cheap pairs of 0.05-0.15 s each: kills land before, between and during commits."""

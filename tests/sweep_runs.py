@@ -20,11 +20,22 @@ def train_digits(config, key):
     k_split, k_init, k_train = fnn.random.split(key, 3)
     x, y = fnn.data.load_digits(dtype=config.get("dtype", "float32"))
     x_train, x_test, y_train, y_test = fnn.data.train_test_split(k_split, x[:600], y[:600], test_size=0.25)
-    params = fnn.init(k_init, fnn.mlp([64, config.get("hidden", 16), 10], dropout=config.get("dropout", 0.0),
-                                      dtype=config.get("dtype", "float32")))
+    params = fnn.init(
+        k_init,
+        fnn.mlp(
+            [64, config.get("hidden", 16), 10], dropout=config.get("dropout", 0.0), dtype=config.get("dtype", "float32")
+        ),
+    )
     state = fnn.TrainState.create(params, fnn.optim.adam(lr=config["lr"]), key=k_train)
-    state, history = fnn.fit(state, (x_train, y_train), epochs=config.get("epochs", 2), batch_size=32,
-                             loss="cross_entropy", validation=0.2, verbose=0)
+    state, history = fnn.fit(
+        state,
+        (x_train, y_train),
+        epochs=config.get("epochs", 2),
+        batch_size=32,
+        loss="cross_entropy",
+        validation=0.2,
+        verbose=0,
+    )
     flat, _ = fnn.tree.ravel(state.params)
     return {
         "loss": float(history["loss"][-1]),
@@ -222,8 +233,17 @@ def fit_resumable(config, key, workdir, log=None):
         note(log, "epoch", pair_word(config, key.seed), epoch, os.getpid())
         time.sleep(0.05)
 
-    state, history = fnn.fit(state, (x, y), epochs=config["epochs"], batch_size=24, loss="cross_entropy",
-                             verbose=0, split_key=k_split, resume=workdir, callbacks=[epoch_done])
+    state, history = fnn.fit(
+        state,
+        (x, y),
+        epochs=config["epochs"],
+        batch_size=24,
+        loss="cross_entropy",
+        verbose=0,
+        split_key=k_split,
+        resume=workdir,
+        callbacks=[epoch_done],
+    )
     flat, _ = fnn.tree.ravel(state.params)
     note(log, "end", pair_word(config, key.seed), os.getpid())
     return {"loss": [float(v) for v in history["loss"]], "params_sha256": hashlib.sha256(flat.tobytes()).hexdigest()}

@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fnn
-from fnn.layers.activations import ACTIVATIONS, sigmoid, softmax, log_softmax
+from fnn.layers.activations import ACTIVATIONS, log_softmax, sigmoid, softmax
 from fnn.testing import check_layer
 
 NAMES = sorted(ACTIVATIONS)

@@ -10,7 +10,8 @@ import sys
 import autograd.numpy as anp
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fnn
 from fnn.errors import ConfigError, DtypeError, ShapeError
@@ -70,7 +71,9 @@ def attention(params, x):
 
 def init_attention(key, in_shape, dtype):
     d = in_shape[-1]
-    return {name: glorot(k, (d, d), dtype) for name, k in zip(("wq", "wk", "wv"), fnn.random.split(key, 3), strict=True)}
+    return {
+        name: glorot(k, (d, d), dtype) for name, k in zip(("wq", "wk", "wv"), fnn.random.split(key, 3), strict=True)
+    }
 
 
 def layers():
@@ -88,7 +91,7 @@ def with_dense_as_from_forward(params_dense, params_ff, index):
     The new layer holds the Dense layer's w and b."""
     dense, layer = params_dense.layers[index], params_ff.layers[index]
     swapped = fnn.layers.FromForwardParams({"w": dense.w, "b": dense.b}, layer.fn, layer.name, layer.in_shape)
-    nodes = (*params_dense.layers[:index], swapped, *params_dense.layers[index + 1:])
+    nodes = (*params_dense.layers[:index], swapped, *params_dense.layers[index + 1 :])
     return fnn.tree.pack(fnn.layers.SequentialParams(nodes, in_shape=params_dense.in_shape))
 
 
@@ -108,8 +111,11 @@ def test_gradients_equal_central_differences(name, in_dim, batch_size, seed):
 @settings(max_examples=50, deadline=None)
 @given(st.integers(1, 6), st.integers(1, 5), st.integers(1, 5), st.integers(1, 4), st.integers(0, 2**16))
 def test_a_layer_on_sequences_has_the_gradients_of_finite_differences(n, steps, d, k, seed):
-    spec = fnn.Sequential([fnn.Dense(d), fnn.layers.from_forward(attention, init=init_attention), fnn.Dense(k)],
-                          in_shape=(steps, d), dtype=np.float64)
+    spec = fnn.Sequential(
+        [fnn.Dense(d), fnn.layers.from_forward(attention, init=init_attention), fnn.Dense(k)],
+        in_shape=(steps, d),
+        dtype=np.float64,
+    )
     assert fnn.layers.out_shape(spec, (steps, d)) == (steps, k)
     kp, kx, ky = fnn.random.split(fnn.random.key(seed), 3)
     params = random_params(kp, spec)
@@ -125,7 +131,9 @@ def test_a_layer_on_sequences_has_the_gradients_of_finite_differences(n, steps, 
 def test_an_affine_from_forward_layer_is_dense(n, d, units, steps, seed):
     in_shape = (*steps, d)
     ff = fnn.layers.from_forward(affine, init=init_affine(units))
-    dense_spec = fnn.Sequential([fnn.Dense(units), fnn.Activation("tanh"), fnn.Dense(2)], in_shape=in_shape, dtype=np.float64)
+    dense_spec = fnn.Sequential(
+        [fnn.Dense(units), fnn.Activation("tanh"), fnn.Dense(2)], in_shape=in_shape, dtype=np.float64
+    )
     ff_spec = fnn.Sequential([ff, fnn.Activation("tanh"), fnn.Dense(2)], in_shape=in_shape, dtype=np.float64)
     kp, kx, ky = fnn.random.split(fnn.random.key(seed), 3)
     p_dense = random_params(kp, dense_spec)
@@ -145,7 +153,9 @@ def test_an_affine_layer_in_the_middle_passes_dense_s_input_gradient():
         return fnn.Sequential([fnn.Dense(5), fnn.Activation("tanh"), first, fnn.Dense(2)], in_dim=3, dtype=np.float64)
 
     p_dense = random_params(fnn.random.key(0), spec_of(fnn.Dense(4)))
-    p_ff = with_dense_as_from_forward(p_dense, fnn.init(fnn.random.key(0), spec_of(fnn.layers.from_forward(affine, init=init_affine(4)))), 2)
+    p_ff = with_dense_as_from_forward(
+        p_dense, fnn.init(fnn.random.key(0), spec_of(fnn.layers.from_forward(affine, init=init_affine(4)))), 2
+    )
     x, y = fnn.random.normal(fnn.random.key(1), (7, 3)), fnn.random.normal(fnn.random.key(2), (7, 2))
     g_ff, g_dense = fnn.grad(p_ff, (x, y), loss="mse"), fnn.grad(p_dense, (x, y), loss="mse")
     assert relative_error(g_ff.layers[0].w, g_dense.layers[0].w) <= EQUAL_TO_DENSE  # through the input gradient
@@ -157,8 +167,17 @@ def test_it_trains_inside_fit_as_dense_does():
     kw = dict(epochs=6, batch_size=32, loss="cross_entropy", verbose=0)
 
     def run(first):
-        spec = fnn.Sequential([first, fnn.Activation("tanh"), fnn.layers.from_forward(gated, init=init_gated),
-                               fnn.Dense(2), fnn.Activation("softmax")], in_dim=4, dtype=np.float64)
+        spec = fnn.Sequential(
+            [
+                first,
+                fnn.Activation("tanh"),
+                fnn.layers.from_forward(gated, init=init_gated),
+                fnn.Dense(2),
+                fnn.Activation("softmax"),
+            ],
+            in_dim=4,
+            dtype=np.float64,
+        )
         state = fnn.TrainState.create(fnn.init(fnn.random.key(1), spec), fnn.optim.adam(0.02), key=fnn.random.key(2))
         return fnn.fit(state, (x, y), **kw)
 
@@ -166,7 +185,9 @@ def test_it_trains_inside_fit_as_dense_does():
     assert history["loss"][-1] < 0.7 * history["loss"][0]
     dense_state, dense_history = run(fnn.Dense(8))  # glorot_uniform from the same key: the same start
     np.testing.assert_allclose(history["loss"], dense_history["loss"], rtol=1e-9)
-    np.testing.assert_allclose(state.params.layers[0].params["w"], dense_state.params.layers[0].w, rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(
+        state.params.layers[0].params["w"], dense_state.params.layers[0].w, rtol=1e-7, atol=1e-12
+    )
 
 
 def test_training_and_inference_modes_give_the_same_bits():
@@ -187,7 +208,9 @@ def test_float32_stays_float32(name):
     assert all(a.dtype == np.float32 for a in fnn.tree.leaves(params))
     x, y = fnn.random.normal(fnn.random.key(1), (5, 3), dtype=np.float32), np.zeros((5, 2), np.float32)
     assert fnn.apply(params, x).dtype == np.float32
-    value, grads = fnn.value_and_grad(params, (x, y), loss=fnn.losses.from_function(lambda p, t: anp.mean((p - t) ** 2)))
+    value, grads = fnn.value_and_grad(
+        params, (x, y), loss=fnn.losses.from_function(lambda p, t: anp.mean((p - t) ** 2))
+    )
     assert value.dtype == np.float32 and all(g.dtype == np.float32 for g in fnn.tree.leaves(grads))
     node = params.layers[1]
     h = fnn.apply(fnn.layers.SequentialParams(params.layers[:1], in_dim=3), x)
@@ -198,14 +221,23 @@ def test_float32_stays_float32(name):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 4), st.integers(1, 9), st.sampled_from([np.float32, np.float64]), st.booleans(), st.integers(0, 2**16))
+@given(
+    st.integers(1, 4),
+    st.integers(1, 9),
+    st.sampled_from([np.float32, np.float64]),
+    st.booleans(),
+    st.integers(0, 2**16),
+)
 def test_member_k_of_a_stack_is_network_k_bitwise(k, n, dtype, first, seed):
     body = [fnn.layers.from_forward(gated, init=init_gated), fnn.Dense(3), fnn.layers.from_forward(tanh_gate)]
     spec = fnn.Sequential(body if first else [fnn.Dense(4), *body], in_dim=4, dtype=dtype)
     keys = fnn.random.split(fnn.random.key(seed), k)
     members = [random_params(key, spec) for key in keys]
     stacked = fnn.stack(members)
-    x, y = fnn.random.normal(fnn.random.key(seed + 1), (n, 4), dtype=dtype), fnn.random.normal(fnn.random.key(seed + 2), (n, 3), dtype=dtype)
+    x, y = (
+        fnn.random.normal(fnn.random.key(seed + 1), (n, 4), dtype=dtype),
+        fnn.random.normal(fnn.random.key(seed + 2), (n, 3), dtype=dtype),
+    )
     out = fnn.apply(stacked, x)
     value, grads = fnn.value_and_grad(stacked, (x, y), loss="mse", l2=0.1)
     for m, p in enumerate(members):
@@ -218,13 +250,19 @@ def test_member_k_of_a_stack_is_network_k_bitwise(k, n, dtype, first, seed):
 def test_a_stacked_fit_is_each_networks_fit_bitwise():
     x = fnn.random.normal(fnn.random.key(0), (120, 4), dtype=np.float32)
     y = (x[:, 0] > x[:, 1]).astype(int)
-    spec = fnn.Sequential([fnn.Dense(6), fnn.layers.from_forward(gated, init=init_gated), fnn.Dense(2),
-                           fnn.Activation("softmax")], in_dim=4)
+    spec = fnn.Sequential(
+        [fnn.Dense(6), fnn.layers.from_forward(gated, init=init_gated), fnn.Dense(2), fnn.Activation("softmax")],
+        in_dim=4,
+    )
     keys = fnn.random.split(fnn.random.key(1), 3)
     kw = dict(epochs=3, batch_size=16, loss="cross_entropy", verbose=0)
-    stacked, _ = fnn.fit(fnn.TrainState.create(fnn.init_many(keys, spec), fnn.optim.adam(0.01), key=fnn.random.key(2)), (x, y), **kw)
+    stacked, _ = fnn.fit(
+        fnn.TrainState.create(fnn.init_many(keys, spec), fnn.optim.adam(0.01), key=fnn.random.key(2)), (x, y), **kw
+    )
     for m, key in enumerate(keys):
-        single, _ = fnn.fit(fnn.TrainState.create(fnn.init(key, spec), fnn.optim.adam(0.01), key=fnn.random.key(2)), (x, y), **kw)
+        single, _ = fnn.fit(
+            fnn.TrainState.create(fnn.init(key, spec), fnn.optim.adam(0.01), key=fnn.random.key(2)), (x, y), **kw
+        )
         assert fnn.tree.equal(fnn.unstack(stacked.params)[m], single.params)
 
 
@@ -232,7 +270,10 @@ def test_capabilities_names_and_summary():
     params = fnn.init(fnn.random.key(0), fnn.Sequential([fnn.layers.from_forward(gated, init=init_gated)], in_dim=3))
     node = params.layers[0]
     assert not fnn.layers.uses_key(node) and fnn.layers.stackable(node) and fnn.layers.writes_every_grad(node)
-    assert fnn.layers.layer_name(node) == "from_forward(gated)" and fnn.layers.details(node) == "fn gated, b (3,), w (3, 3)"
+    assert (
+        fnn.layers.layer_name(node) == "from_forward(gated)"
+        and fnn.layers.details(node) == "fn gated, b (3,), w (3, 3)"
+    )
     assert fnn.tree.node_fields(fnn.layers.FromForwardParams) == (("params",), ("fn", "name", "in_shape"))
     assert "FromForward" in fnn.summary(params) and "Total params: 12" in fnn.summary(params)
 
@@ -241,7 +282,13 @@ def test_capabilities_names_and_summary():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.integers(1, 9), st.sampled_from([(), (3,)]), st.integers(1, 5), st.sampled_from([np.float32, np.float64]), st.integers(0, 2**16))
+@given(
+    st.integers(1, 9),
+    st.sampled_from([(), (3,)]),
+    st.integers(1, 5),
+    st.sampled_from([np.float32, np.float64]),
+    st.integers(0, 2**16),
+)
 def test_a_loss_from_its_value_is_mse(n, steps, k, dtype, seed):
     ka, kb = fnn.random.split(fnn.random.key(seed))
     y_hat, y = fnn.random.normal(ka, (n, *steps, k), dtype=dtype), fnn.random.normal(kb, (n, *steps, k), dtype=dtype)
@@ -274,7 +321,7 @@ def test_a_loss_must_return_a_scalar_that_depends_on_the_output():
     with pytest.raises(ShapeError, match="must return a scalar.*returned shape \\(2, 1\\)"):
         fnn.losses.from_function(lambda p, t: (p - t) ** 2)(np.ones((2, 1)), np.zeros((2, 1)))
     with pytest.raises(ConfigError, match="does not depend on y_hat.*autograd.numpy"):
-        fnn.losses.from_function(lambda p, t: anp.mean(t ** 2))(np.ones((2, 1)), np.zeros((2, 1)))
+        fnn.losses.from_function(lambda p, t: anp.mean(t**2))(np.ones((2, 1)), np.zeros((2, 1)))
     with pytest.raises(ConfigError, match="must be a function"):
         fnn.losses.from_function("mse")
 
@@ -293,24 +340,35 @@ def test_bad_functions_are_refused_when_the_network_is_built():
         fnn.layers.from_forward(tanh_gate, init={"w": np.ones(3)})
     with pytest.raises(ConfigError, match="name must be a non-empty string"):
         fnn.layers.from_forward(tanh_gate, name="")
-    with pytest.raises(ConfigError, match="layer 0 \\(from_forward\\(tanh_gate\\)\\): init must return a dict.*a tuple"):
+    with pytest.raises(
+        ConfigError, match="layer 0 \\(from_forward\\(tanh_gate\\)\\): init must return a dict.*a tuple"
+    ):
         build(fnn.layers.from_forward(tanh_gate, init=lambda key, shape, dtype: (np.ones(3),)))
     with pytest.raises(ConfigError, match="init must return NumPy arrays; at 'w' it returned a list"):
         build(fnn.layers.from_forward(tanh_gate, init=lambda key, shape, dtype: {"w": [1.0]}))
     with pytest.raises(DtypeError, match="asked for float32 parameters but returned float64 at 'w'"):
-        build(fnn.layers.from_forward(gated, init=lambda key, shape, dtype: {"w": np.ones((3, 3)), "b": np.zeros(3, dtype)}))
+        build(
+            fnn.layers.from_forward(
+                gated, init=lambda key, shape, dtype: {"w": np.ones((3, 3)), "b": np.zeros(3, dtype)}
+            )
+        )
     with pytest.raises(DtypeError, match="fn returned float64 outputs for float32 inputs"):
         build(fnn.layers.from_forward(lambda params, x: x * np.float64(2.0), name="doubles"))
     with pytest.raises(ConfigError, match="must return a batch.*returned shape \\(3,\\)"):
         build(fnn.layers.from_forward(lambda params, x: anp.sum(x, axis=0), name="sums_the_batch"))
-    with pytest.raises(ConfigError, match="layer 0 .*from_forward\\(strips\\): fn returned an array of dtype object .*autograd.numpy"):
+    with pytest.raises(
+        ConfigError, match="layer 0 .*from_forward\\(strips\\): fn returned an array of dtype object .*autograd.numpy"
+    ):
         build(fnn.layers.from_forward(lambda params, x: np.asarray(x) * 2, name="strips"))
 
 
 def test_saving_names_the_layer_and_a_flat_vector_round_trips(tmp_path):
     params = build(fnn.layers.from_forward(gated, init=init_gated))
-    with pytest.raises(ConfigError, match="cannot save from_forward\\(gated\\) at .layers\\[0\\]: its static field 'fn' "
-                                          "holds the function gated, and functions are not data"):
+    with pytest.raises(
+        ConfigError,
+        match="cannot save from_forward\\(gated\\) at .layers\\[0\\]: its static field 'fn' "
+        "holds the function gated, and functions are not data",
+    ):
         fnn.save(tmp_path / "model.npz", params)
     assert not list(tmp_path.iterdir())  # nothing written
     fnn.save(tmp_path / "flat.npz", fnn.tree.ravel(params)[0])
@@ -345,6 +403,8 @@ def test_the_readme_example_runs():
 
 
 def test_the_autodiff_benchmark_runs():
-    done = subprocess.run([sys.executable, "benchmarks/autodiff.py", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "benchmarks/autodiff.py", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert "| from_forward" in done.stdout and "| fnn.Dense" in done.stdout

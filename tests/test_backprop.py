@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fnn
 from fnn.errors import ConfigError, NonFiniteError, ShapeError
@@ -99,8 +100,9 @@ def test_training_mode_is_the_train_flag_not_the_key():
 def test_a_network_without_randomness_trains_without_a_key():
     params = fnn.init(fnn.random.key(0), fnn.mlp([4, 8, 3]))
     batch = (np.ones((4, 4)), np.array([0, 1, 2, 0]))
-    assert fnn.tree.equal(fnn.grad(params, batch, loss="cross_entropy"),
-                          fnn.grad(params, batch, loss="cross_entropy", train=False))
+    assert fnn.tree.equal(
+        fnn.grad(params, batch, loss="cross_entropy"), fnn.grad(params, batch, loss="cross_entropy", train=False)
+    )
 
 
 def test_bad_batches():
@@ -134,4 +136,6 @@ def test_checker_catches_a_wrong_gradient():
 
 def test_report_worst_gradient_error(capsys):
     with capsys.disabled():
-        print(f"\n[fnn] largest relative gradient error found by hypothesis: {WORST['error']:.3g} (bound {GRAD_RTOL:g})")
+        print(
+            f"\n[fnn] largest relative gradient error found by hypothesis: {WORST['error']:.3g} (bound {GRAD_RTOL:g})"
+        )

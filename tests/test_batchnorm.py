@@ -37,7 +37,9 @@ def test_a_hand_written_grad_opt_step_loop_updates_the_statistics_purely():
     before = stats(state.params)
     grads = fnn.grad(state.params, (x[:16], y[:16]), loss="cross_entropy")
     new = fnn.opt_step(state, grads)
-    assert all(np.array_equal(a, b) for a, b in zip(stats(state.params), before, strict=True))  # the old state is unchanged
+    assert all(
+        np.array_equal(a, b) for a, b in zip(stats(state.params), before, strict=True)
+    )  # the old state is unchanged
     pre = fnn.apply(params, x[:16], train=False)
     hidden = x[:16] @ params.layers[0].w + params.layers[0].b
     assert np.allclose(new.params.layers[1].mean, 0.1 * hidden.mean(axis=0) + 0.9 * before[0], rtol=1e-13)
@@ -58,7 +60,9 @@ def test_the_optimizer_never_sees_the_statistics():
     for optimizer in (fnn.optim.adamw(1e-2, weight_decay=0.9), fnn.optim.sgd(10.0), fnn.optim.adam(1e-3)):
         s = fnn.opt_step(fnn.TrainState.create(params, optimizer, key=fnn.random.key(0)), grads)
         assert np.array_equal(fnn.tree.ravel_state(s.params), fnn.tree.ravel_state(grads))
-    assert fnn.l2_penalty(params, 1.0) == pytest.approx(0.5 * sum(float(np.vdot(w, w)) for (w,) in fnn.layers.weight_leaves(params)))
+    assert fnn.l2_penalty(params, 1.0) == pytest.approx(
+        0.5 * sum(float(np.vdot(w, w)) for (w,) in fnn.layers.weight_leaves(params))
+    )
     assert not any(np.shares_memory(w, params.layers[1].var) for (w,) in fnn.layers.weight_leaves(params))
 
 
@@ -71,7 +75,9 @@ def test_inference_uses_the_running_statistics_and_training_the_batchs():
 
 def test_training_on_one_value_per_channel_is_refused():
     params = fnn.init(fnn.random.key(1), net())
-    with pytest.raises(ConfigError, match=r"BatchNorm\(8\) in training mode needs more than one value per channel, got 1"):
+    with pytest.raises(
+        ConfigError, match=r"BatchNorm\(8\) in training mode needs more than one value per channel, got 1"
+    ):
         fnn.grad(params, (np.ones((1, 4)), np.array([0])), loss="cross_entropy")
     fnn.grad(params, (np.ones((1, 4)), np.array([0])), loss="cross_entropy", train=False)  # inference is fine
     with pytest.raises(ConfigError, match="momentum must be a number in"):
@@ -115,10 +121,18 @@ def test_early_stopping_restores_the_statistics_with_the_params(tmp_path):
     x, y = data(60)
     seen = {}
     state = fnn.TrainState.create(fnn.init(fnn.random.key(1), net()), fnn.optim.adam(0.05), key=fnn.random.key(2))
-    best, history = fnn.fit(state, (x, y), epochs=12, batch_size=8, loss="cross_entropy", verbose=0, validation=0.3,
-                            early_stopping=fnn.EarlyStopping("val_loss", patience=2, restore_best=True),
-                            callbacks=[lambda epoch, s, logs: seen.update({epoch: s.params})],
-                            checkpoint=tmp_path / "run")
+    best, history = fnn.fit(
+        state,
+        (x, y),
+        epochs=12,
+        batch_size=8,
+        loss="cross_entropy",
+        verbose=0,
+        validation=0.3,
+        early_stopping=fnn.EarlyStopping("val_loss", patience=2, restore_best=True),
+        callbacks=[lambda epoch, s, logs: seen.update({epoch: s.params})],
+        checkpoint=tmp_path / "run",
+    )
     epoch = int(np.nanargmin(history["val_loss"])) + 1
     assert fnn.tree.equal(best.params, seen[epoch])
     resumed = fnn.load(fnn.io.latest_checkpoint(tmp_path / "run"))

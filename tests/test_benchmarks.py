@@ -16,7 +16,18 @@ def run(*args):
 
 
 def test_epoch_benchmark_runs_and_its_reference_agrees_with_fnn():
-    out = run("benchmarks/epoch.py", "--quick", "--rows", "2000", "--only", "floor,numpy,fnn", "--batches", "32", "--tiny-reps", "2")
+    out = run(
+        "benchmarks/epoch.py",
+        "--quick",
+        "--rows",
+        "2000",
+        "--only",
+        "floor,numpy,fnn",
+        "--batches",
+        "32",
+        "--tiny-reps",
+        "2",
+    )
     assert "hand-written reference = fnn" in out
     assert "| 32 |" in out and "| tiny 16-16-16-10, 32 |" in out
     assert "16-16-16-10 batch 32 rep 2/2" in out  # the tiny row's own repetitions

@@ -63,14 +63,21 @@ def test_resume_run_dir_serves_the_first_start_and_every_restart_and_counts_the_
     assert code == 0 and [line.split()[1] for line in out.splitlines() if line.startswith("epoch")] == ["3/4", "4/4"]
     a, b = fnn.load(whole / "model.npz"), fnn.load(parts / "model.npz")
     fnn.tree.assert_equal(a["state"], b["state"])
-    assert json.loads((parts / "history.json").read_text())["val_loss"] == json.loads((whole / "history.json").read_text())["val_loss"]
+    assert (
+        json.loads((parts / "history.json").read_text())["val_loss"]
+        == json.loads((whole / "history.json").read_text())["val_loss"]
+    )
 
 
 def test_a_killed_training_command_resumes_bit_for_bit(tmp_path, capsys):
     argv = [*TRAIN, "--epochs", "5", "--checkpoint-every", "1", "--resume", str(tmp_path / "killed")]
-    with subprocess.Popen([sys.executable, "-m", "fnn", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-m", "fnn", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    ) as proc:
         try:  # wait until training is well inside its first epoch (41 steps), however slow the machine
-            while proc.poll() is None and not any(s >= 10 for s, _ in fnn.io.list_checkpoints(tmp_path / "killed" / "checkpoints")):
+            while proc.poll() is None and not any(
+                s >= 10 for s, _ in fnn.io.list_checkpoints(tmp_path / "killed" / "checkpoints")
+            ):
                 time.sleep(0.005)
         finally:
             proc.send_signal(signal.SIGKILL)
@@ -97,8 +104,23 @@ def test_csv_data(tmp_path, capsys):
     y = (x[:, 0] > 0).astype(int)
     path = tmp_path / "points.csv"
     path.write_text("a,b,c,label\n" + "".join(f"{r[0]},{r[1]},{r[2]},{t}\n" for r, t in zip(x, y, strict=True)))
-    code, _, _ = run(capsys, "train", "--data", str(path), "--target", "label", "--layers", "8", "--epochs", "40",
-                     "--lr", "0.01", "--quiet", "--out", str(tmp_path / "r"))
+    code, _, _ = run(
+        capsys,
+        "train",
+        "--data",
+        str(path),
+        "--target",
+        "label",
+        "--layers",
+        "8",
+        "--epochs",
+        "40",
+        "--lr",
+        "0.01",
+        "--quiet",
+        "--out",
+        str(tmp_path / "r"),
+    )
     assert code == 0
     code, out, _ = run(capsys, "evaluate", str(tmp_path / "r"))
     assert code == 0 and float(out.split("accuracy: ")[1].split()[0]) > 0.8

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 import fnn
@@ -22,8 +21,15 @@ TRAIN = ["train", "--data", "digits", "--layers", "16", "--epochs", "2", "--batc
 
 
 def fnn_cmd(*args, cwd, stdout=subprocess.PIPE, timeout=240):
-    return subprocess.run([sys.executable, "-m", "fnn", *map(str, args)], cwd=cwd, stdout=stdout,
-                          stderr=subprocess.PIPE, text=True, timeout=timeout, env=ENV)
+    return subprocess.run(
+        [sys.executable, "-m", "fnn", *map(str, args)],
+        cwd=cwd,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=timeout,
+        env=ENV,
+    )
 
 
 def one_line(done, code, *words):
@@ -82,8 +88,9 @@ def test_a_damaged_config_json(tmp_path, trained, damage, command):  # F16
     one_line(fnn_cmd(*argv, cwd=tmp_path), cli.USAGE, "config.json")
 
 
-@pytest.mark.parametrize("damage", ["plain params", "no scaler", "history without loss", "bit flip", "encrypted flag",
-                                    "not a zip"])
+@pytest.mark.parametrize(
+    "damage", ["plain params", "no scaler", "history without loss", "bit flip", "encrypted flag", "not a zip"]
+)
 @pytest.mark.parametrize("command", ["evaluate", "summary", "predict"])
 def test_a_damaged_model_file(tmp_path, trained, damage, command):  # F16 (and F7 through the command)
     run = copy_of(trained, tmp_path)
@@ -108,13 +115,22 @@ def test_a_damaged_model_file(tmp_path, trained, damage, command):  # F16 (and F
 
 
 def test_a_full_disk_is_one_line(tmp_path, trained):  # F16: ENOSPC
-    done = subprocess.run(f"{shlex_python()} -m fnn predict run --data digits > /dev/full", shell=True,
-                          cwd=trained.parent, capture_output=True, text=True, env=ENV, timeout=240)
+    done = subprocess.run(
+        f"{shlex_python()} -m fnn predict run --data digits > /dev/full",
+        shell=True,
+        cwd=trained.parent,
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=240,
+    )
     one_line(done, cli.FAILED, "No space left on device")
     mount = tmp_path / "small"
     mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=120k", "tmpfs", str(mount)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=120k", "tmpfs", str(mount)], capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("no tmpfs mount here (needs root): the /dev/full case ran")
     try:
         done = fnn_cmd(*TRAIN, "--out", mount / "run", cwd=tmp_path)
@@ -125,12 +141,15 @@ def test_a_full_disk_is_one_line(tmp_path, trained):  # F16: ENOSPC
 
 def shlex_python():
     import shlex
+
     return shlex.quote(sys.executable)
 
 
 def test_a_closed_pipe_does_not_stop_training(tmp_path):  # F10
-    script = (f"{shlex_python()} -m fnn train --data digits --layers 16 --epochs 6 --batch-size 64 --out runs/p "
-              f"| head -n 1; exit ${{PIPESTATUS[0]}}")
+    script = (
+        f"{shlex_python()} -m fnn train --data digits --layers 16 --epochs 6 --batch-size 64 --out runs/p "
+        f"| head -n 1; exit ${{PIPESTATUS[0]}}"
+    )
     done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=240, env=ENV)
     assert done.returncode == 0 and done.stdout.startswith("epoch 1/6"), done.stderr
     assert done.stderr == "", done.stderr
@@ -138,8 +157,23 @@ def test_a_closed_pipe_does_not_stop_training(tmp_path):  # F10
 
 
 def test_a_second_train_into_a_live_run_is_refused_with_its_own_exit_code(tmp_path):  # F3, F4 through the command
-    argv = [sys.executable, "-m", "fnn", "train", "--data", "digits", "--layers", "256,256", "--epochs", "5000",
-            "--batch-size", "16", "--out", "run", "--quiet"]
+    argv = [
+        sys.executable,
+        "-m",
+        "fnn",
+        "train",
+        "--data",
+        "digits",
+        "--layers",
+        "256,256",
+        "--epochs",
+        "5000",
+        "--batch-size",
+        "16",
+        "--out",
+        "run",
+        "--quiet",
+    ]
     first = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     try:
         deadline = time.monotonic() + 120

@@ -67,8 +67,15 @@ def _checkpointed_run(kind):
     key = fnn.random.key(1)
     params = fnn.init(key, spec) if kind == "single" else fnn.init_many(fnn.random.split(key, 2), spec)
     state = fnn.TrainState.create(params, fnn.optim.adam(0.01), key=fnn.random.key(2))
-    kw = dict(epochs=2, batch_size=8, loss="cross_entropy", validation=0.2, verbose=0,
-              early_stopping=fnn.EarlyStopping(patience=3), checkpoint_every=5)
+    kw = dict(
+        epochs=2,
+        batch_size=8,
+        loss="cross_entropy",
+        validation=0.2,
+        verbose=0,
+        early_stopping=fnn.EarlyStopping(patience=3),
+        checkpoint_every=5,
+    )
     return state, (x, y), kw
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import attrs
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fnn
@@ -408,9 +409,12 @@ def test_load_sklearn_converts_what_scikit_learn_returns(monkeypatch):
 IDX_DTYPES = [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
 
 
-@given(st.sampled_from(IDX_DTYPES).flatmap(
-    lambda dt: hnp.arrays(dt, hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=5))
-), st.booleans())
+@given(
+    st.sampled_from(IDX_DTYPES).flatmap(
+        lambda dt: hnp.arrays(dt, hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=5))
+    ),
+    st.booleans(),
+)
 def test_read_idx_inverts_write_idx(tmp_path_factory, a, compress):
     path = tmp_path_factory.mktemp("idx") / ("a.idx.gz" if compress else "a.idx")
     write_idx(path, frozen(a))

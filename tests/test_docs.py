@@ -151,7 +151,9 @@ def test_every_public_function_and_method_is_fully_annotated():
         for name, obj in _public(module):
             for qualname, fn in _functions_of(f"{module_name}.{name}", obj):
                 sig = inspect.signature(inspect.unwrap(fn))
-                unannotated = [p for p, v in sig.parameters.items() if p not in ("self", "cls") and v.annotation is v.empty]
+                unannotated = [
+                    p for p, v in sig.parameters.items() if p not in ("self", "cls") and v.annotation is v.empty
+                ]
                 if unannotated or sig.return_annotation is sig.empty:
                     bare.append((qualname, unannotated))
     assert bare == []

@@ -17,7 +17,11 @@ FIT = dict(epochs=2, batch_size=64, loss="cross_entropy", verbose=0)
 
 def state(spec=None, members=None):
     spec = spec or fnn.mlp([64, 16, 10])
-    params = fnn.init_many(fnn.random.split(fnn.random.key(1), members), spec) if members else fnn.init(fnn.random.key(1), spec)
+    params = (
+        fnn.init_many(fnn.random.split(fnn.random.key(1), members), spec)
+        if members
+        else fnn.init(fnn.random.key(1), spec)
+    )
     return fnn.TrainState.create(params, fnn.optim.adam(1e-2), key=fnn.random.key(2))
 
 
@@ -26,8 +30,14 @@ def macro_f1(y_true, y_hat):
 
 
 def test_metrics_users_bring_land_in_the_history_by_name():
-    metrics = ["accuracy", macro_f1, ("top3", lambda y, p: fnn.metrics.top_k_accuracy(y, p, k=3)),
-               functools.partial(skm.f1_score, average="weighted"), "precision_macro", skm.balanced_accuracy_score]
+    metrics = [
+        "accuracy",
+        macro_f1,
+        ("top3", lambda y, p: fnn.metrics.top_k_accuracy(y, p, k=3)),
+        functools.partial(skm.f1_score, average="weighted"),
+        "precision_macro",
+        skm.balanced_accuracy_score,
+    ]
     s, h = fnn.fit(state(), (X, Y), validation=0.2, metrics=metrics, **FIT)
     names = ["accuracy", "macro_f1", "top3", "f1_score", "precision_macro", "balanced_accuracy_score"]
     assert set(h) == {"loss", "val_loss", "time", *names, *("val_" + n for n in names)}
@@ -42,10 +52,18 @@ def test_metrics_users_bring_land_in_the_history_by_name():
 
 
 def test_scores_metrics_get_scores_and_two_classes_the_positive_column():
-    s, h = fnn.fit(state(fnn.mlp([64, 8, 2])), (XB, YB), validation=0.25, metrics=[skm.roc_auc_score, "roc_auc", skm.log_loss], **FIT)
+    s, h = fnn.fit(
+        state(fnn.mlp([64, 8, 2])),
+        (XB, YB),
+        validation=0.25,
+        metrics=[skm.roc_auc_score, "roc_auc", skm.log_loss],
+        **FIT,
+    )
     p = fnn.apply(s.params, XB)
     ev = fnn.evaluate(s, (XB, YB), metrics=[skm.roc_auc_score, skm.log_loss])
-    assert ev["roc_auc_score"] == skm.roc_auc_score(YB, p[:, 1]) and np.isclose(ev["log_loss"], skm.log_loss(YB, p[:, 1]))
+    assert ev["roc_auc_score"] == skm.roc_auc_score(YB, p[:, 1]) and np.isclose(
+        ev["log_loss"], skm.log_loss(YB, p[:, 1])
+    )
     assert np.array_equal(h["roc_auc"], h["roc_auc_score"])
     multi = fnn.evaluate(state(), (X, Y), metrics=["roc_auc_ovr"])
     assert multi["roc_auc_ovr"] == skm.roc_auc_score(Y, fnn.apply(state().params, X), multi_class="ovr")
@@ -68,7 +86,9 @@ def test_a_custom_metric_fails_before_training_not_after_an_epoch():  # finding 
     def broken(y_true, y_hat):
         raise KeyError("boom")
 
-    with pytest.raises(ConfigError, match=r"fit: metric 'broken' raised KeyError on the training data, before training"):
+    with pytest.raises(
+        ConfigError, match=r"fit: metric 'broken' raised KeyError on the training data, before training"
+    ):
         fnn.fit(state(), (X, Y), metrics=[broken], callbacks=[lambda *a: epochs.append(a)], **FIT)
     with pytest.raises(ConfigError, match=r"metric 'f1_score' raised ValueError.*'f1_macro'.*average='macro'"):
         fnn.fit(state(), (X, Y), metrics=[skm.f1_score], callbacks=[lambda *a: epochs.append(a)], **FIT)
@@ -122,9 +142,16 @@ def test_evaluate_is_what_fit_records_as_its_validation():
         (lambda: fnn.evaluate(state(), (X, Y)), ConfigError, ["nothing to evaluate", "loss="]),
         (lambda: fnn.evaluate(state().params, (X, Y), metrics=[]), ConfigError, ["nothing to evaluate", "loss="]),
         (lambda: fnn.evaluate(X, (X, Y), loss="cross_entropy"), ConfigError, ["evaluate expects params", "TrainState"]),
-        (lambda: fnn.evaluate(state(fnn.mlp([64, 10], output=None)), (X, Y), loss="cross_entropy"), ConfigError,
-         ["evaluate: loss 'cross_entropy' takes probabilities", "cross_entropy_from_logits"]),
-        (lambda: fnn.evaluate(state(), (X, Y[:-1]), loss="cross_entropy"), ShapeError, ["evaluate: x and y", "1797 and 1796"]),
+        (
+            lambda: fnn.evaluate(state(fnn.mlp([64, 10], output=None)), (X, Y), loss="cross_entropy"),
+            ConfigError,
+            ["evaluate: loss 'cross_entropy' takes probabilities", "cross_entropy_from_logits"],
+        ),
+        (
+            lambda: fnn.evaluate(state(), (X, Y[:-1]), loss="cross_entropy"),
+            ShapeError,
+            ["evaluate: x and y", "1797 and 1796"],
+        ),
         (lambda: fnn.evaluate(state(), (X, Y), loss="cross_entropy", batch_size=0), ConfigError, ["batch_size"]),
     ],
 )
@@ -140,7 +167,11 @@ def test_evaluate_says_what_is_wrong(call, error, words):
 def test_accuracy_of_labels_against_labels():
     params = state().params
     labels = fnn.predict(params, X)
-    assert fnn.metrics.accuracy(Y, labels) == fnn.metrics.accuracy(Y, fnn.apply(params, X)) == skm.accuracy_score(Y, labels)
+    assert (
+        fnn.metrics.accuracy(Y, labels)
+        == fnn.metrics.accuracy(Y, fnn.apply(params, X))
+        == skm.accuracy_score(Y, labels)
+    )
     assert fnn.metrics.accuracy(Y, labels.astype(float)) == skm.accuracy_score(Y, labels)
     assert fnn.metrics.accuracy(fnn.data.one_hot(Y, 10), labels) == skm.accuracy_score(Y, labels)
     # arguments swapped (outputs first): the same classes are compared, so the same number

@@ -4,7 +4,8 @@ update split over two threads (fnn.optim._threads)."""
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fnn
@@ -20,8 +21,9 @@ SPECIAL = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-40, -1e-40]  # signed zeros, N
 
 
 def _values(dtype, shape):
-    return hnp.arrays(dtype, shape, elements=st.one_of(
-        st.sampled_from(SPECIAL), st.floats(-1e6, 1e6, width=np.finfo(dtype).bits)))
+    return hnp.arrays(
+        dtype, shape, elements=st.one_of(st.sampled_from(SPECIAL), st.floats(-1e6, 1e6, width=np.finfo(dtype).bits))
+    )
 
 
 def _bits(a):
@@ -72,9 +74,22 @@ def test_the_kernels_compile_for_read_only_and_strided_arrays():
 
 
 def test_plans_pair_each_hidden_dense_with_its_relu_and_nothing_else():
-    params = fnn.init(fnn.random.key(0), fnn.Sequential([
-        fnn.Dense(4), fnn.Activation("relu"), fnn.Dense(4), fnn.Activation("tanh"), fnn.Dense(3),
-        fnn.Activation("relu"), fnn.Dense(2), fnn.Activation("softmax")], in_dim=3))
+    params = fnn.init(
+        fnn.random.key(0),
+        fnn.Sequential(
+            [
+                fnn.Dense(4),
+                fnn.Activation("relu"),
+                fnn.Dense(4),
+                fnn.Activation("tanh"),
+                fnn.Dense(3),
+                fnn.Activation("relu"),
+                fnn.Dense(2),
+                fnn.Activation("softmax"),
+            ],
+            in_dim=3,
+        ),
+    )
     assert backprop._dense_relu_pairs(params.layers) == [0, 4]
     plan = backprop.Plan.of(params, fnn.losses.get("cross_entropy"), "numba")
     assert plan.forwards[0] is backprop._dense_relu_numba and plan.forwards[1] is backprop._relu_after_dense
@@ -105,8 +120,10 @@ def test_an_epoch_with_the_fast_kernels_is_bitwise_the_numpy_one(net):
     params = fnn.init(fnn.random.key(seed), spec)
     x = fnn.random.normal(fnn.random.key(seed + 1), (n, d), dtype=dtype)
     y = np.arange(n) % k
-    states = [fnn.TrainState.create(params, fnn.optim.adam(0.05, backend=b), key=fnn.random.key(2))
-              for b in ("numpy", "numba")]
+    states = [
+        fnn.TrainState.create(params, fnn.optim.adam(0.05, backend=b), key=fnn.random.key(2))
+        for b in ("numpy", "numba")
+    ]
     (a, ma), (b, mb) = (fnn.train_epoch(s, (x, y), batch_size=batch, loss="cross_entropy") for s in states)
     fnn.tree.assert_equal(a.params, b.params)
     fnn.tree.assert_equal(a.opt_state, b.opt_state)
@@ -177,10 +194,16 @@ def test_split_run_raises_the_helpers_error_and_covers_every_index(monkeypatch):
         _threads.split_run(fail, seen.size)
 
 
-@pytest.mark.parametrize("env, split", [
-    ({}, False), ({"OPENBLAS_THREAD_TIMEOUT": "4"}, True), ({"OPENBLAS_THREAD_TIMEOUT": "28"}, False),
-    ({"OPENBLAS_NUM_THREADS": "1"}, False), ({"OPENBLAS_THREAD_TIMEOUT": "x"}, False),
-])
+@pytest.mark.parametrize(
+    "env, split",
+    [
+        ({}, False),
+        ({"OPENBLAS_THREAD_TIMEOUT": "4"}, True),
+        ({"OPENBLAS_THREAD_TIMEOUT": "28"}, False),
+        ({"OPENBLAS_NUM_THREADS": "1"}, False),
+        ({"OPENBLAS_THREAD_TIMEOUT": "x"}, False),
+    ],
+)
 def test_the_split_waits_for_blas_to_leave_a_core_free(env, split):
     assert _threads._blas_leaves_a_core(env) is split
 
@@ -195,7 +218,7 @@ def test_the_numpy_kernel_splits_on_block_boundaries_or_not_with_the_same_bits()
     half = 12345  # a split that cuts a block
     for b in (slice(0, half), slice(half, n)):
         _adam_numpy(p[b], g[b], mu[b], nu[b], None, *(o[b] for o in outs[1]), None, 0.9, 0.999, 1e-8, -1e-3, False)
-    for a, b in zip(*outs):
+    for a, b in zip(*outs, strict=True):
         assert np.array_equal(a, b)
 
 
@@ -210,16 +233,25 @@ def _mlps(draw):
     hidden = draw(st.lists(st.integers(1, 12), min_size=0, max_size=3))
     widths = [draw(st.integers(1, 9)), *hidden, draw(st.integers(2, 5))]
     n = draw(st.integers(2, 50))
-    return dtype, widths, n, draw(st.integers(1, n)), draw(st.booleans()), draw(st.booleans()), draw(st.booleans()), \
-        draw(st.integers(0, 2**16))
+    return (
+        dtype,
+        widths,
+        n,
+        draw(st.integers(1, n)),
+        draw(st.booleans()),
+        draw(st.booleans()),
+        draw(st.booleans()),
+        draw(st.integers(0, 2**16)),
+    )
 
 
 def _mlp_problem(dtype, widths, n, bias, seed):
     layers = []
     for w in widths[1:-1]:
         layers += [fnn.Dense(w, use_bias=bias), fnn.Activation("relu")]
-    spec = fnn.Sequential([*layers, fnn.Dense(widths[-1], use_bias=bias), fnn.Activation("softmax")], in_dim=widths[0],
-                          dtype=dtype)
+    spec = fnn.Sequential(
+        [*layers, fnn.Dense(widths[-1], use_bias=bias), fnn.Activation("softmax")], in_dim=widths[0], dtype=dtype
+    )
     params = fnn.init(fnn.random.key(seed), spec)
     x = fnn.random.normal(fnn.random.key(seed + 1), (n, widths[0]), dtype=dtype)
     return params, x, np.arange(n) % widths[-1]
@@ -262,18 +294,25 @@ def test_the_compiled_epoch_continues_where_the_fold_would():
     fnn.tree.assert_equal(before, compiled)
 
 
-@pytest.mark.parametrize("change, words", [
-    (lambda p, o: (p, fnn.optim.sgd(0.1)), "the optimizer Sgd"),
-    (lambda p, o: (p, fnn.optim.adam(0.1, amsgrad=True)), "no AMSGrad"),
-    (lambda p, o: (fnn.init(fnn.random.key(0), fnn.mlp([4, 5, 3], hidden="tanh")), o), "activations other than relu"),
-    (lambda p, o: (fnn.init_many(fnn.random.split(fnn.random.key(0), 2), fnn.mlp([4, 5, 3])), o), "a stack"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda p, o: (p, fnn.optim.sgd(0.1)), "the optimizer Sgd"),
+        (lambda p, o: (p, fnn.optim.adam(0.1, amsgrad=True)), "no AMSGrad"),
+        (
+            lambda p, o: (fnn.init(fnn.random.key(0), fnn.mlp([4, 5, 3], hidden="tanh")), o),
+            "activations other than relu",
+        ),
+        (lambda p, o: (fnn.init_many(fnn.random.split(fnn.random.key(0), 2), fnn.mlp([4, 5, 3])), o), "a stack"),
+    ],
+)
 def test_the_compiled_epoch_names_what_it_does_not_support(change, words):
     params, opt = change(fnn.init(fnn.random.key(0), fnn.mlp([4, 5, 3])), fnn.optim.adam(0.1))
     state = fnn.TrainState.create(params, opt, key=fnn.random.key(1))
     with pytest.raises(fnn.errors.ConfigError, match=words):
-        fnn.train_epoch(state, (np.ones((6, 4), np.float32), np.arange(6) % 3), batch_size=2, loss="cross_entropy",
-                        compiled=True)
+        fnn.train_epoch(
+            state, (np.ones((6, 4), np.float32), np.arange(6) % 3), batch_size=2, loss="cross_entropy", compiled=True
+        )
 
 
 def test_the_compiled_epoch_refuses_l2_and_logits_losses_and_a_non_bool():

@@ -23,7 +23,8 @@ import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import fnn
 from fnn import io
@@ -37,8 +38,9 @@ FAST, SLOW = 50, 3000  # examples per property
 def _bases():
     key = fnn.random.key(0)
     params = fnn.init(key, fnn.mlp([4, 6, 3]))
-    conv = fnn.init(key, fnn.Sequential([fnn.Conv1D(3, 2), fnn.BatchNorm(), fnn.Flatten(), fnn.Dense(2)],
-                                        in_shape=(5, 2)))
+    conv = fnn.init(
+        key, fnn.Sequential([fnn.Conv1D(3, 2), fnn.BatchNorm(), fnn.Flatten(), fnn.Dense(2)], in_shape=(5, 2))
+    )
     stack = fnn.stack([fnn.init(fnn.random.key(i), fnn.mlp([3, 4, 2])) for i in range(3)])
     state = fnn.TrainState.create(params, fnn.optim.adam(1e-3), key=fnn.random.key(1))
     history = {"loss": np.array([0.9, 0.5]), "val_loss": np.array([1.0, 0.7])}
@@ -153,21 +155,46 @@ def _npy_header(shape, dtype):
     import numpy.lib.format as npy
 
     buf = _pyio.BytesIO()
-    npy.write_array_header_1_0(buf, {"descr": npy.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
-                                     "shape": tuple(shape)})
+    npy.write_array_header_1_0(
+        buf, {"descr": npy.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": tuple(shape)}
+    )
     return buf.getvalue()
 
 
 _JSON_LEAF = st.one_of(
-    st.none(), st.booleans(), st.integers(-3, 10), _HUGE, st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=6), st.sampled_from(["float32", "float64", "int32", "O", "U3", "relu", "softmax"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 10),
+    _HUGE,
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=6),
+    st.sampled_from(["float32", "float64", "int32", "O", "U3", "relu", "softmax"]),
 )
 _JSON = st.recursive(
     _JSON_LEAF,
     lambda inner: st.one_of(
         st.lists(inner, max_size=3),
-        st.dictionaries(st.sampled_from(["array", "tuple", "list", "dict", "node", "attrs", "fields", "children",
-                                         "static", "packed", "scalar", "float", "dtype"]), inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "array",
+                    "tuple",
+                    "list",
+                    "dict",
+                    "node",
+                    "attrs",
+                    "fields",
+                    "children",
+                    "static",
+                    "packed",
+                    "scalar",
+                    "float",
+                    "dtype",
+                ]
+            ),
+            inner,
+            max_size=3,
+        ),
         st.builds(lambda i: {"array": i}, st.integers(0, 8)),
         st.builds(lambda xs: {"tuple": xs}, st.lists(inner, max_size=3)),
     ),
@@ -285,8 +312,12 @@ PROPERTIES = {
 
 def _run(name, examples):
     strategy, check = PROPERTIES[name]
-    test = settings(max_examples=examples, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])(given(strategy)(check))
+    test = settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )(given(strategy)(check))
     test()
 
 

@@ -24,7 +24,8 @@ import zlib
 import numpy as np
 import numpy.lib.format as npy
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fnn
 from fnn import io
@@ -91,7 +92,11 @@ def amplification_file(path, references, nbytes=MIB):
     """A ~``nbytes`` file whose packed tuple refers to its one array ``references`` times (F5's bomb)."""
     a = np.zeros(nbytes // 4, np.float32)
     header = {
-        "format": "fnn", "format_version": 1, "fnn_version": fnn.__version__, "kind": "tree", "fingerprint": {},
+        "format": "fnn",
+        "format_version": 1,
+        "fnn_version": fnn.__version__,
+        "kind": "tree",
+        "fingerprint": {},
         "tree": {"tuple": [{"array": 0}] * references, "packed": True},
     }
     return write_signed(path, header, [a])
@@ -129,8 +134,14 @@ def forged_size_file(path, member, shape, dtype):
     npy.write_array_header_2_0(head, {"descr": npy.dtype_to_descr(dtype), "fortran_order": False, "shape": shape})
     forged = head.tell() + int(np.prod(shape, dtype=object)) * dtype.itemsize
     header = {
-        "format": "fnn", "format_version": 1, "fnn_version": fnn.__version__, "kind": "tree", "fingerprint": {},
-        "arrays": [{"name": "a0", "dtype": dtype.name, "shape": list(shape)}], "tree": {"array": 0}, "sha256": "0" * 64,
+        "format": "fnn",
+        "format_version": 1,
+        "fnn_version": fnn.__version__,
+        "kind": "tree",
+        "fingerprint": {},
+        "arrays": [{"name": "a0", "dtype": dtype.name, "shape": list(shape)}],
+        "tree": {"array": 0},
+        "sha256": "0" * 64,
     }
     text = np.frombuffer(json.dumps(header).encode(), np.uint8)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
@@ -216,14 +227,18 @@ def _load_in_child(path, call="fnn.load(p)"):
         except fnn.errors.FormatError as e:
             print("FormatError", e)
     """)
-    return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=30,
-                          cwd=ROOT)
+    return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=30, cwd=ROOT)
 
 
 @pytest.mark.parametrize(
     "call",
-    ["fnn.load(p)", "fnn.io.read_header(p)", "fnn.io.import_json(p)", "fnn.data.read_idx(p)",
-     "fnn.io.load_checkpoint(p.rsplit('/', 1)[0], step=3)"],
+    [
+        "fnn.load(p)",
+        "fnn.io.read_header(p)",
+        "fnn.io.import_json(p)",
+        "fnn.data.read_idx(p)",
+        "fnn.io.load_checkpoint(p.rsplit('/', 1)[0], step=3)",
+    ],
 )
 def test_f8_a_fifo_is_a_format_error_at_once(tmp_path, call):
     path = tmp_path / ("ckpt-000000000003.npz" if "step" in call else "f.npz")
@@ -329,8 +344,20 @@ def test_f13_a_first_line_with_a_non_plain_number_is_an_error_not_a_header(tmp_p
         fnn.data.load_csv(path)
 
 
-@pytest.mark.parametrize("cell, value", [("1", 1), ("-2.5", -2.5), ("+.5", 0.5), ("3.", 3), ("1E-3", 1e-3),
-                                         (" 7 ", 7), ("6.02e+23", 6.02e23), ("3.4e38", 3.4e38), ("1e-50", 0)])
+@pytest.mark.parametrize(
+    "cell, value",
+    [
+        ("1", 1),
+        ("-2.5", -2.5),
+        ("+.5", 0.5),
+        ("3.", 3),
+        ("1E-3", 1e-3),
+        (" 7 ", 7),
+        ("6.02e+23", 6.02e23),
+        ("3.4e38", 3.4e38),
+        ("1e-50", 0),
+    ],
+)
 def test_f13_plain_decimal_numbers_load(tmp_path, cell, value):
     path = tmp_path / "t.csv"
     path.write_text(f"a,b,y\n1,2,0\n3,{cell},1\n")
@@ -364,6 +391,7 @@ def _reshape(i, shape):
         arrays = list(arrays)
         arrays[i] = arrays[i].reshape(shape) if np.prod(shape) == arrays[i].size else np.zeros(shape, arrays[i].dtype)
         return header, arrays
+
     return edit
 
 
@@ -371,6 +399,7 @@ def _edit_tree(change):
     def edit(header, arrays):
         change(header["tree"])
         return header, arrays
+
     return edit
 
 
@@ -452,8 +481,12 @@ def test_f14_a_dict_save_would_refuse_is_refused(tmp_path, keys):
 
 
 def test_f14_untampered_files_of_every_kind_still_load(tmp_path):
-    for path in (params_file(tmp_path), stack_file(tmp_path), state_file(tmp_path),
-                 state_file(tmp_path, fnn.optim.chain(fnn.optim.clip_by_global_norm(1.0), fnn.optim.adam(1e-3)))):
+    for path in (
+        params_file(tmp_path),
+        stack_file(tmp_path),
+        state_file(tmp_path),
+        state_file(tmp_path, fnn.optim.chain(fnn.optim.clip_by_global_norm(1.0), fnn.optim.adam(1e-3))),
+    ):
         back = io.load(path)
         assert fnn.tree.equal(io.load(io.save(tmp_path / "again.npz", back)), back)
 
@@ -514,8 +547,9 @@ WRITER = textwrap.dedent("""
 def test_f18_a_live_writers_temporary_is_never_removed(tmp_path):
     target, go = tmp_path / "model.npz", tmp_path / "go"
     io.save(target, {"a": np.zeros(2)})
-    with subprocess.Popen([sys.executable, "-c", WRITER, str(target), str(go)], stdout=subprocess.PIPE,
-                          text=True, cwd=ROOT) as child:
+    with subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(target), str(go)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    ) as child:
         try:
             assert child.stdout.readline() == "writing\n"
             live = temporaries(tmp_path)
@@ -590,8 +624,9 @@ def test_f18_recovering_a_checkpoint_directory_leaves_a_live_writers_checkpoint_
     run, go = tmp_path / "run", tmp_path / "go"
     io.save_checkpoint(run, {"a": np.zeros(1)}, step=1)
     target = io.checkpoint_path(run, 2)
-    with subprocess.Popen([sys.executable, "-c", WRITER, str(target), str(go)], stdout=subprocess.PIPE,
-                          text=True, cwd=ROOT) as child:
+    with subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(target), str(go)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    ) as child:
         try:
             assert child.stdout.readline() == "writing\n"
             live = temporaries(run)
@@ -665,8 +700,9 @@ def test_f5_the_json_header_may_take_a_sixteenth_of_the_limit(tmp_path):
 def _fit_run(run, resume=False, **kw):
     x = fnn.random.normal(fnn.random.key(0), (24, 3)).astype(np.float32)
     y = (x[:, 0] > 0).astype(int)
-    s = fnn.TrainState.create(fnn.init(fnn.random.key(1), fnn.mlp([3, 4, 2])), fnn.optim.adam(0.01),
-                              key=fnn.random.key(2))
+    s = fnn.TrainState.create(
+        fnn.init(fnn.random.key(1), fnn.mlp([3, 4, 2])), fnn.optim.adam(0.01), key=fnn.random.key(2)
+    )
     where = {"resume": run} if resume else {"checkpoint": run}
     return fnn.fit(s, (x, y), batch_size=8, loss="cross_entropy", verbose=0, **where, **kw)
 
@@ -696,10 +732,17 @@ def test_f14_a_stopped_run_whose_best_state_came_back_still_resumes(tmp_path):
     run = tmp_path / "run"
     x = fnn.random.normal(fnn.random.key(0), (40, 3)).astype(np.float32)
     y = (x[:, 0] > 0).astype(int)
-    s = fnn.TrainState.create(fnn.init(fnn.random.key(1), fnn.mlp([3, 4, 2])), fnn.optim.sgd(2.0),
-                              key=fnn.random.key(2))
-    kw = dict(batch_size=8, loss="cross_entropy", verbose=0, validation=0.25, checkpoint=run,
-              early_stopping=fnn.EarlyStopping(patience=1))
+    s = fnn.TrainState.create(
+        fnn.init(fnn.random.key(1), fnn.mlp([3, 4, 2])), fnn.optim.sgd(2.0), key=fnn.random.key(2)
+    )
+    kw = dict(
+        batch_size=8,
+        loss="cross_entropy",
+        verbose=0,
+        validation=0.25,
+        checkpoint=run,
+        early_stopping=fnn.EarlyStopping(patience=1),
+    )
     done, h = fnn.fit(s, (x, y), epochs=40, **kw)
     assert len(h["loss"]) < 40 and done.step < len(h["loss"]) * 4  # it stopped, and restored an earlier state
     again, h2 = fnn.fit(s, (x, y), epochs=40, resume=run, **{k: v for k, v in kw.items() if k != "checkpoint"})
@@ -714,8 +757,13 @@ def test_f14_a_checkpoint_history_of_another_dtype_is_refused(tmp_path, dtype):
     path = fnn.io.latest_checkpoint(run)
     history = [k for k, v in fnn.io.load(path).history.items()]
     # the history's arrays are the file's float64 ones of 2 entries (the params and Adam's moments are float32)
-    resign(path, lambda header, arrays: (header, [a.astype(dtype) if a.dtype == np.float64 and a.shape == (2,) else a
-                                                  for a in arrays]))
+    resign(
+        path,
+        lambda header, arrays: (
+            header,
+            [a.astype(dtype) if a.dtype == np.float64 and a.shape == (2,) else a for a in arrays],
+        ),
+    )
     assert history and raw_parts(path)[1]  # the file still holds them, now of another dtype
     with pytest.raises(FormatError, match=r"history.*float64"):
         fnn.io.load(path)

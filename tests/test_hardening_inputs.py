@@ -90,21 +90,30 @@ CASES = {
     # case: (call, error, words in the message)
     **{
         f"{fn}: {name} as {'xy'[i]}": (
-            lambda fn=fn, make=make, i=i: _CALLS[fn]((make(), Y) if i == 0 else (X, make())), ShapeError,
+            lambda fn=fn, make=make, i=i: _CALLS[fn]((make(), Y) if i == 0 else (X, make())),
+            ShapeError,
             [f"{fn}: data[{i}] ({'xy'[i]})", *words],
         )
-        for fn in _CALLS for name, (make, words) in _BAD.items() for i in (0, 1)
+        for fn in _CALLS
+        for name, (make, words) in _BAD.items()
+        for i in (0, 1)
     },
     "callbacks=<a function>": (
-        lambda: fnn.fit(state(), (X, Y), callbacks=never_trains, **FIT), ConfigError,
-        ["fit: callbacks must be a list of callables", "callbacks=[never_trains]"]),
+        lambda: fnn.fit(state(), (X, Y), callbacks=never_trains, **FIT),
+        ConfigError,
+        ["fit: callbacks must be a list of callables", "callbacks=[never_trains]"],
+    ),
     "callbacks=<a string>": (
-        lambda: fnn.fit(state(), (X, Y), callbacks="never_trains", **FIT), ConfigError,
-        ["fit: callbacks must be a list of callables", "'never_trains'"]),
+        lambda: fnn.fit(state(), (X, Y), callbacks="never_trains", **FIT),
+        ConfigError,
+        ["fit: callbacks must be a list of callables", "'never_trains'"],
+    ),
     **{
         f"custom loss returning {name}": (
-            lambda value=value: fnn.fit(state(), (X, Y), **{**FIT, "loss": _loss(value)}), ConfigError,
-            ["custom loss", "must return", *words])
+            lambda value=value: fnn.fit(state(), (X, Y), **{**FIT, "loss": _loss(value)}),
+            ConfigError,
+            ["custom loss", "must return", *words],
+        )
         for name, value, words in [
             ("None", lambda h: None, ["a pair (value, d value / d y_hat)", "got a NoneType"]),
             ("a bare value", lambda h: 1.0, ["a pair", "got a float"]),
@@ -112,62 +121,113 @@ CASES = {
             ("an (n,) value", lambda h: np.zeros(len(h)), ["a pair", "got an array of shape (32,)"]),
             ("an (n,) value and its gradient", lambda h: (np.zeros(len(h)), h), ["one number", "shape (32,)"]),
             ("a string value", lambda h: ("a", h), ["one number", "'a' (str)"]),
-            ("a gradient of strings", lambda h: (1.0, "abc"),
-             ["the gradient a numeric array shaped like y_hat (32, 10)", "'abc'"]),
+            (
+                "a gradient of strings",
+                lambda h: (1.0, "abc"),
+                ["the gradient a numeric array shaped like y_hat (32, 10)", "'abc'"],
+            ),
         ]
     },
     "opt_step(params, grads)": (
-        lambda: fnn.opt_step(PARAMS, PARAMS), ConfigError,
-        ["opt_step expects a TrainState", "got SequentialParams as the state"]),
+        lambda: fnn.opt_step(PARAMS, PARAMS),
+        ConfigError,
+        ["opt_step expects a TrainState", "got SequentialParams as the state"],
+    ),
     "EarlyStopping(3)": (
-        lambda: fnn.EarlyStopping(3), ConfigError, ["EarlyStopping monitor", "got 3", "EarlyStopping(patience=3)"]),
+        lambda: fnn.EarlyStopping(3),
+        ConfigError,
+        ["EarlyStopping monitor", "got 3", "EarlyStopping(patience=3)"],
+    ),
     "Dropout(10**400)": (
-        lambda: fnn.Dropout(10**400), ConfigError,
-        ["Dropout rate must be a number in [0, 1)", "got an integer of about 401 digits"]),
+        lambda: fnn.Dropout(10**400),
+        ConfigError,
+        ["Dropout rate must be a number in [0, 1)", "got an integer of about 401 digits"],
+    ),
     "Dropout(10**5000)": (
-        lambda: fnn.Dropout(10**5000), ConfigError, ["Dropout rate must be a number", "about 5001 digits"]),
+        lambda: fnn.Dropout(10**5000),
+        ConfigError,
+        ["Dropout rate must be a number", "about 5001 digits"],
+    ),
     "Dropout(10**39)": (
-        lambda: fnn.Dropout(10**39), ConfigError, ["Dropout rate must be a number in [0, 1)", "got 1000"]),
+        lambda: fnn.Dropout(10**39),
+        ConfigError,
+        ["Dropout rate must be a number in [0, 1)", "got 1000"],
+    ),
     "import_json with rate 10**39": (
-        lambda: _json_rate(TMP, 10**39), FormatError,
-        ["at model.layers[1]", "Dropout rate must be a number in [0, 1)"]),
+        lambda: _json_rate(TMP, 10**39),
+        FormatError,
+        ["at model.layers[1]", "Dropout rate must be a number in [0, 1)"],
+    ),
     "import_json with rate 10**400": (
-        lambda: _json_rate(TMP, 10**400), FormatError, ["Dropout rate", "got an integer of about 401 digits"]),
+        lambda: _json_rate(TMP, 10**400),
+        FormatError,
+        ["Dropout rate", "got an integer of about 401 digits"],
+    ),
     "load_csv of a non-UTF-8 file": (
-        lambda: _csv(TMP, b"a,b\n1,\xff\xfe\n"), FormatError, ["d.csv: not UTF-8 text", "b'\\xff'", "iconv"]),
+        lambda: _csv(TMP, b"a,b\n1,\xff\xfe\n"),
+        FormatError,
+        ["d.csv: not UTF-8 text", "b'\\xff'", "iconv"],
+    ),
     "load_csv with a 2-character delimiter": (
-        lambda: _csv(TMP, b"a,b\n1,2\n", delimiter=";;"), ConfigError,
-        ["load_csv: delimiter must be one character", "got ';;'"]),
+        lambda: _csv(TMP, b"a,b\n1,2\n", delimiter=";;"),
+        ConfigError,
+        ["load_csv: delimiter must be one character", "got ';;'"],
+    ),
     "load_csv with a delimiter that is no string": (
-        lambda: _csv(TMP, b"a,b\n1,2\n", delimiter=0), ConfigError,
-        ["load_csv: delimiter must be one character", "got 0"]),
+        lambda: _csv(TMP, b"a,b\n1,2\n", delimiter=0),
+        ConfigError,
+        ["load_csv: delimiter must be one character", "got 0"],
+    ),
     "load_csv with a field over 128 KB": (
-        lambda: _csv(TMP, b"a,b\n1," + b"9" * 200_000 + b"\n"), FormatError,
-        ["d.csv, line 2: not a CSV line fnn can read", "field larger than field limit"]),
+        lambda: _csv(TMP, b"a,b\n1," + b"9" * 200_000 + b"\n"),
+        FormatError,
+        ["d.csv, line 2: not a CSV line fnn can read", "field larger than field limit"],
+    ),
     "read_idx with 65 dimensions": (
-        lambda: _idx(TMP, 65), FormatError, ["d.idx: IDX header gives 65 dimensions", "at most 64"]),
+        lambda: _idx(TMP, 65),
+        FormatError,
+        ["d.idx: IDX header gives 65 dimensions", "at most 64"],
+    ),
     "save of a list nested 5,000 deep": (
-        lambda: fnn.save(TMP / "d.npz", _deep(5000)), ConfigError, ["fnn.save: the tree is nested too deeply"]),
+        lambda: fnn.save(TMP / "d.npz", _deep(5000)),
+        ConfigError,
+        ["fnn.save: the tree is nested too deeply"],
+    ),
     "save of a list that holds itself": (
-        lambda: fnn.save(TMP / "s.npz", _itself()), ConfigError, ["fnn.save: the tree contains itself", "a list"]),
+        lambda: fnn.save(TMP / "s.npz", _itself()),
+        ConfigError,
+        ["fnn.save: the tree contains itself", "a list"],
+    ),
     "save of a dict that holds itself deeper down": (
-        lambda: fnn.save(TMP / "s.npz", (lambda d: (d.__setitem__("a", [1, d]), d)[1])({})), ConfigError,
-        ["fnn.save: the tree contains itself", "a dict", "['a'][1]"]),
+        lambda: fnn.save(TMP / "s.npz", (lambda d: (d.__setitem__("a", [1, d]), d)[1])({})),
+        ConfigError,
+        ["fnn.save: the tree contains itself", "a dict", "['a'][1]"],
+    ),
     "save of 10**5000": (
-        lambda: fnn.save(TMP / "h.npz", {"n": 10**5000}), ConfigError,
-        ["fnn.save: the int at ['n']", "16,610 bits", "store it as an array or a string"]),
+        lambda: fnn.save(TMP / "h.npz", {"n": 10**5000}),
+        ConfigError,
+        ["fnn.save: the int at ['n']", "16,610 bits", "store it as an array or a string"],
+    ),
     "fit with a SciPy sparse x": (
-        lambda: fnn.fit(state(), (pytest.importorskip("scipy.sparse").csr_matrix(X), Y), **FIT), ConfigError,
-        ["fit: data[0] (x) is a SciPy sparse csr_matrix of shape (120, 64)", "x.toarray()"]),
+        lambda: fnn.fit(state(), (pytest.importorskip("scipy.sparse").csr_matrix(X), Y), **FIT),
+        ConfigError,
+        ["fit: data[0] (x) is a SciPy sparse csr_matrix of shape (120, 64)", "x.toarray()"],
+    ),
     "apply to a SciPy sparse x": (
-        lambda: fnn.apply(PARAMS, pytest.importorskip("scipy.sparse").csr_matrix(X)), ConfigError,
-        ["apply: x is a SciPy sparse csr_matrix", "x.toarray()"]),
+        lambda: fnn.apply(PARAMS, pytest.importorskip("scipy.sparse").csr_matrix(X)),
+        ConfigError,
+        ["apply: x is a SciPy sparse csr_matrix", "x.toarray()"],
+    ),
     "fit with a torch tensor that requires grad": (
-        lambda: fnn.fit(state(), (pytest.importorskip("torch").tensor(X).requires_grad_(True), Y), **FIT), ConfigError,
-        ["fit: data[0] (x) is a torch tensor that requires grad", "x.detach().numpy()"]),
+        lambda: fnn.fit(state(), (pytest.importorskip("torch").tensor(X).requires_grad_(True), Y), **FIT),
+        ConfigError,
+        ["fit: data[0] (x) is a torch tensor that requires grad", "x.detach().numpy()"],
+    ),
     "apply to a torch tensor that requires grad": (
-        lambda: fnn.apply(PARAMS, pytest.importorskip("torch").tensor(X).requires_grad_(True)), ConfigError,
-        ["apply: x is a torch tensor that requires grad"]),
+        lambda: fnn.apply(PARAMS, pytest.importorskip("torch").tensor(X).requires_grad_(True)),
+        ConfigError,
+        ["apply: x is a torch tensor that requires grad"],
+    ),
 }
 
 
@@ -213,9 +273,13 @@ def test_f20_params_cannot_be_made_writeable_through_base(tmp_path):
     fitted, _ = fnn.fit(s, (X, Y), callbacks=[lambda e, st, logs: seen.append(st)], **{**FIT, "epochs": 2})
     g = fnn.grad(PARAMS, (X[:8], Y[:8]), loss="cross_entropy")
     trees = {
-        "init": PARAMS, "fit": fitted.params, "a callback's state": seen[0].params,
-        "load": fnn.load(fnn.save(tmp_path / "m.npz", fitted)).params, "opt_step": fnn.opt_step(s, g).params,
-        "pack": fnn.tree.pack(PARAMS), "stack": fnn.init_many(fnn.random.split(fnn.random.key(0), 2), fnn.mlp([4, 2])),
+        "init": PARAMS,
+        "fit": fitted.params,
+        "a callback's state": seen[0].params,
+        "load": fnn.load(fnn.save(tmp_path / "m.npz", fitted)).params,
+        "opt_step": fnn.opt_step(s, g).params,
+        "pack": fnn.tree.pack(PARAMS),
+        "stack": fnn.init_many(fnn.random.split(fnn.random.key(0), 2), fnn.mlp([4, 2])),
     }
     for name, params in trees.items():
         for leaf in fnn.tree.leaves(params):
@@ -255,7 +319,8 @@ def test_f20_sklearn_refuses_what_sklearn_refuses_in_fit_and_one_class():
     from fnn.sklearn import MLPClassifier
 
     for params, words in [
-        (dict(learning_rate_init=0), "'learning_rate_init' parameter"), (dict(momentum=2), "'momentum' parameter"),
+        (dict(learning_rate_init=0), "'learning_rate_init' parameter"),
+        (dict(momentum=2), "'momentum' parameter"),
         (dict(validation_fraction=1.5, early_stopping=True), "'validation_fraction' parameter"),
         (dict(shuffle="False"), "'shuffle' parameter"),
     ]:
@@ -277,24 +342,36 @@ SIZES = {
     # case: (call, words); each would take terabytes (or the OOM killer) without the limit
     "init of mlp([10**6, 10**6])": (
         lambda: fnn.init(fnn.random.key(0), fnn.mlp([10**6, 10**6])),
-        ["init: the params (1,000,001,000,000 weights", "need 3.6 TiB, over the limit max_bytes=8.0 GiB",
-         "pass a larger max_bytes="]),
+        [
+            "init: the params (1,000,001,000,000 weights",
+            "need 3.6 TiB, over the limit max_bytes=8.0 GiB",
+            "pass a larger max_bytes=",
+        ],
+    ),
     "init of --layers 1000000000": (
-        lambda: fnn.init(fnn.random.key(0), fnn.mlp([4, 10**9, 3])), ["Dense(1000000000)", "need 29.8 GiB"]),
+        lambda: fnn.init(fnn.random.key(0), fnn.mlp([4, 10**9, 3])),
+        ["Dense(1000000000)", "need 29.8 GiB"],
+    ),
     "init_many of 20,000 members": (
         lambda: fnn.init_many(fnn.random.split(fnn.random.key(0), 20_000), fnn.mlp([1000, 1000, 10])),
-        ["init_many: the params of 20,000 networks (1,011,010 weights each", "need 75.3 GiB"]),
+        ["init_many: the params of 20,000 networks (1,011,010 weights each", "need 75.3 GiB"],
+    ),
     "split into 10**9 keys": (
-        lambda: fnn.random.split(fnn.random.key(0), 10**9), ["fnn.random.split: 1,000,000,000 keys", "max_bytes="]),
+        lambda: fnn.random.split(fnn.random.key(0), 10**9),
+        ["fnn.random.split: 1,000,000,000 keys", "max_bytes="],
+    ),
     "sweep with seeds=10**9": (
         lambda: fnn.sweep(_sweep_run, {"a": [1, 2]}, 10**9, executor=fnn.SerialExecutor()),
-        ["sweep: 2 settings × seeds=1,000,000,000 (2,000,000,000 pairs", "need 1.9 TiB", "max_bytes"]),
+        ["sweep: 2 settings × seeds=1,000,000,000 (2,000,000,000 pairs", "need 1.9 TiB", "max_bytes"],
+    ),
     "sweep with range(10**8) seeds": (
         lambda: fnn.sweep(_sweep_run, {"a": [1]}, range(10**8), executor=fnn.SerialExecutor()),
-        ["sweep: 1 settings × 100,000,000 seeds", "need 95.4 GiB"]),
+        ["sweep: 1 settings × 100,000,000 seeds", "need 95.4 GiB"],
+    ),
     "one_hot with 10**10 classes": (
         lambda: fnn.data.one_hot(np.zeros(1000, int), 10**10),
-        ["one_hot: 1,000 rows × 10,000,000,000 classes of float32", "need 36.4 TiB"]),
+        ["one_hot: 1,000 rows × 10,000,000,000 classes of float32", "need 36.4 TiB"],
+    ),
 }
 
 
@@ -320,8 +397,23 @@ def test_f5_the_cli_refuses_layers_1000000000_in_one_line(tmp_path):
     import subprocess
 
     done = subprocess.run(
-        [sys.executable, "-m", "fnn", "train", "--data", "iris", "--layers", "1000000000", "--epochs", "1",
-         "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "fnn",
+            "train",
+            "--data",
+            "iris",
+            "--layers",
+            "1000000000",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
         cwd=pathlib.Path(fnn.__file__).parent.parent,
     )
     assert done.returncode == 2, done.stderr
@@ -357,8 +449,21 @@ def test_f5_the_estimate_is_a_lower_bound_of_the_real_size():
 # ------------------------------------------------------------------ #13: one rule, written once
 
 
-MODULES = ["data", "fit", "train", "resume", "backprop", "sweep/_grid", "sweep/space", "sweep/summary",
-           "sweep/_progress", "sklearn/_params", "layers/conv", "layers/recurrent", "layers/dense"]
+MODULES = [
+    "data",
+    "fit",
+    "train",
+    "resume",
+    "backprop",
+    "sweep/_grid",
+    "sweep/space",
+    "sweep/summary",
+    "sweep/_progress",
+    "sklearn/_params",
+    "layers/conv",
+    "layers/recurrent",
+    "layers/dense",
+]
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -366,21 +471,26 @@ def test_13_argument_checks_use_the_shared_validators(module):
     import re
 
     text = (pathlib.Path(fnn.__file__).parent / f"{module}.py").read_text()
-    hand_written = re.findall(r"isinstance\(\w+, bool\)|isinstance\(\w+, \(bool, np\.bool_\)\)|np\.integer\)\)"
-                              r"|numbers\.(?:Integral|Real)", text)
+    hand_written = re.findall(
+        r"isinstance\(\w+, bool\)|isinstance\(\w+, \(bool, np\.bool_\)\)|np\.integer\)\)"
+        r"|numbers\.(?:Integral|Real)",
+        text,
+    )
     assert hand_written == [], f"fnn/{module}.py checks by hand: {hand_written} (use fnn._checks)"
 
 
 INTEGERS = {  # an integer argument of each module: NumPy's integers pass, bools and floats do not
     "fit epochs": lambda v: fnn.fit(state(), (X, Y), **{**FIT, "epochs": v}, callbacks=[never_trains]),
     "batch_size": lambda v: fnn.train_epoch(state(), (X, Y), batch_size=v, loss="cross_entropy"),
-    "checkpoint_every": lambda v: fnn.fit(state(), (X, Y), checkpoint=TMP / "ck", checkpoint_every=v,
-                                          callbacks=[never_trains], **FIT),
+    "checkpoint_every": lambda v: fnn.fit(
+        state(), (X, Y), checkpoint=TMP / "ck", checkpoint_every=v, callbacks=[never_trains], **FIT
+    ),
     "sweep max_workers": lambda v: fnn.sweep(_sweep_run, {"a": [1]}, 1, max_workers=v),
     "random_search n": lambda v: random_search(fnn.random.key(0), {"a": Choice([1, 2])}, v),
     "random.split num": lambda v: fnn.random.split(fnn.random.key(0), v),
-    "sweep_summary ddof": lambda v: fnn.sweep_summary([{"a": 1, "seed": 0, "v": 1.0}, {"a": 1, "seed": 1, "v": 2.0}],
-                                                      ddof=v),
+    "sweep_summary ddof": lambda v: fnn.sweep_summary(
+        [{"a": 1, "seed": 0, "v": 1.0}, {"a": 1, "seed": 1, "v": 2.0}], ddof=v
+    ),
     "one_hot num_classes": lambda v: fnn.data.one_hot([0, 1], v),
     "train_test_split test_size": lambda v: fnn.data.train_test_split(fnn.random.key(0), X, Y, test_size=v),
 }
@@ -413,7 +523,10 @@ def test_f20_the_cli_refuses_a_csv_of_one_class(tmp_path, label):
     data.write_text("a,b,label\n" + "".join(f"{i},{i + 1},{label}\n" for i in range(6)))
     done = subprocess.run(
         [sys.executable, "-m", "fnn", "train", "--data", str(data), "--epochs", "1", "--out", str(tmp_path / "run")],
-        capture_output=True, text=True, timeout=120, cwd=pathlib.Path(fnn.__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=pathlib.Path(fnn.__file__).parent.parent,
     )
     assert done.returncode == 2, done.stderr
     expected = repr(0 if label == "0" else label)
@@ -436,8 +549,11 @@ def test_f20_save_to_a_directory_or_nothing_names_the_file_it_needs(tmp_path, mo
 def test_f20_negative_soft_targets_are_refused():
     y = np.full((len(X), 10), 0.1, np.float32)
     y[7, 3] = -1.0
-    with pytest.raises(ConfigError, match=r"cross_entropy: soft targets are probabilities, each ≥ 0 .* got -1 at "
-                                          r"index \(7, 3\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"cross_entropy: soft targets are probabilities, each ≥ 0 .* got -1 at "
+        r"index \(7, 3\)",
+    ):
         fnn.fit(state(), (X, y), callbacks=[never_trains], **FIT)
     fnn.fit(state(), (X, np.abs(y)), **FIT)  # soft targets that are probabilities train
 

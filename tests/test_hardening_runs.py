@@ -61,11 +61,19 @@ def test_an_update_that_overflows_at_an_epoch_end_leaves_finite_state_and_checkp
 @pytest.mark.parametrize("validation", [None, 0.25])
 def test_one_step_an_epoch_with_a_metric_gives_the_finite_state_before_it(validation):  # F1, the metric variant
     x, y = data16()
-    s = fnn.TrainState.create(fnn.init(fnn.random.key(1), fnn.mlp([4, 8, 3])), fnn.optim.sgd(1e45),
-                              key=fnn.random.key(2))
+    s = fnn.TrainState.create(
+        fnn.init(fnn.random.key(1), fnn.mlp([4, 8, 3])), fnn.optim.sgd(1e45), key=fnn.random.key(2)
+    )
     with np.errstate(all="ignore"), pytest.raises(NonFiniteError) as caught:
-        fnn.fit(s, (x, y), epochs=3, batch_size=16 if validation is None else 12, loss="cross_entropy", verbose=0,
-                validation=validation)
+        fnn.fit(
+            s,
+            (x, y),
+            epochs=3,
+            batch_size=16 if validation is None else 12,
+            loss="cross_entropy",
+            verbose=0,
+            validation=validation,
+        )
     e = caught.value
     assert finite(e.state) and e.state.step == 0 and fnn.tree.equal(e.state, s)
     assert "accuracy" not in str(e) and "y_hat" not in str(e)  # the update is named, not the metric that saw it
@@ -98,12 +106,14 @@ def test_params_that_were_never_finite_are_said_to_be_so():  # F1: inf params un
 
 def test_the_replay_finds_the_last_finite_state_when_the_one_before_is_not_finite_either():  # F1's rare branch
     from fnn import train
+
     x, y = data16()
     y = np.eye(3, dtype=np.float32)[y]
     start = overflowing_second_step()
     problem = train._prepare(start, (x, y), "mse", 0.0, "test")
-    chunks = train._index_chunks(train._order(fnn.random.fold_in(fnn.random.fold_in(start.key, train.SHUFFLE), 0),
-                                              16, True), 8, False)
+    chunks = train._index_chunks(
+        train._order(fnn.random.fold_in(fnn.random.fold_in(start.key, train.SHUFFLE), 0), 16, True), 8, False
+    )
     with np.errstate(all="ignore"):
         good, _ = train._last_finite(start, problem, chunks, upto=2)
         one, _ = fnn.train_epoch(start, (x[chunks[0]], y[chunks[0]]), batch_size=8, loss="mse", shuffle=False)
@@ -118,8 +128,9 @@ def test_the_replay_finds_the_last_finite_state_when_the_one_before_is_not_finit
 
 def test_a_resume_from_a_checkpoint_with_non_finite_params_says_so(tmp_path):  # F1: an older fnn's checkpoint
     x, y = data16()
-    s = fnn.TrainState.create(fnn.init(fnn.random.key(1), fnn.mlp([4, 8, 3])), fnn.optim.sgd(0.1),
-                              key=fnn.random.key(2))
+    s = fnn.TrainState.create(
+        fnn.init(fnn.random.key(1), fnn.mlp([4, 8, 3])), fnn.optim.sgd(0.1), key=fnn.random.key(2)
+    )
     kw = dict(batch_size=8, loss="cross_entropy", verbose=0, checkpoint_every=1)
     fnn.fit(s, (x, y), epochs=1, checkpoint=tmp_path, **kw)
     newest = fnn.io.load_checkpoint(tmp_path)
@@ -137,9 +148,15 @@ def test_a_resume_from_a_checkpoint_with_non_finite_params_says_so(tmp_path):  #
 
 def child(mode, run_dir, out, lr=0.01, pause=0.0, go=True):
     """A run of tests/runs_lock_child.py; with ``go=False`` it waits, set up, for :func:`go`."""
-    proc = subprocess.Popen([sys.executable, str(CHILD), mode, str(run_dir), str(lr), str(pause), str(out)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=ROOT, env=ENV)
+    proc = subprocess.Popen(
+        [sys.executable, str(CHILD), mode, str(run_dir), str(lr), str(pause), str(out)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=ENV,
+    )
     if go:
         start(proc)
     return proc
@@ -243,6 +260,7 @@ def test_a_sigkilled_holder_leaves_nothing_that_blocks_the_resume(tmp_path):  # 
 
 def test_the_lock_file_names_its_holder_and_a_thread_of_the_same_process_is_refused_too(tmp_path):
     from fnn import resume
+
     lock = resume._lock(tmp_path, "fit")
     try:
         assert (tmp_path / ".fnn.lock").read_text().strip() == str(os.getpid())

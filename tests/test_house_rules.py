@@ -15,7 +15,9 @@ OPTIONAL = ("sklearn", "matplotlib", "tqdm", "scipy", "dask", "distributed", "pa
 
 def test_core_import_loads_no_optional_extra():
     code = "import sys, fnn; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
-    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
+    loaded = set(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    )
     assert not loaded & set(OPTIONAL), loaded & set(OPTIONAL)
 
 
@@ -26,7 +28,9 @@ def _library_lines():
 
 
 def test_no_global_numpy_random_state():
-    pattern = re.compile(r"np\.random\.(seed|rand|randn|randint|random|normal|uniform|choice|shuffle|permutation|default_rng)\(")
+    pattern = re.compile(
+        r"np\.random\.(seed|rand|randn|randint|random|normal|uniform|choice|shuffle|permutation|default_rng)\("
+    )
     hits = [f"{p}:{n}" for p, n, line in _library_lines() if pattern.search(line)]
     assert not hits, hits
 
@@ -97,7 +101,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == "open":
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:

@@ -13,12 +13,13 @@ import attrs
 import numpy as np
 import numpy.lib.format as npy
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fnn
 from fnn import io
-from fnn.io import _files
 from fnn.errors import ConfigError, DtypeError, FormatError, NonFiniteError
+from fnn.io import _files
 from fnn.testing import random_params, specs
 
 DTYPES = [np.float32, np.float64]
@@ -58,10 +59,16 @@ OPTIMIZERS = {
     "adamax_inverse_time": lambda p: fnn.optim.adamax(S.inverse_time_decay(0.01, 0.1)),
     "nadam_cosine": lambda p: fnn.optim.nadam(S.cosine_decay(0.01, 5)),
     "adamw_warmup_cosine": lambda p: fnn.optim.adamw(S.warmup_cosine_decay(0.0, 0.01, 2, 10)),
-    "adam_linear_warmup_constant": lambda p: fnn.optim.adam(S.join_schedules((S.linear_warmup(0.0, 0.01, 2), S.constant(0.01)), (2,))),
-    "chain_clip": lambda p: fnn.optim.chain(fnn.optim.clip_by_global_norm(0.5), fnn.optim.clip_by_value(0.1), fnn.optim.adam(0.01)),
+    "adam_linear_warmup_constant": lambda p: fnn.optim.adam(
+        S.join_schedules((S.linear_warmup(0.0, 0.01, 2), S.constant(0.01)), (2,))
+    ),
+    "chain_clip": lambda p: fnn.optim.chain(
+        fnn.optim.clip_by_global_norm(0.5), fnn.optim.clip_by_value(0.1), fnn.optim.adam(0.01)
+    ),
     "chain_member_clip": lambda p: fnn.optim.chain(fnn.optim.clip_by_member_norm(0.5, p), fnn.optim.adam(0.01)),
-    "chain_masked_decay": lambda p: fnn.optim.chain(fnn.optim.add_weight_decay(0.1, mask=weight_mask(p)), fnn.optim.sgd(0.1)),
+    "chain_masked_decay": lambda p: fnn.optim.chain(
+        fnn.optim.add_weight_decay(0.1, mask=weight_mask(p)), fnn.optim.sgd(0.1)
+    ),
     "decoupled_masked": lambda p: fnn.optim.decoupled_weight_decay(fnn.optim.momentum(0.05), 0.1, mask=weight_mask(p)),
 }
 
@@ -103,8 +110,11 @@ def assert_packed(params):
 
 
 @settings(max_examples=30)
-@given(specs(max_depth=3, max_width=8, dropout=True, dtype=np.float32) | specs(max_depth=3, max_width=8, dropout=True, dtype=np.float64),
-       st.integers(0, 2**32 - 1))
+@given(
+    specs(max_depth=3, max_width=8, dropout=True, dtype=np.float32)
+    | specs(max_depth=3, max_width=8, dropout=True, dtype=np.float64),
+    st.integers(0, 2**32 - 1),
+)
 def test_params_round_trip_bitwise_into_one_read_only_buffer(spec, seed):
     params = random_params(fnn.random.key(seed), spec)
     back = roundtrip(params)
@@ -115,7 +125,13 @@ def test_params_round_trip_bitwise_into_one_read_only_buffer(spec, seed):
 
 
 @settings(max_examples=40)
-@given(st.integers(0, 2**32 - 1), st.sampled_from(sorted(OPTIMIZERS)), st.integers(0, 3), st.sampled_from(DTYPES), st.booleans())
+@given(
+    st.integers(0, 2**32 - 1),
+    st.sampled_from(sorted(OPTIMIZERS)),
+    st.integers(0, 3),
+    st.sampled_from(DTYPES),
+    st.booleans(),
+)
 def test_train_state_round_trips_and_training_continues_identically(seed, name, epochs, dtype, dropout):
     params, x, y = problem(seed, dtype, dropout=0.3 if dropout else 0.0)
     state = fnn.TrainState.create(params, OPTIMIZERS[name](params), key=fnn.random.key(seed))
@@ -150,9 +166,14 @@ def test_a_packed_user_tree_is_packed_again_and_separate_arrays_stay_separate():
 
 
 @settings(max_examples=20)
-@given(st.dictionaries(st.sampled_from(["loss", "val_loss", "accuracy", "val_accuracy", "time"]),
-                       st.tuples(st.integers(1, 6), st.integers(0, 3)), min_size=1),
-       st.integers(0, 2**32 - 1))
+@given(
+    st.dictionaries(
+        st.sampled_from(["loss", "val_loss", "accuracy", "val_accuracy", "time"]),
+        st.tuples(st.integers(1, 6), st.integers(0, 3)),
+        min_size=1,
+    ),
+    st.integers(0, 2**32 - 1),
+)
 def test_histories_round_trip(shapes, seed):
     history = {}
     for i, (name, (epochs, k)) in enumerate(shapes.items()):
@@ -177,11 +198,24 @@ def test_combined_payload_round_trips():
 
 def test_python_and_numpy_scalars_keep_their_types_and_values():
     value = {
-        "int": 3, "big": 2**80, "float": 0.1, "neg_zero": -0.0, "nan": math.nan, "inf": -math.inf, "bool": True,
-        "none": None, "str": "é ☃", "f32": np.float32(1.5), "i64": np.int64(-7), "b": np.bool_(True),
-        "zero_d": np.array(2.0), "nested": (1, [2.0, (None, "x")]), "dtype": np.dtype("float16"),
+        "int": 3,
+        "big": 2**80,
+        "float": 0.1,
+        "neg_zero": -0.0,
+        "nan": math.nan,
+        "inf": -math.inf,
+        "bool": True,
+        "none": None,
+        "str": "é ☃",
+        "f32": np.float32(1.5),
+        "i64": np.int64(-7),
+        "b": np.bool_(True),
+        "zero_d": np.array(2.0),
+        "nested": (1, [2.0, (None, "x")]),
+        "dtype": np.dtype("float16"),
         "key": fnn.random.fold_in(fnn.random.split(fnn.random.key(5))[1], 9),
-        "int_keys": {7: "seven", 3: np.zeros(1)}, "tuple_keys": {(1, "a"): 1.0, (0, "b"): 2},
+        "int_keys": {7: "seven", 3: np.zeros(1)},
+        "tuple_keys": {(1, "a"): 1.0, (0, "b"): 2},
     }
     back = roundtrip(value)
     assert list(back) == list(value)
@@ -203,9 +237,17 @@ def test_python_and_numpy_scalars_keep_their_types_and_values():
 
 @pytest.mark.parametrize(
     "a",
-    [np.arange(6, dtype=np.int8).reshape(2, 3), np.array([True, False]), np.arange(3, dtype=np.uint64),
-     np.array([1 + 2j], np.complex64), np.arange(4, dtype=np.float16), np.arange(3, dtype=">f8"),
-     np.zeros((0, 3), np.float32), np.asfortranarray(np.arange(6.0).reshape(2, 3)), np.arange(10.0)[::3]],
+    [
+        np.arange(6, dtype=np.int8).reshape(2, 3),
+        np.array([True, False]),
+        np.arange(3, dtype=np.uint64),
+        np.array([1 + 2j], np.complex64),
+        np.arange(4, dtype=np.float16),
+        np.arange(3, dtype=">f8"),
+        np.zeros((0, 3), np.float32),
+        np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+        np.arange(10.0)[::3],
+    ],
     ids=lambda a: f"{a.dtype.str}{a.shape}",
 )
 def test_arrays_of_any_numeric_dtype_round_trip_exactly(a):
@@ -238,7 +280,12 @@ def test_read_header_reports_the_kind(tmp_path):
     params, _, _ = problem(6)
     state = fnn.TrainState.create(params, fnn.optim.sgd(0.1), key=fnn.random.key(0))
     kinds = {}
-    for name, obj in {"params": params, "train_state": state, "history": {"loss": np.ones(2)}, "tree": (params,)}.items():
+    for name, obj in {
+        "params": params,
+        "train_state": state,
+        "history": {"loss": np.ones(2)},
+        "tree": (params,),
+    }.items():
         kinds[name] = io.read_header(io.save(tmp_path / f"{name}.npz", obj))["kind"]
     assert kinds == {k: k for k in kinds}
 
@@ -261,9 +308,13 @@ def test_from_update_optimizer_cannot_be_saved_and_nothing_is_written(tmp_path):
 
 @pytest.mark.parametrize(
     "obj, error, where",
-    [({"f": lambda x: x}, ConfigError, r"\['f'\]"), ({"o": np.array([object()])}, DtypeError, "object"),
-     ((np.array(["a"]),), DtypeError, r"\[0\]"), ({"s": {1, 2}}, ConfigError, "set"),
-     ({1: np.zeros(1), "a": np.zeros(1)}, ConfigError, "cannot be sorted")],
+    [
+        ({"f": lambda x: x}, ConfigError, r"\['f'\]"),
+        ({"o": np.array([object()])}, DtypeError, "object"),
+        ((np.array(["a"]),), DtypeError, r"\[0\]"),
+        ({"s": {1, 2}}, ConfigError, "set"),
+        ({1: np.zeros(1), "a": np.zeros(1)}, ConfigError, "cannot be sorted"),
+    ],
 )
 def test_unsaveable_values_raise_before_any_file_exists(tmp_path, obj, error, where):
     target = tmp_path / "x.npz"
@@ -347,9 +398,14 @@ def test_packing_and_kind_come_from_registration():
 
 @pytest.mark.parametrize(
     "options, message",
-    [({"name": "no_colon"}, "module:qualname"), ({"name": 3}, "module:qualname"), ({"kind": 1}, "kind"),
-     ({"packed": 1}, "packed"), ({"packed_children": "a"}, "packed_children"),
-     ({"packed_children": ("nope",)}, "packed_children")],
+    [
+        ({"name": "no_colon"}, "module:qualname"),
+        ({"name": 3}, "module:qualname"),
+        ({"kind": 1}, "kind"),
+        ({"packed": 1}, "packed"),
+        ({"packed_children": "a"}, "packed_children"),
+        ({"packed_children": ("nope",)}, "packed_children"),
+    ],
 )
 def test_malformed_registration_options_raise_type_error(options, message):
     @attrs.frozen
@@ -377,8 +433,11 @@ def test_value_class_refuses_what_is_not_a_frozen_attrs_class():
 def test_every_fnn_value_class_is_declared():
     """The allowlist is the declarations: an exported spec, optimizer or schedule class that forgets its
     @value_class (or @register) cannot be loaded, so this names it."""
-    exported = [getattr(m, n) for m in (fnn, fnn.layers, fnn.optim, fnn.optim.schedules, fnn.random, fnn.initializers)
-                for n in m.__all__]
+    exported = [
+        getattr(m, n)
+        for m in (fnn, fnn.layers, fnn.optim, fnn.optim.schedules, fnn.random, fnn.initializers)
+        for n in m.__all__
+    ]
     classes = {c for c in exported if isinstance(c, type) and attrs.has(c) and c is not fnn.optim.FromUpdate}
     undeclared = {c for c in classes if not (fnn.tree.is_registered(c) or c in fnn.tree.value_classes())}
     # a StackKey lives inside one forward pass, and a FromForward holds a function (fnn.save refuses it):
@@ -510,7 +569,12 @@ def test_missing_file_raises_file_not_found(tmp_path):
 
 @pytest.mark.parametrize(
     "content, message",
-    [(b"", "empty"), (b"hello, world\n", "not a .npz"), (b"\x93NUMPY\x01\x00", "not a .npz"), (b"PK\x03\x04junk", "truncated, corrupted")],
+    [
+        (b"", "empty"),
+        (b"hello, world\n", "not a .npz"),
+        (b"\x93NUMPY\x01\x00", "not a .npz"),
+        (b"PK\x03\x04junk", "truncated, corrupted"),
+    ],
     ids=["empty", "text", "npy", "zip-magic-only"],
 )
 def test_foreign_bytes_raise_format_error(tmp_path, content, message):
@@ -606,12 +670,33 @@ def test_a_newer_format_version_says_so(tmp_path):
 
 @pytest.mark.parametrize(
     "edit, message",
-    [(lambda h: h.update(format="keras"), "not an fnn file"), (lambda h: h.update(format_version="1"), "format_version"),
-     (lambda h: h.pop("tree"), "malformed tree"), (lambda h: h.update(arrays={}), "'arrays' must be a list"),
-     (lambda h: h["arrays"][0].update(name="w"), "named 'w'"), (lambda h: h["arrays"][0].update(dtype="object"), "not boolean or numeric"),
-     (lambda h: h["arrays"][0].update(dtype="nonsense"), "unknown dtype"), (lambda h: h.update(tree={"tuple": [{"array": 99}]}), "bad array reference"),
-     (lambda h: h.update(tree={"weird": 1}), "unexpected value"), (lambda h: h.update(tree={"node": "fnn.layers.dense:DenseParams", "children": {}, "static": {}}), "has children")],
-    ids=["format", "version-type", "no-tree", "arrays-type", "array-name", "object-dtype", "bad-dtype", "bad-ref", "bad-tag", "fields"],
+    [
+        (lambda h: h.update(format="keras"), "not an fnn file"),
+        (lambda h: h.update(format_version="1"), "format_version"),
+        (lambda h: h.pop("tree"), "malformed tree"),
+        (lambda h: h.update(arrays={}), "'arrays' must be a list"),
+        (lambda h: h["arrays"][0].update(name="w"), "named 'w'"),
+        (lambda h: h["arrays"][0].update(dtype="object"), "not boolean or numeric"),
+        (lambda h: h["arrays"][0].update(dtype="nonsense"), "unknown dtype"),
+        (lambda h: h.update(tree={"tuple": [{"array": 99}]}), "bad array reference"),
+        (lambda h: h.update(tree={"weird": 1}), "unexpected value"),
+        (
+            lambda h: h.update(tree={"node": "fnn.layers.dense:DenseParams", "children": {}, "static": {}}),
+            "has children",
+        ),
+    ],
+    ids=[
+        "format",
+        "version-type",
+        "no-tree",
+        "arrays-type",
+        "array-name",
+        "object-dtype",
+        "bad-dtype",
+        "bad-ref",
+        "bad-tag",
+        "fields",
+    ],
 )
 def test_malformed_headers_raise_format_error(tmp_path, edit, message):
     path = saved(tmp_path)
@@ -635,9 +720,11 @@ def test_class_names_in_a_file_are_never_imported(tmp_path):
     path = saved(tmp_path, {"a": np.zeros(2)})
     raw = members(path)
     module = "fnn_test_never_imported_module"
-    for tree in ({"node": f"{module}:Evil", "children": {}, "static": {}},
-                 {"dict": [["a", {"attrs": "os:system", "fields": {"command": "touch hacked"}}]]},
-                 {"dict": [["a", {"attrs": f"{module}:Evil", "fields": {}}]]}):
+    for tree in (
+        {"node": f"{module}:Evil", "children": {}, "static": {}},
+        {"dict": [["a", {"attrs": "os:system", "fields": {"command": "touch hacked"}}]]},
+        {"dict": [["a", {"attrs": f"{module}:Evil", "fields": {}}]]},
+    ):
         h = dict(header_of(raw), tree=tree)
         with pytest.raises(FormatError, match="never imports"):
             io.load(rewrite(path, raw, header=h, fix_checksum=True, arrays=[np.zeros(2)]))
@@ -722,7 +809,9 @@ def test_keep_deletes_the_oldest_after_writing_and_never_the_new_one(tmp_path):
     assert [s for s, _ in io.list_checkpoints(tmp_path / "run")] == [1, 4, 5]
 
 
-@pytest.mark.parametrize("kwargs", [{"step": -1}, {"step": 1.0}, {"step": True}, {"step": 1, "keep": 0}, {"step": 1, "keep": 2.5}])
+@pytest.mark.parametrize(
+    "kwargs", [{"step": -1}, {"step": 1.0}, {"step": True}, {"step": 1, "keep": 0}, {"step": 1, "keep": 2.5}]
+)
 def test_bad_checkpoint_arguments_raise_config_error(tmp_path, kwargs):
     with pytest.raises(ConfigError):
         io.save_checkpoint(tmp_path, {"a": 1}, **kwargs)
@@ -752,14 +841,25 @@ def test_resume_in_a_fresh_process_continues_bit_for_bit(tmp_path):
 
 
 def nested_params(dtype=np.float32):
-    spec = fnn.Sequential([fnn.Dense(4), fnn.Sequential([fnn.Dense(3, use_bias=False), fnn.Activation("tanh"), fnn.Dropout(0.25)]),
-                           fnn.Dense(2), fnn.Activation("softmax")], in_dim=5, dtype=dtype)
+    spec = fnn.Sequential(
+        [
+            fnn.Dense(4),
+            fnn.Sequential([fnn.Dense(3, use_bias=False), fnn.Activation("tanh"), fnn.Dropout(0.25)]),
+            fnn.Dense(2),
+            fnn.Activation("softmax"),
+        ],
+        in_dim=5,
+        dtype=dtype,
+    )
     return random_params(fnn.random.key(0), spec)
 
 
 @settings(max_examples=30)
-@given(specs(max_depth=3, max_width=8, dropout=True, dtype=np.float32) | specs(max_depth=3, max_width=8, dropout=True, dtype=np.float64),
-       st.integers(0, 2**32 - 1))
+@given(
+    specs(max_depth=3, max_width=8, dropout=True, dtype=np.float32)
+    | specs(max_depth=3, max_width=8, dropout=True, dtype=np.float64),
+    st.integers(0, 2**32 - 1),
+)
 def test_json_export_round_trips_bitwise(spec, seed):
     params = random_params(fnn.random.key(seed), spec)
     with tempfile.TemporaryDirectory() as d:
@@ -774,7 +874,12 @@ def test_json_export_is_plain_json_with_nested_layers(tmp_path, dtype):
     params = nested_params(dtype)
     doc = json.loads(io.export_json(tmp_path / "m.json", params).read_text())
     model = doc["model"]
-    assert (doc["format"], doc["format_version"], model["dtype"], model["in_dim"]) == ("fnn.json", 1, np.dtype(dtype).name, 5)
+    assert (doc["format"], doc["format_version"], model["dtype"], model["in_dim"]) == (
+        "fnn.json",
+        1,
+        np.dtype(dtype).name,
+        5,
+    )
     inner = model["layers"][1]
     assert [layer["type"] for layer in inner["layers"]] == ["Dense", "Activation", "Dropout"]
     assert inner["layers"][0]["bias"] is None and inner["layers"][0]["use_bias"] is False
@@ -789,20 +894,41 @@ def json_doc(tmp_path):
 
 @pytest.mark.parametrize(
     "edit, message",
-    [(lambda d: d.update(format="keras"), "not an fnn JSON export"), (lambda d: d.update(format_version=2), "newer fnn"),
-     (lambda d: d["model"]["layers"][0].update(weights=[[1.0]]), r"model.layers\[0\].weights: expected numbers in nested lists of shape \(5, 4\)"),
-     (lambda d: d["model"]["layers"][0]["weights"][0].__setitem__(0, "1.0"), "expected numbers"),
-     (lambda d: d["model"]["layers"][0]["weights"][0].__setitem__(0, True), "expected numbers"),
-     (lambda d: d["model"]["layers"][0]["bias"].__setitem__(0, 1e300), "out of the float32 range"),
-     (lambda d: d["model"]["layers"][2].update(in_dim=4), "previous layer outputs 3"),
-     (lambda d: d["model"]["layers"][1]["layers"][1].update(name="swish"), "unknown activation 'swish'"),
-     (lambda d: d["model"]["layers"][1]["layers"][2].update(rate=1.5), "rate"),
-     (lambda d: d["model"]["layers"][3].update(type="Conv2D"), "unknown layer type"),
-     (lambda d: d["model"]["layers"][0].update(use_bais=True), "expected an object with keys"),
-     (lambda d: d["model"]["layers"][1].update(dtype="float64"), "dtype must be float32"),
-     (lambda d: d["model"]["layers"][0].update(use_bias=False), "use_bias"),
-     (lambda d: d.update(model=[]), "expected a Sequential")],
-    ids=["format", "version", "shape", "string", "bool", "overflow", "width", "activation", "rate", "type", "key", "dtype", "bias", "model"],
+    [
+        (lambda d: d.update(format="keras"), "not an fnn JSON export"),
+        (lambda d: d.update(format_version=2), "newer fnn"),
+        (
+            lambda d: d["model"]["layers"][0].update(weights=[[1.0]]),
+            r"model.layers\[0\].weights: expected numbers in nested lists of shape \(5, 4\)",
+        ),
+        (lambda d: d["model"]["layers"][0]["weights"][0].__setitem__(0, "1.0"), "expected numbers"),
+        (lambda d: d["model"]["layers"][0]["weights"][0].__setitem__(0, True), "expected numbers"),
+        (lambda d: d["model"]["layers"][0]["bias"].__setitem__(0, 1e300), "out of the float32 range"),
+        (lambda d: d["model"]["layers"][2].update(in_dim=4), "previous layer outputs 3"),
+        (lambda d: d["model"]["layers"][1]["layers"][1].update(name="swish"), "unknown activation 'swish'"),
+        (lambda d: d["model"]["layers"][1]["layers"][2].update(rate=1.5), "rate"),
+        (lambda d: d["model"]["layers"][3].update(type="Conv2D"), "unknown layer type"),
+        (lambda d: d["model"]["layers"][0].update(use_bais=True), "expected an object with keys"),
+        (lambda d: d["model"]["layers"][1].update(dtype="float64"), "dtype must be float32"),
+        (lambda d: d["model"]["layers"][0].update(use_bias=False), "use_bias"),
+        (lambda d: d.update(model=[]), "expected a Sequential"),
+    ],
+    ids=[
+        "format",
+        "version",
+        "shape",
+        "string",
+        "bool",
+        "overflow",
+        "width",
+        "activation",
+        "rate",
+        "type",
+        "key",
+        "dtype",
+        "bias",
+        "model",
+    ],
 )
 def test_bad_json_exports_raise_format_error(tmp_path, edit, message):
     doc = json_doc(tmp_path)

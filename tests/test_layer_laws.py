@@ -11,7 +11,8 @@ import inspect
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fnn
 from fnn.testing import LAYER_NAMES, check_layer_laws, layer_cases
@@ -31,7 +32,8 @@ def test_every_layer_obeys_every_law(name, data, seed):
 
 def test_the_registry_holds_every_layer_spec_fnn_defines():
     specs = {
-        name for name, obj in inspect.getmembers(fnn.layers, inspect.isclass)
+        name
+        for name, obj in inspect.getmembers(fnn.layers, inspect.isclass)
         if fnn.layers.base._registered(fnn.layers.out_shape, object.__new__(obj)) and not name.endswith("Params")
     }
     # FromForward holds a Python function, which fnn.save refuses by design (no pickle); tests/test_autodiff.py

@@ -66,13 +66,21 @@ def test_every_output_and_loss_is_refused_with_the_way_out_or_computes_its_loss(
     if refused:
         for call in (
             lambda: fnn.grad(params, (x, y), loss=loss),
-            lambda: fnn.fit(fnn.TrainState.create(params, fnn.optim.sgd(0.1), key=fnn.random.key(0)), (x, y),
-                            epochs=1, batch_size=2, loss=loss, verbose=0),
+            lambda: fnn.fit(
+                fnn.TrainState.create(params, fnn.optim.sgd(0.1), key=fnn.random.key(0)),
+                (x, y),
+                epochs=1,
+                batch_size=2,
+                loss=loss,
+                verbose=0,
+            ),
         ):
             with pytest.raises(ConfigError) as e:
                 call()
             message = str(e.value)
-            layer = f"Dense(5→{k})" if activation == "identity" else f"Activation({activation})"  # mlp leaves identity out
+            layer = (
+                f"Dense(5→{k})" if activation == "identity" else f"Activation({activation})"
+            )  # mlp leaves identity out
             assert f"loss '{loss}'" in message and f"ends in {layer}" in message, message
             assert "Either" in message and ", or" in message, message  # the two ways out
         return
@@ -109,8 +117,9 @@ DIGITS = fnn.data.load_digits()
 
 def fit_digits(output, loss, epochs=10, lr=1e-2):
     x, y = DIGITS
-    s = fnn.TrainState.create(fnn.init(fnn.random.key(1), fnn.mlp([64, 32, 10], output=output)), fnn.optim.adam(lr),
-                              key=fnn.random.key(2))
+    s = fnn.TrainState.create(
+        fnn.init(fnn.random.key(1), fnn.mlp([64, 32, 10], output=output)), fnn.optim.adam(lr), key=fnn.random.key(2)
+    )
     return fnn.fit(s, (x, y), epochs=epochs, batch_size=32, loss=loss, verbose=0)
 
 
@@ -119,7 +128,10 @@ def fit_digits(output, loss, epochs=10, lr=1e-2):
     [
         (None, ["logits (no output activation)", "output='softmax'", "loss='cross_entropy_from_logits'"]),  # case 46
         ("log_softmax", ["log-probabilities", "loss='nll'", "softmax"]),  # case 47
-        ("sigmoid", ["Activation(sigmoid) over 10 outputs", "do not sum to 1", "softmax", "binary_cross_entropy"]),  # case 109
+        (
+            "sigmoid",
+            ["Activation(sigmoid) over 10 outputs", "do not sum to 1", "softmax", "binary_cross_entropy"],
+        ),  # case 109
     ],
 )
 def test_cross_entropy_on_an_output_that_is_not_probabilities_is_refused_before_training(output, words):
@@ -132,11 +144,15 @@ def test_cross_entropy_on_an_output_that_is_not_probabilities_is_refused_before_
 def test_the_two_ways_out_train_and_the_three_pairs_are_one_computation():
     """softmax + cross_entropy, no activation + cross_entropy_from_logits and log_softmax + nll train
     the same Dense layers on the same numbers: bit for bit the same run."""
-    runs = [fit_digits(o, loss, epochs=3) for o, loss in
-            (("softmax", "cross_entropy"), (None, "cross_entropy_from_logits"), ("log_softmax", "nll"))]
+    runs = [
+        fit_digits(o, loss, epochs=3)
+        for o, loss in (("softmax", "cross_entropy"), (None, "cross_entropy_from_logits"), ("log_softmax", "nll"))
+    ]
     (s0, h0), *others = runs
     for s, h in others:
-        assert all(np.array_equal(a, b) for a, b in zip(fnn.tree.leaves(s0.params), fnn.tree.leaves(s.params), strict=True))
+        assert all(
+            np.array_equal(a, b) for a, b in zip(fnn.tree.leaves(s0.params), fnn.tree.leaves(s.params), strict=True)
+        )
         assert np.array_equal(h0["loss"], h["loss"])
     x, y = DIGITS
     assert h0["loss"][-1] < 0.2 and fnn.metrics.accuracy(y, fnn.apply(s0.params, x)) > 0.95
@@ -146,7 +162,10 @@ def test_label_smoothing_equals_torch_and_trains():
     z = fnn.random.normal(fnn.random.key(0), (7, 4))
     y = np.array([0, 1, 2, 3, 0, 1, 2])
     zt = torch.tensor(z, requires_grad=True)
-    for loss in (fnn.losses.CrossEntropy(from_logits=True, label_smoothing=0.2), fnn.losses.CrossEntropy(label_smoothing=0.2)):
+    for loss in (
+        fnn.losses.CrossEntropy(from_logits=True, label_smoothing=0.2),
+        fnn.losses.CrossEntropy(label_smoothing=0.2),
+    ):
         out = z if loss.from_logits else np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
         value, g = loss.value_and_grad(out, y)
         t = F.cross_entropy(zt, torch.tensor(y), label_smoothing=0.2)

@@ -3,7 +3,8 @@ top-1, invariance to monotone transforms, errors at the boundary."""
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fnn
@@ -37,7 +38,9 @@ def labelled_outputs(draw, min_k=2, integral=False):
     return frozen(labels), frozen(y_hat)
 
 
-@given(st.integers(2, 8).flatmap(lambda k: st.lists(st.integers(0, k - 1), min_size=1, max_size=30).map(lambda y: (k, y))))
+@given(
+    st.integers(2, 8).flatmap(lambda k: st.lists(st.integers(0, k - 1), min_size=1, max_size=30).map(lambda y: (k, y)))
+)
 def test_accuracy_of_the_one_hot_truth_is_one(case):
     k, labels = case
     y = np.array(labels)
@@ -52,7 +55,9 @@ def test_accuracy_of_a_shuffled_prediction_is_the_fraction_of_fixed_points(perm)
     assert accuracy(y, one_hot(perm, n)) == np.mean(np.array(perm) == y)
 
 
-@given(labelled_outputs(integral=True), st.sampled_from([lambda a: 2 * a + 1, lambda a: a**3, lambda a: np.exp(a / 10)]))
+@given(
+    labelled_outputs(integral=True), st.sampled_from([lambda a: 2 * a + 1, lambda a: a**3, lambda a: np.exp(a / 10)])
+)
 def test_accuracy_is_invariant_to_monotone_transforms_of_the_outputs(case, f):
     y, y_hat = case
     shifted = y_hat + np.arange(y_hat.shape[0])[:, None]  # a different shift per row
@@ -106,7 +111,9 @@ def test_accuracy_accepts_probability_targets_and_integral_float_labels():
     assert isinstance(accuracy([0, 0], y_hat), float)
 
 
-@given(hnp.arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 4)), elements=st.floats(-100, 100)), st.data())
+@given(
+    hnp.arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 4)), elements=st.floats(-100, 100)), st.data()
+)
 def test_mse_and_mae_are_the_means_of_squared_and_absolute_errors(y_hat, data):
     y = data.draw(hnp.arrays(np.float64, y_hat.shape, elements=st.floats(-100, 100)))
     assert np.isclose(mse(frozen(y), frozen(y_hat)), np.mean((y_hat - y) ** 2))

@@ -50,7 +50,9 @@ def test_float32_stays_float32_in_one_read_only_buffer():
         assert leaf.dtype == np.float32 and not leaf.flags.writeable and np.shares_memory(flat, leaf)
 
 
-@pytest.mark.parametrize("kwargs, match", [(dict(maxiter=0), "maxiter"), (dict(tol=0.0), "tol"), (dict(memory=1.5), "memory")])
+@pytest.mark.parametrize(
+    "kwargs, match", [(dict(maxiter=0), "maxiter"), (dict(tol=0.0), "tol"), (dict(memory=1.5), "memory")]
+)
 def test_bad_arguments(kwargs, match):
     params, x, y = softmax_regression()
     with pytest.raises(ConfigError, match=match):

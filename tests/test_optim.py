@@ -264,7 +264,14 @@ HYPER = {
     "adagrad": st.fixed_dictionaries({"lr": lr, "eps": eps, "weight_decay": wd}),
     # alpha >= 0.5: centered with alpha = 0 divides g by eps (v - a**2 = g**2 - g**2 = 0), a valid but useless setting
     "rmsprop": st.fixed_dictionaries(
-        {"lr": lr, "alpha": st.floats(0.5, 0.999), "eps": eps, "momentum": unit, "centered": st.booleans(), "weight_decay": wd}
+        {
+            "lr": lr,
+            "alpha": st.floats(0.5, 0.999),
+            "eps": eps,
+            "momentum": unit,
+            "centered": st.booleans(),
+            "weight_decay": wd,
+        }
     ),
     "adadelta": st.fixed_dictionaries(
         {"lr": st.floats(0.1, 1.0), "rho": st.floats(0.0, 1.0), "eps": st.floats(1e-8, 1e-4), "weight_decay": wd}
@@ -312,7 +319,9 @@ FULL = {
 
 def test_the_registry_is_complete_and_swept():
     assert set(NAMES) == set(REFERENCES) == set(HYPER) == set(TYPICAL) == set(FULL)
-    assert NAMES == sorted(["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamax", "nadam", "adamw"])
+    assert NAMES == sorted(
+        ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamax", "nadam", "adamw"]
+    )
 
 
 # ---------------------------------------------------------------- trajectories
@@ -349,7 +358,9 @@ def test_flat_update_equals_leaf_by_leaf(name, n, seed, data):
         flat_p, flat_s = opt.update(flat_p, (flat_p - target) + noise, flat_s)
         gs = np.split(noise, cuts)
         ts = np.split(target, cuts)
-        stepped = [opt.update(leaf, (leaf - t) + g, s) for leaf, t, g, s in zip(leaves, ts, gs, leaf_states, strict=True)]
+        stepped = [
+            opt.update(leaf, (leaf - t) + g, s) for leaf, t, g, s in zip(leaves, ts, gs, leaf_states, strict=True)
+        ]
         leaves = [new for new, _ in stepped]
         leaf_states = [s for _, s in stepped]
     np.testing.assert_array_equal(flat_p, np.concatenate(leaves))
@@ -392,7 +403,9 @@ def test_update_is_pure(name, writeable):
     new, new_state = first
     for leaf in [new, *fnn.tree.leaves(new_state)]:
         if isinstance(leaf, np.ndarray):  # nothing returned shares memory with an input
-            assert not any(np.shares_memory(leaf, x) for x in [old, grad, *fnn.tree.leaves(state)] if isinstance(x, np.ndarray))
+            assert not any(
+                np.shares_memory(leaf, x) for x in [old, grad, *fnn.tree.leaves(state)] if isinstance(x, np.ndarray)
+            )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -440,7 +453,9 @@ def test_dtype_is_kept_for_params_and_every_state_array(name, dtype, schedule):
         arrays = [leaf for leaf in fnn.tree.leaves(state) if isinstance(leaf, np.ndarray)]
         assert arrays or name == "sgd"
         assert all(a.dtype == dtype for a in arrays)
-        assert all(not isinstance(leaf, np.generic) for leaf in fnn.tree.leaves(state))  # counts etc. are Python scalars
+        assert all(
+            not isinstance(leaf, np.generic) for leaf in fnn.tree.leaves(state)
+        )  # counts etc. are Python scalars
     assert type(state.count) is int
 
 

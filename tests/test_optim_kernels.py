@@ -18,7 +18,9 @@ from fnn.errors import ConfigError
 
 adam_module = importlib.import_module("fnn.optim.adam")  # the attribute fnn.optim.adam is the function
 
-SPARE_OPTIMIZERS = [name for name, make in sorted(optim.OPTIMIZERS.items()) if getattr(make(0.1), "accepts_spare", False)]
+SPARE_OPTIMIZERS = [
+    name for name, make in sorted(optim.OPTIMIZERS.items()) if getattr(make(0.1), "accepts_spare", False)
+]
 
 
 def test_adam_and_adamw_accept_spare_buffers():
@@ -34,12 +36,14 @@ vectors = st.sampled_from([np.float32, np.float64]).flatmap(
         lambda n: st.tuples(*[hnp.arrays(dt, n, elements=st.floats(-1e3, 1e3, width=32)) for _ in range(4)])
     )
 )
-options = st.fixed_dictionaries({
-    "name": st.sampled_from(SPARE_OPTIMIZERS),
-    "lr": st.floats(1e-5, 1.0),
-    "amsgrad": st.booleans(),
-    "weight_decay": st.sampled_from([0.0, 1e-2, 0.5]),
-})
+options = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(SPARE_OPTIMIZERS),
+        "lr": st.floats(1e-5, 1.0),
+        "amsgrad": st.booleans(),
+        "weight_decay": st.sampled_from([0.0, 1e-2, 0.5]),
+    }
+)
 
 
 def copy(state):
@@ -110,8 +114,14 @@ def test_an_unknown_backend_is_a_config_error():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.sampled_from([np.float32, np.float64]), st.booleans(), st.booleans(),
-       st.booleans(), st.integers(1, 3 * adam_module._BLOCK + 5))
+@given(
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([np.float32, np.float64]),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.integers(1, 3 * adam_module._BLOCK + 5),
+)
 def test_numpy_adam_block_by_block_is_bitwise_the_whole_vector_kernel(seed, dtype, amsgrad, into_grad, flush, n):
     # the NumPy kernel runs long vectors in cache-sized blocks; every element meets the same operations
     rng = np.random.default_rng(seed)
@@ -122,8 +132,12 @@ def test_numpy_adam_block_by_block_is_bitwise_the_whole_vector_kernel(seed, dtyp
 
     def run(kernel):
         g_own = g.copy()  # into_grad: the new params are written over the gradient, as train_epoch does
-        out = [g_own if into_grad else np.empty(n, dtype), np.empty(n, dtype), np.empty(n, dtype),
-               np.empty(n, dtype) if amsgrad else None]
+        out = [
+            g_own if into_grad else np.empty(n, dtype),
+            np.empty(n, dtype),
+            np.empty(n, dtype),
+            np.empty(n, dtype) if amsgrad else None,
+        ]
         kernel(p, g_own, mu, nu, nu_max if amsgrad else None, *out, *scalars)
         return [a for a in out if a is not None]
 
@@ -144,17 +158,29 @@ def moments(dtype, n, nonnegative=False):
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.data(), st.sampled_from([np.float32, np.float64]), st.integers(1, 40),
-       st.one_of(st.sampled_from([15, 31, 47]), st.integers(0, 50)),  # counts whose next update flushes, and any
-       st.sampled_from(SPARE_OPTIMIZERS), st.booleans(), st.sampled_from(["numpy", "numba"]))
-def test_flushing_subnormal_moments_changes_only_them_and_only_every_16th_update(data, dtype, n, count, name, amsgrad, backend):
+@given(
+    st.data(),
+    st.sampled_from([np.float32, np.float64]),
+    st.integers(1, 40),
+    st.one_of(st.sampled_from([15, 31, 47]), st.integers(0, 50)),  # counts whose next update flushes, and any
+    st.sampled_from(SPARE_OPTIMIZERS),
+    st.booleans(),
+    st.sampled_from(["numpy", "numba"]),
+)
+def test_flushing_subnormal_moments_changes_only_them_and_only_every_16th_update(
+    data, dtype, n, count, name, amsgrad, backend
+):
     # law: with the flush, an update's params are bitwise those without it; its stored moments too,
     # except on every 16th update (by count), where those below the smallest normal number are +0
     if backend == "numba":
         pytest.importorskip("numba")
     p = data.draw(hnp.arrays(dtype, n, elements=st.floats(-1e3, 1e3, width=32)))
     g = data.draw(moments(dtype, n))
-    mu, nu, nu_max = data.draw(moments(dtype, n)), data.draw(moments(dtype, n, True)), data.draw(moments(dtype, n, True))
+    mu, nu, nu_max = (
+        data.draw(moments(dtype, n)),
+        data.draw(moments(dtype, n, True)),
+        data.draw(moments(dtype, n, True)),
+    )
     state = adam_module.AdamState(count, mu, nu, nu_max if amsgrad else None)
     on = optim.get(name, lr=0.01, amsgrad=amsgrad, backend=backend)
     off = optim.get(name, lr=0.01, amsgrad=amsgrad, flush_subnormals=False)  # torch's arithmetic, in NumPy

@@ -13,9 +13,12 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def trained_history():
     x, y = fnn.data.load_digits()
-    state = fnn.TrainState.create(fnn.init(fnn.random.key(0), fnn.mlp([64, 32, 10])), fnn.optim.adam(3e-3),
-                                  key=fnn.random.key(1))
-    return fnn.fit(state, (x[:600], y[:600]), epochs=4, batch_size=32, loss="cross_entropy", validation=0.2, verbose=0)[1]
+    state = fnn.TrainState.create(
+        fnn.init(fnn.random.key(0), fnn.mlp([64, 32, 10])), fnn.optim.adam(3e-3), key=fnn.random.key(1)
+    )
+    return fnn.fit(state, (x[:600], y[:600]), epochs=4, batch_size=32, loss="cross_entropy", validation=0.2, verbose=0)[
+        1
+    ]
 
 
 def test_history_png_is_real(tmp_path):
@@ -44,7 +47,9 @@ def test_a_stacked_history_plots_one_line_per_member_and_one_legend_entry_per_cu
     x, y = fnn.data.load_digits()
     stacked = fnn.init_many(fnn.random.split(fnn.random.key(0), 3), fnn.mlp([64, 16, 10]))
     state = fnn.TrainState.create(stacked, fnn.optim.adam(3e-3), key=fnn.random.key(1))
-    history = fnn.fit(state, (x[:300], y[:300]), epochs=3, batch_size=32, loss="cross_entropy", validation=0.2, verbose=0)[1]
+    history = fnn.fit(
+        state, (x[:300], y[:300]), epochs=3, batch_size=32, loss="cross_entropy", validation=0.2, verbose=0
+    )[1]
     path = tmp_path / "stack.png"
     fig = plot.history(history, path=path)
     assert path.read_bytes()[:8] == PNG_MAGIC
@@ -74,7 +79,11 @@ def test_short_runs_get_whole_epoch_ticks_and_the_png_the_umasks_permissions(tmp
 def test_the_kept_epoch_is_marked_and_the_loss_may_be_on_a_log_scale(tmp_path):
     import matplotlib.pyplot as plt
 
-    history = {"loss": np.geomspace(3.0, 0.002, 12), "val_loss": np.geomspace(3.1, 0.01, 12), "accuracy": np.linspace(0.1, 0.9, 12)}
+    history = {
+        "loss": np.geomspace(3.0, 0.002, 12),
+        "val_loss": np.geomspace(3.1, 0.01, 12),
+        "accuracy": np.linspace(0.1, 0.9, 12),
+    }
     fig = plot.history(history, best_epoch=9, log_scale=True, loss_name="mse")
     loss, accuracy = fig.axes
     assert loss.get_yscale() == "log" and accuracy.get_yscale() == "linear" and loss.get_title() == "loss (mse)"

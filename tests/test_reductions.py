@@ -3,7 +3,8 @@ np.isfinite(x).all() does, and row/column sums are sums whose stacked form is, m
 bit for bit the single one (what the stacked-network law rests on)."""
 
 import numpy as np
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from fnn._reductions import all_finite, column_sums, ones, row_sums

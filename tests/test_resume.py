@@ -5,7 +5,6 @@ evaluation); the subprocess laws kill a real process with SIGKILL, at random mom
 the middle of a checkpoint write.
 """
 
-import os
 import pathlib
 import runpy
 import shutil
@@ -16,7 +15,8 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fnn
 from fnn import io, resume
@@ -52,7 +52,9 @@ def problem(seed, n=60, dropout=0.2):
     labels = (x[:, 0] + x[:, 1] > 0).astype(int) + (x[:, 2] > 0.5)
     y = fnn.data.one_hot(labels, 3).astype(np.float32)
     spec = fnn.mlp([4, 8, 3], dropout=dropout)
-    state = fnn.TrainState.create(fnn.init(fnn.random.fold_in(k, 2), spec), fnn.optim.adam(0.02), key=fnn.random.fold_in(k, 3))
+    state = fnn.TrainState.create(
+        fnn.init(fnn.random.fold_in(k, 2), spec), fnn.optim.adam(0.02), key=fnn.random.fold_in(k, 3)
+    )
     return state, (x, y)
 
 
@@ -73,11 +75,18 @@ def assert_same_run(a, b):
     crashes=st.lists(st.integers(1, 60), min_size=1, max_size=4),
     stopping=st.booleans(),
 )
-def test_a_run_crashed_anywhere_and_resumed_equals_the_uninterrupted_run(tmp_path_factory, seed, batch_size, every,
-                                                                          crashes, stopping):
+def test_a_run_crashed_anywhere_and_resumed_equals_the_uninterrupted_run(
+    tmp_path_factory, seed, batch_size, every, crashes, stopping
+):
     state, data = problem(seed % 1000)
-    kw = dict(epochs=5, batch_size=batch_size, validation=0.25, metrics=("accuracy",), verbose=0,
-              early_stopping=fnn.EarlyStopping("val_loss", patience=2) if stopping else None)
+    kw = dict(
+        epochs=5,
+        batch_size=batch_size,
+        validation=0.25,
+        metrics=("accuracy",),
+        verbose=0,
+        early_stopping=fnn.EarlyStopping("val_loss", patience=2) if stopping else None,
+    )
     expected = fnn.fit(state, data, loss=CountingMSE(), **kw)
     run = tmp_path_factory.mktemp("run")
     for crash_at in crashes:  # each restart is the same call, crashing at its crash_at-th loss evaluation
@@ -103,8 +112,13 @@ def test_checkpointing_changes_nothing_and_resuming_a_finished_run_returns_it(tm
 
 def test_a_run_that_stopped_early_stays_stopped(tmp_path):
     state, data = problem(2)
-    kw = dict(batch_size=8, loss="cross_entropy", validation=0.25, verbose=0,
-              early_stopping=fnn.EarlyStopping("val_loss", patience=1, min_delta=0.5))
+    kw = dict(
+        batch_size=8,
+        loss="cross_entropy",
+        validation=0.25,
+        verbose=0,
+        early_stopping=fnn.EarlyStopping("val_loss", patience=1, min_delta=0.5),
+    )
     stopped = fnn.fit(state, data, epochs=30, resume=tmp_path, **kw)
     assert len(stopped[1]["loss"]) < 30 and io.load_checkpoint(tmp_path).stopped
     assert_same_run(fnn.fit(state, data, epochs=40, resume=tmp_path, **kw), stopped)  # the restored best state
@@ -159,8 +173,17 @@ def changed(seed):
 @pytest.mark.parametrize("i", range(len(changed(5))), ids=[f"{name}-{i}" for i, (name, _) in enumerate(changed(5))])
 def test_resuming_with_another_setting_or_data_names_the_difference(tmp_path, i):
     state, data = problem(5)
-    kw = dict(state=state, data=data, batch_size=8, loss="mse", validation=0.25, metrics=("accuracy",),
-              early_stopping=fnn.EarlyStopping("val_loss", patience=5), verbose=0, resume=tmp_path)
+    kw = dict(
+        state=state,
+        data=data,
+        batch_size=8,
+        loss="mse",
+        validation=0.25,
+        metrics=("accuracy",),
+        early_stopping=fnn.EarlyStopping("val_loss", patience=5),
+        verbose=0,
+        resume=tmp_path,
+    )
     fnn.fit(epochs=2, **kw)
     name, change = changed(5)[i]
     with pytest.raises(ConfigError, match=name):
@@ -227,8 +250,16 @@ def test_an_unsaveable_state_fails_before_training(tmp_path):
     state, data = problem(10)
     state = fnn.TrainState.create(state.params, SGD(), key=state.key)
     with pytest.raises(ConfigError, match="from_update"):
-        fnn.fit(state, data, epochs=1, batch_size=8, loss="mse", verbose=0, checkpoint=tmp_path,
-                callbacks=[lambda *a: pytest.fail("trained")])
+        fnn.fit(
+            state,
+            data,
+            epochs=1,
+            batch_size=8,
+            loss="mse",
+            verbose=0,
+            checkpoint=tmp_path,
+            callbacks=[lambda *a: pytest.fail("trained")],
+        )
 
 
 def test_errors_keep_their_state_and_whole_run_history(tmp_path):
@@ -249,8 +280,18 @@ def written(tmp_path_factory):
     """A run directory with two checkpoints (mid-epoch), and the bytes of the newest."""
     run = tmp_path_factory.mktemp("written")
     state, data = problem(12)
-    fnn.fit(state, data, epochs=2, batch_size=8, loss="mse", validation=0.25, verbose=0, checkpoint=run,
-            checkpoint_every=3, early_stopping=fnn.EarlyStopping("val_loss"))
+    fnn.fit(
+        state,
+        data,
+        epochs=2,
+        batch_size=8,
+        loss="mse",
+        validation=0.25,
+        verbose=0,
+        checkpoint=run,
+        checkpoint_every=3,
+        early_stopping=fnn.EarlyStopping("val_loss"),
+    )
     (_, older), (_, newest) = io.list_checkpoints(run)
     return run, older, newest, newest.read_bytes()
 
@@ -266,8 +307,17 @@ def test_a_truncated_checkpoint_is_a_format_error_never_a_bad_load(tmp_path_fact
         io.load(damaged / newest.name)
     state, data = problem(12)
     with pytest.raises(FormatError, match="delete .* to resume from it"):
-        fnn.fit(state, data, epochs=2, batch_size=8, loss="mse", validation=0.25, verbose=0, resume=damaged,
-                early_stopping=fnn.EarlyStopping("val_loss"))
+        fnn.fit(
+            state,
+            data,
+            epochs=2,
+            batch_size=8,
+            loss="mse",
+            validation=0.25,
+            verbose=0,
+            resume=damaged,
+            early_stopping=fnn.EarlyStopping("val_loss"),
+        )
 
 
 def test_a_checkpoint_holding_something_else_is_refused(tmp_path):
@@ -283,19 +333,29 @@ def test_inconsistent_checkpoints_cannot_be_built_and_so_not_loaded(written):
     c = io.load(older)
     assert c.position > 0
     with pytest.raises(ConfigError, match="one entry per batch done"):
-        resume.Checkpoint(c.state, c.history, c.watch, c.step_loss[1:], c.step_rows[1:], epoch=c.epoch, position=c.position)
+        resume.Checkpoint(
+            c.state, c.history, c.watch, c.step_loss[1:], c.step_rows[1:], epoch=c.epoch, position=c.position
+        )
     with pytest.raises(ConfigError, match="arrays of 0 entries"):
-        resume.Checkpoint(c.state, {"loss": np.zeros(1)}, c.watch, c.step_loss, c.step_rows, epoch=0, position=c.position)
+        resume.Checkpoint(
+            c.state, {"loss": np.zeros(1)}, c.watch, c.step_loss, c.step_rows, epoch=0, position=c.position
+        )
     with pytest.raises(ConfigError, match="TrainState"):
-        resume.Checkpoint(c.state.params, c.history, c.watch, c.step_loss, c.step_rows, epoch=c.epoch, position=c.position)
+        resume.Checkpoint(
+            c.state.params, c.history, c.watch, c.step_loss, c.step_rows, epoch=c.epoch, position=c.position
+        )
 
 
 # ------------------------------------------------------------------ real kills
 
 
 def child(run, out, steps):
-    return subprocess.Popen([sys.executable, str(CHILD), str(run), str(out), str(steps)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(CHILD), str(run), str(out), str(steps)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def partial_writes(run):
@@ -323,8 +383,9 @@ def test_a_kill_during_a_checkpoint_write_leaves_the_previous_one_and_the_run_re
     run, *_ = written
     shutil.copytree(run, tmp_path / "run")
     before = io.list_checkpoints(tmp_path / "run")
-    with subprocess.Popen([sys.executable, "-c", WRITE_AND_HANG, str(tmp_path / "run")], stdout=subprocess.PIPE,
-                          text=True) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-c", WRITE_AND_HANG, str(tmp_path / "run")], stdout=subprocess.PIPE, text=True
+    ) as proc:
         try:
             assert proc.stdout.readline().strip() == "writing"
         finally:
@@ -333,7 +394,9 @@ def test_a_kill_during_a_checkpoint_write_leaves_the_previous_one_and_the_run_re
     assert io.list_checkpoints(tmp_path / "run") == before  # the half-written file is invisible
     assert isinstance(io.load_checkpoint(tmp_path / "run"), resume.Checkpoint)
     state, data = problem(12)
-    kw = dict(epochs=2, batch_size=8, loss="mse", validation=0.25, verbose=0, early_stopping=fnn.EarlyStopping("val_loss"))
+    kw = dict(
+        epochs=2, batch_size=8, loss="mse", validation=0.25, verbose=0, early_stopping=fnn.EarlyStopping("val_loss")
+    )
     assert_same_run(fnn.fit(state, data, resume=tmp_path / "run", **kw), fnn.fit(state, data, **kw))
     assert partial_writes(tmp_path / "run") == []  # the resume cleaned up
 
@@ -351,8 +414,16 @@ def test_sigkill_at_random_moments_then_resume_equals_the_uninterrupted_run(tmp_
     # never needed for the run to come out right.
     delays = rng.uniform(0.0, 0.25, KILLS)
     run, out = tmp_path / "run", tmp_path / "out.npz"
-    landed = dict.fromkeys(["in a write", "between writes, mid-epoch", "between writes, at an epoch boundary",
-                            "before its first write", "finished first"], 0)
+    landed = dict.fromkeys(
+        [
+            "in a write",
+            "between writes, mid-epoch",
+            "between writes, at an epoch boundary",
+            "before its first write",
+            "finished first",
+        ],
+        0,
+    )
     for delay in delays:
         temporaries, newest = partial_writes(run), io.latest_checkpoint(run)
         with child(run, out, STEPS) as proc:
@@ -370,7 +441,9 @@ def test_sigkill_at_random_moments_then_resume_equals_the_uninterrupted_run(tmp_
         elif io.latest_checkpoint(run) == newest:
             landed["before its first write"] += 1
         else:
-            landed[f"between writes, {'mid-epoch' if io.load_checkpoint(run).position else 'at an epoch boundary'}"] += 1
+            landed[
+                f"between writes, {'mid-epoch' if io.load_checkpoint(run).position else 'at an epoch boundary'}"
+            ] += 1
     if not out.exists():
         with child(run, out, STEPS) as proc:
             _, err = proc.communicate(timeout=300)

@@ -9,7 +9,8 @@ import copy
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fnn
 from fnn.errors import ConfigError, DtypeError, ShapeError
@@ -58,8 +59,10 @@ def test_initializers_draw_from_the_fans_of_the_whole_kernel():
 
 
 def test_a_sequence_batch_given_to_one_network_is_data_never_a_stack():
-    params = fnn.init(fnn.random.key(0), fnn.Sequential([fnn.Dense(4), fnn.Dropout(0.5), fnn.Dense(2)],
-                                                        in_shape=(7, 3), dtype=np.float64))
+    params = fnn.init(
+        fnn.random.key(0),
+        fnn.Sequential([fnn.Dense(4), fnn.Dropout(0.5), fnn.Dense(2)], in_shape=(7, 3), dtype=np.float64),
+    )
     x = fnn.random.normal(fnn.random.key(1), (10, 7, 3))
     y = fnn.random.normal(fnn.random.key(2), (10, 7, 2))
     value, g = fnn.value_and_grad(params, (x, y), loss="mse", key=fnn.random.key(3))
@@ -81,8 +84,10 @@ def test_cross_entropy_on_sequence_outputs_averages_every_position():
 
 
 def test_a_stack_of_sequence_networks_is_each_network_bitwise():
-    spec = fnn.Sequential([fnn.Dense(5), fnn.LayerNorm(), fnn.Activation("relu"), fnn.Flatten(), fnn.Dense(3),
-                           fnn.Activation("softmax")], in_shape=(6, 4))
+    spec = fnn.Sequential(
+        [fnn.Dense(5), fnn.LayerNorm(), fnn.Activation("relu"), fnn.Flatten(), fnn.Dense(3), fnn.Activation("softmax")],
+        in_shape=(6, 4),
+    )
     keys = fnn.random.split(fnn.random.key(0), 3)
     stack = fnn.init_many(keys, spec)
     x = fnn.random.normal(fnn.random.key(1), (9, 6, 4)).astype(np.float32)
@@ -102,28 +107,40 @@ def test_a_stack_of_sequence_networks_is_each_network_bitwise():
 
 def test_a_wrong_sample_shape_names_the_layer_and_both_shapes():
     params = fnn.init(fnn.random.key(0), fnn.Sequential([fnn.Dense(4)], in_shape=(7, 3)))
-    with pytest.raises(ShapeError, match=r"samples of shape \(7, 4\).*layer 0 \(Dense\(3→4\)\) expects samples of shape \(7, 3\)"):
+    with pytest.raises(
+        ShapeError, match=r"samples of shape \(7, 4\).*layer 0 \(Dense\(3→4\)\) expects samples of shape \(7, 3\)"
+    ):
         fnn.apply(params, np.zeros((2, 7, 4)))
     with pytest.raises(ShapeError, match=r"for one sample use x\[None\]"):
         fnn.apply(params, np.zeros((7, 3)))
 
 
 def test_a_chain_that_does_not_fit_names_the_layer_its_index_and_the_shapes():
-    message = r"layer 1 \(Reshape\(\(4, 4\)\)\): Reshape\(4, 4\) needs samples of 16 elements, got samples of shape \(3, 5\)"
+    message = (
+        r"layer 1 \(Reshape\(\(4, 4\)\)\): Reshape\(4, 4\) needs samples of 16 elements, got samples of shape \(3, 5\)"
+    )
     with pytest.raises(ConfigError, match=message):
         fnn.init(fnn.random.key(0), fnn.Sequential([fnn.Dense(5), fnn.Reshape((4, 4))], in_shape=(3, 2)))
 
 
 def test_a_residual_block_that_changes_the_shape_is_refused_with_both_shapes():
-    with pytest.raises(ConfigError, match=r"layer 1 \(Residual\(Sequential\(1 layers\)\)\).*turns samples of shape \(8,\) into \(5,\)"):
+    with pytest.raises(
+        ConfigError, match=r"layer 1 \(Residual\(Sequential\(1 layers\)\)\).*turns samples of shape \(8,\) into \(5,\)"
+    ):
         fnn.init(fnn.random.key(0), fnn.Sequential([fnn.Dense(8), fnn.Residual([fnn.Dense(5)])], in_dim=3))
 
 
 def test_concat_branches_that_do_not_fit_say_which_branch():
-    with pytest.raises(ConfigError, match=r"Concat branch 1 outputs samples of shape \(2, 3\), branch 0 of shape \(3, 2\)"):
-        fnn.init(fnn.random.key(0), fnn.Sequential([fnn.Concat([fnn.Dense(2), [fnn.Reshape((2, 3))]], axis=-1)],
-                                                    in_shape=(3, 2)))
-    with pytest.raises(ConfigError, match=r"Concat branch 1 \(Reshape\(\(4, 4\)\)\): Reshape\(4, 4\) needs samples of 16"):
+    with pytest.raises(
+        ConfigError, match=r"Concat branch 1 outputs samples of shape \(2, 3\), branch 0 of shape \(3, 2\)"
+    ):
+        fnn.init(
+            fnn.random.key(0),
+            fnn.Sequential([fnn.Concat([fnn.Dense(2), [fnn.Reshape((2, 3))]], axis=-1)], in_shape=(3, 2)),
+        )
+    with pytest.raises(
+        ConfigError, match=r"Concat branch 1 \(Reshape\(\(4, 4\)\)\): Reshape\(4, 4\) needs samples of 16"
+    ):
         fnn.init(fnn.random.key(0), fnn.Sequential([fnn.Concat([fnn.Dense(2), fnn.Reshape((4, 4))])], in_dim=3))
     with pytest.raises(ConfigError, match=r"Concat: axis must be an integer in \[-1, 0\] for samples of rank 1, got 1"):
         fnn.init(fnn.random.key(0), fnn.Sequential([fnn.Concat([fnn.Dense(2), fnn.Dense(2)], axis=1)], in_dim=3))
@@ -162,7 +179,9 @@ def _snapshot(state):
 
 
 def _unchanged(state, snapshot):
-    return all(np.array_equal(a, b) for a, b in zip(fnn.tree.leaves((state.params, state.opt_state)), snapshot, strict=True))
+    return all(
+        np.array_equal(a, b) for a, b in zip(fnn.tree.leaves((state.params, state.opt_state)), snapshot, strict=True)
+    )
 
 
 @pytest.mark.parametrize("batchnorm", [False, True])
@@ -184,8 +203,17 @@ def test_every_state_a_per_step_hook_receives_is_unchanged_when_the_epoch_ends(o
 def test_every_state_a_callback_receives_is_unchanged_when_fit_returns():
     x = fnn.random.normal(fnn.random.key(0), (64, 4)).astype(np.float32)
     y = np.arange(64) % 3
-    state = TrainState.create(fnn.init(fnn.random.key(1), fnn.mlp([4, 8, 3])), fnn.optim.adam(1e-2), key=fnn.random.key(2))
+    state = TrainState.create(
+        fnn.init(fnn.random.key(1), fnn.mlp([4, 8, 3])), fnn.optim.adam(1e-2), key=fnn.random.key(2)
+    )
     seen = []
-    fnn.fit(state, (x, y), epochs=5, batch_size=4, loss="cross_entropy", verbose=0,
-            callbacks=[lambda epoch, s, logs: seen.append((s, _snapshot(s)))])
+    fnn.fit(
+        state,
+        (x, y),
+        epochs=5,
+        batch_size=4,
+        loss="cross_entropy",
+        verbose=0,
+        callbacks=[lambda epoch, s, logs: seen.append((s, _snapshot(s)))],
+    )
     assert len(seen) == 5 and all(_unchanged(s, snap) for s, snap in seen)

@@ -18,21 +18,21 @@ import pytest
 
 pytest.importorskip("sklearn", reason="fnn.sklearn is an optional extra: pip install 'fnn[sklearn]'")
 
-import scipy.sparse as sparse  # noqa: E402
-import sklearn.neural_network as sk_nn  # noqa: E402
-from sklearn.base import clone  # noqa: E402
-from sklearn.datasets import load_breast_cancer, load_iris  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError  # noqa: E402
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks  # noqa: E402
+import scipy.sparse as sparse
+import sklearn.neural_network as sk_nn
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import check_param_validation, parametrize_with_checks
 
-import fnn  # noqa: E402
-import fnn.sklearn._training as training  # noqa: E402
-from fnn.errors import ConfigError, ShapeError  # noqa: E402
-from fnn.sklearn import MLPClassifier, MLPRegressor, NonFiniteWeightsError  # noqa: E402
-from fnn.sklearn._optimizers import SklearnAdam, SklearnSGD  # noqa: E402
+import fnn
+import fnn.sklearn._training as training
+from fnn.errors import ConfigError, ShapeError
+from fnn.sklearn import MLPClassifier, MLPRegressor, NonFiniteWeightsError
+from fnn.sklearn._optimizers import SklearnAdam, SklearnSGD
 
 SOLVERS = sorted(fnn.optim.OPTIMIZERS)  # "sgd" and "adam" are scikit-learn's; every other fnn optimizer is one too
 STOCHASTIC = [dict(solver=s) for s in SOLVERS] + [
@@ -77,8 +77,13 @@ def quiet_fit(est, X, y, **fit_params):
 
 def initial_weights(est, X, y):
     """The weights ``est`` starts from: one epoch of SGD at the exact rate 0 (an fnn schedule) moves none."""
-    frozen = clone(est).set_params(solver="sgd", momentum=0.0, max_iter=1, learning_rate="constant",
-                                   learning_rate_init=fnn.optim.schedules.constant(0.0))
+    frozen = clone(est).set_params(
+        solver="sgd",
+        momentum=0.0,
+        max_iter=1,
+        learning_rate="constant",
+        learning_rate_init=fnn.optim.schedules.constant(0.0),
+    )
     return quiet_fit(frozen, X, y)
 
 
@@ -245,8 +250,11 @@ def test_random_state_none_draws_fresh_entropy_without_global_state_and_keeps_th
 @pytest.mark.parametrize("rng", [np.random.RandomState, np.random.default_rng])
 def test_numpy_rng_random_state_gives_one_draw_per_fit(rng):
     X, y = classes_data()
-    expected = int(rng(5).randint(np.iinfo(np.int32).max) if rng is np.random.RandomState
-                   else rng(5).integers(np.iinfo(np.int32).max))
+    expected = int(
+        rng(5).randint(np.iinfo(np.int32).max)
+        if rng is np.random.RandomState
+        else rng(5).integers(np.iinfo(np.int32).max)
+    )
     est = small(MLPClassifier, max_iter=1).set_params(random_state=rng(5))
     quiet_fit(est, X, y)
     assert est.seed_ == expected
@@ -402,8 +410,11 @@ def test_warm_start_rejects_a_changed_network_or_classes_with_scikit_learns_word
     state = est.state_
     with pytest.raises(ValueError, match=r"differs from the fitted one.*warm_start=False"):
         est.set_params(hidden_layer_sizes=(9,)).fit(X, y)
-    with pytest.raises(ValueError, match=r"warm_start can only be used where `y` has the same classes as in the "
-                                         r"previous call to fit. Previously got \[0, 1, 2\], `y` has \[0, 1\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"warm_start can only be used where `y` has the same classes as in the "
+        r"previous call to fit. Previously got \[0, 1, 2\], `y` has \[0, 1\]",
+    ):
         est.set_params(hidden_layer_sizes=(8,)).fit(X[y < 2], y[y < 2])
     assert est.state_ is state
 
@@ -498,8 +509,16 @@ def test_verbose_prints_scikit_learns_lines(capsys):
     quiet_fit(small(MLPClassifier, max_iter=2, verbose=True, early_stopping=True), X, y)
     out = capsys.readouterr().out
     assert "Iteration 1, loss = " in out and "Iteration 2, loss = " in out and "Validation score: " in out
-    small(MLPClassifier, solver="sgd", learning_rate="adaptive", verbose=True, tol=1e9, n_iter_no_change=1,
-          learning_rate_init=1e-6, max_iter=10).fit(X, y)
+    small(
+        MLPClassifier,
+        solver="sgd",
+        learning_rate="adaptive",
+        verbose=True,
+        tol=1e9,
+        n_iter_no_change=1,
+        learning_rate_init=1e-6,
+        max_iter=10,
+    ).fit(X, y)
     assert "Learning rate too small. Stopping." in capsys.readouterr().out
 
 
@@ -613,8 +632,9 @@ def test_multilabel_indicator_targets():
     est.partial_fit(X, Y)  # continues without classes=
 
 
-@pytest.mark.parametrize("dtype, expected",
-                         [(np.float32, np.float32), (np.float64, np.float64), (np.int64, np.float64)])
+@pytest.mark.parametrize(
+    "dtype, expected", [(np.float32, np.float32), (np.float64, np.float64), (np.int64, np.float64)]
+)
 def test_the_network_computes_in_the_dtype_of_x(dtype, expected):
     X, y = classes_data(dtype=np.float64)
     X = (10 * X).astype(dtype)

@@ -17,20 +17,20 @@ import pytest
 
 pytest.importorskip("sklearn", reason="fnn.sklearn is an optional extra: pip install 'fnn[sklearn]'")
 
-import scipy.sparse as sparse  # noqa: E402
-import sklearn  # noqa: E402
-import sklearn.neural_network as sk_nn  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.neural_network._base import LOSS_FUNCTIONS  # noqa: E402
-from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer  # noqa: E402
-from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
+import scipy.sparse as sparse
+import sklearn
+import sklearn.neural_network as sk_nn
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network._base import LOSS_FUNCTIONS
+from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
+from sklearn.utils._param_validation import InvalidParameterError
 
-import fnn  # noqa: E402
-from fnn.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
-from fnn.sklearn._objective import objective, output  # noqa: E402
-from fnn.sklearn._optimizers import SklearnAdam, SklearnSGD  # noqa: E402
+import fnn
+from fnn.sklearn import MLPClassifier, MLPRegressor
+from fnn.sklearn._objective import objective, output
+from fnn.sklearn._optimizers import SklearnAdam, SklearnSGD
 
 SKLEARN_17 = tuple(int(p) for p in sklearn.__version__.split(".")[:2]) >= (1, 7)  # sample_weight, poisson
 needs_17 = pytest.mark.skipif(not SKLEARN_17, reason="sample_weight and loss='poisson' came in scikit-learn 1.7")
@@ -80,8 +80,9 @@ def both(kind, X, y, sample_weight=None, **params):
     ours = (MLPClassifier if classifier else MLPRegressor)(**params)
     outputs = {"binary": 1, "multiclass": 3, "regression": 1}.get(kind, 3)
     hidden = list(np.atleast_1d(params.get("hidden_layer_sizes", (100,))))
-    coefs, intercepts = sk_initial_weights(params["random_state"], [X.shape[1], *hidden, outputs],
-                                           params.get("activation", "relu"))
+    coefs, intercepts = sk_initial_weights(
+        params["random_state"], [X.shape[1], *hidden, outputs], params.get("activation", "relu")
+    )
     weights = {} if sample_weight is None else {"sample_weight": sample_weight}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # short runs on purpose
@@ -119,8 +120,11 @@ def assert_same_steps(theirs, ours, X, solver):
 
 
 @given(
-    lr=st.floats(1e-4, 1.0), momentum=st.sampled_from([0.0, 0.5, 0.9, 1.0]), nesterov=st.booleans(),
-    steps=st.integers(1, 6), seed=st.integers(0, 2**16),
+    lr=st.floats(1e-4, 1.0),
+    momentum=st.sampled_from([0.0, 0.5, 0.9, 1.0]),
+    nesterov=st.booleans(),
+    steps=st.integers(1, 6),
+    seed=st.integers(0, 2**16),
 )
 def test_sklearn_sgd_is_scikit_learns_sgd_optimizer_bit_for_bit(lr, momentum, nesterov, steps, seed):
     rng = np.random.RandomState(seed)
@@ -136,8 +140,12 @@ def test_sklearn_sgd_is_scikit_learns_sgd_optimizer_bit_for_bit(lr, momentum, ne
 
 
 @given(
-    lr=st.floats(1e-4, 1.0), beta_1=st.sampled_from([0.0, 0.5, 0.9]), beta_2=st.sampled_from([0.0, 0.9, 0.999]),
-    epsilon=st.sampled_from([1e-8, 1e-3]), steps=st.integers(1, 6), seed=st.integers(0, 2**16),
+    lr=st.floats(1e-4, 1.0),
+    beta_1=st.sampled_from([0.0, 0.5, 0.9]),
+    beta_2=st.sampled_from([0.0, 0.9, 0.999]),
+    epsilon=st.sampled_from([1e-8, 1e-3]),
+    steps=st.integers(1, 6),
+    seed=st.integers(0, 2**16),
 )
 def test_sklearn_adam_is_scikit_learns_adam_optimizer_bit_for_bit(lr, beta_1, beta_2, epsilon, steps, seed):
     rng = np.random.RandomState(seed)
@@ -170,8 +178,12 @@ _SK_LOSS = {"softmax": "log_loss", "logistic": "binary_log_loss", "identity": "s
 def test_objective_value_is_scikit_learns_loss_and_delta_its_output_error(kind, weighted):
     rng = np.random.RandomState(0)
     z = rng.randn(9, 3)
-    y = {"softmax": np.eye(3)[rng.randint(0, 3, 9)], "logistic": (rng.rand(9, 3) > 0.5) * 1.0,
-         "identity": rng.randn(9, 3), "exp": rng.poisson(2.0, (9, 3)) * 1.0}[kind]
+    y = {
+        "softmax": np.eye(3)[rng.randint(0, 3, 9)],
+        "logistic": (rng.rand(9, 3) > 0.5) * 1.0,
+        "identity": rng.randn(9, 3),
+        "exp": rng.poisson(2.0, (9, 3)) * 1.0,
+    }[kind]
     w = rng.uniform(0.1, 2.0, 9) if weighted else None
     total = 9.0 if w is None else float(w.sum())
     if (weighted or kind == "exp") and not SKLEARN_17:
@@ -191,8 +203,9 @@ def test_objective_value_is_scikit_learns_loss_and_delta_its_output_error(kind, 
 def test_sk_initial_weights_are_the_weights_scikit_learn_starts_from(activation):
     X, y = task("multiclass")
     # a rate of 1e-300 moves no float64 weight: one epoch of it shows scikit-learn's starting point
-    theirs = sk_nn.MLPClassifier((5, 4), activation=activation, solver="sgd", momentum=0.0, learning_rate_init=1e-300,
-                                 max_iter=1, random_state=3)
+    theirs = sk_nn.MLPClassifier(
+        (5, 4), activation=activation, solver="sgd", momentum=0.0, learning_rate_init=1e-300, max_iter=1, random_state=3
+    )
     with pytest.warns(ConvergenceWarning):
         theirs.fit(X, y)
     coefs, intercepts = sk_initial_weights(3, [4, 5, 4, 3], activation)
@@ -208,8 +221,9 @@ SOLVER_SETTINGS = {
     "sgd, no momentum": dict(solver="sgd", momentum=0.0, learning_rate_init=0.1),
     "sgd, invscaling": dict(solver="sgd", learning_rate="invscaling", power_t=0.3, learning_rate_init=0.2),
     # tol=1e9 stalls every epoch: the rate is divided by 5 after every second one, down to 1e-6, then it stops
-    "sgd, adaptive": dict(solver="sgd", learning_rate="adaptive", tol=1e9, n_iter_no_change=1,
-                          learning_rate_init=0.2, max_iter=40),
+    "sgd, adaptive": dict(
+        solver="sgd", learning_rate="adaptive", tol=1e9, n_iter_no_change=1, learning_rate_init=0.2, max_iter=40
+    ),
     "adam": dict(solver="adam", learning_rate_init=0.01),
     "adam, betas": dict(solver="adam", learning_rate_init=0.02, beta_1=0.5, beta_2=0.9, epsilon=1e-6),
     "lbfgs": dict(solver="lbfgs"),
@@ -251,8 +265,15 @@ def test_sparse_input_takes_the_steps_of_dense_input(solver, kind):
 def test_sample_weight_takes_scikit_learns_steps(solver, kind):
     X, y = task(kind)
     w = np.random.RandomState(1).randint(0, 4, len(X)).astype(float)
-    params = dict(hidden_layer_sizes=(6,), activation="relu", solver=solver, batch_size=16, max_iter=10,
-                  learning_rate_init=0.02, alpha=0.1)
+    params = dict(
+        hidden_layer_sizes=(6,),
+        activation="relu",
+        solver=solver,
+        batch_size=16,
+        max_iter=10,
+        learning_rate_init=0.02,
+        alpha=0.1,
+    )
     theirs, ours = both(kind, X, y, sample_weight=w, **params)
     assert_same_steps(theirs, ours, X, solver)
 
@@ -261,8 +282,9 @@ def test_sample_weight_takes_scikit_learns_steps(solver, kind):
 @pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
 def test_poisson_loss_takes_scikit_learns_steps(solver):
     X, y = task("poisson")
-    theirs, ours = both("poisson", X, y, hidden_layer_sizes=(5,), solver=solver, batch_size=20, max_iter=10,
-                        learning_rate_init=0.01)
+    theirs, ours = both(
+        "poisson", X, y, hidden_layer_sizes=(5,), solver=solver, batch_size=20, max_iter=10, learning_rate_init=0.01
+    )
     assert ours.out_activation_ == theirs.out_activation_ == "exp"
     assert_same_steps(theirs, ours, X, solver)
 
@@ -280,13 +302,24 @@ def test_poisson_loss_takes_scikit_learns_steps(solver):
     weighted=st.booleans() if SKLEARN_17 else st.just(False),
 )
 @settings(max_examples=40)
-def test_law_same_start_same_batches_same_steps(solver, kind, hidden, activation, batch_size, alpha, learning_rate,
-                                                 momentum, nesterov, weighted):
+def test_law_same_start_same_batches_same_steps(
+    solver, kind, hidden, activation, batch_size, alpha, learning_rate, momentum, nesterov, weighted
+):
     X, y = task(kind, n=50)
     w = np.random.RandomState(2).uniform(0, 2, len(X)) if weighted else None
-    params = dict(hidden_layer_sizes=hidden, activation=activation, solver=solver, batch_size=batch_size,
-                  alpha=alpha, learning_rate=learning_rate, momentum=momentum, nesterovs_momentum=nesterov,
-                  learning_rate_init=0.01, max_iter=5, tol=0.0)
+    params = dict(
+        hidden_layer_sizes=hidden,
+        activation=activation,
+        solver=solver,
+        batch_size=batch_size,
+        alpha=alpha,
+        learning_rate=learning_rate,
+        momentum=momentum,
+        nesterovs_momentum=nesterov,
+        learning_rate_init=0.01,
+        max_iter=5,
+        tol=0.0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # a batch_size above 50 is clipped, with a warning by both
         theirs, ours = both(kind, X, y, sample_weight=w, **params)
@@ -301,8 +334,13 @@ def test_law_same_start_same_batches_same_steps(solver, kind, hidden, activation
 def test_stopping_rule_counts_epochs_as_scikit_learn(early_stopping, n_iter_no_change):
     # with a huge tol no epoch counts as an improvement after the first: both stop after n_iter_no_change + 2
     X, y = task("multiclass", n=80)
-    kw = dict(hidden_layer_sizes=(8,), tol=1e9, n_iter_no_change=n_iter_no_change, early_stopping=early_stopping,
-              random_state=0)
+    kw = dict(
+        hidden_layer_sizes=(8,),
+        tol=1e9,
+        n_iter_no_change=n_iter_no_change,
+        early_stopping=early_stopping,
+        random_state=0,
+    )
     ours = MLPClassifier(**kw).fit(X, y)  # stopped by tol: no ConvergenceWarning (warnings are errors here)
     theirs = sk_nn.MLPClassifier(**kw).fit(X, y)
     assert ours.n_iter_ == theirs.n_iter_ == n_iter_no_change + 2
@@ -357,10 +395,17 @@ def test_constructor_signature_is_scikit_learns(ours, theirs):
 
 def _sklearn_parameter_sets():
     """Parameters of scikit-learn estimators in every option of every choice parameter."""
-    choices = dict(solver=["lbfgs", "sgd", "adam"], activation=["identity", "logistic", "tanh", "relu"],
-                   learning_rate=["constant", "invscaling", "adaptive"], nesterovs_momentum=[True, False],
-                   early_stopping=[True, False], batch_size=["auto", 7], n_iter_no_change=[3, np.inf],
-                   hidden_layer_sizes=[(), 3, (4, 2), [5]], random_state=[None, 0, np.random.RandomState(1)])
+    choices = dict(
+        solver=["lbfgs", "sgd", "adam"],
+        activation=["identity", "logistic", "tanh", "relu"],
+        learning_rate=["constant", "invscaling", "adaptive"],
+        nesterovs_momentum=[True, False],
+        early_stopping=[True, False],
+        batch_size=["auto", 7],
+        n_iter_no_change=[3, np.inf],
+        hidden_layer_sizes=[(), 3, (4, 2), [5]],
+        random_state=[None, 0, np.random.RandomState(1)],
+    )
     for name, values in choices.items():
         for value in values:
             yield {name: value, "max_iter": 3}
@@ -380,14 +425,40 @@ def test_any_scikit_learn_estimators_params_build_the_fnn_estimator(theirs, ours
 
 
 INVALID = [
-    ("learning_rate_init", 0), ("learning_rate_init", -1.0), ("momentum", 2), ("momentum", -0.1),
-    ("validation_fraction", 1.5), ("validation_fraction", 1.0), ("alpha", -1.0), ("batch_size", 0),
-    ("batch_size", "big"), ("max_iter", 0), ("max_iter", 2.5), ("tol", -1.0), ("n_iter_no_change", 0),
-    ("n_iter_no_change", 2.5), ("shuffle", "yes"), ("warm_start", 1), ("beta_1", 1.0), ("beta_2", -0.5),
-    ("epsilon", 0.0), ("power_t", -1.0), ("max_fun", 0), ("solver", "adamm"), ("solver", "Adam"),
-    ("activation", "swish"), ("activation", "softmax"), ("learning_rate", "cosine"), ("random_state", -1),
-    ("random_state", 1.5), ("random_state", "0"), ("hidden_layer_sizes", 0), ("hidden_layer_sizes", "8"),
-    ("verbose", "loud"), ("early_stopping", None), ("nesterovs_momentum", 0.5),
+    ("learning_rate_init", 0),
+    ("learning_rate_init", -1.0),
+    ("momentum", 2),
+    ("momentum", -0.1),
+    ("validation_fraction", 1.5),
+    ("validation_fraction", 1.0),
+    ("alpha", -1.0),
+    ("batch_size", 0),
+    ("batch_size", "big"),
+    ("max_iter", 0),
+    ("max_iter", 2.5),
+    ("tol", -1.0),
+    ("n_iter_no_change", 0),
+    ("n_iter_no_change", 2.5),
+    ("shuffle", "yes"),
+    ("warm_start", 1),
+    ("beta_1", 1.0),
+    ("beta_2", -0.5),
+    ("epsilon", 0.0),
+    ("power_t", -1.0),
+    ("max_fun", 0),
+    ("solver", "adamm"),
+    ("solver", "Adam"),
+    ("activation", "swish"),
+    ("activation", "softmax"),
+    ("learning_rate", "cosine"),
+    ("random_state", -1),
+    ("random_state", 1.5),
+    ("random_state", "0"),
+    ("hidden_layer_sizes", 0),
+    ("hidden_layer_sizes", "8"),
+    ("verbose", "loud"),
+    ("early_stopping", None),
+    ("nesterovs_momentum", 0.5),
 ]
 
 

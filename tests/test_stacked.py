@@ -7,10 +7,11 @@ member's gradient bitwise the single network's, which tests/test_backprop.py che
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import fnn
-from fnn.errors import ConfigError, FormatError, NonFiniteError
+from fnn.errors import ConfigError, NonFiniteError
 from fnn.layers.dropout import mask
 from fnn.testing import LOSS_OUTPUTS, batches, random_params, specs
 
@@ -36,7 +37,10 @@ def stacked_problems(draw, dropout=False):
 
 
 def leaves_equal_member(stacked_tree, k, single_tree):
-    return all(np.array_equal(a[k], b) for a, b in zip(fnn.tree.leaves(stacked_tree), fnn.tree.leaves(single_tree), strict=True))
+    return all(
+        np.array_equal(a[k], b)
+        for a, b in zip(fnn.tree.leaves(stacked_tree), fnn.tree.leaves(single_tree), strict=True)
+    )
 
 
 # ---------------------------------------------------------------- building stacks
@@ -135,7 +139,9 @@ def test_member_k_of_value_and_grad_is_network_k_bitwise(problem, l2):
         assert np.array_equal(out[k], fnn.apply(p, batch[0]))
 
 
-@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamax", "nadam", "adamw"])
+@pytest.mark.parametrize(
+    "name", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamax", "nadam", "adamw"]
+)
 def test_grad_then_opt_step_on_a_stack_is_each_networks_own_step(name):
     keys = fnn.random.split(fnn.random.key(0), 3)
     spec = fnn.mlp([5, 6, 3], dtype=np.float64)
@@ -208,13 +214,20 @@ def test_member_k_draws_its_dropout_masks_from_fold_in_of_the_layer_key(first):
 def test_training_with_dropout_draws_masks_per_member_and_stays_reproducible():
     data = digits_subset()
     spec = fnn.mlp([64, 16, 10], dropout=0.3, dtype=np.float64)
-    state = fnn.TrainState.create(fnn.init_many(fnn.random.split(fnn.random.key(0), 2), spec), fnn.optim.sgd(0.1), key=fnn.random.key(1))
+    state = fnn.TrainState.create(
+        fnn.init_many(fnn.random.split(fnn.random.key(0), 2), spec), fnn.optim.sgd(0.1), key=fnn.random.key(1)
+    )
     a, _ = fnn.train_epoch(state, data, batch_size=50, loss="cross_entropy")
     b, _ = fnn.train_epoch(state, data, batch_size=50, loss="cross_entropy")
     assert fnn.tree.equal(a, b)
     # the same initial params in both members: only their masks differ, so they drift apart
     same = fnn.stack([fnn.init(fnn.random.key(0), spec)] * 2)
-    c, _ = fnn.train_epoch(fnn.TrainState.create(same, fnn.optim.sgd(0.1), key=fnn.random.key(1)), data, batch_size=50, loss="cross_entropy")
+    c, _ = fnn.train_epoch(
+        fnn.TrainState.create(same, fnn.optim.sgd(0.1), key=fnn.random.key(1)),
+        data,
+        batch_size=50,
+        loss="cross_entropy",
+    )
     w = c.params.layers[0].w
     assert not np.array_equal(w[0], w[1])
 
@@ -248,11 +261,15 @@ def test_member_k_of_a_stacked_fit_is_the_fit_of_network_k_bitwise(dtype, opt):
     keys = fnn.random.split(fnn.random.key(3), 4)
     rule = fnn.EarlyStopping("val_loss", patience=1)
     kw = dict(epochs=7, batch_size=32, loss="cross_entropy", l2=1e-3, validation=0.2, early_stopping=rule, verbose=0)
-    stacked, history = fnn.fit(fnn.TrainState.create(fnn.init_many(keys, spec), OPTIMIZERS[opt](), key=fnn.random.key(4)), data, **kw)
+    stacked, history = fnn.fit(
+        fnn.TrainState.create(fnn.init_many(keys, spec), OPTIMIZERS[opt](), key=fnn.random.key(4)), data, **kw
+    )
     assert history["time"].shape == (len(history["time"]),)
     lengths = []
     for k, key in enumerate(keys):
-        single, h = fnn.fit(fnn.TrainState.create(fnn.init(key, spec), OPTIMIZERS[opt](), key=fnn.random.key(4)), data, **kw)
+        single, h = fnn.fit(
+            fnn.TrainState.create(fnn.init(key, spec), OPTIMIZERS[opt](), key=fnn.random.key(4)), data, **kw
+        )
         assert fnn.tree.equal(fnn.unstack(stacked.params)[k], single.params)
         n = len(h["loss"])
         lengths.append(n)
@@ -270,13 +287,23 @@ def test_stacked_train_epoch_reports_per_member_losses_like_single_runs():
     data = digits_subset(dtype=np.float32)
     spec = fnn.mlp([64, 16, 10])
     keys = fnn.random.split(fnn.random.key(0), 3)
-    s, m = fnn.train_epoch(fnn.TrainState.create(fnn.init_many(keys, spec), fnn.optim.adam(), key=fnn.random.key(1)),
-                           data, batch_size=64, loss="cross_entropy")
+    s, m = fnn.train_epoch(
+        fnn.TrainState.create(fnn.init_many(keys, spec), fnn.optim.adam(), key=fnn.random.key(1)),
+        data,
+        batch_size=64,
+        loss="cross_entropy",
+    )
     assert m["step_loss"].shape == (5, 3) and m["loss"].shape == (3,)
-    assert s.params.dtype == np.float32 and all(a.dtype == np.float32 for a in fnn.tree.leaves(s.opt_state) if isinstance(a, np.ndarray) and a.ndim)
+    assert s.params.dtype == np.float32 and all(
+        a.dtype == np.float32 for a in fnn.tree.leaves(s.opt_state) if isinstance(a, np.ndarray) and a.ndim
+    )
     for k, key in enumerate(keys):
-        _, m1 = fnn.train_epoch(fnn.TrainState.create(fnn.init(key, spec), fnn.optim.adam(), key=fnn.random.key(1)),
-                                data, batch_size=64, loss="cross_entropy")
+        _, m1 = fnn.train_epoch(
+            fnn.TrainState.create(fnn.init(key, spec), fnn.optim.adam(), key=fnn.random.key(1)),
+            data,
+            batch_size=64,
+            loss="cross_entropy",
+        )
         assert np.array_equal(m["step_loss"][:, k], m1["step_loss"]) and m["loss"][k] == m1["loss"]
 
 
@@ -308,8 +335,11 @@ def test_a_nan_member_raises_naming_it_with_the_last_finite_state():
 
 def test_fit_prints_the_mean_over_members(capsys):
     data = digits_subset(100)
-    state = fnn.TrainState.create(fnn.init_many(fnn.random.split(fnn.random.key(0), 3), fnn.mlp([64, 8, 10], dtype=np.float64)),
-                                  fnn.optim.adam(1e-2), key=fnn.random.key(1))
+    state = fnn.TrainState.create(
+        fnn.init_many(fnn.random.split(fnn.random.key(0), 3), fnn.mlp([64, 8, 10], dtype=np.float64)),
+        fnn.optim.adam(1e-2),
+        key=fnn.random.key(1),
+    )
     fnn.fit(state, data, epochs=1, batch_size=50, loss="cross_entropy", verbose=2)
     assert "(mean of 3)" in capsys.readouterr().out
 
@@ -327,9 +357,16 @@ def test_save_and_load_a_stack(tmp_path):
 def test_a_stacked_run_resumed_from_any_checkpoint_ends_bitwise_equal(tmp_path):
     data = digits_subset(200)
     spec = fnn.mlp([64, 12, 10], dtype=np.float64)
-    start = fnn.TrainState.create(fnn.init_many(fnn.random.split(fnn.random.key(0), 3), spec), fnn.optim.adam(1e-2), key=fnn.random.key(1))
-    kw = dict(batch_size=32, loss="cross_entropy", validation=0.25, verbose=0,
-              early_stopping=fnn.EarlyStopping("val_accuracy", patience=2))
+    start = fnn.TrainState.create(
+        fnn.init_many(fnn.random.split(fnn.random.key(0), 3), spec), fnn.optim.adam(1e-2), key=fnn.random.key(1)
+    )
+    kw = dict(
+        batch_size=32,
+        loss="cross_entropy",
+        validation=0.25,
+        verbose=0,
+        early_stopping=fnn.EarlyStopping("val_accuracy", patience=2),
+    )
     whole, history = fnn.fit(start, data, epochs=6, **kw)
     fnn.fit(start, data, epochs=6, checkpoint=tmp_path / "run", checkpoint_every=4, **kw)
     checkpoints = fnn.io.list_checkpoints(tmp_path / "run")

@@ -3,7 +3,8 @@
 import attrs
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fnn
 from fnn.errors import ConfigError
@@ -25,8 +26,11 @@ def total_of(text):
 
 
 @settings(max_examples=40)
-@given(specs(max_depth=4, max_width=40, dropout=True, dtype=np.float32) | specs(max_depth=4, max_width=40, dropout=True, dtype=np.float64),
-       st.integers(0, 2**32 - 1))
+@given(
+    specs(max_depth=4, max_width=40, dropout=True, dtype=np.float32)
+    | specs(max_depth=4, max_width=40, dropout=True, dtype=np.float64),
+    st.integers(0, 2**32 - 1),
+)
 def test_total_is_the_flat_size_and_rows_match_the_layers(spec, seed):
     params = fnn.init(fnn.random.key(seed), spec)
     before = fnn.tree.leaves(params)
@@ -70,8 +74,9 @@ def test_large_counts_use_thousands_separators_and_units():
 
 
 def test_nested_sequential_is_expanded_and_counted_once():
-    spec = fnn.Sequential([fnn.Dense(6), fnn.Sequential([fnn.Dense(4, use_bias=False), fnn.Activation("tanh")]),
-                           fnn.Dense(2)], in_dim=3)
+    spec = fnn.Sequential(
+        [fnn.Dense(6), fnn.Sequential([fnn.Dense(4, use_bias=False), fnn.Activation("tanh")]), fnn.Dense(2)], in_dim=3
+    )
     params = fnn.init(fnn.random.key(0), spec)
     rows = [line.split() for line in summary(params).splitlines()[4:-4]]
     assert [r[0] for r in rows] == ["0", "1", "1.0", "1.1", "2"]

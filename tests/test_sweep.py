@@ -15,14 +15,14 @@ import os
 import statistics
 import sys
 import threading
-import time
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+import sweep_runs
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fnn
-import sweep_runs
 from fnn.errors import ConfigError, SweepError
 
 DIGITS_GRID = {"lr": [1e-3, 1e-2], "dtype": ["float32", "float64"], "dropout": [0.0, 0.3]}
@@ -44,7 +44,9 @@ def assert_rows_equal(a, b):
 
 def direct_rows(run, settings, seeds):
     """The definition, computed here without fnn.sweep."""
-    return [{**config, "seed": seed, **run(dict(config), fnn.random.key(seed))} for config in settings for seed in seeds]
+    return [
+        {**config, "seed": seed, **run(dict(config), fnn.random.key(seed))} for config in settings for seed in seeds
+    ]
 
 
 def digits_settings():
@@ -92,10 +94,14 @@ def test_serial_rows_are_the_definition_on_a_real_training_run(digits_rows):
     assert len(set(losses)) == len(losses)  # every setting and seed trained a different network
 
 
-@pytest.mark.parametrize("make", [
-    lambda: cf.ThreadPoolExecutor(2),
-    lambda: cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")),
-], ids=["threads", "caller's spawn pool"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: cf.ThreadPoolExecutor(2),
+        lambda: cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")),
+    ],
+    ids=["threads", "caller's spawn pool"],
+)
 def test_rows_are_bitwise_the_same_on_any_executor(digits_rows, make):
     with make() as executor:
         rows = fnn.sweep(sweep_runs.train_digits, DIGITS_GRID, 2, executor=executor)
@@ -154,9 +160,13 @@ def dask_executor():
     from distributed import Client, LocalCluster
 
     # A task whose worker dies is retried once (Dask's default: 3 times), to keep the worker-death tests short.
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), \
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                         dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client.get_executor()
 
 
@@ -182,7 +192,9 @@ def test_dask_failure_names_config_and_seed(dask_executor):
     assert isinstance(info.value.__cause__, ValueError) and info.value.seed == 2
 
 
-def test_dask_retries_a_lost_workers_task_and_a_task_that_keeps_killing_its_worker_is_an_error_row(dask_executor, tmp_path):
+def test_dask_retries_a_lost_workers_task_and_a_task_that_keeps_killing_its_worker_is_an_error_row(
+    dask_executor, tmp_path
+):
     """The cluster reschedules the tasks of a worker that died (here: on the first attempt of one pair); a task
     whose every attempt kills its worker comes back as KilledWorker, which on_error="record" makes the pair's row.
     (Apart, one sweep each: Dask counts a worker's death against every task that worker held, so a pair beside
@@ -201,17 +213,31 @@ def test_dask_retries_a_lost_workers_task_and_a_task_that_keeps_killing_its_work
 
 
 def test_dict_grid_order_is_key_order_with_the_last_key_fastest():
-    rows = fnn.sweep(sweep_runs.draw, {"scale": [1.0, 2.0], "b": ["x", "y", "z"]}, [7, 3], executor=fnn.SerialExecutor())
+    rows = fnn.sweep(
+        sweep_runs.draw, {"scale": [1.0, 2.0], "b": ["x", "y", "z"]}, [7, 3], executor=fnn.SerialExecutor()
+    )
     assert [(r["scale"], r["b"], r["seed"]) for r in rows] == [
-        (1.0, "x", 7), (1.0, "x", 3), (1.0, "y", 7), (1.0, "y", 3), (1.0, "z", 7), (1.0, "z", 3),
-        (2.0, "x", 7), (2.0, "x", 3), (2.0, "y", 7), (2.0, "y", 3), (2.0, "z", 7), (2.0, "z", 3),
+        (1.0, "x", 7),
+        (1.0, "x", 3),
+        (1.0, "y", 7),
+        (1.0, "y", 3),
+        (1.0, "z", 7),
+        (1.0, "z", 3),
+        (2.0, "x", 7),
+        (2.0, "x", 3),
+        (2.0, "y", 7),
+        (2.0, "y", 3),
+        (2.0, "z", 7),
+        (2.0, "z", 3),
     ]
     assert list(rows[0]) == ["scale", "b", "seed", "total", "draws"]
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.integers(1, 50), min_size=1, max_size=4, unique=True),
-       st.lists(st.integers(0, 2**40), min_size=1, max_size=3, unique=True))
+@given(
+    st.lists(st.integers(1, 50), min_size=1, max_size=4, unique=True),
+    st.lists(st.integers(0, 2**40), min_size=1, max_size=3, unique=True),
+)
 def test_list_grid_keeps_its_order_and_seeds_their_order(scales, seeds):
     grid = [{"scale": float(s)} for s in scales]
     rows = fnn.sweep(sweep_runs.draw, grid, seeds, executor=fnn.SerialExecutor())
@@ -253,36 +279,42 @@ def test_default_pool_is_shut_down_and_a_given_executor_is_not():
 # ---------------------------------------------------------------- errors at the boundary
 
 
-@pytest.mark.parametrize("grid, message", [
-    ({}, "grid is an empty dict"),
-    ([], "grid is an empty list"),
-    ({"lr": []}, r"grid\['lr'\] must be a non-empty list"),
-    ({"lr": 0.1}, r"grid\['lr'\] must be a non-empty list of values, got 0.1"),
-    ({"act": "relu"}, r"grid\['act'\] must be a non-empty list of values, got 'relu'"),
-    ({1: [1]}, "keys must be strings"),
-    ({"seed": [1, 2]}, "has a key 'seed'"),
-    ([{"lr": 1}, 3], r"grid\[1\] must be a dict of settings, got int"),
-    ([{"seed": 1}], r"grid\[0\] has a key 'seed'"),
-    ("lr", "grid must be a dict of lists .* or a list of dicts .*, got str"),
-    ({"lr": [0.1, 0.1]}, r"setting \{'lr': 0.1\} twice \(settings 0 and 1\)"),
-    ([{"a": [1], "b": 2}, {"b": 2, "a": [1]}], "twice"),
-])
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        ({}, "grid is an empty dict"),
+        ([], "grid is an empty list"),
+        ({"lr": []}, r"grid\['lr'\] must be a non-empty list"),
+        ({"lr": 0.1}, r"grid\['lr'\] must be a non-empty list of values, got 0.1"),
+        ({"act": "relu"}, r"grid\['act'\] must be a non-empty list of values, got 'relu'"),
+        ({1: [1]}, "keys must be strings"),
+        ({"seed": [1, 2]}, "has a key 'seed'"),
+        ([{"lr": 1}, 3], r"grid\[1\] must be a dict of settings, got int"),
+        ([{"seed": 1}], r"grid\[0\] has a key 'seed'"),
+        ("lr", "grid must be a dict of lists .* or a list of dicts .*, got str"),
+        ({"lr": [0.1, 0.1]}, r"setting \{'lr': 0.1\} twice \(settings 0 and 1\)"),
+        ([{"a": [1], "b": 2}, {"b": 2, "a": [1]}], "twice"),
+    ],
+)
 def test_bad_grid(grid, message):
     with pytest.raises(ConfigError, match=message):
         fnn.sweep(sweep_runs.draw, grid, 2)
 
 
-@pytest.mark.parametrize("seeds, message", [
-    (0, r"needs N ≥ 1, got 0"),
-    (-2, r"needs N ≥ 1, got -2"),
-    ([], "seeds is empty"),
-    ([0, -1], r"seeds\[1\] must be a non-negative int, got -1"),
-    ([0, 1.0], r"seeds\[1\] must be a non-negative int, got 1.0 \(float\)"),
-    ([True], r"seeds\[0\] must be a non-negative int, got True \(bool\)"),
-    ([3, 1, 3], r"seed 3 appears twice in seeds \(positions 0 and 2\)"),
-    ({1, 2}, "seeds must be a list of non-negative ints or an int N"),
-    (2.0, "seeds must be a list of non-negative ints or an int N .*got float"),
-])
+@pytest.mark.parametrize(
+    "seeds, message",
+    [
+        (0, r"needs N ≥ 1, got 0"),
+        (-2, r"needs N ≥ 1, got -2"),
+        ([], "seeds is empty"),
+        ([0, -1], r"seeds\[1\] must be a non-negative int, got -1"),
+        ([0, 1.0], r"seeds\[1\] must be a non-negative int, got 1.0 \(float\)"),
+        ([True], r"seeds\[0\] must be a non-negative int, got True \(bool\)"),
+        ([3, 1, 3], r"seed 3 appears twice in seeds \(positions 0 and 2\)"),
+        ({1, 2}, "seeds must be a list of non-negative ints or an int N"),
+        (2.0, "seeds must be a list of non-negative ints or an int N .*got float"),
+    ],
+)
 def test_bad_seeds(seeds, message):
     with pytest.raises(ConfigError, match=message):
         fnn.sweep(sweep_runs.draw, {"scale": [1.0]}, seeds)
@@ -307,14 +339,24 @@ def local_runs():
     def nested(config, key):
         return {"value": config["scale"]}
 
-    return [("lambda", lambda config, key: {"value": config["scale"]}), ("nested", nested),
-            ("nested in a module", sweep_runs.nested_run_factory())]
+    return [
+        ("lambda", lambda config, key: {"value": config["scale"]}),
+        ("nested", nested),
+        ("nested in a module", sweep_runs.nested_run_factory()),
+    ]
 
 
 @pytest.mark.parametrize("name, run", local_runs(), ids=[n for n, _ in local_runs()])
 def test_lambdas_and_nested_functions_are_refused_when_work_leaves_the_process(name, run):
-    for executor in (None, cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")), PermutingExecutor([0])):
-        with pytest.raises(ConfigError, match=r"lambda or a function defined inside another function; .*other processes.*SerialExecutor"):
+    for executor in (
+        None,
+        cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")),
+        PermutingExecutor([0]),
+    ):
+        with pytest.raises(
+            ConfigError,
+            match=r"lambda or a function defined inside another function; .*other processes.*SerialExecutor",
+        ):
             fnn.sweep(run, {"scale": [1.0]}, 1, executor=executor)
         if executor is not None:
             executor.shutdown()
@@ -336,8 +378,11 @@ def test_a_function_whose_name_leads_elsewhere_is_refused():
 @pytest.mark.parametrize("executor", ["serial", "pool"])
 def test_failure_in_run_names_config_and_seed(executor):
     kwargs = {"executor": fnn.SerialExecutor()} if executor == "serial" else {"max_workers": 2}
-    with pytest.raises(SweepError, match=r"run sweep_runs.fail_on_seed failed for config \{'bad_seed': 1\}, seed 1: "
-                                         r"ValueError: boom at seed 1") as info:
+    with pytest.raises(
+        SweepError,
+        match=r"run sweep_runs.fail_on_seed failed for config \{'bad_seed': 1\}, seed 1: "
+        r"ValueError: boom at seed 1",
+    ) as info:
         fnn.sweep(sweep_runs.fail_on_seed, [{"bad_seed": 9}, {"bad_seed": 1}], 3, **kwargs)
     assert (info.value.config, info.value.seed) == ({"bad_seed": 1}, 1)
     assert isinstance(info.value.__cause__, ValueError)
@@ -371,11 +416,14 @@ def test_unimportable_run_module_is_a_clear_error_from_the_worker(tmp_path, monk
         del sys.modules["only_here"]
 
 
-@pytest.mark.parametrize("run, grid, message", [
-    (sweep_runs.returns_list, {"a": [1]}, r"must return a dict of results, got list for config \{'a': 1\}, seed 0"),
-    (sweep_runs.returns_clash, {"clash": ["clash"]}, r"returned the key 'clash', which is already a config key"),
-    (sweep_runs.returns_clash, {"clash": ["seed"]}, r"returned the key 'seed', which is already a row key"),
-])
+@pytest.mark.parametrize(
+    "run, grid, message",
+    [
+        (sweep_runs.returns_list, {"a": [1]}, r"must return a dict of results, got list for config \{'a': 1\}, seed 0"),
+        (sweep_runs.returns_clash, {"clash": ["clash"]}, r"returned the key 'clash', which is already a config key"),
+        (sweep_runs.returns_clash, {"clash": ["seed"]}, r"returned the key 'seed', which is already a row key"),
+    ],
+)
 @pytest.mark.parametrize("executor", ["serial", "pool"])
 def test_bad_results_are_named(run, grid, message, executor):
     kwargs = {"executor": fnn.SerialExecutor()} if executor == "serial" else {"max_workers": 1}
@@ -397,8 +445,11 @@ def test_serial_executor_is_an_executor():
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.lists(st.floats(-1e6, 1e6), min_size=2, max_size=5), min_size=1, max_size=4))
 def test_summary_is_the_sample_mean_and_std_per_setting(groups):
-    rows = [{"setting": g, "seed": s, "acc": v, "name": "x", "flag": True}
-            for g, values in enumerate(groups) for s, v in enumerate(values)]
+    rows = [
+        {"setting": g, "seed": s, "acc": v, "name": "x", "flag": True}
+        for g, values in enumerate(groups)
+        for s, v in enumerate(values)
+    ]
     summary = fnn.sweep_summary(rows)
     assert [s["setting"] for s in summary] == list(range(len(groups)))
     for s, values in zip(summary, groups, strict=True):
@@ -414,7 +465,14 @@ def test_summary_is_the_sample_mean_and_std_per_setting(groups):
 def test_summary_of_a_real_sweep(digits_rows):
     summary = fnn.sweep_summary(digits_rows)
     assert [tuple(s[k] for k in DIGITS_GRID) for s in summary] == [tuple(c.values()) for c in digits_settings()]
-    assert list(summary[0]) == [*DIGITS_GRID, "seeds", "loss_mean", "loss_std", "test_accuracy_mean", "test_accuracy_std"]
+    assert list(summary[0]) == [
+        *DIGITS_GRID,
+        "seeds",
+        "loss_mean",
+        "loss_std",
+        "test_accuracy_mean",
+        "test_accuracy_std",
+    ]
     by_lr = fnn.sweep_summary(digits_rows, by="lr")
     assert [(s["lr"], s["seeds"]) for s in by_lr] == [(1e-3, 8), (1e-2, 8)]
     assert "dropout_mean" not in by_lr[0]  # config keys are never summarized as results
@@ -422,8 +480,11 @@ def test_summary_of_a_real_sweep(digits_rows):
 
 
 def test_summary_with_one_seed_and_unhashable_settings():
-    rows = [{"layers": [64, 32], "seed": 0, "loss": 1.0}, {"layers": [64, 16], "seed": 0, "loss": 2.0},
-            {"layers": [64, 32], "seed": 1, "loss": 3.0}]
+    rows = [
+        {"layers": [64, 32], "seed": 0, "loss": 1.0},
+        {"layers": [64, 16], "seed": 0, "loss": 2.0},
+        {"layers": [64, 32], "seed": 1, "loss": 3.0},
+    ]
     summary = fnn.sweep_summary(rows)
     assert [(s["layers"], s["seeds"], s["loss_mean"]) for s in summary] == [([64, 32], 2, 2.0), ([64, 16], 1, 2.0)]
     assert math.isnan(summary[1]["loss_std"])
@@ -445,16 +506,19 @@ def test_summary_as_frame_without_pandas(monkeypatch):
         fnn.sweep_summary([{"lr": 0.1, "seed": 0, "loss": 1.0}], as_frame=True)
 
 
-@pytest.mark.parametrize("rows, kwargs, message", [
-    ([], {}, "rows must be a non-empty list of dicts"),
-    ([3], {}, r"rows\[0\] must be a dict, got int"),
-    ([{"lr": 1, "loss": 2}], {}, r"rows\[0\] has no 'seed' key.*pass by="),
-    ([{"lr": 1, "seed": 0}], {"by": ["width"]}, r"rows\[0\] has no key 'width'"),
-    ([{"lr": 1, "seed": 0}], {"by": 3}, "by must be a key name or a list of key names"),
-    ([{"lr": 1, "seed": 0}], {"ddof": -1}, "ddof must be an int ≥ 0"),
-    ([{"seeds": 1, "seed": 0}], {}, "the setting has a key 'seeds'"),
-    ([{"loss_mean": 1, "seed": 0, "loss": 2.0}], {}, "summary column 'loss_mean' clashes"),
-])
+@pytest.mark.parametrize(
+    "rows, kwargs, message",
+    [
+        ([], {}, "rows must be a non-empty list of dicts"),
+        ([3], {}, r"rows\[0\] must be a dict, got int"),
+        ([{"lr": 1, "loss": 2}], {}, r"rows\[0\] has no 'seed' key.*pass by="),
+        ([{"lr": 1, "seed": 0}], {"by": ["width"]}, r"rows\[0\] has no key 'width'"),
+        ([{"lr": 1, "seed": 0}], {"by": 3}, "by must be a key name or a list of key names"),
+        ([{"lr": 1, "seed": 0}], {"ddof": -1}, "ddof must be an int ≥ 0"),
+        ([{"seeds": 1, "seed": 0}], {}, "the setting has a key 'seeds'"),
+        ([{"loss_mean": 1, "seed": 0, "loss": 2.0}], {}, "summary column 'loss_mean' clashes"),
+    ],
+)
 def test_bad_summary_input(rows, kwargs, message):
     with pytest.raises(ConfigError, match=message):
         fnn.sweep_summary(rows, **kwargs)

@@ -14,11 +14,11 @@ import re
 import time
 
 import pytest
+import sweep_runs
+from test_sweep import assert_rows_equal, direct_rows
 
 import fnn
-import sweep_runs
 from fnn.errors import ConfigError, SweepError
-from test_sweep import assert_rows_equal, direct_rows
 
 SERIAL = fnn.SerialExecutor
 
@@ -27,8 +27,10 @@ def read_log(log):
     """The side channel: (event, pair word, pid, the rest) per line."""
     if not pathlib.Path(log).exists():
         return []
-    return [tuple(line.split()[:2]) + (int(line.split()[-1]), line.split()[2:-1])
-            for line in pathlib.Path(log).read_text().splitlines()]
+    return [
+        tuple(line.split()[:2]) + (int(line.split()[-1]), line.split()[2:-1])
+        for line in pathlib.Path(log).read_text().splitlines()
+    ]
 
 
 def starts(log, since=0):
@@ -68,19 +70,21 @@ def expected_rows(grid, seeds):
     return direct_rows(sweep_runs.counted, grid, seeds)
 
 
-
 # ---------------------------------------------------------------- bad options, before any run
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"timeout": 0}, r"timeout must be a positive number of seconds"),
-    ({"timeout": -1.0}, r"timeout must be a positive number"),
-    ({"timeout": float("nan")}, r"timeout must be a positive number"),
-    ({"timeout": True}, r"timeout must be a positive number"),
-    ({"timeout": "5"}, r"timeout must be a positive number"),
-    ({"timeout": 5, "executor": "serial"}, r"timeout= ends an overdue run by ending its worker"),
-    ({"on_error": "ignore"}, r"on_error must be 'raise' .* or 'record'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"timeout": 0}, r"timeout must be a positive number of seconds"),
+        ({"timeout": -1.0}, r"timeout must be a positive number"),
+        ({"timeout": float("nan")}, r"timeout must be a positive number"),
+        ({"timeout": True}, r"timeout must be a positive number"),
+        ({"timeout": "5"}, r"timeout must be a positive number"),
+        ({"timeout": 5, "executor": "serial"}, r"timeout= ends an overdue run by ending its worker"),
+        ({"on_error": "ignore"}, r"on_error must be 'raise' .* or 'record'"),
+    ],
+)
 def test_bad_options_are_clear_errors_before_any_run(tmp_path, kwargs, message):
     log = tmp_path / "log"
     kwargs = {**kwargs, "executor": SERIAL() if kwargs.get("executor") == "serial" else None}
@@ -103,8 +107,14 @@ FLAKY = [{"scale": 1.0, "death": ""}, {"scale": 2.0, "death": "raise"}, {"scale"
 def test_record_makes_a_failure_a_row_and_the_sweep_goes_on(tmp_path):
     rows = fnn.sweep(sweep_runs.dies, FLAKY, 2, executor=SERIAL(), on_error="record")
     assert [r.get("status") for r in rows] == [None, None, "error", "error", None, None]
-    assert rows[2] == {"scale": 2.0, "death": "raise", "seed": 0, "status": "error", "error_type": "ValueError",
-                       "error_message": "boom for {'scale': 2.0, 'death': 'raise'}"}
+    assert rows[2] == {
+        "scale": 2.0,
+        "death": "raise",
+        "seed": 0,
+        "status": "error",
+        "error_type": "ValueError",
+        "error_message": "boom for {'scale': 2.0, 'death': 'raise'}",
+    }
     ok = [r for r in rows if "status" not in r]
     assert_rows_equal(ok, [r for r in direct_rows(sweep_runs.counted, [FLAKY[0], FLAKY[2]], range(2))])
     summary = fnn.sweep_summary(rows)
@@ -113,14 +123,18 @@ def test_record_makes_a_failure_a_row_and_the_sweep_goes_on(tmp_path):
 
 
 def test_raise_stops_at_the_first_failure_and_the_finished_rows_are_on_the_error():
-    with pytest.raises(SweepError, match=r"failed for config \{'scale': 2.0, 'death': 'raise'\}, seed 0: ValueError") as info:
+    with pytest.raises(
+        SweepError, match=r"failed for config \{'scale': 2.0, 'death': 'raise'\}, seed 0: ValueError"
+    ) as info:
         fnn.sweep(sweep_runs.dies, FLAKY, 2, executor=SERIAL())
     assert (info.value.config, info.value.seed) == (FLAKY[1], 0)
     assert_rows_equal(info.value.rows, direct_rows(sweep_runs.counted, [FLAKY[0]], range(2)))
 
 
-DEATHS = {"exit": r"the worker process running this pair exited with code 3",
-          "segfault": r"the worker process running this pair was killed by SIGSEGV"}
+DEATHS = {
+    "exit": r"the worker process running this pair exited with code 3",
+    "segfault": r"the worker process running this pair was killed by SIGSEGV",
+}
 
 
 def test_a_dead_worker_fails_its_own_pair_and_the_pool_runs_the_rest(tmp_path):
@@ -136,11 +150,16 @@ def test_a_dead_worker_fails_its_own_pair_and_the_pool_runs_the_rest(tmp_path):
     for r in rows:
         if r["i"] in failed:
             assert r["error_type"] == "BrokenProcessPool" and re.fullmatch(DEATHS[r["death"]], r["error_message"])
-    assert_rows_equal([r for r in rows if r["i"] not in failed],
-                      direct_rows(sweep_runs.counted, [g for g in grid if g["i"] not in failed], [0]))
+    assert_rows_equal(
+        [r for r in rows if r["i"] not in failed],
+        direct_rows(sweep_runs.counted, [g for g in grid if g["i"] not in failed], [0]),
+    )
     assert_gone([pid for _, _, pid, _ in read_log(log)])
-    with pytest.raises(SweepError, match=r"failed for config \{'i': 2, 'sleep': 0.1, 'death': 'exit'\}, seed 0: "
-                                         rf"BrokenProcessPool: {DEATHS['exit']}") as info:
+    with pytest.raises(
+        SweepError,
+        match=r"failed for config \{'i': 2, 'sleep': 0.1, 'death': 'exit'\}, seed 0: "
+        rf"BrokenProcessPool: {DEATHS['exit']}",
+    ) as info:
         fnn.sweep(run, grid, 1, max_workers=2)
     assert info.value.config == grid[2] and [r["i"] for r in info.value.rows][:2] == [0, 1]
 
@@ -154,9 +173,12 @@ def test_what_cannot_travel_back_from_a_worker_fails_its_own_pair_with_its_messa
     assert [r["error_type"] for r in rows] == ["TwoPartError", "RuntimeError", "TypeError"]
     assert rows[0]["error_message"] == "the loss went wrong with the data"
     assert rows[1]["error_message"].startswith("('a lock inside', <unlocked _thread.lock")
-    assert rows[2]["error_message"].startswith("run returned a result that cannot be sent back to the sweep: "
-                                               "TypeError: cannot pickle '_thread.lock' object")
-    with pytest.raises(SweepError, match=r"seed 0: TwoPartError: the loss went wrong with the data; the 0 rows") as info:
+    assert rows[2]["error_message"].startswith(
+        "run returned a result that cannot be sent back to the sweep: TypeError: cannot pickle '_thread.lock' object"
+    )
+    with pytest.raises(
+        SweepError, match=r"seed 0: TwoPartError: the loss went wrong with the data; the 0 rows"
+    ) as info:
         fnn.sweep(sweep_runs.travels_badly, grid[:1], 1, max_workers=1)
     assert info.value.__cause__ is None
 
@@ -164,8 +186,11 @@ def test_what_cannot_travel_back_from_a_worker_fails_its_own_pair_with_its_messa
 def test_a_worker_of_a_given_pool_that_dies_blames_no_single_pair(tmp_path):
     grid = [{"i": i, "sleep": 0.3, "death": "exit" if i == 1 else ""} for i in range(4)]
     with cf.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        with pytest.raises(SweepError, match=r"a worker process of the given executor died .* while \d pairs were "
-                                             r"running or queued, and the executor cannot tell which one it ran") as info:
+        with pytest.raises(
+            SweepError,
+            match=r"a worker process of the given executor died .* while \d pairs were "
+            r"running or queued, and the executor cannot tell which one it ran",
+        ) as info:
             fnn.sweep(sweep_runs.dies, grid, 1, executor=pool, on_error="record")
     assert info.value.config is None and "'i': 1" in str(info.value)
 
@@ -174,8 +199,9 @@ def test_a_run_past_its_timeout_becomes_an_error_row_and_its_worker_is_ended(tmp
     log = tmp_path / "log"
     run = functools.partial(sweep_runs.hangs, log=str(log))
     start = time.monotonic()
-    rows = fnn.sweep(run, [{"sleep": 0.0}, {"sleep": 600.0}, {"sleep": 0.1}], [0, 1], max_workers=2, timeout=1.5,
-                     on_error="record")
+    rows = fnn.sweep(
+        run, [{"sleep": 0.0}, {"sleep": 600.0}, {"sleep": 0.1}], [0, 1], max_workers=2, timeout=1.5, on_error="record"
+    )
     took = time.monotonic() - start
     print(f"\ntimeout=1.5 s with two runs of 600 s: the sweep returned after {took:.2f} s")
     assert took < 60
@@ -185,5 +211,3 @@ def test_a_run_past_its_timeout_becomes_an_error_row_and_its_worker_is_ended(tmp
     assert_gone([pid for event, pair, pid, _ in read_log(log) if pair.startswith("sleep=600.0")], within=2)
     with pytest.raises(SweepError, match=r"config \{'sleep': 600.0\}, seed 0: TimeoutError: the run took longer"):
         fnn.sweep(run, [{"sleep": 600.0}], 1, timeout=1.0)
-
-

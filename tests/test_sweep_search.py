@@ -6,17 +6,23 @@ import math
 import sys
 
 import pytest
-from hypothesis import given, settings, strategies as st
-
-import fnn
 import sweep_runs
-from fnn.errors import ConfigError
-from fnn.sweep.space import Choice, Integer, LogUniform, Uniform, random_search
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_sweep import assert_rows_equal, direct_rows
 from test_sweep_failures import FLAKY, GRID, SERIAL
 
-SPACE = {"lr": LogUniform(1e-4, 1e-1), "width": Integer(16, 128), "act": Choice(["relu", "tanh", "gelu"]),
-         "dropout": Uniform(0.0, 0.5), "epochs": 10}
+import fnn
+from fnn.errors import ConfigError
+from fnn.sweep.space import Choice, Integer, LogUniform, Uniform, random_search
+
+SPACE = {
+    "lr": LogUniform(1e-4, 1e-1),
+    "width": Integer(16, 128),
+    "act": Choice(["relu", "tanh", "gelu"]),
+    "dropout": Uniform(0.0, 0.5),
+    "epochs": 10,
+}
 
 
 def test_the_same_key_gives_these_configs_on_every_machine():
@@ -31,7 +37,10 @@ def test_the_same_key_gives_these_configs_on_every_machine():
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 2**40), st.integers(1, 12), st.integers(1, 12))
 def test_a_shorter_search_is_the_start_of_a_longer_one(seed, m, n):
-    short, long = random_search(fnn.random.key(seed), SPACE, min(m, n)), random_search(fnn.random.key(seed), SPACE, max(m, n))
+    short, long = (
+        random_search(fnn.random.key(seed), SPACE, min(m, n)),
+        random_search(fnn.random.key(seed), SPACE, max(m, n)),
+    )
     assert long[: len(short)] == short
     assert random_search(fnn.random.key(seed + 1), SPACE, len(short)) != short
 
@@ -40,7 +49,9 @@ def test_a_shorter_search_is_the_start_of_a_longer_one(seed, m, n):
 @given(st.integers(0, 2**40))
 def test_adding_a_dimension_leaves_the_others_as_they_were(seed):
     wider = {**SPACE, "momentum": Uniform(0.8, 0.99)}
-    for a, b in zip(random_search(fnn.random.key(seed), SPACE, 5), random_search(fnn.random.key(seed), wider, 5), strict=True):
+    for a, b in zip(
+        random_search(fnn.random.key(seed), SPACE, 5), random_search(fnn.random.key(seed), wider, 5), strict=True
+    ):
         assert {k: b[k] for k in a} == a and list(b) == [*SPACE, "momentum"]
 
 
@@ -78,25 +89,29 @@ def test_a_random_search_is_a_grid_for_the_sweep_and_its_store(tmp_path):
     rows = fnn.sweep(sweep_runs.counted, configs, 2, store=tmp_path / "s.db", executor=SERIAL())
     assert_rows_equal(rows, direct_rows(sweep_runs.counted, configs, [0, 1]))
     again = random_search(fnn.random.key(3), {"scale": LogUniform(0.1, 10.0), "tag": Choice(["a", "b"])}, 6)
-    assert_rows_equal(fnn.sweep(sweep_runs.counted, again, 2, store=tmp_path / "s.db", executor=SERIAL())[:8],
-                      rows)  # a longer search reuses the stored rows of the shorter one
+    assert_rows_equal(
+        fnn.sweep(sweep_runs.counted, again, 2, store=tmp_path / "s.db", executor=SERIAL())[:8], rows
+    )  # a longer search reuses the stored rows of the shorter one
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda: Uniform(1.0, 1.0), r"Uniform needs low < high"),
-    (lambda: Uniform(0.0, float("inf")), r"Uniform.high must be a finite number"),
-    (lambda: LogUniform(0.0, 1.0), r"LogUniform needs 0 < low < high"),
-    (lambda: LogUniform("a", 1.0), r"LogUniform.low must be a finite number"),
-    (lambda: Integer(3, 2), r"Integer needs low <= high"),
-    (lambda: Integer(1.5, 2), r"Integer.low must be an int, got 1.5"),
-    (lambda: Choice([]), r"Choice needs at least one value"),
-    (lambda: random_search(0, SPACE, 2), r"key must be an fnn.random.Key"),
-    (lambda: random_search(fnn.random.key(0), {}, 2), r"space must be a non-empty dict"),
-    (lambda: random_search(fnn.random.key(0), {"seed": Integer(0, 9)}, 2), r"has a key 'seed'"),
-    (lambda: random_search(fnn.random.key(0), {1: Integer(0, 9)}, 2), r"keys must be strings"),
-    (lambda: random_search(fnn.random.key(0), SPACE, 0), r"n must be an int ≥ 1, got 0"),
-    (lambda: random_search(fnn.random.key(0), SPACE, 2.0), r"n must be an int ≥ 1, got 2.0"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: Uniform(1.0, 1.0), r"Uniform needs low < high"),
+        (lambda: Uniform(0.0, float("inf")), r"Uniform.high must be a finite number"),
+        (lambda: LogUniform(0.0, 1.0), r"LogUniform needs 0 < low < high"),
+        (lambda: LogUniform("a", 1.0), r"LogUniform.low must be a finite number"),
+        (lambda: Integer(3, 2), r"Integer needs low <= high"),
+        (lambda: Integer(1.5, 2), r"Integer.low must be an int, got 1.5"),
+        (lambda: Choice([]), r"Choice needs at least one value"),
+        (lambda: random_search(0, SPACE, 2), r"key must be an fnn.random.Key"),
+        (lambda: random_search(fnn.random.key(0), {}, 2), r"space must be a non-empty dict"),
+        (lambda: random_search(fnn.random.key(0), {"seed": Integer(0, 9)}, 2), r"has a key 'seed'"),
+        (lambda: random_search(fnn.random.key(0), {1: Integer(0, 9)}, 2), r"keys must be strings"),
+        (lambda: random_search(fnn.random.key(0), SPACE, 0), r"n must be an int ≥ 1, got 0"),
+        (lambda: random_search(fnn.random.key(0), SPACE, 2.0), r"n must be an int ≥ 1, got 2.0"),
+    ],
+)
 def test_bad_spaces(make, message):
     with pytest.raises(ConfigError, match=message):
         make()
@@ -106,8 +121,9 @@ def test_bad_spaces(make, message):
 
 
 def test_progress_shows_counts_and_the_best_result(capsys):
-    rows = fnn.sweep(sweep_runs.dies, FLAKY, 2, executor=SERIAL(), on_error="record", progress=True,
-                     best=("total", "max"))
+    rows = fnn.sweep(
+        sweep_runs.dies, FLAKY, 2, executor=SERIAL(), on_error="record", progress=True, best=("total", "max")
+    )
     err = capsys.readouterr().err
     best = max((r for r in rows if "total" in r), key=lambda r: r["total"])
     assert "6/6" in err and "2 failed, 0 remaining" in err
@@ -123,12 +139,15 @@ def test_progress_without_tqdm_is_a_line_per_pair(capsys, monkeypatch):
     assert lines[-1].startswith("sweep: 3/3 finished, 0 failed, 0 remaining, best total ")
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"best": ("loss", "min")}, r"best= names the result the progress display reports; pass progress=True too"),
-    ({"best": ("loss", "lowest"), "progress": True}, r"best must be a \(result name, 'min' or 'max'\) pair"),
-    ({"best": "loss", "progress": True}, r"best must be a \(result name, 'min' or 'max'\) pair"),
-    ({"progress": "yes"}, r"progress must be True or False"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"best": ("loss", "min")}, r"best= names the result the progress display reports; pass progress=True too"),
+        ({"best": ("loss", "lowest"), "progress": True}, r"best must be a \(result name, 'min' or 'max'\) pair"),
+        ({"best": "loss", "progress": True}, r"best must be a \(result name, 'min' or 'max'\) pair"),
+        ({"progress": "yes"}, r"progress must be True or False"),
+    ],
+)
 def test_bad_progress_options(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         fnn.sweep(sweep_runs.counted, GRID, 1, executor=SERIAL(), **kwargs)

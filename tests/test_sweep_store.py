@@ -19,15 +19,17 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
-
-import fnn
 import sweep_kill_child
 import sweep_runs
-from fnn.errors import ConfigError, FormatError, SweepError
-from fnn.sweep import pair_dir, store as sweep_store, stored_rows
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_sweep import assert_rows_equal, direct_rows
 from test_sweep_failures import FLAKY, GRID, SERIAL, assert_gone, counting, expected_rows, read_log, starts
+
+import fnn
+from fnn.errors import ConfigError, FormatError, SweepError
+from fnn.sweep import pair_dir, stored_rows
+from fnn.sweep import store as sweep_store
 
 CHILD = pathlib.Path(__file__).with_name("sweep_kill_child.py")
 
@@ -58,13 +60,16 @@ def test_new_settings_and_seeds_run_only_the_new_pairs(tmp_path):
     log, db = tmp_path / "log", tmp_path / "s.db"
     fnn.sweep(counting(log), {"scale": [1.0, 2.0]}, [0, 1], store=db, executor=SERIAL())
     rows = fnn.sweep(counting(log), {"scale": [1.0, 2.0, 3.0]}, [0, 1, 2], store=db, executor=SERIAL())
-    new = {sweep_runs.pair_word({"scale": c}, s) for c in (1.0, 2.0, 3.0) for s in range(3)} \
-        - {sweep_runs.pair_word({"scale": c}, s) for c in (1.0, 2.0) for s in range(2)}
+    new = {sweep_runs.pair_word({"scale": c}, s) for c in (1.0, 2.0, 3.0) for s in range(3)} - {
+        sweep_runs.pair_word({"scale": c}, s) for c in (1.0, 2.0) for s in range(2)
+    }
     assert sorted(starts(log)[4:]) == sorted(new)  # 5 new pairs, each once
     assert_rows_equal(rows, expected_rows(GRID, range(3)))
     # the store's order is the latest grid's; a smaller grid returns only its own rows
-    assert_rows_equal(fnn.sweep(counting(log), {"scale": [2.0]}, [1], store=db, executor=SERIAL()),
-                      expected_rows([{"scale": 2.0}], [1]))
+    assert_rows_equal(
+        fnn.sweep(counting(log), {"scale": [2.0]}, [1], store=db, executor=SERIAL()),
+        expected_rows([{"scale": 2.0}], [1]),
+    )
     assert len(starts(log)) == 9
 
 
@@ -82,7 +87,9 @@ def test_a_sweep_over_a_partly_done_store_runs_exactly_the_missing_pairs(tmp_pat
             fnn.sweep(counting(log), [GRID[i]], seeds, store=db, executor=SERIAL())
     before = len(read_log(log))
     rows = fnn.sweep(counting(log), GRID, 3, store=db, executor=SERIAL())
-    assert sorted(starts(log, before)) == sorted(sweep_runs.pair_word(c, s) for (c, s), d in zip(pairs, done, strict=True) if not d)
+    assert sorted(starts(log, before)) == sorted(
+        sweep_runs.pair_word(c, s) for (c, s), d in zip(pairs, done, strict=True) if not d
+    )
     assert len(starts(log)) == 9
     assert_rows_equal(rows, expected_rows(GRID, range(3)))
 
@@ -93,8 +100,11 @@ def test_the_store_is_sqlite_that_pandas_reads_and_the_summary_reads_it(tmp_path
     db = tmp_path / "s.db"
     rows = fnn.sweep(sweep_runs.counted, GRID, 3, store=db, executor=SERIAL())
     with contextlib.closing(sqlite3.connect(db)) as connection:
-        frame = pd.read_sql("SELECT seed, status, json_extract(row, '$.total') AS total, seconds, finished, config "
-                            "FROM rows JOIN grid USING (pair) ORDER BY position", connection)
+        frame = pd.read_sql(
+            "SELECT seed, status, json_extract(row, '$.total') AS total, seconds, finished, config "
+            "FROM rows JOIN grid USING (pair) ORDER BY position",
+            connection,
+        )
         meta = dict(connection.execute("SELECT key, value FROM meta"))
     assert frame["total"].tolist() == [r["total"] for r in rows]
     assert frame["seed"].tolist() == [0, 1, 2] * 3 and set(frame["status"]) == {"ok"}
@@ -116,8 +126,11 @@ def test_other_processes_read_the_store_while_the_sweep_writes_it(tmp_path):
 
 def test_results_a_store_cannot_keep_exactly_are_refused_by_name(tmp_path):
     db = tmp_path / "s.db"
-    with pytest.raises(ConfigError, match=r"run sweep_runs.draw for config \{'scale': 1.0\}, seed 0: result\['draws'\] is a "
-                                          r"numpy.ndarray .*JSON holds .*tolist\(\), or fnn.save"):
+    with pytest.raises(
+        ConfigError,
+        match=r"run sweep_runs.draw for config \{'scale': 1.0\}, seed 0: result\['draws'\] is a "
+        r"numpy.ndarray .*JSON holds .*tolist\(\), or fnn.save",
+    ):
         fnn.sweep(sweep_runs.draw, [{"scale": 1.0}], 1, store=db, executor=SERIAL())
     rows = fnn.sweep(sweep_runs.draw, [{"scale": 1.0}], 1, store=db, executor=SERIAL(), on_error="record")
     assert rows[0]["status"] == "error" and rows[0]["error_type"] == "ConfigError"
@@ -134,15 +147,20 @@ def test_a_store_of_another_run_function_is_refused(tmp_path):
         fnn.sweep(sweep_runs.hangs, [{"sleep": 0.0}], 1, store=db, executor=SERIAL())
 
 
-@pytest.mark.parametrize("stored, given_", [
-    ([{"scale": 1.0, "sleep": 0}], [{"scale": 1.0, "sleep": 0.0}]),     # 0 == 0.0, but a row would hold 0.0
-    ([{"scale": 1.0, "sleep": 0}], [{"sleep": 0, "scale": 1.0}]),       # another key order: another row
-    ([{"scale": 1.0, "sleep": 0}], [{"scale": 1.0, "sleep": False}]),   # False == 0
-])
+@pytest.mark.parametrize(
+    "stored, given_",
+    [
+        ([{"scale": 1.0, "sleep": 0}], [{"scale": 1.0, "sleep": 0.0}]),  # 0 == 0.0, but a row would hold 0.0
+        ([{"scale": 1.0, "sleep": 0}], [{"sleep": 0, "scale": 1.0}]),  # another key order: another row
+        ([{"scale": 1.0, "sleep": 0}], [{"scale": 1.0, "sleep": False}]),  # False == 0
+    ],
+)
 def test_a_pair_stored_with_its_config_written_another_way_is_refused(tmp_path, stored, given_):
     log, db = tmp_path / "log", tmp_path / "s.db"
     fnn.sweep(counting(log), stored, 1, store=db, executor=SERIAL())
-    with pytest.raises(ConfigError, match=r"holds the config \{.*\} for seed 0 where this grid gives .*written another way"):
+    with pytest.raises(
+        ConfigError, match=r"holds the config \{.*\} for seed 0 where this grid gives .*written another way"
+    ):
         fnn.sweep(counting(log), given_, 1, store=db, executor=SERIAL())
     assert len(starts(log)) == 1
 
@@ -150,16 +168,23 @@ def test_a_pair_stored_with_its_config_written_another_way_is_refused(tmp_path, 
 def test_a_second_driver_on_one_store_is_refused(tmp_path):
     db = tmp_path / "s.db"
     with sweep_store.open_store(db, "sweep_runs.counted"):
-        with pytest.raises(ConfigError, match=rf"the store .*s.db is in use by another sweep \(process {os.getpid()}\)"):
+        with pytest.raises(
+            ConfigError, match=rf"the store .*s.db is in use by another sweep \(process {os.getpid()}\)"
+        ):
             fnn.sweep(sweep_runs.counted, GRID, 1, store=db, executor=SERIAL())
     fnn.sweep(sweep_runs.counted, GRID, 1, store=db, executor=SERIAL())  # released
 
 
 def damaged_store(path):
-    fnn.sweep(sweep_runs.counted, [{"scale": float(s), "pad": "x" * 3000} for s in range(30)], 1, store=path,
-              executor=SERIAL())
+    fnn.sweep(
+        sweep_runs.counted,
+        [{"scale": float(s), "pad": "x" * 3000} for s in range(30)],
+        1,
+        store=path,
+        executor=SERIAL(),
+    )
     data = bytearray(path.read_bytes())
-    data[4096 * 3: 4096 * 3 + 64] = b"\xff" * 64  # a page in the middle of the rows
+    data[4096 * 3 : 4096 * 3 + 64] = b"\xff" * 64  # a page in the middle of the rows
     path.write_bytes(bytes(data))
 
 
@@ -176,17 +201,30 @@ def newer_store(path):
         db.commit()
 
 
-@pytest.mark.parametrize("make, kwargs, error, message", [
-    (None, {"store": "/nonexistent-dir/s.db"}, ConfigError, r"in the directory '/nonexistent-dir', which does not exist"),
-    (lambda p: p.mkdir(), {}, ConfigError, r"is a directory; give the path of a file"),
-    (lambda p: p.write_text("lr,loss\n0.1,2.0\n" * 100), {}, FormatError, r"is not a sweep store: SQLite cannot read it"),
-    (foreign_sqlite, {}, FormatError, r"an SQLite database but not a sweep store \(its tables: experiments\)"),
-    (damaged_store, {}, FormatError, r"damaged|cannot read"),
-    (newer_store, {}, FormatError, r"store format version '99'; this fnn reads versions up to 1"),
-    (None, {"store": 3}, ConfigError, r"store must be a file path"),
-    (None, {"retry_failed": True, "store": None}, ConfigError, r"retry_failed=True .* needs store=PATH"),
-    (None, {"retry_failed": 1}, ConfigError, r"retry_failed must be True or False"),
-])
+@pytest.mark.parametrize(
+    "make, kwargs, error, message",
+    [
+        (
+            None,
+            {"store": "/nonexistent-dir/s.db"},
+            ConfigError,
+            r"in the directory '/nonexistent-dir', which does not exist",
+        ),
+        (lambda p: p.mkdir(), {}, ConfigError, r"is a directory; give the path of a file"),
+        (
+            lambda p: p.write_text("lr,loss\n0.1,2.0\n" * 100),
+            {},
+            FormatError,
+            r"is not a sweep store: SQLite cannot read it",
+        ),
+        (foreign_sqlite, {}, FormatError, r"an SQLite database but not a sweep store \(its tables: experiments\)"),
+        (damaged_store, {}, FormatError, r"damaged|cannot read"),
+        (newer_store, {}, FormatError, r"store format version '99'; this fnn reads versions up to 1"),
+        (None, {"store": 3}, ConfigError, r"store must be a file path"),
+        (None, {"retry_failed": True, "store": None}, ConfigError, r"retry_failed=True .* needs store=PATH"),
+        (None, {"retry_failed": 1}, ConfigError, r"retry_failed must be True or False"),
+    ],
+)
 def test_bad_input_is_a_clear_error_before_any_run(tmp_path, make, kwargs, error, message):
     log, target = tmp_path / "log", tmp_path / "target"
     if make is not None:
@@ -199,13 +237,16 @@ def test_bad_input_is_a_clear_error_before_any_run(tmp_path, make, kwargs, error
         assert not (tmp_path / "target.lock").exists()  # checked before the lock: nothing left beside the file
 
 
-@pytest.mark.parametrize("grid, message", [
-    ([{"layers": (64, 32)}], r"setting 0's 'layers' is a tuple \(\(64, 32\)\).*use a list"),
-    ([{"lr": np.float64(0.1)}], r"setting 0's 'lr' is a numpy.float64 .*float\(value\)"),
-    ([{"lr": 0.1}, {"lr": np.float32(0.2)}], r"setting 1's 'lr' is a numpy.float32"),
-    ([{"opt": {"name": "adam", 1: 2}}], r"setting 0's 'opt' has the key 1 \(int\)"),
-    ([{"x": [1, {2, 3}]}], r"setting 0's 'x'\[1\] is a set"),
-])
+@pytest.mark.parametrize(
+    "grid, message",
+    [
+        ([{"layers": (64, 32)}], r"setting 0's 'layers' is a tuple \(\(64, 32\)\).*use a list"),
+        ([{"lr": np.float64(0.1)}], r"setting 0's 'lr' is a numpy.float64 .*float\(value\)"),
+        ([{"lr": 0.1}, {"lr": np.float32(0.2)}], r"setting 1's 'lr' is a numpy.float32"),
+        ([{"opt": {"name": "adam", 1: 2}}], r"setting 0's 'opt' has the key 1 \(int\)"),
+        ([{"x": [1, {2, 3}]}], r"setting 0's 'x'\[1\] is a set"),
+    ],
+)
 @pytest.mark.parametrize("option", ["store", "workdirs"])
 def test_a_grid_json_cannot_hold_is_refused_before_any_run(tmp_path, grid, message, option):
     log = tmp_path / "log"
@@ -232,7 +273,9 @@ def test_stored_rows_of_what_is_not_a_store(tmp_path):
 def test_raise_keeps_the_finished_rows_in_the_store_and_on_the_error(tmp_path):
     log, db = tmp_path / "log", tmp_path / "s.db"
     run = functools.partial(sweep_runs.dies, log=str(log))
-    with pytest.raises(SweepError, match=r"failed for config \{'scale': 2.0, 'death': 'raise'\}, seed 0: ValueError") as info:
+    with pytest.raises(
+        SweepError, match=r"failed for config \{'scale': 2.0, 'death': 'raise'\}, seed 0: ValueError"
+    ) as info:
         fnn.sweep(run, FLAKY, 2, store=db, executor=SERIAL())
     assert (info.value.config, info.value.seed) == (FLAKY[1], 0)
     assert_rows_equal(info.value.rows, direct_rows(sweep_runs.counted, [FLAKY[0]], range(2)))
@@ -250,8 +293,11 @@ def test_failed_pairs_are_run_again_only_when_asked(tmp_path):
     assert [r.get("status") for r in first] == ["error"] * 2 + [None] * 4  # scale 1.0 fails while the flag exists
     flag.unlink()
     assert fnn.sweep(run, GRID, 2, store=db, executor=SERIAL(), on_error="record") == first
-    with pytest.raises(SweepError, match=r"holds a failure of run sweep_runs.fails_while for config \{'scale': 1.0\}, "
-                                         r"seed 0 \(RuntimeError: .*\) and 1 more; pass retry_failed=True") as info:
+    with pytest.raises(
+        SweepError,
+        match=r"holds a failure of run sweep_runs.fails_while for config \{'scale': 1.0\}, "
+        r"seed 0 \(RuntimeError: .*\) and 1 more; pass retry_failed=True",
+    ) as info:
         fnn.sweep(run, GRID, 2, store=db, executor=SERIAL())
     assert len(info.value.rows) == 4
     assert len(starts(log)) == 6  # neither rerun ran anything
@@ -270,16 +316,24 @@ def test_each_pair_gets_its_own_working_directory_the_same_on_every_rerun(tmp_pa
     for row in rows:
         config = {"scale": row["scale"]}
         assert row["workdir"] == os.fspath(pair_dir(root, config, row["seed"]))
-        assert json.loads((pathlib.Path(row["workdir"]) / "pair.json").read_text()) == {"config": config, "seed": row["seed"]}
+        assert json.loads((pathlib.Path(row["workdir"]) / "pair.json").read_text()) == {
+            "config": config,
+            "seed": row["seed"],
+        }
     assert len({r["workdir"] for r in rows}) == 6 and sorted(p.name for p in root.iterdir()) == sorted(
-        pathlib.Path(r["workdir"]).name for r in rows)
+        pathlib.Path(r["workdir"]).name for r in rows
+    )
     assert fnn.sweep(sweep_runs.where_am_i, GRID, 2, workdirs=root, executor=SERIAL()) == rows
     with pytest.raises(ConfigError, match=r"is called as run\(config, key, workdir\) \(workdirs= adds"):
         fnn.sweep(sweep_runs.draw, GRID, 1, workdirs=root, executor=SERIAL())
     with pytest.raises(ConfigError, match=r"is called as run\(config, key\) \(a third argument.*workdirs=DIR\)"):
         fnn.sweep(sweep_runs.where_am_i, GRID, 1, executor=SERIAL())
     (tmp_path / "file").write_text("x")
-    for bad, message in ((tmp_path / "file", "is a file"), ("/nonexistent-dir/runs", "which does not exist"), (3, "path")):
+    for bad, message in (
+        (tmp_path / "file", "is a file"),
+        ("/nonexistent-dir/runs", "which does not exist"),
+        (3, "path"),
+    ):
         with pytest.raises(ConfigError, match=f"workdirs.*{message}"):
             fnn.sweep(sweep_runs.where_am_i, GRID, 1, executor=SERIAL(), workdirs=bad)
 
@@ -292,8 +346,13 @@ STORE_SWEEP = "store" if KILLS <= 5 else f"store:{2 * KILLS}"  # a stress run ne
 
 
 def launch(kind, db, log, *extra, **kwargs):
-    return subprocess.Popen([sys.executable, str(CHILD), kind, str(db), str(log), *map(str, extra)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, str(CHILD), kind, str(db), str(log), *map(str, extra)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def committed(kind, db):
@@ -345,8 +404,13 @@ def drive_until_done(kind, db, log, rng, kills, extra=(), before_each=None):
         if landed < kills:
             landed += 1
             after = committed(kind, db)
-            where["before any run" if not new else "with no row committed" if after == before else
-                  "after some rows were committed"] += 1
+            where[
+                "before any run"
+                if not new
+                else "with no row committed"
+                if after == before
+                else "after some rows were committed"
+            ] += 1
         else:
             reruns += 1
     print(f"\n{kind}: {landed} kills ({dict(where)}), {gen - landed} more runs of the driver to complete")
@@ -362,11 +426,15 @@ def test_sigkill_the_driver_at_random_moments_and_rerun_until_complete(tmp_path)
     assert_rows_equal(stored_rows(db), expected)
     runs = collections.Counter(starts(log))
     assert set(runs) == {sweep_runs.pair_word(c, s) for c in grid for s in range(seeds)}
-    print(f"store law: {len(generations)} driver processes, {sum(runs.values())} runs for {len(runs)} pairs "
-          f"(pairs run more than once: {sum(n > 1 for n in runs.values())}, each killed before its row was committed)")
+    print(
+        f"store law: {len(generations)} driver processes, {sum(runs.values())} runs for {len(runs)} pairs "
+        f"(pairs run more than once: {sum(n > 1 for n in runs.values())}, each killed before its row was committed)"
+    )
     before = len(read_log(log))
-    assert_rows_equal(fnn.sweep(functools.partial(sweep_runs.counted, log=str(log)), grid, seeds, store=db,
-                                executor=SERIAL()), expected)
+    assert_rows_equal(
+        fnn.sweep(functools.partial(sweep_runs.counted, log=str(log)), grid, seeds, store=db, executor=SERIAL()),
+        expected,
+    )
     assert len(read_log(log)) == before  # complete: a rerun runs nothing
 
 
@@ -387,8 +455,9 @@ def test_runs_resume_from_their_checkpoints_when_the_driver_is_killed(tmp_path):
     rng = np.random.default_rng(17)
     run, grid, seeds = sweep_kill_child.sweep_of("workdirs")
     resumed = 0
-    for gen, new, epochs_before in drive_until_done("workdirs", db, log, rng, 3, extra=(root,),
-                                                    before_each=lambda: newest_epochs(root, grid, seeds)):
+    for gen, new, epochs_before in drive_until_done(
+        "workdirs", db, log, rng, 3, extra=(root,), before_each=lambda: newest_epochs(root, grid, seeds)
+    ):
         first = {}
         for event, pair, _, rest in new:
             if event == "epoch":
@@ -399,8 +468,10 @@ def test_runs_resume_from_their_checkpoints_when_the_driver_is_killed(tmp_path):
     reference = fnn.sweep(sweep_runs.fit_resumable, grid, seeds, workdirs=tmp_path / "reference", executor=SERIAL())
     assert_rows_equal(stored_rows(db), reference)
     epochs = collections.Counter(pair for event, pair, _, _ in read_log(log) if event == "epoch")
-    print(f"workdirs law: {resumed} runs went on from a checkpoint; {sum(epochs.values())} epochs trained for "
-          f"{len(grid) * seeds * grid[0]['epochs']} in the sweep")
+    print(
+        f"workdirs law: {resumed} runs went on from a checkpoint; {sum(epochs.values())} epochs trained for "
+        f"{len(grid) * seeds * grid[0]['epochs']} in the sweep"
+    )
 
 
 def test_ctrl_c_ends_the_workers_and_returns_at_once_with_the_store_consistent(tmp_path):
@@ -418,8 +489,10 @@ def test_ctrl_c_ends_the_workers_and_returns_at_once_with_the_store_consistent(t
         out, err = proc.communicate(timeout=60)
         ended = time.monotonic_ns()
     raised = int(out.split()[-1]) if out.startswith("interrupted") else None
-    print(f"\nCtrl-C: KeyboardInterrupt out of fnn.sweep {(raised - sent) / 1e9:.3f} s after SIGINT, process ended "
-          f"after {(ended - sent) / 1e9:.3f} s")
+    print(
+        f"\nCtrl-C: KeyboardInterrupt out of fnn.sweep {(raised - sent) / 1e9:.3f} s after SIGINT, process ended "
+        f"after {(ended - sent) / 1e9:.3f} s"
+    )
     assert raised is not None and "KeyboardInterrupt" in err, (out, err)
     assert (raised - sent) / 1e9 < 2.0
     assert_gone({pid for _, _, pid, _ in read_log(log)}, within=2)

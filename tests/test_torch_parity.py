@@ -6,9 +6,9 @@ shape forward, backpropagates the same random upstream gradient (through an MSE-
 """
 
 import numpy as np
-import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fnn
 from fnn.layers import backward, forward
@@ -131,8 +131,11 @@ def test_time_distributed_dense_equals_torch_linear(in_shape, n, units, use_bias
 def test_a_pre_norm_residual_block_equals_torch(in_shape, n, seed):
     """fnn.Residual([LayerNorm, Dense, gelu(tanh), Dense]) against the same block in torch, end to end."""
     d = in_shape[-1]
-    spec = fnn.Sequential([fnn.Residual([fnn.LayerNorm(), fnn.Dense(2 * d), fnn.Activation("tanh"), fnn.Dense(d)]),
-                           fnn.Flatten()], in_shape=in_shape, dtype=np.float64)
+    spec = fnn.Sequential(
+        [fnn.Residual([fnn.LayerNorm(), fnn.Dense(2 * d), fnn.Activation("tanh"), fnn.Dense(d)]), fnn.Flatten()],
+        in_shape=in_shape,
+        dtype=np.float64,
+    )
     params = random_params(fnn.random.key(seed), spec)
     x = draws(seed, (n, *in_shape))[0]
     y = fnn.apply(params, x)
@@ -160,16 +163,24 @@ def test_a_pre_norm_residual_block_equals_torch(in_shape, n, seed):
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.sampled_from([(), (5,), (3, 4)]), st.integers(2, 6), st.integers(1, 4), st.sampled_from([0.1, 0.5, None]),
-       st.integers(0, 2**16))
+@given(
+    st.sampled_from([(), (5,), (3, 4)]),
+    st.integers(2, 6),
+    st.integers(1, 4),
+    st.sampled_from([0.1, 0.5, None]),
+    st.integers(0, 2**16),
+)
 def test_batch_norm_equals_torch_over_several_training_steps_then_in_eval(spatial, n, c, momentum, seed):
     """Training-mode outputs and gradients (input, scale, offset), the running statistics after each of 3
     steps (torch's update, unbiased variance), then eval-mode output and gradient with those statistics."""
     spec = fnn.Sequential([fnn.BatchNorm(momentum=momentum)], in_shape=(*spatial, c), dtype=np.float64)
     bn = random_params(fnn.random.key(seed), spec).layers[0]  # random scale and offset; torch's initial statistics
-    params = fnn.tree.pack(fnn.layers.SequentialParams(
-        (fnn.layers.BatchNormParams(bn.scale, bn.offset, np.zeros(c), np.ones(c), np.zeros(()), momentum, 1e-5),),
-        in_shape=(*spatial, c)))
+    params = fnn.tree.pack(
+        fnn.layers.SequentialParams(
+            (fnn.layers.BatchNormParams(bn.scale, bn.offset, np.zeros(c), np.ones(c), np.zeros(()), momentum, 1e-5),),
+            in_shape=(*spatial, c),
+        )
+    )
     module = (torch.nn.BatchNorm1d if len(spatial) < 2 else torch.nn.BatchNorm2d)(c, momentum=momentum)
     with torch.no_grad():
         module.weight.copy_(torch.tensor(bn.scale))
@@ -189,8 +200,11 @@ def test_batch_norm_equals_torch_over_several_training_steps_then_in_eval(spatia
         yt = module(xt)
         yt.backward(torch.tensor(channels_first(g)))
         close(y, np.moveaxis(yt.detach().numpy(), 1, -1), f"step {step} output")
-        close(fnn.tree.ravel(grads)[0], np.concatenate([module.weight.grad.numpy(), module.bias.grad.numpy()]),
-              f"step {step} scale and offset gradients")
+        close(
+            fnn.tree.ravel(grads)[0],
+            np.concatenate([module.weight.grad.numpy(), module.bias.grad.numpy()]),
+            f"step {step} scale and offset gradients",
+        )
         state = fnn.opt_step(state, grads)
         new = state.params.layers[0]
         close(new.mean, module.running_mean.numpy(), f"step {step} running mean")

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 import fnn
 from fnn.layers import backward, forward
@@ -97,8 +98,15 @@ def check_conv(spec, in_shape, n, seed):
     padding, prepad = torch_padding(node.pads, 0.0)
     if spec.padding == "same":
         padding, prepad = "same", (lambda t: t)  # torch's own "same" rule
-    module = conv(in_shape[-1], spec.channels, spec.kernel_size, stride=spec.stride, padding=padding,
-                  dilation=spec.dilation, bias=spec.use_bias)
+    module = conv(
+        in_shape[-1],
+        spec.channels,
+        spec.kernel_size,
+        stride=spec.stride,
+        padding=padding,
+        dilation=spec.dilation,
+        bias=spec.use_bias,
+    )
     with torch.no_grad():
         module.weight.copy_(torch.tensor(np.moveaxis(np.moveaxis(w, -1, 0), -1, 1)))  # (*k, in, out) -> (out, in, *k)
         if spec.use_bias:
@@ -157,8 +165,12 @@ def check_pool(spec, in_shape, n, seed, ties):
     y, _, gx = fnn_vjp(spec, x, g := draws(seed + 1, (n, *fnn.layers.out_shape(spec, in_shape)))[0])
     is_max = isinstance(spec, (fnn.MaxPool1D, fnn.MaxPool2D))
     padding, prepad = torch_padding(spec.pads, -np.inf if is_max else 0.0)
-    torch_cls = {(True, 1): torch.nn.MaxPool1d, (True, 2): torch.nn.MaxPool2d,
-                 (False, 1): torch.nn.AvgPool1d, (False, 2): torch.nn.AvgPool2d}[is_max, rank]
+    torch_cls = {
+        (True, 1): torch.nn.MaxPool1d,
+        (True, 2): torch.nn.MaxPool2d,
+        (False, 1): torch.nn.AvgPool1d,
+        (False, 2): torch.nn.AvgPool2d,
+    }[is_max, rank]
     module = torch_cls(spec.size, stride=spec.stride, padding=padding)  # avg: count_include_pad=True, torch's default
     xt = torch.tensor(first(x), requires_grad=True)
     yt = module(prepad(xt))
@@ -175,14 +187,17 @@ def test_pools_equal_torch(kind, rank, data):
     check_pool(*data.draw(pool_cases(rank, kind)))
 
 
-@pytest.mark.parametrize("spec, in_shape", [
-    (fnn.MaxPool1D(2, stride=1, padding="same"), (5, 2)),  # the odd -inf goes after
-    (fnn.AvgPool1D(2, stride=1, padding="same"), (5, 2)),
-    (fnn.MaxPool2D((3, 2), stride=(1, 2), padding=((1, 0), (1, 1))), (4, 5, 2)),
-    (fnn.AvgPool2D((3, 2), stride=(2, 1), padding=((0, 1), (1, 0))), (4, 5, 2)),
-    (fnn.AvgPool2D(3, stride=2, padding=1), (5, 5, 3)),  # torch's own padding, counted as zeros
-    (fnn.MaxPool2D(3, stride=1), (3, 3, 1)),  # the window as large as the input
-])
+@pytest.mark.parametrize(
+    "spec, in_shape",
+    [
+        (fnn.MaxPool1D(2, stride=1, padding="same"), (5, 2)),  # the odd -inf goes after
+        (fnn.AvgPool1D(2, stride=1, padding="same"), (5, 2)),
+        (fnn.MaxPool2D((3, 2), stride=(1, 2), padding=((1, 0), (1, 1))), (4, 5, 2)),
+        (fnn.AvgPool2D((3, 2), stride=(2, 1), padding=((0, 1), (1, 0))), (4, 5, 2)),
+        (fnn.AvgPool2D(3, stride=2, padding=1), (5, 5, 3)),  # torch's own padding, counted as zeros
+        (fnn.MaxPool2D(3, stride=1), (3, 3, 1)),  # the window as large as the input
+    ],
+)
 @pytest.mark.parametrize("ties", [False, True])
 def test_pools_equal_torch_in_the_special_cases(spec, in_shape, ties):
     check_pool(spec, in_shape, 3, 7, ties)
@@ -190,8 +205,12 @@ def test_pools_equal_torch_in_the_special_cases(spec, in_shape, ties):
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @settings(max_examples=60, deadline=None)
-@given(shape=st.lists(st.integers(1, 5), min_size=2, max_size=3).map(tuple), n=st.integers(1, 4), seed=SEEDS,
-       ties=st.booleans())
+@given(
+    shape=st.lists(st.integers(1, 5), min_size=2, max_size=3).map(tuple),
+    n=st.integers(1, 4),
+    seed=SEEDS,
+    ties=st.booleans(),
+)
 def test_global_pools_equal_torch_adaptive_pools(kind, shape, n, seed, ties):
     layer = "GlobalMaxPool" if kind == "max" else "GlobalAvgPool"
     spec = getattr(fnn, layer)()
@@ -201,8 +220,12 @@ def test_global_pools_equal_torch_adaptive_pools(kind, shape, n, seed, ties):
         x = np.round(x)
     y, _, gx = fnn_vjp(node, x, g)
     rank = len(shape) - 1
-    module = {("max", 1): torch.nn.AdaptiveMaxPool1d, ("max", 2): torch.nn.AdaptiveMaxPool2d,
-              ("avg", 1): torch.nn.AdaptiveAvgPool1d, ("avg", 2): torch.nn.AdaptiveAvgPool2d}[kind, rank](1)
+    module = {
+        ("max", 1): torch.nn.AdaptiveMaxPool1d,
+        ("max", 2): torch.nn.AdaptiveMaxPool2d,
+        ("avg", 1): torch.nn.AdaptiveAvgPool1d,
+        ("avg", 2): torch.nn.AdaptiveAvgPool2d,
+    }[kind, rank](1)
     xt = torch.tensor(first(x), requires_grad=True)
     yt = module(xt).flatten(1)
     yt.backward(torch.tensor(g))
@@ -232,12 +255,16 @@ def test_torch_uniform_draws_as_torch_default_conv_and_linear(rank):
         assert np.abs(ours).max() > 0.9 * bound and np.abs(theirs).max() > 0.9 * bound
     w = module.weight.detach().numpy()  # thousands of draws: the standard deviations agree to a few percent
     assert abs(node.w.std() / w.std() - 1) < 0.05 and abs(node.w.std() * np.sqrt(3) / bound - 1) < 0.05
-    dense = fnn.layers.init_node(fnn.Dense(64, init="torch_uniform", bias_init="torch_uniform"), fnn.random.key(0),
-                                 (100,), np.dtype(np.float64))
+    dense = fnn.layers.init_node(
+        fnn.Dense(64, init="torch_uniform", bias_init="torch_uniform"), fnn.random.key(0), (100,), np.dtype(np.float64)
+    )
     assert np.abs(dense.w).max() <= 0.1 and np.abs(dense.b).max() <= 0.1 and np.abs(dense.b).max() > 0.09
 
 
 def test_report_worst_errors(capsys):
     with capsys.disabled():
-        print("\n[fnn] largest relative error against torch, per layer: "
-              + ", ".join(f"{k} {v:.2g}" for k, v in sorted(WORST.items())) + f" (bound {TOL:g})")
+        print(
+            "\n[fnn] largest relative error against torch, per layer: "
+            + ", ".join(f"{k} {v:.2g}" for k, v in sorted(WORST.items()))
+            + f" (bound {TOL:g})"
+        )

@@ -18,7 +18,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fnn
 from fnn.layers import backward, forward
@@ -34,8 +35,11 @@ MODULES = {"SimpleRNN": torch.nn.RNN, "GRU": torch.nn.GRU, "LSTM": torch.nn.LSTM
 
 def errors(kind, hidden, steps, n, d, *, directions, sequences, lengths=None, activation="tanh", seed=0):
     """Relative errors {quantity: error} of fnn against torch on one random case."""
-    options = {"return_sequences": sequences, "bidirectional": directions == 2,
-               "mask_value": None if lengths is None else 0.0}
+    options = {
+        "return_sequences": sequences,
+        "bidirectional": directions == 2,
+        "mask_value": None if lengths is None else 0.0,
+    }
     if kind == "SimpleRNN":
         options["activation"] = activation
     spec = fnn.Sequential([SPECS[kind](hidden, **options)], in_shape=(steps, d), dtype=np.float64)
@@ -60,7 +64,9 @@ def errors(kind, hidden, steps, n, d, *, directions, sequences, lengths=None, ac
     if lengths is None:
         out, h_n = module(xt)
     else:
-        packed = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            xt, torch.tensor(lengths), batch_first=True, enforce_sorted=False
+        )
         out, h_n = module(packed)
         out = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=steps)[0]
     if kind == "LSTM":
@@ -88,9 +94,16 @@ def cases(draw, kind=None):
     padded = draw(st.booleans())
     lengths = draw(st.lists(st.integers(1, steps), min_size=n, max_size=n)) if padded else None
     return {
-        "kind": kind, "hidden": draw(st.integers(1, 6)), "steps": steps, "n": n, "d": draw(st.integers(1, 4)),
-        "directions": draw(st.sampled_from([1, 2])), "sequences": draw(st.booleans()), "lengths": lengths,
-        "activation": draw(st.sampled_from(["tanh", "relu"])), "seed": draw(st.integers(0, 2**16)),
+        "kind": kind,
+        "hidden": draw(st.integers(1, 6)),
+        "steps": steps,
+        "n": n,
+        "d": draw(st.integers(1, 4)),
+        "directions": draw(st.sampled_from([1, 2])),
+        "sequences": draw(st.booleans()),
+        "lengths": lengths,
+        "activation": draw(st.sampled_from(["tanh", "relu"])),
+        "seed": draw(st.integers(0, 2**16)),
     }
 
 
@@ -118,8 +131,11 @@ def test_a_thousand_steps_equal_torch(kind):
 def test_a_bidirectional_gru_flattened_into_dense_equals_torch_end_to_end():
     """fnn.Flatten after a bidirectional GRU orders (t, direction, unit), as torch's output.reshape(n, -1)."""
     steps, d, hidden, n = 7, 3, 4, 5
-    spec = fnn.Sequential([fnn.GRU(hidden, return_sequences=True, bidirectional=True), fnn.Flatten(), fnn.Dense(3)],
-                          in_shape=(steps, d), dtype=np.float64)
+    spec = fnn.Sequential(
+        [fnn.GRU(hidden, return_sequences=True, bidirectional=True), fnn.Flatten(), fnn.Dense(3)],
+        in_shape=(steps, d),
+        dtype=np.float64,
+    )
     params = random_params(fnn.random.key(0), spec)
     x, t = fnn.random.normal(fnn.random.key(1), (n, steps, d)), fnn.random.normal(fnn.random.key(2), (n, 3))
     value, grads = fnn.value_and_grad(params, (x, t), loss="mse")
@@ -146,8 +162,13 @@ def main(count: int) -> None:
         worst: dict[str, float] = {}
         seen = []
 
-        @settings(max_examples=count, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(hypothesis.HealthCheck))
+        @settings(
+            max_examples=count,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(hypothesis.HealthCheck),
+        )
         @given(cases(kind))
         def sweep(case):
             seen.append(case)  # noqa: B023 - sweep() runs in this iteration
@@ -157,9 +178,11 @@ def main(count: int) -> None:
         sweep()
         padded = sum(c["lengths"] is not None for c in seen)
         top = max(worst.values())
-        print(f"{kind}: {len(seen)} cases ({padded} padded, T {min(c['steps'] for c in seen)}-"
-              f"{max(c['steps'] for c in seen)}), worst {top:.2e}: "
-              + ", ".join(f"{k} {v:.1e}" for k, v in sorted(worst.items())))
+        print(
+            f"{kind}: {len(seen)} cases ({padded} padded, T {min(c['steps'] for c in seen)}-"
+            f"{max(c['steps'] for c in seen)}), worst {top:.2e}: "
+            + ", ".join(f"{k} {v:.1e}" for k, v in sorted(worst.items()))
+        )
 
 
 if __name__ == "__main__":

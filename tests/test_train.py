@@ -4,7 +4,8 @@ import hashlib
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fnn
 from fnn.errors import ConfigError, NonFiniteError, ShapeError
@@ -23,8 +24,13 @@ def problem(seed=0, n=50, dropout=0.0, dtype=np.float32):
     return params, x, y
 
 
-OPTIMIZERS = [fnn.optim.sgd(0.1), fnn.optim.momentum(0.05), fnn.optim.adam(0.01), fnn.optim.rmsprop(0.01),
-              fnn.optim.adamw(0.01, amsgrad=True)]
+OPTIMIZERS = [
+    fnn.optim.sgd(0.1),
+    fnn.optim.momentum(0.05),
+    fnn.optim.adam(0.01),
+    fnn.optim.rmsprop(0.01),
+    fnn.optim.adamw(0.01, amsgrad=True),
+]
 
 
 @settings(max_examples=25)
@@ -33,8 +39,9 @@ def test_train_epoch_equals_explicit_loop(seed, batch_size, opt, dropout, drop_l
     params, x, y = problem(seed, dropout=0.3 if dropout else 0.0)
     state = fnn.TrainState.create(params, opt, key=fnn.random.key(seed))
     state = fnn.opt_step(state, fnn.grad(params, (x, y), loss="cross_entropy", train=False))  # start at step 1, not 0
-    folded, metrics = fnn.train_epoch(state, (x, y), batch_size=batch_size, loss="cross_entropy", l2=0.01,
-                                      drop_last=drop_last)
+    folded, metrics = fnn.train_epoch(
+        state, (x, y), batch_size=batch_size, loss="cross_entropy", l2=0.01, drop_last=drop_last
+    )
     # the same epoch, by hand: the permutation and dropout keys are derived from (key, step)
     perm_key = fnn.random.fold_in(fnn.random.fold_in(state.key, SHUFFLE), state.step)
     manual, losses = state, []
@@ -128,10 +135,18 @@ def test_from_update_tutorial_object_equals_builtin_sgd():
             return old - self.lr * grad
 
     params, x, y = problem()
-    a, _ = fnn.train_epoch(fnn.TrainState.create(params, SGD(np.float32(0.1)), key=fnn.random.key(0)),
-                           (x, y), batch_size=7, loss="cross_entropy")
-    b, _ = fnn.train_epoch(fnn.TrainState.create(params, fnn.optim.sgd(0.1), key=fnn.random.key(0)),
-                           (x, y), batch_size=7, loss="cross_entropy")
+    a, _ = fnn.train_epoch(
+        fnn.TrainState.create(params, SGD(np.float32(0.1)), key=fnn.random.key(0)),
+        (x, y),
+        batch_size=7,
+        loss="cross_entropy",
+    )
+    b, _ = fnn.train_epoch(
+        fnn.TrainState.create(params, fnn.optim.sgd(0.1), key=fnn.random.key(0)),
+        (x, y),
+        batch_size=7,
+        loss="cross_entropy",
+    )
     fnn.tree.assert_equal(a.params, b.params)
 
 
@@ -176,7 +191,10 @@ def test_non_finite_params_in_the_epochs_own_buffers_report_the_state_before_the
 def test_the_numba_backend_trains_bitwise_like_numpy():
     pytest.importorskip("numba")  # the fast extra; the test extra installs it
     params, x, y = problem(dropout=0.2)
-    states = [fnn.TrainState.create(params, fnn.optim.adam(0.01, backend=b), key=fnn.random.key(0)) for b in ("numpy", "numba")]
+    states = [
+        fnn.TrainState.create(params, fnn.optim.adam(0.01, backend=b), key=fnn.random.key(0))
+        for b in ("numpy", "numba")
+    ]
     (a, ha), (b, hb) = (fnn.fit(s, (x, y), epochs=3, batch_size=4, loss="cross_entropy", verbose=0) for s in states)
     fnn.tree.assert_equal(a.params, b.params)
     fnn.tree.assert_equal(a.opt_state, b.opt_state)
@@ -186,8 +204,9 @@ def test_the_numba_backend_trains_bitwise_like_numpy():
 def test_xor_is_solved():
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
     y = np.array([0, 1, 1, 0])
-    state = fnn.TrainState.create(fnn.init(fnn.random.key(0), fnn.mlp([2, 8, 2], hidden="tanh")),
-                                  fnn.optim.adam(0.05), key=fnn.random.key(1))
+    state = fnn.TrainState.create(
+        fnn.init(fnn.random.key(0), fnn.mlp([2, 8, 2], hidden="tanh")), fnn.optim.adam(0.05), key=fnn.random.key(1)
+    )
     state, history = fnn.fit(state, (x, y), epochs=300, batch_size=4, loss="cross_entropy", verbose=0)
     assert fnn.metrics.accuracy(y, fnn.apply(state.params, x)) == 1.0
     assert history["accuracy"][-1] == 1.0
@@ -196,16 +215,27 @@ def test_xor_is_solved():
 def test_digits_reaches_97_percent_on_a_stratified_holdout():
     x, y = fnn.data.load_digits()
     xtr, xte, ytr, yte = fnn.data.train_test_split(fnn.random.key(0), x, y, test_size=0.25)
-    state = fnn.TrainState.create(fnn.init(fnn.random.key(1), fnn.mlp([64, 128, 10])),
-                                  fnn.optim.adam(1e-3), key=fnn.random.key(2))
+    state = fnn.TrainState.create(
+        fnn.init(fnn.random.key(1), fnn.mlp([64, 128, 10])), fnn.optim.adam(1e-3), key=fnn.random.key(2)
+    )
     state, _ = fnn.fit(state, (xtr, ytr), epochs=40, batch_size=32, loss="cross_entropy", verbose=0)
     acc = fnn.metrics.accuracy(yte, fnn.apply(state.params, xte))
     assert acc >= 0.97, acc
 
 
 # a learning rate for each optimizer in the registry (adadelta's lr scales its own step size)
-SMALL_MLP_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05, "rmsprop": 0.003,
-                "adadelta": 1.0, "adam": 0.005, "adamax": 0.01, "nadam": 0.005, "adamw": 0.005}
+SMALL_MLP_LR = {
+    "sgd": 0.1,
+    "momentum": 0.05,
+    "nesterov": 0.05,
+    "adagrad": 0.05,
+    "rmsprop": 0.003,
+    "adadelta": 1.0,
+    "adam": 0.005,
+    "adamax": 0.01,
+    "nadam": 0.005,
+    "adamw": 0.005,
+}
 
 
 def test_the_small_mlp_table_covers_every_optimizer():
@@ -225,8 +255,9 @@ def test_early_stopping_restores_best_and_records_validation_loss():
     params, x, y = problem(n=120)
     state = fnn.TrainState.create(params, fnn.optim.adam(0.3), key=fnn.random.key(0))
     rule = fnn.EarlyStopping("val_loss", patience=2)
-    best, h = fnn.fit(state, (x, y), epochs=60, batch_size=8, loss="cross_entropy", validation=0.3,
-                      early_stopping=rule, verbose=0)
+    best, h = fnn.fit(
+        state, (x, y), epochs=60, batch_size=8, loss="cross_entropy", validation=0.3, early_stopping=rule, verbose=0
+    )
     assert len(h["val_loss"]) < 60  # stopped early
     i = int(np.argmin(h["val_loss"]))
     assert len(h["val_loss"]) == i + 1 + 2  # patience epochs after the best
@@ -243,20 +274,39 @@ def test_callbacks_see_logs_and_can_stop():
         seen.append((epoch, state.step, sorted(logs)))
         return epoch == 3
 
-    _, h = fnn.fit(fnn.TrainState.create(params, fnn.optim.sgd(0.1), key=fnn.random.key(0)), (x, y),
-                   epochs=10, batch_size=10, loss="cross_entropy", callbacks=[stop_at_3], verbose=0)
+    _, h = fnn.fit(
+        fnn.TrainState.create(params, fnn.optim.sgd(0.1), key=fnn.random.key(0)),
+        (x, y),
+        epochs=10,
+        batch_size=10,
+        loss="cross_entropy",
+        callbacks=[stop_at_3],
+        verbose=0,
+    )
     assert len(h["loss"]) == 3 and [s[0] for s in seen] == [1, 2, 3] and seen[0][1] == 5
     assert seen[0][2] == ["accuracy", "loss", "time"]
 
 
 def test_fit_prints_one_line_per_epoch(capsys):
     params, x, y = problem()
-    fnn.fit(fnn.TrainState.create(params, fnn.optim.sgd(0.1), key=fnn.random.key(0)), (x, y),
-            epochs=2, batch_size=10, loss="cross_entropy", verbose=2)
+    fnn.fit(
+        fnn.TrainState.create(params, fnn.optim.sgd(0.1), key=fnn.random.key(0)),
+        (x, y),
+        epochs=2,
+        batch_size=10,
+        loss="cross_entropy",
+        verbose=2,
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and lines[0].startswith("epoch 1/2  loss ")
-    fnn.fit(fnn.TrainState.create(params, fnn.optim.sgd(0.1), key=fnn.random.key(0)), (x, y),
-            epochs=2, batch_size=10, loss="cross_entropy", verbose=0)
+    fnn.fit(
+        fnn.TrainState.create(params, fnn.optim.sgd(0.1), key=fnn.random.key(0)),
+        (x, y),
+        epochs=2,
+        batch_size=10,
+        loss="cross_entropy",
+        verbose=0,
+    )
     assert capsys.readouterr().out == ""
 
 
@@ -265,7 +315,9 @@ def test_float32_stays_float32():
     for opt in OPTIMIZERS:
         state = fnn.TrainState.create(params, opt, key=fnn.random.key(0))
         state, _ = fnn.train_epoch(state, (x, y), batch_size=10, loss="cross_entropy")
-        for leaf in fnn.tree.leaves(state.params) + [leaf for leaf in fnn.tree.leaves(state.opt_state) if isinstance(leaf, np.ndarray)]:
+        for leaf in fnn.tree.leaves(state.params) + [
+            leaf for leaf in fnn.tree.leaves(state.opt_state) if isinstance(leaf, np.ndarray)
+        ]:
             assert leaf.dtype == np.float32
 
 
@@ -315,7 +367,13 @@ def test_progress_bar_on_a_terminal_shows_batches_and_loss(monkeypatch):
     monkeypatch.setattr("sys.stderr", err)
     monkeypatch.setattr(tqdm.auto, "tqdm", EveryUpdate)
     params, x, y = problem()
-    fnn.fit(fnn.TrainState.create(params, fnn.optim.sgd(0.1), key=fnn.random.key(0)), (x, y),
-            epochs=2, batch_size=10, loss="cross_entropy", verbose=1)
+    fnn.fit(
+        fnn.TrainState.create(params, fnn.optim.sgd(0.1), key=fnn.random.key(0)),
+        (x, y),
+        epochs=2,
+        batch_size=10,
+        loss="cross_entropy",
+        verbose=1,
+    )
     shown = err.getvalue()
     assert "epoch 2/2" in shown and "5/5" in shown and "loss=" in shown

@@ -3,7 +3,8 @@
 import attrs
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fnn
@@ -19,17 +20,22 @@ class Node:
 
 
 def arrays(dtype):
-    return hnp.arrays(dtype, hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4),
-                      elements=st.floats(-1e6, 1e6, width=np.dtype(dtype).itemsize * 8))
+    return hnp.arrays(
+        dtype,
+        hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4),
+        elements=st.floats(-1e6, 1e6, width=np.dtype(dtype).itemsize * 8),
+    )
 
 
 def trees(dtype=np.float64):
     return st.recursive(
         arrays(dtype) | st.none(),
-        lambda kids: st.tuples(kids, kids)
-        | st.lists(kids, max_size=3)
-        | st.dictionaries(st.text("abc", min_size=1, max_size=2), kids, max_size=3)
-        | st.builds(Node, kids, kids, st.sampled_from(["x", "y"])),
+        lambda kids: (
+            st.tuples(kids, kids)
+            | st.lists(kids, max_size=3)
+            | st.dictionaries(st.text("abc", min_size=1, max_size=2), kids, max_size=3)
+            | st.builds(Node, kids, kids, st.sampled_from(["x", "y"]))
+        ),
         max_leaves=8,
     )
 

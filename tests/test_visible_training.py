@@ -18,7 +18,11 @@ X, Y = X[:400], Y[:400]
 
 def state(members=None, opt=None, dtype=np.float64):
     spec = fnn.mlp([64, 16, 10], dtype=dtype)
-    params = fnn.init_many(fnn.random.split(fnn.random.key(1), members), spec) if members else fnn.init(fnn.random.key(1), spec)
+    params = (
+        fnn.init_many(fnn.random.split(fnn.random.key(1), members), spec)
+        if members
+        else fnn.init(fnn.random.key(1), spec)
+    )
     return fnn.TrainState.create(params, opt or fnn.optim.adam(1e-2), key=fnn.random.key(2))
 
 
@@ -36,21 +40,39 @@ def test_early_stopping_says_when_it_stops_and_which_epochs_params_it_restores(c
     (line,) = events(capsys.readouterr().out)
     assert line.startswith(f"fit: early stopping at epoch {len(h['loss'])}: val_loss has not improved on ")
     assert line.endswith(f"(epoch {best}) for 2 epochs; restoring the params of epoch {best}")
-    fnn.fit(state(), (X, Y), epochs=50, verbose=1, early_stopping=fnn.EarlyStopping("val_loss", patience=2, min_delta=0.05,
-                                                                                  restore_best=False), **KW)
+    fnn.fit(
+        state(),
+        (X, Y),
+        epochs=50,
+        verbose=1,
+        early_stopping=fnn.EarlyStopping("val_loss", patience=2, min_delta=0.05, restore_best=False),
+        **KW,
+    )
     assert events(capsys.readouterr().out)[0].endswith("keeping the last epoch's params (restore_best=False)")
     fnn.fit(state(), (X, Y), epochs=50, verbose=0, early_stopping=rule, **KW)
     assert capsys.readouterr().out == ""
 
 
 def test_a_run_that_ends_before_patience_says_it_restores_the_best_epoch(capsys):
-    s, h = fnn.fit(state(opt=fnn.optim.adam(0.2)), (X, Y), epochs=6, verbose=1,
-                   early_stopping=fnn.EarlyStopping("val_loss", patience=10), **KW)
+    s, h = fnn.fit(
+        state(opt=fnn.optim.adam(0.2)),
+        (X, Y),
+        epochs=6,
+        verbose=1,
+        early_stopping=fnn.EarlyStopping("val_loss", patience=10),
+        **KW,
+    )
     best = int(np.argmin(h["val_loss"])) + 1
     lines = events(capsys.readouterr().out)
-    assert (lines == []) if best == 6 else lines == [
-        f"fit: restoring the params of epoch {best}, the best val_loss ({h['val_loss'][best - 1]:.4g}); "
-        "the last epoch was 6"]
+    assert (
+        (lines == [])
+        if best == 6
+        else lines
+        == [
+            f"fit: restoring the params of epoch {best}, the best val_loss ({h['val_loss'][best - 1]:.4g}); "
+            "the last epoch was 6"
+        ]
+    )
 
 
 def test_a_stack_says_which_members_stop(capsys):
@@ -72,7 +94,9 @@ def test_resume_and_checkpoints_are_said(tmp_path, capsys):
     assert lines[-1].endswith("(epoch 1, step 10)")
     fnn.fit(state(), (X, Y), epochs=3, verbose=1, **kw)
     lines = events(capsys.readouterr().out)
-    assert lines == [f"fit: resuming the run in {tmp_path / 'run'} from ckpt-000000000010.npz: 1 of 3 epochs done (step 10)"]
+    assert lines == [
+        f"fit: resuming the run in {tmp_path / 'run'} from ckpt-000000000010.npz: 1 of 3 epochs done (step 10)"
+    ]
 
 
 def test_adding_resume_to_a_second_fit_call_is_not_a_silent_no_op(tmp_path, capsys):
@@ -91,9 +115,18 @@ def test_adding_resume_to_a_second_fit_call_is_not_a_silent_no_op(tmp_path, caps
 
 def test_the_monitors_are_checked_before_training():  # finding 36: the typo was found after the first epoch
     calls = []
-    with pytest.raises(ConfigError, match=r"early stopping monitors 'val_acc'; the history will have \['accuracy', 'loss', 'time', "):
-        fnn.fit(state(), (X, Y), epochs=2, early_stopping=fnn.EarlyStopping("val_acc"), callbacks=[lambda *a: calls.append(1)],
-                verbose=0, **KW)
+    with pytest.raises(
+        ConfigError, match=r"early stopping monitors 'val_acc'; the history will have \['accuracy', 'loss', 'time', "
+    ):
+        fnn.fit(
+            state(),
+            (X, Y),
+            epochs=2,
+            early_stopping=fnn.EarlyStopping("val_acc"),
+            callbacks=[lambda *a: calls.append(1)],
+            verbose=0,
+            **KW,
+        )
     assert calls == []
 
 
@@ -125,7 +158,10 @@ def test_loggers_replace_epochs_run_again_and_lines_cut_short(tmp_path):
         f.write('{"epoch": 4, "lo')  # a kill in the middle of a line
     log(3, None, {"loss": 30.0})  # the epoch a kill interrupted, run again after the resume
     assert [json.loads(line) for line in log.path.read_text().splitlines()] == [
-        {"epoch": 1, "loss": 1.0}, {"epoch": 2, "loss": 2.0}, {"epoch": 3, "loss": 30.0}]
+        {"epoch": 1, "loss": 1.0},
+        {"epoch": 2, "loss": 2.0},
+        {"epoch": 3, "loss": 30.0},
+    ]
     log(1, None, {"loss": 5.0})  # a new run: the file starts again
     assert log.path.read_text() == '{"epoch": 1, "loss": 5.0}\n'
     stack = fnn.callbacks.CSVLogger(tmp_path / "stack.csv")
@@ -136,7 +172,9 @@ def test_loggers_replace_epochs_run_again_and_lines_cut_short(tmp_path):
 
 
 def test_a_stacks_logs_reach_a_logger_per_member(tmp_path):
-    fnn.fit(state(members=2), (X, Y), epochs=2, verbose=0, callbacks=[fnn.callbacks.CSVLogger(tmp_path / "s.csv")], **KW)
+    fnn.fit(
+        state(members=2), (X, Y), epochs=2, verbose=0, callbacks=[fnn.callbacks.CSVLogger(tmp_path / "s.csv")], **KW
+    )
     assert (tmp_path / "s.csv").read_text().splitlines()[0].startswith("epoch,loss[0],loss[1],accuracy[0],accuracy[1]")
 
 
@@ -161,7 +199,9 @@ def keras_rule(values, factor, patience, cooldown, min_delta, lr):
 
 
 def test_reduce_lr_on_plateau_follows_keras_and_says_so(capsys):
-    opt = fnn.optim.ReduceLROnPlateau(fnn.optim.adam(0.05), monitor="val_loss", factor=0.5, patience=2, cooldown=1, min_delta=0.01)
+    opt = fnn.optim.ReduceLROnPlateau(
+        fnn.optim.adam(0.05), monitor="val_loss", factor=0.5, patience=2, cooldown=1, min_delta=0.01
+    )
     s, h = fnn.fit(state(opt=opt), (X, Y), epochs=25, verbose=1, **KW)
     assert np.allclose(h["lr"], keras_rule(h["val_loss"], 0.5, 2, 1, 0.01, 0.05), rtol=1e-12)
     assert h["lr"][-1] < 0.05
@@ -173,8 +213,11 @@ def test_reduce_lr_on_plateau_follows_keras_and_says_so(capsys):
 def test_a_plateau_scale_is_the_inner_optimizer_at_a_lower_rate_and_one_is_bitwise_the_inner():
     g = fnn.random.normal(fnn.random.key(0), (50,))
     p = fnn.random.normal(fnn.random.key(1), (50,))
-    for inner, lower in ((fnn.optim.adam(0.1), fnn.optim.adam(0.025)), (fnn.optim.momentum(0.1, 0.9), fnn.optim.momentum(0.025, 0.9)),
-                         (fnn.optim.adamw(0.1), fnn.optim.adamw(0.025))):
+    for inner, lower in (
+        (fnn.optim.adam(0.1), fnn.optim.adam(0.025)),
+        (fnn.optim.momentum(0.1, 0.9), fnn.optim.momentum(0.025, 0.9)),
+        (fnn.optim.adamw(0.1), fnn.optim.adamw(0.025)),
+    ):
         plateau = fnn.optim.ReduceLROnPlateau(inner)
         a, sa = plateau.update(p, g, plateau.init(p))
         b, _ = inner.update(p, g, inner.init(p))
@@ -214,8 +257,11 @@ def test_plateau_on_a_stack_gives_each_member_its_own_rate_as_each_would_have_al
         assert fnn.tree.equal(fnn.unstack(stacked.params)[m], alone.params)
         assert np.array_equal(rates[:, m], hm["lr"]) and alone.opt_state.scale == scales[m]
         assert len(events(capsys.readouterr().out)) == drops[m] + (alone.opt_state.scale < hm["lr"][-1] / 0.05)
-    said = [int(w) for line in lines for w in line.split("learning rate of member")[1].split(" by")[0]
-            .lstrip("s ").split(", ")]
+    said = [
+        int(w)
+        for line in lines
+        for w in line.split("learning rate of member")[1].split(" by")[0].lstrip("s ").split(", ")
+    ]
     assert sorted(said) == sorted(m for m in range(3) for _ in range(drops[m] + (scales[m] < h["lr"][-1][m] / 0.05)))
     kw["verbose"] = 0
     fnn.fit(state(members=3, opt=opt), (X, Y), **dict(kw, epochs=4), resume=tmp_path)
@@ -237,9 +283,14 @@ def test_plateau_on_a_stack_needs_one_value_per_member():
 @pytest.mark.parametrize(
     "make, words",
     [
-        (lambda: state(opt=fnn.optim.ReduceLROnPlateau(fnn.optim.adam(0.01), monitor="val_acc")), ["monitors 'val_acc'", "val_accuracy"]),
-        (lambda: state(opt=fnn.optim.decoupled_weight_decay(fnn.optim.ReduceLROnPlateau(fnn.optim.sgd(0.1)), 0.1)),
-         ["never hears of the epochs", "outermost"]),
+        (
+            lambda: state(opt=fnn.optim.ReduceLROnPlateau(fnn.optim.adam(0.01), monitor="val_acc")),
+            ["monitors 'val_acc'", "val_accuracy"],
+        ),
+        (
+            lambda: state(opt=fnn.optim.decoupled_weight_decay(fnn.optim.ReduceLROnPlateau(fnn.optim.sgd(0.1)), 0.1)),
+            ["never hears of the epochs", "outermost"],
+        ),
     ],
 )
 def test_plateau_misuse_is_refused_before_training(make, words):
@@ -247,7 +298,13 @@ def test_plateau_misuse_is_refused_before_training(make, words):
         fnn.fit(make(), (X, Y), epochs=1, verbose=0, **KW)
     assert all(w in str(e.value) for w in words), str(e.value)
     with pytest.raises(ConfigError, match="no validation data"):
-        fnn.fit(state(opt=fnn.optim.ReduceLROnPlateau(fnn.optim.adam(0.01))), (X, Y), epochs=1, batch_size=32,
-                loss="cross_entropy", verbose=0)
+        fnn.fit(
+            state(opt=fnn.optim.ReduceLROnPlateau(fnn.optim.adam(0.01))),
+            (X, Y),
+            epochs=1,
+            batch_size=32,
+            loss="cross_entropy",
+            verbose=0,
+        )
     with pytest.raises(ConfigError, match="factor must be a finite number"):
         fnn.optim.ReduceLROnPlateau(fnn.optim.adam(0.01), factor=1.5)

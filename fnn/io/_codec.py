@@ -238,9 +238,7 @@ class _Encoder:
                 f"alone (state.params), or train with a built-in optimizer such as fnn.optim.momentum"
             )
         if t in self.nameable:
-            fields = {
-                f.alias: self.static(getattr(v, f.name), f"{path}.{f.name}") for f in attrs.fields(t) if f.init
-            }
+            fields = {f.alias: self.static(getattr(v, f.name), f"{path}.{f.name}") for f in attrs.fields(t) if f.init}
             return {"attrs": _class_name(t), "fields": fields}
         raise ConfigError(
             f"fnn.save: cannot save the {t.__qualname__} at {_where(path)}: a file holds arrays, numbers, strings, "
@@ -280,14 +278,18 @@ def _too_deep(obj: Any) -> str:
         if not isinstance(node, (list, tuple, dict)):
             continue
         if id(node) in ancestors:
-            return (f"fnn.save: the tree contains itself (a {type(node).__name__} that holds itself, at "
-                    f"{_where(path)}); a file describes trees, not cycles")
+            return (
+                f"fnn.save: the tree contains itself (a {type(node).__name__} that holds itself, at "
+                f"{_where(path)}); a file describes trees, not cycles"
+            )
         ancestors.add(id(node))
         stack.append((node, path, True))
         items = node.items() if isinstance(node, dict) else enumerate(node)
         stack.extend((child, f"{path}[{k!r}]", False) for k, child in items)
-    return (f"fnn.save: the tree is nested too deeply to encode (deeper than Python's recursion limit, "
-            f"{sys.getrecursionlimit()} frames); a file describes trees of modest depth: flatten the nesting")
+    return (
+        f"fnn.save: the tree is nested too deeply to encode (deeper than Python's recursion limit, "
+        f"{sys.getrecursionlimit()} frames); a file describes trees of modest depth: flatten the nesting"
+    )
 
 
 # ------------------------------------------------------------------ decoding (load)
@@ -364,7 +366,9 @@ class _Decoder:
             sorted(out)  # as fnn.save requires: the keys of a pytree's dict are of one comparable kind
         except TypeError:
             kinds = sorted({type(k).__name__ for k in out})
-            raise self.fail(at, f"a dict's keys cannot be sorted ({', '.join(kinds)}); fnn.save never writes such keys") from None
+            raise self.fail(
+                at, f"a dict's keys cannot be sorted ({', '.join(kinds)}); fnn.save never writes such keys"
+            ) from None
         if any(type(k) is float and k != k for k in out):
             raise self.fail(at, "a dict key is NaN, which no lookup can find")
         return out

@@ -251,8 +251,10 @@ def _(node: SequentialParams, in_shape, prefix, at):
     if node.members is not None:
         raise _Bad(f"{at}.members", "a network inside a layer is not a stack: its members must be None")
     if tuple(node.in_shape) != tuple(in_shape):
-        raise _Bad(f"{at}.in_shape", f"this block receives samples of shape {tuple(in_shape)}, "
-                                     f"it declares {tuple(node.in_shape)}")
+        raise _Bad(
+            f"{at}.in_shape",
+            f"this block receives samples of shape {tuple(in_shape)}, it declares {tuple(node.in_shape)}",
+        )
     shape = tuple(in_shape)
     for i, layer in enumerate(node.layers):
         shape = _layer_out(layer, shape, prefix, _dtype_of(node), f"{at}.layers[{i}]")
@@ -288,13 +290,17 @@ def _probe(node: Any, in_shape: tuple, prefix: tuple, dtype: np.dtype, at: str) 
             with np.errstate(all="ignore"):
                 y = forward(node, x, None, False)[0]
         except Exception as e:  # noqa: BLE001 - any failure on well-formed input is the file's fault
-            raise _Bad(at, f"{_name(node)} fails on samples of shape {tuple(in_shape)} "
-                           f"({type(e).__name__}: {e})") from None
+            raise _Bad(
+                at, f"{_name(node)} fails on samples of shape {tuple(in_shape)} ({type(e).__name__}: {e})"
+            ) from None
         shape = np.shape(y)
         lead = (*prefix, n)
         if shape[: len(lead)] != lead:
-            raise _Bad(at, f"{_name(node)} maps a batch of shape {x.shape} to one of shape {shape}: "
-                           f"its leaves do not match its input")
+            raise _Bad(
+                at,
+                f"{_name(node)} maps a batch of shape {x.shape} to one of shape {shape}: "
+                f"its leaves do not match its input",
+            )
         shapes.append(shape[len(lead) :])
     if shapes[0] != shapes[1]:
         raise _Bad(at, f"{_name(node)} gives samples of shape {shapes[0]} for 2 inputs and {shapes[1]} for 3")
@@ -318,14 +324,19 @@ def _train_state(state: Any, at: str) -> None:
     except _Bad:
         raise
     except Exception as e:  # noqa: BLE001 - params the optimizer cannot take are the file's fault
-        raise _Bad(f"{at}.optimizer", f"{type(optimizer).__name__}.init fails on these params "
-                                      f"({type(e).__name__}: {e})") from None
+        raise _Bad(
+            f"{at}.optimizer", f"{type(optimizer).__name__}.init fails on these params ({type(e).__name__}: {e})"
+        ) from None
     _same_as(state.opt_state, expected, f"{at}.opt_state")
 
 
 def _good_key(key: Any) -> bool:
-    return (type(key.seed) is int and key.seed >= 0 and type(key.path) is tuple
-            and all(type(p) in (int, str) for p in key.path))
+    return (
+        type(key.seed) is int
+        and key.seed >= 0
+        and type(key.path) is tuple
+        and all(type(p) in (int, str) for p in key.path)
+    )
 
 
 def _same_as(got: Any, expected: Any, at: str) -> None:
@@ -335,8 +346,10 @@ def _same_as(got: Any, expected: Any, at: str) -> None:
         raise _Bad(at, f"init builds a {t.__name__} here, got {type(got).__name__}")
     if t is np.ndarray:
         if got.shape != expected.shape or got.dtype != expected.dtype:
-            raise _Bad(at, f"init builds a {expected.dtype} array of shape {expected.shape}, "
-                           f"got {got.dtype} of shape {got.shape}")
+            raise _Bad(
+                at,
+                f"init builds a {expected.dtype} array of shape {expected.shape}, got {got.dtype} of shape {got.shape}",
+            )
         return
     if t is int:
         if got < 0:

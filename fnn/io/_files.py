@@ -22,7 +22,8 @@ import sys
 import time
 import zipfile
 import zlib
-from typing import IO, Any, Callable
+from collections.abc import Callable
+from typing import IO, Any
 
 try:
     import fcntl
@@ -477,8 +478,9 @@ def _check_members(npz: Any, names: list[str], where: str, file_size: int, max_b
             where, f"its members declare {total:,} bytes in all, more than the bytes in the file ({file_size:,})"
         )
     if max_bytes is not None and total > max_bytes:
-        raise too_large(where, "it" if len(names) > 1 else f"its {names[0].removesuffix('.npy')} member", total,
-                        max_bytes, call)
+        raise too_large(
+            where, "it" if len(names) > 1 else f"its {names[0].removesuffix('.npy')} member", total, max_bytes, call
+        )
     header = npz.zip.getinfo(_HEADER + ".npy").file_size
     if max_bytes is not None and header > max_bytes // _HEADER_SHARE:
         raise fail(
@@ -573,9 +575,15 @@ def _missing(where: str) -> str:
     except OSError:
         names = []
     close = difflib.get_close_matches(path.name, names, 3)
-    here = f"; did you mean {', '.join(map(repr, close))}?" if close else (
-        f"; {str(parent)!r} holds {', '.join(map(repr, names[:5]))}{' …' if len(names) > 5 else ''}" if names else
-        f"; {str(parent)!r} holds no .npz file")
+    here = (
+        f"; did you mean {', '.join(map(repr, close))}?"
+        if close
+        else (
+            f"; {str(parent)!r} holds {', '.join(map(repr, names[:5]))}{' …' if len(names) > 5 else ''}"
+            if names
+            else f"; {str(parent)!r} holds no .npz file"
+        )
+    )
     return f"cannot load {where}: there is no such file{here}"
 
 

@@ -111,9 +111,7 @@ def latest_checkpoint(directory: str | os.PathLike) -> pathlib.Path | None:
     return found[-1][1] if found else None
 
 
-def save_checkpoint(
-    directory: str | os.PathLike, payload: Any, *, step: int, keep: int | None = None
-) -> pathlib.Path:
+def save_checkpoint(directory: str | os.PathLike, payload: Any, *, step: int, keep: int | None = None) -> pathlib.Path:
     """Save ``payload`` as the checkpoint of ``step`` in ``directory`` (created if needed), atomically.
 
     The file is ``ckpt-<step:012d>.npz`` (see :func:`checkpoint_path`); a checkpoint of the
@@ -156,9 +154,7 @@ def save_checkpoint(
     return path
 
 
-def load_checkpoint(
-    directory: str | os.PathLike, *, step: int | None = None, max_bytes: int | None = MAX_BYTES
-) -> Any:
+def load_checkpoint(directory: str | os.PathLike, *, step: int | None = None, max_bytes: int | None = MAX_BYTES) -> Any:
     """Load the latest checkpoint in ``directory`` (or the one of ``step``).
 
     ``max_bytes`` bounds the file's members as in :func:`fnn.io.load` (4 GiB by default).

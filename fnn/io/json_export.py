@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from fnn import tree
+from fnn._checks import check_max_bytes, open_regular
 from fnn._version import __version__
 from fnn.errors import ConfigError, FormatError, NonFiniteError
 from fnn.io._codec import fail, short
-from fnn._checks import check_max_bytes, open_regular
 from fnn.io._files import atomic_write, too_large
 from fnn.layers import Activation, DenseParams, Dropout, SequentialParams
 from fnn.layers.sequential import float_dtype

@@ -16,7 +16,7 @@ derivative of relu (and leaky relu) at exactly 0 is taken as 0 (the slope).
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import attrs
 import numpy as np

@@ -51,7 +51,8 @@ dtype('float32')
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 import numpy as np
@@ -167,7 +168,9 @@ def _draw(spec: FromForward, key: Any, in_shape: tuple, dtype: np.dtype | None) 
         return {}
     params = spec.init(key, in_shape, np.dtype(np.float64) if dtype is None else dtype)
     if type(params) is not dict:
-        raise ConfigError(f"init must return a dict of named arrays, such as {{'w': ...}}; it returned a {type(params).__name__}")
+        raise ConfigError(
+            f"init must return a dict of named arrays, such as {{'w': ...}}; it returned a {type(params).__name__}"
+        )
     for name, a in params.items():
         if not isinstance(name, str):
             raise ConfigError(f"init must return a dict with string keys; it returned the key {name!r}")
@@ -224,7 +227,9 @@ stackable.register(FromForwardParams, lambda node: True)
 writes_every_grad.register(FromForwardParams, lambda node: True)
 details.register(
     FromForwardParams,
-    lambda node: ", ".join([f"fn {function_name(node.fn)}", *(f"{k} {node.params[k].shape}" for k in sorted(node.params))]),
+    lambda node: ", ".join(
+        [f"fn {function_name(node.fn)}", *(f"{k} {node.params[k].shape}" for k in sorted(node.params))]
+    ),
 )
 
 

@@ -39,7 +39,11 @@ __all__ = ["BatchNorm", "BatchNormParams"]
 
 
 def _momentum(value: object) -> float | None:
-    return None if value is None else real(value, "BatchNorm momentum", low=0, high=1, hint=" (the weight of the new batch) or None")
+    return (
+        None
+        if value is None
+        else real(value, "BatchNorm momentum", low=0, high=1, hint=" (the weight of the new batch) or None")
+    )
 
 
 def _eps(value: object) -> float:
@@ -95,8 +99,13 @@ def _(spec: BatchNorm, in_shape: tuple) -> tuple:
 def _(spec: BatchNorm, key, in_shape, dtype):
     c = in_shape[-1]
     return BatchNormParams(
-        np.ones(c, dtype), np.zeros(c, dtype), np.zeros(c, dtype), np.ones(c, dtype), np.zeros((), dtype),
-        spec.momentum, spec.eps,
+        np.ones(c, dtype),
+        np.zeros(c, dtype),
+        np.zeros(c, dtype),
+        np.ones(c, dtype),
+        np.zeros((), dtype),
+        spec.momentum,
+        spec.eps,
     )
 
 
@@ -184,6 +193,8 @@ stackable.register(BatchNormParams, lambda node: True)
 writes_every_grad.register(BatchNormParams, lambda node: True)
 details.register(
     BatchNormParams,
-    lambda node: ("cumulative average" if node.momentum is None else f"momentum {node.momentum:g} = weight of the new batch")
-    + f", eps {node.eps:g}",
+    lambda node: (
+        ("cumulative average" if node.momentum is None else f"momentum {node.momentum:g} = weight of the new batch")
+        + f", eps {node.eps:g}"
+    ),
 )

@@ -71,7 +71,9 @@ def _branches(value: object) -> tuple:
 def _sample_axis(axis: object, rank: int, where: str) -> int:
     """``axis`` of a sample of ``rank`` axes, as a negative index (so it holds with batch and member axes before)."""
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -rank <= axis < rank:
-        raise ConfigError(f"{where}: axis must be an integer in [{-rank}, {rank - 1}] for samples of rank {rank}, got {axis!r}")
+        raise ConfigError(
+            f"{where}: axis must be an integer in [{-rank}, {rank - 1}] for samples of rank {rank}, got {axis!r}"
+        )
     return int(axis) - rank if axis >= 0 else int(axis)
 
 
@@ -241,7 +243,9 @@ def _concat_shape(spec: Concat, in_shape: tuple) -> tuple[tuple, int, tuple]:
     rank = len(shapes[0])
     for i, s in enumerate(shapes[1:], start=1):
         if len(s) != rank:
-            raise ConfigError(f"Concat branch {i} outputs samples of shape {s}, branch 0 of shape {shapes[0]}: ranks differ")
+            raise ConfigError(
+                f"Concat branch {i} outputs samples of shape {s}, branch 0 of shape {shapes[0]}: ranks differ"
+            )
     axis = _sample_axis(spec.axis, rank, "Concat")
     for i, s in enumerate(shapes[1:], start=1):
         if _without(s, axis) != _without(shapes[0], axis):
@@ -311,8 +315,10 @@ def _(spec: Parallel, in_shape: tuple) -> tuple:
     shapes = _branch_shapes(spec.branches, in_shape, "Parallel")
     for i, s in enumerate(shapes[1:], start=1):
         if s != shapes[0]:
-            raise ConfigError(f"Parallel branch {i} outputs samples of shape {s}, branch 0 of shape {shapes[0]}; "
-                              "a sum needs one shape")
+            raise ConfigError(
+                f"Parallel branch {i} outputs samples of shape {s}, branch 0 of shape {shapes[0]}; "
+                "a sum needs one shape"
+            )
     return shapes[0]
 
 

@@ -46,6 +46,7 @@ from fnn.errors import ConfigError, ShapeError
 from fnn.layers import _windows
 from fnn.layers.base import (
     backward,
+    check_size,
     details,
     forward,
     init_node,
@@ -55,7 +56,6 @@ from fnn.layers.base import (
     weight_field,
     writes_every_grad,
 )
-from fnn.layers.base import check_size
 
 __all__ = ["Conv1D", "Conv2D", "Conv1DParams", "Conv2DParams", "WINDOW_BYTES", "TAP_MAJOR_CHANNELS"]
 
@@ -211,7 +211,13 @@ def _geometry(spec: _Conv, in_shape: tuple) -> tuple[tuple, tuple]:
     _windows.sample_rank(spec.describe(), in_shape, spec.RANK)
     pads = _windows.resolve(spec.padding, spec.kernel_size, spec.dilation)
     out = _windows.out_sizes(
-        spec.describe(), tuple(in_shape[:-1]), spec.kernel_size, spec.stride, spec.dilation, pads, spec.padding,
+        spec.describe(),
+        tuple(in_shape[:-1]),
+        spec.kernel_size,
+        spec.stride,
+        spec.dilation,
+        pads,
+        spec.padding,
         "kernel",
     )
     return pads, out
@@ -243,8 +249,11 @@ for _cls in (Conv1DParams, Conv2DParams):
 @details.register
 def _(node: _ConvParams) -> str:
     kernel = _windows.fmt(node.kernel_size)
-    parts = [kernel if node.RANK > 1 else f"kernel {kernel}", f"stride {_windows.fmt_step(node.stride)}",
-             _windows.describe_padding(node.padding)]
+    parts = [
+        kernel if node.RANK > 1 else f"kernel {kernel}",
+        f"stride {_windows.fmt_step(node.stride)}",
+        _windows.describe_padding(node.padding),
+    ]
     if max(node.dilation) > 1:
         parts.append(f"dilation {_windows.fmt_step(node.dilation)}")
     if node.b is None:
@@ -330,8 +339,9 @@ def conv_forward(node: _ConvParams, x: np.ndarray, limit: int) -> tuple[np.ndarr
     stacked = w.ndim == rank + 3
     _check_input(node, x, stacked)
     spatial = x.shape[-rank - 1 : -1]
-    out = _windows.out_sizes(node.describe(), spatial, node.kernel_size, node.stride, node.dilation, node.pads,
-                             node.padding, "kernel")
+    out = _windows.out_sizes(
+        node.describe(), spatial, node.kernel_size, node.stride, node.dilation, node.pads, node.padding, "kernel"
+    )
     xp = _windows.pad(x, node.pads)
     members = w.shape[:stacked]
     cout = w.shape[-1]

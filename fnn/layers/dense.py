@@ -122,7 +122,9 @@ def _(node: DenseParams, x, g, out, need_input_grad):
     return g @ w.mT
 
 
-def _backward_rows(node: DenseParams, x: np.ndarray, g: np.ndarray, out: DenseParams, need_input_grad: bool) -> np.ndarray | None:
+def _backward_rows(
+    node: DenseParams, x: np.ndarray, g: np.ndarray, out: DenseParams, need_input_grad: bool
+) -> np.ndarray | None:
     shape = g.shape
     x, g = _rows(node, x), _rows(node, g)
     np.matmul(x.mT, g, out=out.w)

@@ -82,7 +82,7 @@ def _doc(kind: str, rank: int) -> str:
     return f"""Spec (and node) of {kind} pooling over samples {shape}; see :mod:`fnn.layers.pooling`.
 
     Args:
-        size: the window{' (an integer or a pair)' if rank == 2 else ''}.
+        size: the window{" (an integer or a pair)" if rank == 2 else ""}.
         stride: the step between windows (default ``None``: the size).
         padding: ``"valid"`` (none), ``"same"`` (stride 1 only), an integer or explicit pairs,
             at most half the window on each side.
@@ -92,46 +92,58 @@ def _doc(kind: str, rank: int) -> str:
 @tree.register
 @attrs.frozen
 class MaxPool1D(_Pool):
-    __doc__ = _doc("max", 1) + """
+    __doc__ = (
+        _doc("max", 1)
+        + """
     >>> import numpy as np, fnn
     >>> p = fnn.init(fnn.random.key(0), fnn.Sequential([fnn.MaxPool1D(2)], in_shape=(5, 1)))
     >>> fnn.apply(p, np.array([[[1.0], [3.0], [2.0], [2.0], [9.0]]]))[0, :, 0].tolist()
     [3.0, 2.0]
     """
+    )
     RANK: ClassVar[int] = 1
 
 
 @tree.register
 @attrs.frozen
 class MaxPool2D(_Pool):
-    __doc__ = _doc("max", 2) + """
+    __doc__ = (
+        _doc("max", 2)
+        + """
     >>> import fnn
     >>> fnn.output_shape(fnn.Sequential([fnn.MaxPool2D(2)], in_shape=(24, 24, 32)), batch=1)
     (1, 12, 12, 32)
     """
+    )
     RANK: ClassVar[int] = 2
 
 
 @tree.register
 @attrs.frozen
 class AvgPool1D(_Pool):
-    __doc__ = _doc("average", 1) + """
+    __doc__ = (
+        _doc("average", 1)
+        + """
     >>> import numpy as np, fnn
     >>> p = fnn.init(fnn.random.key(0), fnn.Sequential([fnn.AvgPool1D(2, padding=1)], in_shape=(3, 1)))
     >>> fnn.apply(p, np.array([[[2.0], [4.0], [6.0]]]))[0, :, 0].tolist()  # the padded zero counts
     [1.0, 5.0]
     """
+    )
     RANK: ClassVar[int] = 1
 
 
 @tree.register
 @attrs.frozen
 class AvgPool2D(_Pool):
-    __doc__ = _doc("average", 2) + """
+    __doc__ = (
+        _doc("average", 2)
+        + """
     >>> import fnn
     >>> fnn.output_shape(fnn.Sequential([fnn.AvgPool2D(3, stride=2)], in_shape=(7, 7, 4)), batch=1)
     (1, 3, 3, 4)
     """
+    )
     RANK: ClassVar[int] = 2
 
 
@@ -139,8 +151,9 @@ _MAX = (MaxPool1D, MaxPool2D)
 
 
 def _out(node: _Pool, spatial: tuple) -> tuple:
-    return _windows.out_sizes(node.describe(), spatial, node.size, node.stride, (1,) * node.RANK, node.pads,
-                              node.padding, "window")
+    return _windows.out_sizes(
+        node.describe(), spatial, node.size, node.stride, (1,) * node.RANK, node.pads, node.padding, "window"
+    )
 
 
 @out_shape.register
@@ -221,8 +234,10 @@ def _(node: _Pool, residual, g, out, need_input_grad):
     rank = node.RANK
     disjoint = _windows.disjoint(node.size, node.stride, (1,) * rank)
     padded = shape[-rank - 1 : -1] != spatial
-    covered = disjoint and not padded and all(
-        n == k * (n // k) and s == k for n, k, s in zip(spatial, node.size, node.stride, strict=True)
+    covered = (
+        disjoint
+        and not padded
+        and all(n == k * (n // k) and s == k for n, k, s in zip(spatial, node.size, node.stride, strict=True))
     )
     # windows that tile the input exactly write every input once: no zero fill needed
     dxp = np.empty(shape, g.dtype) if covered else np.zeros(shape, g.dtype)
@@ -352,4 +367,3 @@ for _cls in (GlobalMaxPool, GlobalAvgPool):  # type: ignore[assignment]
     uses_key.register(_cls, lambda node: False)
     stackable.register(_cls, lambda node: True)
     details.register(_cls, lambda node: f"over {_windows.fmt(node.in_shape[:-1])}" if node.in_shape else "")
-

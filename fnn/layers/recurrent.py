@@ -440,7 +440,7 @@ def _lanes(node: _RecurrentParams, name: str) -> np.ndarray:
     both = fwd[..., None, :, :] if fwd.ndim == node.w_hh.ndim else fwd[..., None, :]
     if rev is not None:
         both = np.stack([fwd, rev], axis=-3 if fwd.ndim == node.w_hh.ndim else -2)
-    return both.reshape(-1, *fwd.shape[node.w_hh.ndim - 2:])
+    return both.reshape(-1, *fwd.shape[node.w_hh.ndim - 2 :])
 
 
 def _weights(node: _RecurrentParams, kind: _Kind) -> _Weights:
@@ -584,8 +584,19 @@ def _gru_forward(node, w, gi, h, padded, padded_steps):
     gates = np.empty(gi.shape, h.dtype)  # (r, z, W_hn h + b_hn)
     new = np.empty((steps, lanes, hid, n), h.dtype)  # n
     half = _HALF[h.dtype]
-    views = zip(gi[:, :, : 2 * hid], gi[:, :, 2 * hid:], gates, gates[:, :, : 2 * hid], gates[:, :, :hid],
-                gates[:, :, hid: 2 * hid], gates[:, :, 2 * hid:], new, h[:-1], h[1:, :, :-1], strict=True)
+    views = zip(
+        gi[:, :, : 2 * hid],
+        gi[:, :, 2 * hid :],
+        gates,
+        gates[:, :, : 2 * hid],
+        gates[:, :, :hid],
+        gates[:, :, hid : 2 * hid],
+        gates[:, :, 2 * hid :],
+        new,
+        h[:-1],
+        h[1:, :, :-1],
+        strict=True,
+    )
     for t, (gi_rz, gi_n, gh, rz, r, z, hn, n_t, h_ones, h_new) in enumerate(views):
         h_prev = h_ones[:, :-1]
         np.matmul(w.wh, h_ones, out=gh)  # W_hh h + b_hh
@@ -613,7 +624,7 @@ def _lstm_forward(node, w, gi, h, padded, padded_steps):
     tc = np.empty((steps, lanes, hid, n), h.dtype)  # tanh(c')
     ig = np.empty((lanes, hid, n), h.dtype)
     half = _HALF[h.dtype]
-    b = [gates[:, :, k * hid:(k + 1) * hid] for k in range(4)]
+    b = [gates[:, :, k * hid : (k + 1) * hid] for k in range(4)]
     views = zip(gi, gates, gates[:, :, : 3 * hid], *b, c[:-1], c[1:], tc, h[:-1], h[1:, :, :-1], strict=True)
     for t, (gi_t, a, sig, o, i, f, g, c_prev, c_new, tc_t, h_ones, h_new) in enumerate(views):
         np.matmul(w.wh, h_ones, out=a)
@@ -678,7 +689,7 @@ def _rnn_backward(node, saved, dh, g_steps, grads):
     dh2 = np.empty_like(dh)
     carry = np.empty_like(dh) if padded is not None else None
     for a, b in _step_blocks(h.shape[0] - 1, dh.size):
-        out = h[a + 1:b + 1, :, :-1]
+        out = h[a + 1 : b + 1, :, :-1]
         factor = (out > 0).astype(out.dtype) if relu else 1 - out * out  # act'(a), from the output
         if padded is not None:
             np.copyto(factor, 0, where=padded[a:b])
@@ -706,11 +717,11 @@ def _gru_backward(node, saved, dh, g_steps, grads):
     e3 = grads[:, : 3 * hid].transpose(2, 0, 1, 3)  # (T, B, 3H, n): (hn, r, z)
     dh2, tmp = np.empty_like(dh), np.empty_like(dh)
     for a, b in _step_blocks(steps, 2 * dh.size):
-        r, z, hn = gates[a:b, :, :hid], gates[a:b, :, hid: 2 * hid], gates[a:b, :, 2 * hid:]
+        r, z, hn = gates[a:b, :, :hid], gates[a:b, :, hid : 2 * hid], gates[a:b, :, 2 * hid :]
         f1 = np.empty((b - a, lanes, 2, hid, n), dh.dtype)  # (dz/dh', dn/dh' through a_n)
         f2 = np.empty((b - a, lanes, 2, hid, n), dh.dtype)  # (d(hn)/da_n, dr/da_n)
         one_z = 1 - z
-        np.subtract(h[a + 1:b + 1, :, :-1], new[a:b], out=f1[:, :, 0])  # h' − n = z ⊙ (h − n)
+        np.subtract(h[a + 1 : b + 1, :, :-1], new[a:b], out=f1[:, :, 0])  # h' − n = z ⊙ (h − n)
         f1[:, :, 0] *= one_z
         np.multiply(new[a:b], new[a:b], out=f1[:, :, 1])
         np.subtract(1, f1[:, :, 1], out=f1[:, :, 1])
@@ -784,7 +795,9 @@ def _to_leaves(node: _RecurrentParams, kind: _Kind, grad: np.ndarray, out: Any, 
     """Write a (B, ..., G·H) gradient in the internal gate order into leaf ``name`` (and its reverse) of ``out``."""
     back = np.argsort(_blocks(kind.order, node.hidden))
     lanes = grad[..., back].reshape(*layout.lead, layout.directions, *grad.shape[1:])
-    for suffix, part in zip(("", "_reverse")[: layout.directions], np.moveaxis(lanes, len(layout.lead), 0), strict=True):
+    for suffix, part in zip(
+        ("", "_reverse")[: layout.directions], np.moveaxis(lanes, len(layout.lead), 0), strict=True
+    ):
         getattr(out, name + suffix)[...] = part
 
 

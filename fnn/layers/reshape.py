@@ -85,10 +85,14 @@ def _resolved(shape: tuple, in_shape: tuple) -> tuple:
     known = math.prod(s for s in shape if s != -1)
     if -1 in shape:
         if size % known:
-            raise ConfigError(f"Reshape{shape} cannot take samples of shape {in_shape}: {size} elements do not divide by {known}")
+            raise ConfigError(
+                f"Reshape{shape} cannot take samples of shape {in_shape}: {size} elements do not divide by {known}"
+            )
         return tuple(size // known if s == -1 else s for s in shape)
     if known != size:
-        raise ConfigError(f"Reshape{shape} needs samples of {known} elements, got samples of shape {in_shape} ({size} elements)")
+        raise ConfigError(
+            f"Reshape{shape} needs samples of {known} elements, got samples of shape {in_shape} ({size} elements)"
+        )
     return shape
 
 

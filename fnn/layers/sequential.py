@@ -106,7 +106,7 @@ class Sequential:
         return f"Sequential({len(self.layers)} layers)"
 
 
-def _check_members(node: "SequentialParams", _: object, members: object) -> None:
+def _check_members(node: SequentialParams, _: object, members: object) -> None:
     if members is None:
         return
     k = check_size(members, "SequentialParams members")
@@ -146,7 +146,9 @@ class SequentialParams:
         self, layers: tuple, in_shape: Any = None, members: int | None = None, *, in_dim: int | None = None
     ) -> None:
         if (in_shape is None) == (in_dim is None):
-            raise ConfigError(f"SequentialParams needs in_shape or in_dim (one of them), got {in_shape!r} and {in_dim!r}")
+            raise ConfigError(
+                f"SequentialParams needs in_shape or in_dim (one of them), got {in_shape!r} and {in_dim!r}"
+            )
         self.__attrs_init__(layers, in_shape if in_dim is None else (in_dim,), members)
 
     @property
@@ -201,7 +203,9 @@ def stack_key(params: SequentialParams, key: Any) -> Any:
 
 def _declared(spec: Sequential, in_shape: tuple) -> None:
     if spec.in_shape is not None and spec.in_shape != tuple(in_shape):
-        raise ConfigError(f"Sequential declares in_shape={spec.in_shape} but receives samples of shape {tuple(in_shape)}")
+        raise ConfigError(
+            f"Sequential declares in_shape={spec.in_shape} but receives samples of shape {tuple(in_shape)}"
+        )
 
 
 def _chain(spec: Sequential, in_shape: tuple) -> list[tuple]:

@@ -11,8 +11,9 @@ lets a division by zero give inf instead of raising, which also lets the loop ve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,9 @@ def _compiled() -> tuple[Callable, Callable]:
     # ``g`` is an empty stand-in. LLVM vectorises the loop only when its arrays provably do not
     # overlap: two views of one buffer, as ``g`` and ``out_p``, would leave it scalar (2x slower).
     @numba.njit(error_model="numpy", nogil=True, cache=True)
-    def adam(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, scalars, amsgrad, over):  # pragma: no cover - compiled
+    def adam(
+        p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, scalars, amsgrad, over
+    ):  # pragma: no cover - compiled
         b1, c1, b2, c2, e, a = scalars[0], scalars[1], scalars[2], scalars[3], scalars[4], scalars[5]
         for i in range(p.size):
             gi = out_p[i] if over else g[i]
@@ -75,9 +78,20 @@ def adam_kernel() -> Callable:
     adam, flush_subnormals = _compiled()
 
     def kernel(
-        p: np.ndarray, g: np.ndarray, mu: np.ndarray, nu: np.ndarray, nu_max: np.ndarray | None, out_p: np.ndarray,
-        out_mu: np.ndarray, out_nu: np.ndarray, out_nu_max: np.ndarray | None, b1: float, b2: float, eps_hat: Any,
-        step: Any, flush: bool,
+        p: np.ndarray,
+        g: np.ndarray,
+        mu: np.ndarray,
+        nu: np.ndarray,
+        nu_max: np.ndarray | None,
+        out_p: np.ndarray,
+        out_mu: np.ndarray,
+        out_nu: np.ndarray,
+        out_nu_max: np.ndarray | None,
+        b1: float,
+        b2: float,
+        eps_hat: Any,
+        step: Any,
+        flush: bool,
     ) -> None:
         amsgrad = out_nu_max is not None
         over = np.may_share_memory(out_p, g)  # the spare params array is the gradient's own (see fnn.optim)
@@ -85,8 +99,18 @@ def adam_kernel() -> Callable:
         # scalars: at 722 params six casts and five more arguments made the call 3.7 µs instead of 2.5
         scalars = np.array((b1, 1.0 - b1, b2, 1.0 - b2, eps_hat, step), p.dtype)
         adam(
-            p, out_p[:0] if over else g, mu, nu, nu_max if amsgrad else nu, out_p, out_mu, out_nu,
-            out_nu_max if amsgrad else out_nu, scalars, amsgrad, over,
+            p,
+            out_p[:0] if over else g,
+            mu,
+            nu,
+            nu_max if amsgrad else nu,
+            out_p,
+            out_mu,
+            out_nu,
+            out_nu_max if amsgrad else out_nu,
+            scalars,
+            amsgrad,
+            over,
         )
         if flush:
             tiny = TINY[p.dtype][()]

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable
 
 __all__ = ["MIN_SPLIT", "split_run", "usable_cores"]
 

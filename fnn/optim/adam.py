@@ -13,8 +13,8 @@ from typing import Any
 import attrs
 import numpy as np
 
-from fnn._reductions import TINY
 from fnn._checks import keywords_checked
+from fnn._reductions import TINY
 from fnn.errors import ConfigError
 from fnn.optim import _fused, _threads
 from fnn.optim.base import check_params, check_step, coupled_decay, flag, lr_at, lr_field, real, zeros
@@ -35,7 +35,9 @@ __all__ = [
 ]
 
 
-def _moments(mu: np.ndarray, nu: np.ndarray, g: np.ndarray, b1: float, b2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _moments(
+    mu: np.ndarray, nu: np.ndarray, g: np.ndarray, b1: float, b2: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """New ``b1 * mu + (1 - b1) * g`` and ``b2 * nu + (1 - b2) * g**2``, and a free scratch buffer."""
     mu = np.multiply(mu, b1)
     tmp = np.multiply(g, 1.0 - b1)
@@ -97,9 +99,20 @@ _BLOCK = 65536
 
 
 def _adam_numpy(
-    p: np.ndarray, g: np.ndarray, mu: np.ndarray, nu: np.ndarray, nu_max: np.ndarray | None, out_p: np.ndarray,
-    out_mu: np.ndarray, out_nu: np.ndarray, out_nu_max: np.ndarray | None, b1: float, b2: float, eps_hat: Any,
-    step: Any, flush: bool,
+    p: np.ndarray,
+    g: np.ndarray,
+    mu: np.ndarray,
+    nu: np.ndarray,
+    nu_max: np.ndarray | None,
+    out_p: np.ndarray,
+    out_mu: np.ndarray,
+    out_nu: np.ndarray,
+    out_nu_max: np.ndarray | None,
+    b1: float,
+    b2: float,
+    eps_hat: Any,
+    step: Any,
+    flush: bool,
 ) -> None:
     """The Adam kernel in NumPy (see :func:`_adam_passes`), block by block on long vectors."""
     n = p.size
@@ -107,8 +120,22 @@ def _adam_numpy(
         return _adam_passes(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, b2, eps_hat, step, flush)
     for start in range(0, n, _BLOCK):
         b = slice(start, start + _BLOCK)
-        _adam_passes(p[b], g[b], mu[b], nu[b], None if nu_max is None else nu_max[b], out_p[b], out_mu[b], out_nu[b],
-                     None if out_nu_max is None else out_nu_max[b], b1, b2, eps_hat, step, flush)
+        _adam_passes(
+            p[b],
+            g[b],
+            mu[b],
+            nu[b],
+            None if nu_max is None else nu_max[b],
+            out_p[b],
+            out_mu[b],
+            out_nu[b],
+            None if out_nu_max is None else out_nu_max[b],
+            b1,
+            b2,
+            eps_hat,
+            step,
+            flush,
+        )
 
 
 def _flush_subnormals(a: np.ndarray) -> None:
@@ -117,9 +144,20 @@ def _flush_subnormals(a: np.ndarray) -> None:
 
 
 def _adam_passes(
-    p: np.ndarray, g: np.ndarray, mu: np.ndarray, nu: np.ndarray, nu_max: np.ndarray | None, out_p: np.ndarray,
-    out_mu: np.ndarray, out_nu: np.ndarray, out_nu_max: np.ndarray | None, b1: float, b2: float, eps_hat: Any,
-    step: Any, flush: bool,
+    p: np.ndarray,
+    g: np.ndarray,
+    mu: np.ndarray,
+    nu: np.ndarray,
+    nu_max: np.ndarray | None,
+    out_p: np.ndarray,
+    out_mu: np.ndarray,
+    out_nu: np.ndarray,
+    out_nu_max: np.ndarray | None,
+    b1: float,
+    b2: float,
+    eps_hat: Any,
+    step: Any,
+    flush: bool,
 ) -> None:
     """The Adam kernel in NumPy, 12 passes (18 when it flushes); ``out_p`` doubles as the scratch buffer.
 
@@ -148,8 +186,16 @@ def _adam_passes(
 
 
 def _adam_step(
-    p: np.ndarray, g: np.ndarray, state: AdamState, lr: float, b1: float, b2: float, eps: float,
-    backend: str = "numpy", spare: tuple | None = None, flush_subnormals: bool = True,
+    p: np.ndarray,
+    g: np.ndarray,
+    state: AdamState,
+    lr: float,
+    b1: float,
+    b2: float,
+    eps: float,
+    backend: str = "numpy",
+    spare: tuple | None = None,
+    flush_subnormals: bool = True,
 ) -> tuple[np.ndarray, AdamState]:
     """The Adam step, once, for Adam and AdamW: new params and state from params ``p`` and gradient ``g``.
 
@@ -165,7 +211,9 @@ def _adam_step(
     else:
         out_p, old = spare
         if not isinstance(old, AdamState) or out_p.shape != p.shape or out_p.dtype != p.dtype:
-            raise ConfigError(f"adam: spare must be (flat params, AdamState) like the current ones, got {type(old).__name__}")
+            raise ConfigError(
+                f"adam: spare must be (flat params, AdamState) like the current ones, got {type(old).__name__}"
+            )
         out_mu, out_nu, out_nu_max = old.mu, old.nu, old.nu_max
     # lr / bc1 * mu / (sqrt(n) / sqrt(bc2) + eps), computed as (lr * sqrt(bc2) / bc1) * mu /
     # (sqrt(n) + eps * sqrt(bc2)): the same number up to rounding, one pass fewer (Kingma & Ba, sec. 2).
@@ -176,10 +224,25 @@ def _adam_step(
     if p.size < _threads.MIN_SPLIT:  # one call (a short vector: no closure, no helper thread)
         kernel(p, g, mu, nu, nu_max, out_p, out_mu, out_nu, out_nu_max, b1, b2, eps_hat, step, flush)
     else:  # a long one: both cores, each on one half (elementwise: bitwise the one call's result)
+
         def part(start: int, stop: int) -> None:
             b = slice(start, stop)
-            kernel(p[b], g[b], mu[b], nu[b], None if nu_max is None else nu_max[b], out_p[b], out_mu[b], out_nu[b],
-                   None if out_nu_max is None else out_nu_max[b], b1, b2, eps_hat, step, flush)
+            kernel(
+                p[b],
+                g[b],
+                mu[b],
+                nu[b],
+                None if nu_max is None else nu_max[b],
+                out_p[b],
+                out_mu[b],
+                out_nu[b],
+                None if out_nu_max is None else out_nu_max[b],
+                b1,
+                b2,
+                eps_hat,
+                step,
+                flush,
+            )
 
         _threads.split_run(part, p.size)
     return out_p, AdamState(t, out_mu, out_nu, out_nu_max)

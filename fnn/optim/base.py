@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 import numpy as np
@@ -212,7 +213,9 @@ def check_step(owner: str, old: Any, grad: Any) -> None:
     """
     if not isinstance(old, np.ndarray) or not isinstance(grad, np.ndarray):
         bad = "old" if not isinstance(old, np.ndarray) else "grad"
-        raise DtypeError(f"{owner}.update expects numpy arrays, got {type(old if bad == 'old' else grad).__name__} for {bad}")
+        raise DtypeError(
+            f"{owner}.update expects numpy arrays, got {type(old if bad == 'old' else grad).__name__} for {bad}"
+        )
     if old.ndim != 1 or grad.shape != old.shape:
         raise ShapeError(f"{owner}.update expects 1-D old and grad of one shape, got {old.shape} and {grad.shape}")
     if grad.dtype != old.dtype or old.dtype.kind != "f":

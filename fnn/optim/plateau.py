@@ -213,8 +213,9 @@ class ReduceLROnPlateau:
                     f"ReduceLROnPlateau watches one number, got {self.monitor}={value!r} (for a stack, pass its "
                     f"params: observe(state, logs, params=stack), one value per member)"
                 )
-            scale, best, wait, cooldown = self._observe_one(float(value), state.scale, state.best, state.wait,
-                                                            state.cooldown)
+            scale, best, wait, cooldown = self._observe_one(
+                float(value), state.scale, state.best, state.wait, state.cooldown
+            )
             return attrs.evolve(state, scale=scale, best=best, wait=wait, cooldown=cooldown)
         values = np.asarray(value, dtype=float) if np.ndim(value) == 1 else None
         if values is None or values.shape != (members,):
@@ -223,11 +224,18 @@ class ReduceLROnPlateau:
                 f"{value!r}"
             )
         if state.sizes is None:  # the first epoch of a stack: one rule per member, from the one-network start
-            state = attrs.evolve(state, scale=(state.scale,) * members, best=(state.best,) * members,
-                                 wait=(state.wait,) * members, cooldown=(state.cooldown,) * members,
-                                 sizes=member_sizes(params))
-        rows = [self._observe_one(float(v), *member)
-                for v, *member in zip(values, state.scale, state.best, state.wait, state.cooldown, strict=True)]
+            state = attrs.evolve(
+                state,
+                scale=(state.scale,) * members,
+                best=(state.best,) * members,
+                wait=(state.wait,) * members,
+                cooldown=(state.cooldown,) * members,
+                sizes=member_sizes(params),
+            )
+        rows = [
+            self._observe_one(float(v), *member)
+            for v, *member in zip(values, state.scale, state.best, state.wait, state.cooldown, strict=True)
+        ]
         scale, best, wait, cooldown = (tuple(column) for column in zip(*rows, strict=True))
         return attrs.evolve(state, scale=scale, best=best, wait=wait, cooldown=cooldown)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from fnn.errors import ConfigError
 from fnn.optim.adam import adam, adamax, adamw, nadam
@@ -45,8 +46,11 @@ def check_optimizer(obj: Any, where: str) -> Any:
     """
     if isinstance(obj, str):
         key = obj.lower()
-        example = f"fnn.optim.{key}(lr=1e-3) or fnn.optim.get({obj!r}, lr=1e-3)" if key in OPTIMIZERS else (
-            f"fnn.optim.adam(lr=1e-3), or one of: {', '.join(sorted(OPTIMIZERS))}")
+        example = (
+            f"fnn.optim.{key}(lr=1e-3) or fnn.optim.get({obj!r}, lr=1e-3)"
+            if key in OPTIMIZERS
+            else (f"fnn.optim.adam(lr=1e-3), or one of: {', '.join(sorted(OPTIMIZERS))}")
+        )
         raise ConfigError(f"{where}: optimizer is the string {obj!r}, not an optimizer: pass one, e.g. {example}")
     for name, factory in OPTIMIZERS.items():
         if obj is factory:

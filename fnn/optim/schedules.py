@@ -20,7 +20,8 @@ import bisect
 import itertools
 import math
 import numbers
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 
@@ -124,10 +125,14 @@ class PiecewiseConstant:
 
     def __attrs_post_init__(self) -> None:
         values = self.values
-        if not isinstance(values, (tuple, list)) or not values or not all(
-            _is_real(v) and math.isfinite(v) and v >= 0 for v in values
+        if (
+            not isinstance(values, (tuple, list))
+            or not values
+            or not all(_is_real(v) and math.isfinite(v) and v >= 0 for v in values)
         ):
-            raise ConfigError(f"{self._name}: values must be a non-empty sequence of finite numbers >= 0, got {values!r}")
+            raise ConfigError(
+                f"{self._name}: values must be a non-empty sequence of finite numbers >= 0, got {values!r}"
+            )
         object.__setattr__(self, "values", tuple(float(v) for v in values))
         object.__setattr__(self, "boundaries", _boundaries(self._name, self.boundaries, len(values) - 1))
 
@@ -405,7 +410,9 @@ def warmup_cosine_decay(
     owner = "warmup_cosine_decay"
     if not (isinstance(warmup_steps, numbers.Integral) and not isinstance(warmup_steps, bool) and warmup_steps >= 0):
         raise ConfigError(f"{owner}: warmup_steps must be an integer >= 0, got {warmup_steps!r}")
-    if not (isinstance(decay_steps, numbers.Integral) and not isinstance(decay_steps, bool) and decay_steps > warmup_steps):
+    if not (
+        isinstance(decay_steps, numbers.Integral) and not isinstance(decay_steps, bool) and decay_steps > warmup_steps
+    ):
         raise ConfigError(
             f"{owner}: decay_steps (the total, warmup included) must be an integer > warmup_steps={warmup_steps!r}, "
             f"got {decay_steps!r}"

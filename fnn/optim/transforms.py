@@ -19,7 +19,8 @@ from fnn.optim.adam import Adam, Adamax, AdamW, NAdam
 from fnn.optim.adaptive import Adadelta, Adagrad, RMSprop
 from fnn.optim.base import FromUpdate, GradientTransform, Optimizer, _owner, check_params, check_step, lr_at, real
 from fnn.optim.sgd import Momentum, Sgd
-from fnn.tree import leaves as tree_leaves, register, state_mask, value_class
+from fnn.tree import leaves as tree_leaves
+from fnn.tree import register, state_mask, value_class
 
 __all__ = [
     "chain",
@@ -190,7 +191,8 @@ class ClipByMemberNorm:
     # real() is attrs.field with no default; mypy's attrs plugin takes the call for one
     members: int = attrs.field(validator=_check_members)  # type: ignore[misc]
     sizes: tuple = attrs.field(  # type: ignore[misc]  # one member's leaf sizes, in ravel order
-        converter=_list_as_tuple, validator=_check_sizes)
+        converter=_list_as_tuple, validator=_check_sizes
+    )
     _name = "clip_by_member_norm"
     elementwise = False  # one norm per member ...
     per_member = True  # ... over that member's own entries: it never mixes the members of a stack
@@ -216,7 +218,7 @@ class ClipByMemberNorm:
         rows = np.empty((k, sum(self.sizes)), grad.dtype)
         start = column = 0
         for size in self.sizes:
-            rows[:, column:column + size] = grad[start:start + k * size].reshape(k, size)
+            rows[:, column : column + size] = grad[start : start + k * size].reshape(k, size)
             start, column = start + k * size, column + size
         factors = []
         for row in rows:
@@ -542,5 +544,16 @@ def decoupled_weight_decay(opt: Any, weight_decay: float, *, mask: Any = None) -
 # (Nesterov subclasses Momentum); foreign objects are taken at their word.
 _FNN_TRANSFORMS = (ClipByGlobalNorm, ClipByMemberNorm, ClipByValue, AddWeightDecay)
 _FNN_OPTIMIZERS = (
-    Sgd, Momentum, Adagrad, RMSprop, Adadelta, Adam, AdamW, Adamax, NAdam, FromUpdate, Chain, DecoupledWeightDecay
+    Sgd,
+    Momentum,
+    Adagrad,
+    RMSprop,
+    Adadelta,
+    Adam,
+    AdamW,
+    Adamax,
+    NAdam,
+    FromUpdate,
+    Chain,
+    DecoupledWeightDecay,
 )

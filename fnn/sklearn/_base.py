@@ -13,6 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from fnn import optim, random, tree
+from fnn.data import split_indices
 from fnn.errors import ConfigError, ShapeError
 from fnn.layers import Activation, DenseParams, SequentialParams
 from fnn.sklearn._objective import output
@@ -29,7 +30,6 @@ from fnn.sklearn._training import (
     fit_stochastic,
     forward,
 )
-from fnn.data import split_indices
 from fnn.train import TrainState
 
 __all__ = ["BaseMLP", "Target", "stochastic_solver"]
@@ -287,9 +287,16 @@ class BaseMLP(BaseEstimator):
     # ---------------------------------------------------------- fit
 
     def _fit(
-        self, X: Any, y: Any, sample_weight: Any, *, incremental: bool, classes: Any = None,
-        coefs_init: Any = None, intercepts_init: Any = None,
-    ) -> "BaseMLP":
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        *,
+        incremental: bool,
+        classes: Any = None,
+        coefs_init: Any = None,
+        intercepts_init: Any = None,
+    ) -> BaseMLP:
         check_parameters(self)
         owner = type(self).__name__
         settings = self._settings()
@@ -304,8 +311,14 @@ class BaseMLP(BaseEstimator):
                 "fitted one; set warm_start=False"
             )
         X, y = validate_data(
-            self, _native_float32(X), y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=self._y_numeric,
-            dtype=(np.float64, np.float32), reset=first,
+            self,
+            _native_float32(X),
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            y_numeric=self._y_numeric,
+            dtype=(np.float64, np.float32),
+            reset=first,
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -357,7 +370,13 @@ class BaseMLP(BaseEstimator):
         return self
 
     def _stochastic(
-        self, state: TrainState, run: Run, problem: Problem, target: Target, settings: Settings, incremental: bool,
+        self,
+        state: TrainState,
+        run: Run,
+        problem: Problem,
+        target: Target,
+        settings: Settings,
+        incremental: bool,
         split_key: random.Key,
     ) -> tuple[TrainState, Run, dict]:
         owner = type(self).__name__
@@ -368,7 +387,13 @@ class BaseMLP(BaseEstimator):
             train, validation = problem.rows(rows), problem.rows(val_rows)
         try:
             state, run, n_iter, diverged = fit_stochastic(
-                state, run, train, validation, settings, incremental=incremental, score=self._validation_score,
+                state,
+                run,
+                train,
+                validation,
+                settings,
+                incremental=incremental,
+                score=self._validation_score,
                 schedules_lr=self.solver == "sgd",
             )
         except Diverged as error:

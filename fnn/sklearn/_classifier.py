@@ -99,8 +99,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             max_fun=max_fun,
         )
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None, *, coefs_init: Any = None,
-            intercepts_init: Any = None) -> "MLPClassifier":
+    def fit(
+        self, X: Any, y: Any, sample_weight: Any = None, *, coefs_init: Any = None, intercepts_init: Any = None
+    ) -> MLPClassifier:
         """Train on ``X`` (n_samples, n_features; dense or scipy.sparse) and labels ``y`` (n,), or a 0/1
         indicator (n, n_labels).
 
@@ -120,11 +121,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             ValueError: invalid data or settings (InvalidParameterError for a constructor parameter);
                 y with a single class; NonFiniteWeightsError when training diverges.
         """
-        return self._fit(X, y, sample_weight, incremental=False, coefs_init=coefs_init,
-                         intercepts_init=intercepts_init)
+        return self._fit(X, y, sample_weight, incremental=False, coefs_init=coefs_init, intercepts_init=intercepts_init)
 
     @available_if(stochastic_solver)
-    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None) -> "MLPClassifier":
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None) -> MLPClassifier:
         """One epoch over ``X, y`` from the current state, optimizer state included (the first call starts one).
 
         Args:
@@ -205,9 +205,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 )
             labels = unique_labels(y if classes is None else np.asarray(classes))
             if labels.size < 2:
-                raise ConfigError(
-                    f"MLPClassifier needs at least 2 classes to train, got 1 class: {labels.tolist()}"
-                )
+                raise ConfigError(f"MLPClassifier needs at least 2 classes to train, got 1 class: {labels.tolist()}")
             return labels
         labels = self.classes_
         present = unique_labels(y)

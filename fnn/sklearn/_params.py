@@ -25,9 +25,8 @@ from typing import Any
 import numpy as np
 from sklearn.neural_network import MLPClassifier as _SklearnClassifier
 from sklearn.neural_network import MLPRegressor as _SklearnRegressor
-from sklearn.utils._param_validation import Hidden, StrOptions
+from sklearn.utils._param_validation import Hidden, StrOptions, validate_parameter_constraints
 from sklearn.utils._param_validation import InvalidParameterError as _SklearnInvalidParameterError
-from sklearn.utils._param_validation import validate_parameter_constraints
 
 from fnn import optim
 from fnn._checks import is_integer
@@ -62,10 +61,29 @@ class NonFiniteWeightsError(NonFiniteError, ValueError):
 
 SKLEARN_SOLVERS = ("lbfgs", "sgd", "adam")
 _PARAMETERS = (
-    "hidden_layer_sizes", "activation", "solver", "alpha", "batch_size", "learning_rate", "learning_rate_init",
-    "power_t", "max_iter", "shuffle", "random_state", "tol", "verbose", "warm_start", "momentum",
-    "nesterovs_momentum", "early_stopping", "validation_fraction", "beta_1", "beta_2", "epsilon",
-    "n_iter_no_change", "max_fun",
+    "hidden_layer_sizes",
+    "activation",
+    "solver",
+    "alpha",
+    "batch_size",
+    "learning_rate",
+    "learning_rate_init",
+    "power_t",
+    "max_iter",
+    "shuffle",
+    "random_state",
+    "tol",
+    "verbose",
+    "warm_start",
+    "momentum",
+    "nesterovs_momentum",
+    "early_stopping",
+    "validation_fraction",
+    "beta_1",
+    "beta_2",
+    "epsilon",
+    "n_iter_no_change",
+    "max_fun",
 )
 # fnn's additions to scikit-learn's constraints: accepted, and left out of its messages
 _ADDITIONS = {
@@ -115,8 +133,7 @@ def hidden_sizes(value: Any, owner: str) -> tuple[int, ...]:
     for i, s in enumerate(sizes):
         if not is_integer(s) or s <= 0:
             raise ConfigError(
-                f"{owner}: hidden_layer_sizes must be > 0, got {sizes} (entry {i} is {s!r}; "
-                "expected positive integers)"
+                f"{owner}: hidden_layer_sizes must be > 0, got {sizes} (entry {i} is {s!r}; expected positive integers)"
             )
     return tuple(int(s) for s in sizes)
 
@@ -138,4 +155,3 @@ def seed_from(random_state: Any) -> int:
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(np.iinfo(np.int32).max))
     return int(random_state)
-

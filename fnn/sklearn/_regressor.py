@@ -102,8 +102,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             max_fun=max_fun,
         )
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None, *, coefs_init: Any = None,
-            intercepts_init: Any = None) -> "MLPRegressor":
+    def fit(
+        self, X: Any, y: Any, sample_weight: Any = None, *, coefs_init: Any = None, intercepts_init: Any = None
+    ) -> MLPRegressor:
         """Train on ``X`` (n_samples, n_features; dense or scipy.sparse) and targets ``y`` (n,) or (n, n_outputs).
 
         Starts over, unless ``warm_start``. ``sample_weight``, ``coefs_init`` and ``intercepts_init`` as
@@ -116,11 +117,10 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             ValueError: invalid data or settings (InvalidParameterError for a constructor parameter);
                 NonFiniteWeightsError when training diverges.
         """
-        return self._fit(X, y, sample_weight, incremental=False, coefs_init=coefs_init,
-                         intercepts_init=intercepts_init)
+        return self._fit(X, y, sample_weight, incremental=False, coefs_init=coefs_init, intercepts_init=intercepts_init)
 
     @available_if(stochastic_solver)
-    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> "MLPRegressor":
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """One epoch over ``X, y`` from the current state, optimizer state included (the first call starts one).
 
         Returns:

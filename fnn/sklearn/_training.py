@@ -15,7 +15,8 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 import numpy as np
@@ -47,7 +48,7 @@ class Problem:
     def n(self) -> int:
         return self.x.shape[0]
 
-    def rows(self, idx: Any) -> "Problem":
+    def rows(self, idx: Any) -> Problem:
         """The problem restricted to rows ``idx`` (a slice or an index array)."""
         w = None if self.weights is None else self.weights[idx]
         return attrs.evolve(self, x=self.x[idx], y=self.y[idx], weights=w)
@@ -121,15 +122,16 @@ class Run:
     best_state: TrainState | None = None
     lr_divisions: int = 0
 
-    def for_early_stopping(self, early_stopping: bool, state: TrainState) -> "Run":
+    def for_early_stopping(self, early_stopping: bool, state: TrainState) -> Run:
         """This bookkeeping made ready for a call with or without early stopping (it may change on warm starts)."""
         if early_stopping and self.validation_scores is None:
             return attrs.evolve(
                 self, best_loss=None, validation_scores=(), best_validation_score=-math.inf, best_state=state
             )
         if not early_stopping and self.best_loss is None:
-            return attrs.evolve(self, best_loss=math.inf, validation_scores=None, best_validation_score=None,
-                                best_state=None)
+            return attrs.evolve(
+                self, best_loss=math.inf, validation_scores=None, best_validation_score=None, best_state=None
+            )
         return self
 
 
@@ -210,8 +212,20 @@ def _epoch(state: TrainState, problem: Problem, batch_size: int, shuffle: bool) 
         loss = functools.partial(objective, problem.kind, weights=weights, total=total)
         if zero:
             grad.fill(0)
-        value = float(value_and_grad_into(params, dense(problem.x[idx]), y, loss, problem.alpha / total, None,
-                                          grad_tree, train=True, plan=plan, stop_if_non_finite=True))
+        value = float(
+            value_and_grad_into(
+                params,
+                dense(problem.x[idx]),
+                y,
+                loss,
+                problem.alpha / total,
+                None,
+                grad_tree,
+                train=True,
+                plan=plan,
+                stop_if_non_finite=True,
+            )
+        )
         if not math.isfinite(value):
             raise Diverged(value, TrainState(params, opt_state, key=state.key, step=step, optimizer=optimizer))
         flat, opt_state = optimizer.update(flat, grad, opt_state)
@@ -233,8 +247,9 @@ def _stalled(settings: Settings, schedules_lr: bool, run: Run, divisions: int) -
     """scikit-learn's ``trigger_stopping`` after more than ``n_iter_no_change`` epochs without improvement:
     ``(stop, divisions)``. Stop, unless the rate is ``adaptive`` and still above 1e-6: then divide it by 5."""
     what = "Validation score" if settings.early_stopping else "Training loss"
-    message = (f"{what} did not improve more than tol={settings.tol:f} for {settings.n_iter_no_change} "
-               "consecutive epochs.")
+    message = (
+        f"{what} did not improve more than tol={settings.tol:f} for {settings.n_iter_no_change} consecutive epochs."
+    )
     if not (schedules_lr and settings.learning_rate == "adaptive"):
         if settings.verbose:
             print(message + " Stopping.")
@@ -360,8 +375,10 @@ def _sklearn_order(params: Any) -> np.ndarray:
     """Indices taking fnn's flat vector (w1, b1, w2, b2, ...) to scikit-learn's packing (w1, w2, ..., b1, b2, ...)."""
     leaves, structure = tree.flatten(params)
     offsets = np.cumsum([0] + [leaf.size for leaf in leaves])
-    positions = tree.unflatten(structure, [np.arange(a, b).reshape(leaf.shape)
-                                           for a, b, leaf in zip(offsets[:-1], offsets[1:], leaves, strict=True)])
+    positions = tree.unflatten(
+        structure,
+        [np.arange(a, b).reshape(leaf.shape) for a, b, leaf in zip(offsets[:-1], offsets[1:], leaves, strict=True)],
+    )
     dense_layers = [layer for layer in positions.layers if isinstance(layer, DenseParams)]
     return np.concatenate([layer.w.ravel() for layer in dense_layers] + [layer.b for layer in dense_layers])
 
@@ -395,14 +412,22 @@ def fit_lbfgs(params: Any, problem: Problem, settings: Settings) -> tuple[Any, L
     curve: list[float] = []
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a diverging line search is SciPy's
         result = scipy_minimize(
-            fun, flat[order].astype(np.float64), jac=True, method="L-BFGS-B",
+            fun,
+            flat[order].astype(np.float64),
+            jac=True,
+            method="L-BFGS-B",
             callback=lambda intermediate_result: curve.append(float(intermediate_result.fun)),
             options={"maxfun": settings.max_fun, "maxiter": settings.max_iter, "gtol": settings.tol},
         )
     new = result.x[unorder].astype(dtype)
     new.flags.writeable = False
-    info = LbfgsResult(float(result.fun), tuple(curve), min(int(result.nit), settings.max_iter), int(result.status),
-                       str(result.message))
+    info = LbfgsResult(
+        float(result.fun),
+        tuple(curve),
+        min(int(result.nit), settings.max_iter),
+        int(result.status),
+        str(result.message),
+    )
     return unravel(new), info
 
 

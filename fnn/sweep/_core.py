@@ -11,7 +11,8 @@ from typing import Any
 
 from fnn._checks import MAX_BYTES
 from fnn.errors import ConfigError, SweepError
-from fnn.sweep import _grid, store as _store
+from fnn.sweep import _grid
+from fnn.sweep import store as _store
 from fnn.sweep._grid import ERROR_MESSAGE, ERROR_TYPE, SEED, STATUS, name_of
 from fnn.sweep._pool import StartFailed, run_in_processes
 from fnn.sweep._progress import Display
@@ -32,10 +33,12 @@ def _failure(outcome: Failed, run: Callable, config: dict, seed: int) -> SweepEr
             "pass executor=fnn.SerialExecutor() to see the error in this process)"
         )
     elif isinstance(outcome.error, ImportError):
-        hint = " (make run's module importable in the workers: install its package, or put its folder on their PYTHONPATH)"
+        hint = (
+            " (make run's module importable in the workers: install its package, or put its folder on their PYTHONPATH)"
+        )
     elif outcome.type_name == "NameError":
         hint = (
-            " (worker processes import run's module afresh and do not run its `if __name__ == \"__main__\":` block: "
+            ' (worker processes import run\'s module afresh and do not run its `if __name__ == "__main__":` block: '
             "a global set there is not defined in them; set it at the module's top level, load it inside run, or "
             "pass it in the grid)"
         )
@@ -118,8 +121,17 @@ def _on_executor(executor: cf.Executor, shipped: Any, jobs: Sequence[tuple], del
 class _Rows:
     """The rows of one sweep call as its pairs finish: checked, committed to the store, shown; the first failure."""
 
-    def __init__(self, run: Callable, tasks: list[tuple[dict, int]], *, record: bool, kept: _store.Store | None,
-                 pairs: list[Any], workdirs: list[pathlib.Path | None], display: Display) -> None:
+    def __init__(
+        self,
+        run: Callable,
+        tasks: list[tuple[dict, int]],
+        *,
+        record: bool,
+        kept: _store.Store | None,
+        pairs: list[Any],
+        workdirs: list[pathlib.Path | None],
+        display: Display,
+    ) -> None:
         self.run, self.tasks, self.record, self.kept = run, tasks, record, kept
         self.pairs, self.workdirs, self.display = pairs, workdirs, display
         self.rows: dict[int, dict] = {}
@@ -148,9 +160,15 @@ class _Rows:
             text = _store.encode(row)
             failure = (outcome.type_name, outcome.message) if isinstance(outcome, Failed) else None
             workdir = self.workdirs[index]
-            self.kept.put(self.pairs[index], _store.encode(config), seed, text,
-                          error=failure, seconds=outcome.seconds,
-                          workdir=None if workdir is None else os.fspath(workdir))
+            self.kept.put(
+                self.pairs[index],
+                _store.encode(config),
+                seed,
+                text,
+                error=failure,
+                seconds=outcome.seconds,
+                workdir=None if workdir is None else os.fspath(workdir),
+            )
             row = json.loads(text)  # the stored form, which a rerun returns: equal, and the same types
         self.rows[index] = row
         self.display.update(row)
@@ -160,8 +178,15 @@ class _Rows:
         return [self.rows[i] for i in sorted(self.rows)]
 
 
-def _stored(kept: _store.Store, tasks: list[tuple[dict, int]], pairs: list[str], *, record: bool,
-            retry_failed: bool, run: Callable) -> dict[int, dict]:
+def _stored(
+    kept: _store.Store,
+    tasks: list[tuple[dict, int]],
+    pairs: list[str],
+    *,
+    record: bool,
+    retry_failed: bool,
+    run: Callable,
+) -> dict[int, dict]:
     """The rows the store holds for this call's pairs (failed ones only with on_error='record' and no retry)."""
     found = kept.finished()
     rows: dict[int, dict] = {}

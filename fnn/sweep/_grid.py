@@ -36,7 +36,9 @@ def check_config(config: Any, where: str) -> dict:
         if not isinstance(name, str):
             raise ConfigError(f"sweep: {where} keys must be strings (they name the columns of the rows), got {name!r}")
     if SEED in config:
-        raise ConfigError(f"sweep: {where} has a key {SEED!r}, which rows use for the seed; seeds go in the seeds argument")
+        raise ConfigError(
+            f"sweep: {where} has a key {SEED!r}, which rows use for the seed; seeds go in the seeds argument"
+        )
     return dict(config)
 
 
@@ -45,7 +47,9 @@ def settings_of(grid: Any) -> list[dict]:
     if isinstance(grid, Mapping):
         grid = check_config(grid, "grid")
         if not grid:
-            raise ConfigError("sweep: grid is an empty dict; give at least one key with a list of values, e.g. {'lr': [0.1, 0.01]}")
+            raise ConfigError(
+                "sweep: grid is an empty dict; give at least one key with a list of values, e.g. {'lr': [0.1, 0.01]}"
+            )
         for name, values in grid.items():
             if not isinstance(values, (list, tuple)) or not values:
                 raise ConfigError(f"sweep: grid[{name!r}] must be a non-empty list of values, got {values!r}")
@@ -63,7 +67,9 @@ def settings_of(grid: Any) -> list[dict]:
     for i, config in enumerate(settings):
         first = seen.setdefault(setting_key(config.items()), i)
         if first != i:
-            raise ConfigError(f"sweep: grid has the setting {config!r} twice (settings {first} and {i}); each must be distinct")
+            raise ConfigError(
+                f"sweep: grid has the setting {config!r} twice (settings {first} and {i}); each must be distinct"
+            )
     return settings
 
 
@@ -80,15 +86,22 @@ def seed_list(seeds: Any, settings: int = 1, max_bytes: Any = MAX_BYTES) -> list
         if seeds < 1:
             raise ConfigError(f"sweep: seeds=N runs seeds 0..N-1 and needs N ≥ 1, got {seeds}")
         pairs = f"{seeds * settings:,} pairs of ~{PAIR_BYTES} bytes"
-        size_limit(seeds * settings * PAIR_BYTES, max_bytes, f"sweep: {settings:,} settings × seeds={seeds:,} ({pairs})")
+        size_limit(
+            seeds * settings * PAIR_BYTES, max_bytes, f"sweep: {settings:,} settings × seeds={seeds:,} ({pairs})"
+        )
         return list(range(operator.index(seeds)))
     if hasattr(seeds, "__len__"):
-        size_limit(len(seeds) * settings * PAIR_BYTES, max_bytes,
-                   f"sweep: {settings:,} settings × {len(seeds):,} seeds ({len(seeds) * settings:,} pairs)")
+        size_limit(
+            len(seeds) * settings * PAIR_BYTES,
+            max_bytes,
+            f"sweep: {settings:,} settings × {len(seeds):,} seeds ({len(seeds) * settings:,} pairs)",
+        )
     if isinstance(seeds, np.ndarray):
         seeds = seeds.tolist() if seeds.ndim == 1 else seeds
     if not isinstance(seeds, (list, tuple, range)):
-        raise ConfigError(f"sweep: seeds must be a list of non-negative ints or an int N (for 0..N-1), got {type(seeds).__name__}")
+        raise ConfigError(
+            f"sweep: seeds must be a list of non-negative ints or an int N (for 0..N-1), got {type(seeds).__name__}"
+        )
     if not seeds:
         raise ConfigError("sweep: seeds is empty; give at least one seed")
     out: dict[int, int] = {}  # seed: its position (a dict: a check in constant time)
@@ -210,26 +223,39 @@ def check_signature(run: Callable, workdirs: bool) -> None:
     try:
         signature.bind(*args)
     except TypeError:
-        why = ("workdirs= adds the pair's working directory as a third argument" if workdirs else
-               "a third argument, the pair's working directory, comes with workdirs=DIR")
-        raise ConfigError(f"sweep: run {name_of(run)} is called as run({', '.join(args)}) ({why}), but its signature "
-                          f"is {signature}") from None
+        why = (
+            "workdirs= adds the pair's working directory as a third argument"
+            if workdirs
+            else "a third argument, the pair's working directory, comes with workdirs=DIR"
+        )
+        raise ConfigError(
+            f"sweep: run {name_of(run)} is called as run({', '.join(args)}) ({why}), but its signature is {signature}"
+        ) from None
 
 
-def check_options(on_error: Any, retry_failed: Any, store: Any, timeout: Any, executor: Any,
-                  progress: Any, best: Any) -> float | None:
+def check_options(
+    on_error: Any, retry_failed: Any, store: Any, timeout: Any, executor: Any, progress: Any, best: Any
+) -> float | None:
     """The options of :func:`fnn.sweep` beyond the grid; returns the timeout in seconds (or None)."""
     if not isinstance(on_error, str) or on_error not in ON_ERROR:
-        raise ConfigError(f"sweep: on_error must be 'raise' (stop at the first failure) or 'record' (a failed pair "
-                          f"becomes a row with status='error'), got {on_error!r}")
+        raise ConfigError(
+            f"sweep: on_error must be 'raise' (stop at the first failure) or 'record' (a failed pair "
+            f"becomes a row with status='error'), got {on_error!r}"
+        )
     boolean(retry_failed, "sweep: retry_failed")
     if retry_failed and store is None:
         raise ConfigError("sweep: retry_failed=True runs again the failed pairs of a store; it needs store=PATH")
     boolean(progress, "sweep: progress")
     if best is not None:
-        if not (isinstance(best, (tuple, list)) and len(best) == 2 and isinstance(best[0], str)
-                and best[1] in ("min", "max")):
-            raise ConfigError(f"sweep: best must be a (result name, 'min' or 'max') pair, e.g. ('val_loss', 'min'), got {best!r}")
+        if not (
+            isinstance(best, (tuple, list))
+            and len(best) == 2
+            and isinstance(best[0], str)
+            and best[1] in ("min", "max")
+        ):
+            raise ConfigError(
+                f"sweep: best must be a (result name, 'min' or 'max') pair, e.g. ('val_loss', 'min'), got {best!r}"
+            )
         if not progress:
             raise ConfigError("sweep: best= names the result the progress display reports; pass progress=True too")
     if timeout is None:
@@ -251,8 +277,10 @@ def check_record_keys(settings: list[dict]) -> None:
     for i, config in enumerate(settings):
         for name in (STATUS, ERROR_TYPE, ERROR_MESSAGE):
             if name in config:
-                raise ConfigError(f"sweep: setting {i} has a key {name!r}, which on_error='record' uses in the rows of "
-                                  f"failed pairs; rename that setting")
+                raise ConfigError(
+                    f"sweep: setting {i} has a key {name!r}, which on_error='record' uses in the rows of "
+                    f"failed pairs; rename that setting"
+                )
 
 
 def workdir_root(workdirs: Any) -> pathlib.Path | None:
@@ -265,7 +293,9 @@ def workdir_root(workdirs: Any) -> pathlib.Path | None:
     if root.exists() and not root.is_dir():
         raise ConfigError(f"sweep: workdirs={os.fspath(workdirs)!r} is a file; give a directory (created if missing)")
     if not root.parent.is_dir():
-        raise ConfigError(f"sweep: workdirs={os.fspath(workdirs)!r} is in the directory {os.fspath(root.parent)!r}, "
-                          f"which does not exist; create it first")
+        raise ConfigError(
+            f"sweep: workdirs={os.fspath(workdirs)!r} is in the directory {os.fspath(root.parent)!r}, "
+            f"which does not exist; create it first"
+        )
     root.mkdir(exist_ok=True)
     return root

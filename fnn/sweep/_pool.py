@@ -213,7 +213,7 @@ def _receive(worker: _Worker) -> tuple[Done | Failed, bool] | None:
         return Done(message[1], message[2]), True
     _, raised, type_name, text, trace, seconds = message
     if raised is not None and trace:
-        raised.__cause__ = RemoteTraceback(f"\n\"\"\"\n{trace}\"\"\"")
+        raised.__cause__ = RemoteTraceback(f'\n"""\n{trace}"""')
     return Failed(raised, type_name, text, seconds), True
 
 
@@ -274,7 +274,9 @@ def run_in_processes(
             wait = None
             if timeout is not None and any(w.ready for w in busy):  # a run's time starts when its worker is up
                 wait = max(0.0, min(w.started for w in busy if w.ready) + timeout - time.monotonic())
-            ready = set(multiprocessing.connection.wait([w.tasks for w in busy] + [w.process.sentinel for w in busy], wait))
+            ready = set(
+                multiprocessing.connection.wait([w.tasks for w in busy] + [w.process.sentinel for w in busy], wait)
+            )
             for worker in list(busy):
                 if worker.tasks in ready:
                     answer = _receive(worker)
@@ -285,7 +287,9 @@ def run_in_processes(
             if timeout is not None:
                 now = time.monotonic()
                 for worker in [w for w in busy if w.ready and now - w.started >= timeout]:
-                    overdue = TimeoutError(f"the run took longer than timeout={timeout:g} s, so its worker process was ended")
+                    overdue = TimeoutError(
+                        f"the run took longer than timeout={timeout:g} s, so its worker process was ended"
+                    )
                     settle(worker, Failed.of(overdue, timeout), alive=False)
     except BaseException:
         for worker in idle + busy:

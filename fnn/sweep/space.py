@@ -38,8 +38,8 @@ from typing import Any
 
 import attrs
 
-from fnn._checks import is_integer, is_real
 from fnn import random
+from fnn._checks import is_integer, is_real
 from fnn.errors import ConfigError
 from fnn.sweep._grid import check_config, setting_key
 
@@ -133,7 +133,9 @@ class Integer:
 
     def __attrs_post_init__(self) -> None:
         if not self.low <= self.high:
-            raise ConfigError(f"Integer needs low <= high (both are included), got low={self.low!r}, high={self.high!r}")
+            raise ConfigError(
+                f"Integer needs low <= high (both are included), got low={self.low!r}, high={self.high!r}"
+            )
 
     def draw(self, bits: int) -> int:
         # Lemire's multiply-shift without rejection: a bias below (high - low + 1) / 2**64.
@@ -200,7 +202,9 @@ def random_search(key: random.Key, space: Mapping[str, Any], n: int) -> list[dic
     [{'act': 'tanh', 'epochs': 5}, {'act': 'relu', 'epochs': 5}]
     """
     if not isinstance(key, random.Key):
-        raise ConfigError(f"random_search: key must be an fnn.random.Key (fnn.random.key(seed)), got {type(key).__name__}")
+        raise ConfigError(
+            f"random_search: key must be an fnn.random.Key (fnn.random.key(seed)), got {type(key).__name__}"
+        )
     if not isinstance(space, Mapping) or not space:
         raise ConfigError(f"random_search: space must be a non-empty dict of names to dimensions, got {space!r:.80}")
     space = check_config(space, "the space").copy()

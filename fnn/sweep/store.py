@@ -136,7 +136,9 @@ def check_json(value: Any, where: str) -> None:
         if kind is dict:
             for k, v in item.items():
                 if type(k) is not str:
-                    raise ConfigError(f"sweep: {path} has the key {k!r} ({type(k).__name__}); {_JSON}, so keys must be str")
+                    raise ConfigError(
+                        f"sweep: {path} has the key {k!r} ({type(k).__name__}); {_JSON}, so keys must be str"
+                    )
                 stack.append((v, f"{path}[{k!r}]"))
         elif kind is list:
             stack.extend((v, f"{path}[{i}]") for i, v in enumerate(item))
@@ -215,8 +217,10 @@ def _check_path(path: Any, where: str) -> pathlib.Path:
         raise ConfigError(f"{where}: store must be a file path (str or os.PathLike) or None, got {type(path).__name__}")
     path = pathlib.Path(os.fspath(path))
     if path.is_dir():
-        raise ConfigError(f"{where}: store={os.fspath(path)!r} is a directory; "
-                          f"give the path of a file, e.g. {os.fspath(path / 'sweep.db')!r}")
+        raise ConfigError(
+            f"{where}: store={os.fspath(path)!r} is a directory; "
+            f"give the path of a file, e.g. {os.fspath(path / 'sweep.db')!r}"
+        )
     if not path.parent.is_dir():
         raise ConfigError(
             f"{where}: store={os.fspath(path)!r} is in the directory {os.fspath(path.parent)!r}, which does not exist; "
@@ -246,7 +250,9 @@ def _checked_tables(connection: sqlite3.Connection, path: pathlib.Path, where: s
         if problems != ["ok"]:
             raise FormatError(f"{place} is a damaged SQLite database (its quick_check says: {'; '.join(problems[:3])})")
         if "meta" not in tables:
-            raise FormatError(f"{place} is an SQLite database but not a sweep store (its tables: {', '.join(sorted(tables))})")
+            raise FormatError(
+                f"{place} is an SQLite database but not a sweep store (its tables: {', '.join(sorted(tables))})"
+            )
         meta = dict(connection.execute("SELECT key, value FROM meta"))
     except sqlite3.DatabaseError as e:
         raise FormatError(f"{place} is not a sweep store: SQLite cannot read it ({e})") from e
@@ -254,7 +260,9 @@ def _checked_tables(connection: sqlite3.Connection, path: pathlib.Path, where: s
         raise FormatError(f"{place} is an SQLite database but not a sweep store (meta format {meta.get('format')!r})")
     version = meta.get("format_version", "")
     if not version.isdigit() or int(version) > FORMAT_VERSION:
-        raise FormatError(f"{place} has store format version {version!r}; this fnn reads versions up to {FORMAT_VERSION}: upgrade fnn")
+        raise FormatError(
+            f"{place} has store format version {version!r}; this fnn reads versions up to {FORMAT_VERSION}: upgrade fnn"
+        )
     return True
 
 
@@ -321,7 +329,9 @@ class Store:
 
     def set_grid(self, pairs: Sequence[str]) -> None:
         """Record the pairs of this sweep call, in row order (what :func:`stored_rows` orders by)."""
-        self._write([("DELETE FROM grid", ()), ("INSERT INTO grid (position, pair) VALUES (?, ?)", list(enumerate(pairs)))])
+        self._write(
+            [("DELETE FROM grid", ()), ("INSERT INTO grid (position, pair) VALUES (?, ?)", list(enumerate(pairs)))]
+        )
 
     def put(
         self,
@@ -336,10 +346,26 @@ class Store:
     ) -> None:
         """Commit one finished pair (replacing a failure that was retried)."""
         finished = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
-        values = (pair, config, seed if seed < 2**63 else str(seed), "ok" if error is None else "error", row,
-                  *(error or (None, None)), seconds, finished, workdir)
-        self._write([("INSERT OR REPLACE INTO rows (pair, config, seed, status, row, error_type, error_message, "
-                      "seconds, finished, workdir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)])
+        values = (
+            pair,
+            config,
+            seed if seed < 2**63 else str(seed),
+            "ok" if error is None else "error",
+            row,
+            *(error or (None, None)),
+            seconds,
+            finished,
+            workdir,
+        )
+        self._write(
+            [
+                (
+                    "INSERT OR REPLACE INTO rows (pair, config, seed, status, row, error_type, error_message, "
+                    "seconds, finished, workdir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    values,
+                )
+            ]
+        )
 
 
 def _take_lock(path: pathlib.Path, where: str) -> int | None:
@@ -403,8 +429,10 @@ def _prepare(store: Store, run_name: str, where: str) -> None:
     if not _checked_tables(db, path, where, thorough=False):
         db.execute("PRAGMA journal_mode = WAL")
         meta = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "run": run_name, "fnn_version": __version__}
-        store._write([(statement, ()) for statement in _SCHEMA.split(";") if statement.strip()]
-                     + [("INSERT INTO meta (key, value) VALUES (?, ?)", list(meta.items()))])
+        store._write(
+            [(statement, ()) for statement in _SCHEMA.split(";") if statement.strip()]
+            + [("INSERT INTO meta (key, value) VALUES (?, ?)", list(meta.items()))]
+        )
     db.execute("PRAGMA synchronous = FULL")  # a committed row survives a power cut, not only a kill
     (owner,) = db.execute("SELECT value FROM meta WHERE key = 'run'").fetchone() or ("?",)
     if owner != run_name:
@@ -415,10 +443,12 @@ def _prepare(store: Store, run_name: str, where: str) -> None:
 
 
 def _order(path: pathlib.Path, db: sqlite3.Connection) -> list[tuple[str, str]]:
-    return list(db.execute(
-        "SELECT rows.pair, rows.row FROM rows LEFT JOIN grid ON grid.pair = rows.pair "
-        "ORDER BY grid.position IS NULL, grid.position, rows.rowid"
-    ))
+    return list(
+        db.execute(
+            "SELECT rows.pair, rows.row FROM rows LEFT JOIN grid ON grid.pair = rows.pair "
+            "ORDER BY grid.position IS NULL, grid.position, rows.rowid"
+        )
+    )
 
 
 def stored_rows(path: str | os.PathLike) -> list[dict]:

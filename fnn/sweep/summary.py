@@ -38,7 +38,9 @@ def _summarize(setting: dict, rows: list[Mapping], failed: int | None, skip: set
     out: dict = dict(setting)
     for count, value in ((_COUNT, len(rows)), (_FAILED, failed)):
         if count in out:
-            raise ConfigError(f"sweep_summary: the setting has a key {count!r}, which the summary uses for a count of rows")
+            raise ConfigError(
+                f"sweep_summary: the setting has a key {count!r}, which the summary uses for a count of rows"
+            )
         if value is not None:
             out[count] = value
     names = [name for name in rows[0] if name not in skip and name not in setting] if rows else []
@@ -52,7 +54,9 @@ def _summarize(setting: dict, rows: list[Mapping], failed: int | None, skip: set
             std = float(values.std(ddof=ddof)) if len(values) > ddof else math.nan
         for column, stat in ((f"{name}_mean", mean), (f"{name}_std", std)):
             if column in out:
-                raise ConfigError(f"sweep_summary: the summary column {column!r} clashes with a key of the setting or rows")
+                raise ConfigError(
+                    f"sweep_summary: the summary column {column!r} clashes with a key of the setting or rows"
+                )
             out[column] = stat
     return out
 
@@ -121,19 +125,25 @@ def sweep_summary(
         names = config if by is None else list(by)
         for name in names:
             if name not in row:
-                raise ConfigError(f"sweep_summary: rows[{i}] has no key {name!r} (by={list(by or ())!r}); its keys are {list(row)}")
+                raise ConfigError(
+                    f"sweep_summary: rows[{i}] has no key {name!r} (by={list(by or ())!r}); its keys are {list(row)}"
+                )
         setting = {name: row[name] for name in names}
         _, members, failures, skip = groups.setdefault(setting_key(setting.items()), (setting, [], [], {_SEED}))
         (failures if is_error_row(row) else members).append(row)
         skip.update(config)
     any_failed = any(failures for _, _, failures, _ in groups.values())
-    summary = [_summarize(setting, members, len(failures) if any_failed else None, skip, int(ddof))
-               for setting, members, failures, skip in groups.values()]
+    summary = [
+        _summarize(setting, members, len(failures) if any_failed else None, skip, int(ddof))
+        for setting, members, failures, skip in groups.values()
+    ]
     if not as_frame:
         return summary
     try:
         import pandas
     except ImportError as e:
-        raise ImportError("sweep_summary(as_frame=True) needs pandas: pip install pandas "
-                          "(or leave as_frame=False for a list of dicts)") from e
+        raise ImportError(
+            "sweep_summary(as_frame=True) needs pandas: pip install pandas "
+            "(or leave as_frame=False for a list of dicts)"
+        ) from e
     return pandas.DataFrame(summary)
